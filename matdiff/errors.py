@@ -1,0 +1,38 @@
+"""Every error matdiff raises on bad input is a MatdiffError; the CLI prints it and exits 2."""
+from __future__ import annotations
+
+
+class MatdiffError(Exception):
+    """Base class of every error matdiff reports about its input."""
+
+
+class ParseError(MatdiffError):
+    """The text is not in the language; the message points at line and column with a caret."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+class UnknownFunctionError(ParseError):
+    """A name used as a function that matdiff does not know."""
+
+
+class ShapeError(MatdiffError):
+    """Shapes that cannot agree: names the sub-expression and both shapes."""
+
+
+class DerivativeError(MatdiffError):
+    """A derivative matdiff cannot take (a variable that is not there, a non-scalar function)."""
+
+
+class LimitError(MatdiffError):
+    """Input past a configured limit (length, nesting, exponent, time)."""
+
+
+def caret(src: str, line: int, column: int) -> str:
+    """The source line and a caret under column (both 1-based)."""
+    lines = src.splitlines() or [""]
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    return f"{text}\n{' ' * (column - 1)}^"

@@ -1,0 +1,301 @@
+"""Text -> Program of Exprs, exactly as written (no simplification, no shapes).
+
+The grammar is data (grammar/matdiff.lark); ToExpr has one small method per alias.
+Whether `Phi(z)` is an application or `W (x)` a product, and whether `'` is a
+transpose or a derivative, is decided here, from the set of function names.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import functions as F
+from .errors import ParseError, UnknownFunctionError, caret
+from .expr import (
+    MINUS_ONE, Add, Apply, Assign, Const, Det, DiagMat, Expr, Fn, Hadamard, HadamardPow, Identity,
+    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Program, Softmax, Sum, Trace,
+    Transpose, Var, Vec,
+)
+
+
+def _grammar_text() -> str:
+    """The grammar ships inside the wheel (matdiff/grammar/); a source checkout or an
+    editable install reads it from the top-level grammar/ folder."""
+    bundled = resources.files("matdiff").joinpath("grammar", "matdiff.lark")
+    if bundled.is_file():
+        return bundled.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "grammar" / "matdiff.lark").read_text(encoding="utf-8")
+
+
+_PARSER = Lark(_grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+_NAME_RE = re.compile(_PARSER.get_terminal("NAME").pattern.value)
+
+# How an expected terminal reads in an error message.
+_FRIENDLY = {"NAME": "a name", "NUMBER": "a number", "TRANSPOSE": "^T", "POWER": "^k",
+             "HPOWER": ".^k", "_SEP": "a new line", "$END": "the end of the input",
+             "NORM_SUFFIX": "_F", "_HADAMARD": "∘", "_KRON": "⊗"}
+
+
+def _terminal_text(name: str) -> str:
+    if name in _FRIENDLY:
+        return _FRIENDLY[name]
+    try:
+        pattern = _PARSER.get_terminal(name).pattern
+    except KeyError:
+        return name
+    if pattern.type != "str":
+        return name
+    return repr(pattern.value.replace("|⟩", "||").replace("⟩", "‖"))
+
+
+@dataclass(frozen=True)
+class _Callee:
+    """A function name on its way to being applied: Phi, Phi', tr, ..."""
+    fn: Fn
+    pos: int
+
+
+def _number(text: str) -> Fraction:
+    return Fraction(text.strip().strip("{}").replace(" ", ""))
+
+
+def _power_exponent(tok: str) -> Fraction:
+    return _number(tok.lstrip(".").lstrip("^"))
+
+
+@v_args(inline=True)
+class ToExpr(Transformer):
+    """Parse tree -> Expr. One method per grammar alias."""
+
+    def __init__(self, src: str, functions: frozenset[str]):
+        super().__init__()
+        self.src = src
+        self.functions = functions
+
+    # -- leaves
+    def name(self, tok: Token):
+        name = F.canonical_name(str(tok))
+        if name in self.functions:
+            return _Callee(Fn(F.canonical_function(name)), tok.start_pos)
+        if name == "I":
+            return Identity()
+        return Var(name)
+
+    def const(self, tok):
+        return Const(_number(tok))
+
+    # -- postfix
+    def prime(self, x):
+        if isinstance(x, _Callee):
+            return _Callee(x.fn.derivative(), x.pos)      # Phi'
+        return Transpose(self._value(x))                 # A'
+
+    def transpose(self, x, _tok):
+        return Transpose(self._value(x))
+
+    def power(self, x, tok):
+        k = _power_exponent(tok)
+        x = self._value(x)
+        return Inverse(x) if k == -1 else MatPow(k, x)
+
+    def hadamard_power(self, x, tok):
+        return HadamardPow(_power_exponent(tok), self._value(x))
+
+    @v_args(inline=True, meta=True)
+    def call(self, meta, f, *args):
+        args = [self._value(a) for a in args]
+        if isinstance(f, _Callee):
+            return self._apply(f, args)
+        self._unknown_function(meta.start_pos)
+        if len(args) != 1:
+            raise self._error(f"{len(args)} arguments given to something that is not a function", meta.start_pos)
+        return MatMul((self._value(f), args[0]))           # W (x)
+
+    # -- products and sums
+    def matmul(self, a, b):
+        return MatMul((self._value(a), self._value(b)))
+
+    def div(self, a, b):
+        a, b = self._value(a), self._value(b)
+        if isinstance(a, Const) and isinstance(b, Const) and b.value != 0:
+            return Const(a.value / b.value)               # 1/2 is a number
+        return Mul((a, HadamardPow(Fraction(-1), b)))
+
+    def hadamard(self, a, b):
+        return Hadamard((self._value(a), self._value(b)))
+
+    def hadamard_div(self, a, b):
+        return Hadamard((self._value(a), HadamardPow(Fraction(-1), self._value(b))))
+
+    def kron(self, a, b):
+        return Kron((self._value(a), self._value(b)))
+
+    def add(self, a, b):
+        return Add((self._value(a), self._value(b)))
+
+    def sub(self, a, b):
+        return Add((self._value(a), Mul((MINUS_ONE, self._value(b)))))
+
+    def neg(self, a):
+        return Mul((MINUS_ONE, self._value(a)))
+
+    def norm(self, x, *suffix):
+        return Norm(self._value(x))
+
+    # -- program
+    def assign(self, tok, value):
+        return Assign(F.canonical_name(str(tok)), self._value(value))
+
+    def start(self, *lines):
+        *defs, last = lines
+        for d in defs:
+            if not isinstance(d, Assign):
+                raise ParseError("only the last line may be a bare expression; "
+                                 "earlier lines define names: `name = expression`")
+        if isinstance(last, Assign):
+            return Program(tuple(defs), last.value, last.name)
+        return Program(tuple(defs), self._value(last))
+
+    # -- helpers
+    def _value(self, x) -> Expr:
+        if isinstance(x, _Callee):
+            raise self._error(f"the function {_show(x.fn)} is used without an argument", x.pos)
+        return x
+
+    def _apply(self, f: _Callee, args: list) -> Expr:
+        name = f.fn.name
+        arity = F.STRUCTURAL.get(name, 1)
+        if len(args) != arity:
+            raise self._error(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", f.pos)
+        if f.fn.order and name not in F.ELEMENTWISE and name not in self.functions - F.BUILTIN:
+            raise self._error(f"{name}' : only elementwise functions have a derivative here", f.pos)
+        (x, *rest) = args
+        match name:
+            case "tr":
+                return Trace(x)
+            case "det":
+                return Det(x)
+            case "logdet":
+                return LogDet(x)
+            case "inv":
+                return Inverse(x)
+            case "softmax":
+                return Softmax(x)
+            case "logsumexp":
+                return LogSumExp(x)
+            case "norm":
+                return Norm(x)
+            case "sum":
+                return Sum(x)
+            case "diag":
+                return DiagMat(x)
+            case "vec":
+                return Vec(x)
+            case "kron":
+                return Kron((x, rest[0]))
+            case "log" if isinstance(x, Det) and f.fn.order == 0:
+                return LogDet(x.arg)                     # log(det(A)) is logdet(A)
+        return Apply(f.fn, x)
+
+    def _unknown_function(self, pos: int) -> None:
+        """`tanhh(x)`: a name written against `(` that is no variable we know of but looks
+        like a function is an error with suggestions, not a silent product."""
+        m = _NAME_RE.match(self.src, pos)
+        if not m or m.end() >= len(self.src) or self.src[m.end()] != "(":
+            return
+        name = F.canonical_name(m.group())
+        close = difflib.get_close_matches(name, sorted(self.functions), n=3, cutoff=0.75)
+        if close or (len(name) >= 3 and name.isalpha() and name.islower() and not F.is_greek(name)):
+            hint = f"; did you mean {' or '.join(close)}?" if close else \
+                f"; declare it as an abstract function with functions=['{name}'] (CLI: --fn {name})"
+            raise self._error(f"unknown function '{name}'{hint}", pos, UnknownFunctionError)
+
+    def _error(self, message: str, pos: int, cls=ParseError) -> ParseError:
+        line = self.src.count("\n", 0, pos) + 1
+        column = pos - (self.src.rfind("\n", 0, pos) + 1) + 1
+        return cls(f"line {line}, column {column}: {message}\n{caret(self.src, line, column)}", line, column)
+
+
+def _show(fn: Fn) -> str:
+    return fn.name + "'" * fn.order
+
+
+_OPENS_AFTER = set("(,=+-*/∘⊙⊗;\n") | {""}
+
+
+def _mark_norm_bars(src: str) -> str:
+    """`||x - t||` opens and closes with the same token, which no LALR grammar can tell
+    from a product `t ||y||`. A bar after an operator, `(` or the start opens a norm;
+    otherwise it closes the innermost open one. Closing bars become `|⟩` (or `⟩` for
+    `‖`), of the same length, so columns in error messages stay right."""
+    out, depth, i = [], 0, 0
+    while i < len(src):
+        bar = "||" if src.startswith("||", i) else "‖" if src[i] == "‖" else None
+        if bar is None:
+            out.append(src[i])
+            i += 1
+            continue
+        before = src[:i].rstrip()[-1:]
+        if depth and before not in _OPENS_AFTER:
+            out.append("|⟩" if bar == "||" else "⟩")
+            depth -= 1
+        else:
+            out.append(bar)
+            depth += 1
+        i += len(bar)
+    return "".join(out)
+
+
+def parse(src: str, functions=()) -> Program:
+    """Parse an expression or a program.
+
+    >>> parse("c^T Phi(W x)").result
+    MatMul(args=(Transpose(arg=Var(name='c', shape=None)), Apply(fn=Fn(name='Phi', order=0), arg=MatMul(args=(Var(name='W', shape=None), Var(name='x', shape=None))))))
+    """
+    if not isinstance(src, str):
+        raise ParseError(f"expected the text of an expression, got {type(src).__name__}")
+    if not src.strip():
+        raise ParseError("the input is empty: expected an expression such as `x^T A x`")
+    names = F.function_names(functions)
+    try:
+        tree = _PARSER.parse(_mark_norm_bars(src))
+    except UnexpectedInput as e:
+        raise _syntax_error(src, e) from None
+    try:
+        return ToExpr(src, names).transform(tree)
+    except VisitError as e:
+        if isinstance(e.orig_exc, ParseError):
+            raise e.orig_exc from None
+        raise
+
+
+def parse_expr(src: str, functions=()) -> Expr:
+    """Parse a single expression (a program's result)."""
+    return parse(src, functions).result
+
+
+def _syntax_error(src: str, e: UnexpectedInput) -> ParseError:
+    line, column = getattr(e, "line", 1), getattr(e, "column", 1)
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        expected = sorted({_terminal_text(t) for t in getattr(e, "expected", ())})
+        lines = src.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+        what = "the input ends too early"
+    elif isinstance(e, UnexpectedToken):
+        expected = sorted({_terminal_text(t) for t in e.accepts or e.expected})
+        what = f"unexpected '{src[e.token.start_pos:e.token.end_pos]}'"
+    elif isinstance(e, UnexpectedCharacters):
+        expected = sorted({_terminal_text(t) for t in e.allowed or ()})
+        what = f"unexpected character {src[e.pos_in_stream]!r}"
+    else:  # pragma: no cover - lark has no other kinds
+        expected, what = [], "cannot read this"
+    want = f"; expected {', '.join(expected[:12])}" if expected else ""
+    return ParseError(f"line {line}, column {column}: {what}{want}\n{caret(src, line, column)}", line, column)

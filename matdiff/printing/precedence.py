@@ -1,0 +1,34 @@
+"""How tightly each node binds, shared by the text and LaTeX printers (higher binds tighter)."""
+from __future__ import annotations
+
+from ..expr import (
+    Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Hadamard, HadamardPow, Identity, Inverse, Kron,
+    LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
+)
+
+SUM, HADAMARD, PRODUCT, POSTFIX, ATOM = 10, 20, 30, 40, 50
+
+PRECEDENCE = {
+    Add: SUM,
+    Hadamard: HADAMARD, Kron: HADAMARD,
+    MatMul: PRODUCT, Mul: PRODUCT,
+    Transpose: POSTFIX, Inverse: POSTFIX, MatPow: POSTFIX, HadamardPow: POSTFIX,
+    Var: ATOM, Const: ATOM, Identity: ATOM, Zero: ATOM, Ones: ATOM, Differential: ATOM,
+    Apply: ATOM, Trace: ATOM, Det: ATOM, LogDet: ATOM, Sum: ATOM, Norm: ATOM, DiagMat: ATOM,
+    DiagOf: ATOM, Vec: ATOM, Unvec: ATOM, Softmax: ATOM, LogSumExp: ATOM,
+}
+
+
+def is_negative(e) -> bool:
+    """-A, -2 A, -3: printed with a leading minus."""
+    if isinstance(e, Const):
+        return e.value < 0
+    return isinstance(e, Mul) and isinstance(e.args[0], Const) and e.args[0].value < 0
+
+
+def precedence(e) -> int:
+    if is_negative(e):
+        return SUM                              # a leading minus binds like a sum
+    if isinstance(e, Const) and e.value.denominator != 1:
+        return PRODUCT                          # 1/2 reads as a division
+    return PRECEDENCE[type(e)]

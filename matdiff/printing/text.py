@@ -1,0 +1,150 @@
+"""Expr -> text in matdiff's own language: parsing the printed text gives the same Expr back."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..errors import ShapeError
+from ..expr import (
+    Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
+    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
+    Transpose, Unvec, Var, Vec, Zero,
+)
+from ..shapes import shape_of
+from .precedence import HADAMARD, POSTFIX, PRODUCT, SUM, is_negative, precedence
+
+
+def number(k: Fraction) -> str:
+    return str(k.numerator) if k.denominator == 1 else f"{k.numerator}/{k.denominator}"
+
+
+def exponent(k: Fraction) -> str:
+    return number(k) if k.denominator == 1 else "{" + number(k) + "}"
+
+
+def known_scalar(e: Expr) -> bool:
+    try:
+        return shape_of(e) == (1, 1)
+    except (ShapeError, KeyError, TypeError):
+        return False                            # not shaped yet (a parsed tree)
+
+
+def split_division(e: Mul):
+    """Mul(a, b, c^-1) -> ([a, b], [c]): the factors above and below a division bar."""
+    num = [a for a in e.args if not (isinstance(a, HadamardPow) and a.k == -1)]
+    den = [a.arg for a in e.args if isinstance(a, HadamardPow) and a.k == -1]
+    return num, den
+
+
+class TextPrinter:
+    """One method per node kind via the TEXT table; `names` prints named sub-expressions by name."""
+
+    def __init__(self, names: dict | None = None):
+        self.names = names or {}
+
+    def __call__(self, e: Expr, top: bool = True) -> str:
+        if not top and e in self.names:
+            return self.names[e]
+        return TEXT[type(e)](e, self)
+
+    def wrap(self, e: Expr, level: int, strict: bool = False) -> str:
+        """e, in parentheses if it binds looser than `level` (or as loose, when strict)."""
+        s = self(e, top=False)
+        p = 50 if e in self.names else precedence(e)
+        return f"({s})" if p < level or (strict and p == level) else s
+
+    def chain(self, args, sep: str, level: int) -> str:
+        """Left-associative: the first operand may be as loose as the operator, the others not."""
+        return sep.join(self.wrap(a, level, strict=i > 0) for i, a in enumerate(args))
+
+
+def t_add(e, p):
+    out = p.wrap(e.args[0], SUM)
+    for a in e.args[1:]:
+        if is_negative(a) and not (a in p.names):
+            out += " - " + p.wrap(negate(a), SUM, strict=True)
+        else:
+            out += " + " + p.wrap(a, SUM, strict=True)
+    return out
+
+
+def negate(e: Expr) -> Expr:
+    """The expression without its leading minus (for printing `a - b`)."""
+    if isinstance(e, Const):
+        return Const(-e.value)
+    k = -e.args[0].value
+    rest = e.args[1:]
+    if k == 1:
+        return rest[0] if len(rest) == 1 else Mul(rest)
+    return Mul((Const(k), *rest))
+
+
+def t_mul(e, p):
+    if is_negative(e):
+        return "-" + p.wrap(negate(e), HADAMARD)
+    num, den = split_division(e)
+    if not (den and num):
+        num, den = e.args, ()
+    # a scalar that is itself a product reads better in parentheses: (x^T x) A, not x^T x A
+    top = " ".join(p.wrap(a, PRODUCT, strict=i > 0 or isinstance(a, MatMul)) for i, a in enumerate(num))
+    return top + "".join(" / " + p.wrap(d, POSTFIX) for d in den)
+
+
+def t_hadamard(e, p):
+    out = p.wrap(e.args[0], HADAMARD)
+    for a in e.args[1:]:
+        if isinstance(a, HadamardPow) and a.k == -1:
+            out += " ./ " + p.wrap(a.arg, HADAMARD, strict=True)
+        else:
+            out += " ∘ " + p.wrap(a, HADAMARD, strict=True)
+    return out
+
+
+def t_hadamard_pow(e, p):
+    op = "^" if known_scalar(e.arg) else " .^ "
+    return f"{p.wrap(e.arg, POSTFIX)}{op}{exponent(e.k)}"
+
+
+def call(name):
+    return lambda e, p: f"{name}({p(e.arg, top=False)})"
+
+
+def t_differential(e, p):
+    inner = p(e.of, top=False)
+    return "d" + inner if isinstance(e.of, Var) or e.of in p.names else f"d({inner})"
+
+
+TEXT = {
+    Var:          lambda e, p: e.name,
+    Const:        lambda e, p: number(e.value),
+    Identity:     lambda e, p: "I",
+    Zero:         lambda e, p: "0",
+    Ones:         lambda e, p: "1",
+    Differential: t_differential,
+    Add:          t_add,
+    MatMul:       lambda e, p: p.chain(e.args, " ", PRODUCT),
+    Mul:          t_mul,
+    Hadamard:     t_hadamard,
+    Kron:         lambda e, p: p.chain(e.args, " ⊗ ", HADAMARD),
+    Transpose:    lambda e, p: f"{p.wrap(e.arg, POSTFIX)}^T",
+    Inverse:      lambda e, p: f"{p.wrap(e.arg, POSTFIX)}^-1",
+    MatPow:       lambda e, p: f"{p.wrap(e.arg.arg, POSTFIX)}^-{exponent(e.k)}" if isinstance(e.arg, Inverse)
+                  else f"{p.wrap(e.arg, POSTFIX)}^{exponent(e.k)}",
+    HadamardPow:  t_hadamard_pow,
+    Apply:        lambda e, p: f"{e.fn.name}{chr(39) * e.fn.order}({p(e.arg, top=False)})",
+    Trace:        call("tr"),
+    Det:          call("det"),
+    LogDet:       call("logdet"),
+    Sum:          call("sum"),
+    Norm:         lambda e, p: f"||{p(e.arg, top=False)}||",
+    DiagMat:      call("diag"),
+    DiagOf:       call("diag"),
+    Vec:          call("vec"),
+    Unvec:        lambda e, p: f"unvec({p(e.arg, top=False)}, {e.rows}, {e.cols})",
+    Softmax:      call("softmax"),
+    LogSumExp:    call("logsumexp"),
+}
+
+
+def to_text(e: Expr, names: dict | None = None) -> str:
+    """'c^T Psi((W + V) Phi(W x + b))'; with names={node: 'z1'} named parts print as their name."""
+    return TextPrinter(names)(e)

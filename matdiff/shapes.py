@@ -1,0 +1,466 @@
+"""Program + optional declarations -> one shaped expression DAG. SHAPE_RULES; ShapeError.
+
+Every node has a 2-D shape (rows, cols): a scalar is 1x1, a vector n x 1. A
+dimension is an int, a symbolic name (`"n"`), or a product `("*", a, b)` (the
+rows of vec(X) and of a Kronecker product). Undeclared shapes are inferred by
+unifying dimensions: an upper-case name is a matrix, a lower-case name a vector,
+a Greek lower-case name a scalar where the expression allows; the constraints
+fix the rest, and every dimension still free gets a name (n, m, k, ...).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+from . import functions as F
+from .errors import ShapeError
+from .expr import (
+    Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
+    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Program, Softmax, Sum, Trace,
+    Transpose, Unvec, Var, Vec, Zero, children, postorder, transform,
+)
+
+FRESH = "?"  # prefix of a dimension not yet named; never a user's dimension name
+DIM_NAMES = ("n", "m", "k", "p", "q", "r", "s", "d", "l", "u", "v", "w")
+
+
+# ---- dimensions ------------------------------------------------------------------------------
+
+def prod(a, b):
+    """The product of two dimensions, folded where it can be."""
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    if isinstance(a, int) and isinstance(b, int):
+        return a * b
+    return ("*", a, b)
+
+
+def dim_text(d) -> str:
+    if isinstance(d, tuple):
+        return f"{dim_text(d[1])}·{dim_text(d[2])}"
+    return str(d)
+
+
+def shape_text(s) -> str:
+    """(2, 3) -> '2×3'; user-level () -> 'scalar', (n,) -> 'n'."""
+    if s == ():
+        return "scalar"
+    return "×".join(dim_text(d) for d in s)
+
+
+def as2(shape) -> tuple:
+    """A Var's declared shape as (rows, cols)."""
+    return {0: (1, 1), 1: (shape[0], 1) if len(shape) == 1 else None, 2: tuple(shape)}[len(shape)]
+
+
+class Dims:
+    """Union-find over dimensions. Declared names and ints are rigid; fresh ones bind."""
+
+    def __init__(self):
+        self.parent: dict = {}
+        self.count = 0
+
+    def fresh(self) -> str:
+        self.count += 1
+        return f"{FRESH}{self.count}"
+
+    def find(self, d):
+        if isinstance(d, tuple):
+            return prod(self.find(d[1]), self.find(d[2]))
+        while isinstance(d, str) and d in self.parent:
+            d = self.parent[d]
+        return d
+
+    def unify(self, a, b) -> bool:
+        a, b = self.find(a), self.find(b)
+        if a == b:
+            return True
+        if isinstance(a, str) and a.startswith(FRESH):
+            self.parent[a] = b
+            return True
+        if isinstance(b, str) and b.startswith(FRESH):
+            self.parent[b] = a
+            return True
+        if isinstance(a, tuple) and isinstance(b, tuple):
+            return self.unify(a[1], b[1]) and self.unify(a[2], b[2])
+        return False
+
+    def is_one(self, s) -> bool:
+        return self.find(s[0]) == 1 and self.find(s[1]) == 1
+
+    def resolve(self, s) -> tuple:
+        return tuple(self.find(d) for d in s)
+
+
+class Strict(Dims):
+    """For trees already shaped: no dimension binds, so unify is an equality check."""
+
+    def unify(self, a, b) -> bool:
+        return self.find(a) == self.find(b)
+
+
+# ---- the rules: node, child shapes -> shape ---------------------------------------------------
+
+def _need(ok: bool, message) -> None:
+    if not ok:
+        raise ShapeError(message() if callable(message) else message)
+
+
+def _show(e: Expr, s, u: Dims) -> str:
+    return f"{e} ({shape_text(u.resolve(s))})"
+
+
+def shape_matmul(e, ss, u):
+    rows, cols = ss[0]
+    for a, b, s in zip(e.args, e.args[1:], ss[1:]):
+        _need(u.unify(cols, s[0]), lambda: f"cannot multiply {_show(_left(e, a), (rows, cols), u)} "
+                                           f"by {_show(b, s, u)}")
+        cols = s[1]
+    return rows, cols
+
+
+def _left(e, a):
+    """The product of the factors up to and including a (for error messages)."""
+    i = e.args.index(a)
+    return a if i == 0 else MatMul(e.args[:i + 1])
+
+
+def shape_same(op):
+    def rule(e, ss, u):
+        for a, s in zip(e.args[1:], ss[1:]):
+            _need(u.unify(ss[0][0], s[0]) and u.unify(ss[0][1], s[1]),
+                  lambda: f"cannot {op} {_show(e.args[0], ss[0], u)} and {_show(a, s, u)}")
+        return ss[0]
+    return rule
+
+
+def shape_mul(e, ss, u):
+    """Scalar multiplication: all factors but one are 1x1."""
+    main = next((i for i, s in enumerate(ss) if not u.is_one(s)), 0)
+    for i, (a, s) in enumerate(zip(e.args, ss)):
+        if i != main:
+            _need(u.unify(s[0], 1) and u.unify(s[1], 1),
+                  lambda: f"cannot multiply {_show(e.args[main], ss[main], u)} by {_show(a, s, u)}: "
+                          f"one of the two must be a scalar")
+    return ss[main]
+
+
+def square(what):
+    def rule(e, ss, u):
+        (r, c), = ss
+        _need(u.unify(r, c), lambda: f"{what} needs a square matrix, but {_show(e.arg, ss[0], u)} is not square")
+        return (r, r) if what in ("the inverse", "a matrix power") else (1, 1)
+    return rule
+
+
+def shape_vector_fn(out):
+    def rule(e, ss, u):
+        (r, c), = ss
+        _need(u.unify(c, 1), lambda: f"{type(e).__name__.lower()} needs a vector, but {_show(e.arg, ss[0], u)} is not one")
+        return (r, 1) if out == "vector" else (1, 1)
+    return rule
+
+
+def shape_diag(e, ss, u):
+    (r, c), = ss
+    return (r, r)  # DiagMat: the vector arg was checked in resolve_diag
+
+
+def shape_diag_of(e, ss, u):
+    (r, c), = ss
+    _need(u.unify(r, c), lambda: f"diag needs a vector or a square matrix, but {_show(e.arg, ss[0], u)} is neither")
+    return (r, 1)
+
+
+def shape_kron(e, ss, u):
+    rows, cols = ss[0]
+    for r, c in ss[1:]:
+        rows, cols = prod(rows, r), prod(cols, c)
+    return rows, cols
+
+
+def shape_unvec(e, ss, u):
+    (r, c), = ss
+    _need(u.unify(c, 1) and u.unify(r, prod(e.rows, e.cols)), lambda: f"cannot reshape {_show(e.arg, ss[0], u)}")
+    return e.rows, e.cols
+
+
+SHAPE_RULES = {
+    Const:        lambda e, ss, u: (1, 1),
+    Identity:     lambda e, ss, u: (e.n, e.n),
+    Zero:         lambda e, ss, u: e.shape,
+    Ones:         lambda e, ss, u: e.shape,
+    Var:          lambda e, ss, u: as2(e.shape),
+    Differential: lambda e, ss, u: shape_of(e.of),
+    Add:          shape_same("add"),
+    Hadamard:     shape_same("multiply elementwise"),
+    MatMul:       shape_matmul,
+    Mul:          shape_mul,
+    Kron:         shape_kron,
+    Transpose:    lambda e, ss, u: ss[0][::-1],
+    Inverse:      square("the inverse"),
+    MatPow:       square("a matrix power"),
+    HadamardPow:  lambda e, ss, u: ss[0],
+    Apply:        lambda e, ss, u: ss[0],
+    Trace:        square("the trace"),
+    Det:          square("the determinant"),
+    LogDet:       square("the log-determinant"),
+    Sum:          lambda e, ss, u: (1, 1),
+    Norm:         lambda e, ss, u: (1, 1),
+    DiagMat:      shape_diag,
+    DiagOf:       shape_diag_of,
+    Vec:          lambda e, ss, u: (prod(ss[0][0], ss[0][1]), 1),
+    Unvec:        shape_unvec,
+    Softmax:      shape_vector_fn("vector"),
+    LogSumExp:    shape_vector_fn("scalar"),
+}
+
+_STRICT = Strict()
+
+
+def shape_of(e: Expr) -> tuple:
+    """The (rows, cols) of a shaped expression; computed once per node and kept on it."""
+    try:
+        return e._shape
+    except AttributeError:
+        pass
+    for n in postorder(e):
+        if not hasattr(n, "_shape"):
+            if isinstance(n, Var) and n.shape is None:
+                raise ShapeError(f"{n.name} has no shape yet")
+            s = SHAPE_RULES[type(n)](n, [c._shape for c in children(n)], _STRICT)
+            object.__setattr__(n, "_shape", s)
+    return e._shape
+
+
+def is_scalar(e: Expr) -> bool:
+    return shape_of(e) == (1, 1)
+
+
+# ---- inference ---------------------------------------------------------------------------------
+
+@dataclass
+class Shaped:
+    """A program with every shape known: the function as one DAG, its named steps, its inputs."""
+    expr: Expr
+    defs: list            # [(name, Expr)] in program order; each Expr is a node of `expr`'s DAG
+    inputs: dict          # name -> declared-style shape, in order of first appearance
+    name: str | None = None
+    declared: dict = field(default_factory=dict)
+
+    @property
+    def names(self) -> dict:
+        """node -> its name in the program (for printers)."""
+        return {e: n for n, e in self.defs}
+
+
+def infer_shapes(program: Program, shapes: dict | None = None) -> Shaped:
+    """Fill in every shape. Greek lower-case names are tried as scalars first, then as vectors."""
+    shapes = {k: _declared(k, v) for k, v in (shapes or {}).items()}
+    try:
+        return _Inference(program, shapes, greek_scalar=True).run()
+    except ShapeError as first:
+        try:
+            return _Inference(program, shapes, greek_scalar=False).run()
+        except ShapeError:
+            raise first from None
+
+
+def _declared(name, shape) -> tuple:
+    if shape is None:
+        return None
+    if isinstance(shape, (str, int)):
+        shape = (shape,)
+    shape = tuple(shape)
+    if len(shape) > 2:
+        raise ShapeError(f"{name}: a shape has at most two dimensions, got {shape}")
+    out = []
+    for d in shape:
+        if isinstance(d, bool) or not isinstance(d, (int, str)) or (isinstance(d, int) and d < 1):
+            raise ShapeError(f"{name}: a dimension is a positive integer or a name, got {d!r}")
+        if isinstance(d, str):
+            d = d.strip()
+            if d.isdigit():
+                d = int(d)
+            elif not d.isidentifier():
+                raise ShapeError(f"{name}: a dimension is a positive integer or a name, got {d!r}")
+        out.append(d)
+    return tuple(out)
+
+
+class _Inference:
+    def __init__(self, program: Program, declared: dict, greek_scalar: bool):
+        self.program = program
+        self.declared = declared
+        self.greek_scalar = greek_scalar
+        self.u = Dims()
+        self.inputs: dict = {}      # name -> Var with a provisional 2-D shape
+        self.kinds: dict = {}       # name -> "declared" | "vector" | "matrix" | "scalar"
+        self.defined: dict = {}     # program name -> shaped node
+        self.shape: dict = {}       # shaped node -> provisional 2-D shape
+
+    def run(self) -> Shaped:
+        defs = []
+        for a in self.program.defs:
+            if a.name in self.defined or a.name in self.declared:
+                raise ShapeError(f"{a.name} is defined twice" if a.name in self.defined
+                                 else f"{a.name} is both declared with a shape and defined in the program")
+            self.defined[a.name] = self.infer(a.value)
+            defs.append(a.name)
+        result = self.infer(self.program.result)
+        return self.finish(result, defs)
+
+    def var(self, name: str) -> Expr:
+        if name in self.defined:
+            return self.defined[name]
+        if name not in self.inputs:
+            if name in self.declared:
+                s, kind = as2(self.declared[name]), "declared"
+            elif F.is_greek_lower(name) and self.greek_scalar:
+                s, kind = (1, 1), "scalar"
+            elif name[0].isupper():
+                s, kind = (self.u.fresh(), self.u.fresh()), "matrix"
+            else:
+                s, kind = (self.u.fresh(), 1), "vector"
+            self.inputs[name] = Var(name, s)
+            self.kinds[name] = kind
+        return self.inputs[name]
+
+    def infer(self, root: Expr) -> Expr:
+        """Bottom-up; every node gets a provisional shape, products of a scalar become Mul."""
+        return transform(root, self.rule)
+
+    def rule(self, e: Expr, kids: list) -> Expr:
+        u = self.u
+        if isinstance(e, Var):
+            new = self.var(e.name)
+            if new in self.shape:
+                return new
+            self.shape[new] = new.shape
+            return new
+        if isinstance(e, Identity):
+            n = u.fresh()
+            new = Identity(n)
+            self.shape[new] = (n, n)
+            return new
+        if isinstance(e, MatMul):
+            return self.product(kids)
+        if isinstance(e, Add):
+            kids = self.broadcast_numbers(kids)
+        new = type(e)(tuple(kids)) if isinstance(e, (Add, Mul, Hadamard, Kron)) else \
+            replace(e, arg=kids[0]) if kids else e
+        if isinstance(new, DiagMat) and u.find(self.shape[kids[0]][1]) != 1:
+            new = DiagOf(kids[0])     # diag of a matrix is its diagonal
+        self.shape[new] = SHAPE_RULES[type(new)](new, [self.shape[k] for k in kids], u)
+        return new
+
+    def product(self, kids: list) -> Expr:
+        """Juxtaposition, left to right: a 1x1 factor scales, anything else chains."""
+        acc, s = kids[0], self.shape[kids[0]]
+        for b in kids[1:]:
+            t = self.shape[b]
+            if self.u.is_one(s) or self.u.is_one(t):
+                new, shape = Mul((acc, b)), (t if self.u.is_one(s) else s)
+            else:
+                new = MatMul((acc, b))
+                shape = shape_matmul(new, [s, t], self.u)
+            self.shape[new] = shape
+            acc, s = new, shape
+        return acc
+
+    def broadcast_numbers(self, kids: list) -> list:
+        """`1 - v`: a number added to a vector or matrix means that number in every entry."""
+        wide = [self.shape[k] for k in kids if not self.u.is_one(self.shape[k])]
+        if not wide:
+            return kids
+        out = []
+        for k in kids:
+            if isinstance(k, Const) or (isinstance(k, Mul) and all(isinstance(a, Const) for a in k.args)):
+                ones = Ones(wide[0])
+                self.shape[ones] = wide[0]
+                k = Mul((k, ones))
+                self.shape[k] = wide[0]
+            out.append(k)
+        return out
+
+    def finish(self, result: Expr, defs: list) -> Shaped:
+        """Name the free dimensions, give every Var its final shape, resolve what shapes decide."""
+        u = self.u
+        names = self.dim_names()
+        def final(d):
+            d = u.find(d)
+            if isinstance(d, tuple):
+                return prod(final(d[1]), final(d[2]))
+            return names.get(d, d)
+
+        def user_shape(name, v):
+            r, c = (final(d) for d in v.shape)
+            kind = self.kinds[name]
+            if kind == "declared":
+                return self.declared[name]
+            if kind == "scalar" or (r == 1 and c == 1):
+                return ()
+            return (r,) if kind == "vector" or c == 1 and kind != "matrix" else (r, c)
+
+        inputs = {n: user_shape(n, v) for n, v in self.inputs.items()}
+
+        def rebuild(e: Expr, kids: list) -> Expr:
+            if isinstance(e, Var):
+                return Var(e.name, inputs[e.name])
+            if isinstance(e, Identity):
+                return Identity(final(e.n))
+            if isinstance(e, (Ones, Zero)):
+                return replace(e, shape=tuple(final(d) for d in self.shape[e]))
+            new = type(e)(tuple(kids)) if isinstance(e, (Add, Mul, MatMul, Hadamard, Kron)) else \
+                replace(e, arg=kids[0]) if kids else e
+            return resolve(new)
+
+        memo: dict = {}
+        out_defs = [(n, transform(self.defined[n], rebuild, memo)) for n in defs]
+        out = transform(result, rebuild, memo)
+        shape_of(out)  # every node's final shape, checked once more
+        return Shaped(out, out_defs, inputs, self.program.name, dict(self.declared))
+
+    def dim_names(self) -> dict:
+        """Free dimensions get n, m, k, ... in order of first appearance, avoiding taken names."""
+        taken = {d for s in self.declared.values() if s for d in s if isinstance(d, str)}
+        taken |= set(self.inputs) | set(self.defined)
+        pool = [n for n in DIM_NAMES if n not in taken] + \
+               [f"n{i}" for i in range(1, 1000) if f"n{i}" not in taken]
+        names: dict = {}
+        def visit(d):
+            d = self.u.find(d)
+            if isinstance(d, tuple):
+                visit(d[1]), visit(d[2])
+            elif isinstance(d, str) and d.startswith(FRESH) and d not in names:
+                names[d] = pool[len(names)]
+        for v in self.inputs.values():
+            for d in v.shape:
+                visit(d)
+        for node, s in self.shape.items():
+            for d in s:
+                visit(d)
+        return names
+
+
+def resolve(e: Expr) -> Expr:
+    """What only shapes decide: a power of a scalar is a scalar power; the inverse of a
+    scalar is 1/x; A^k for integer k is a matrix power; diag of a matrix is its diagonal."""
+    if isinstance(e, MatPow):
+        if is_scalar(e.arg):
+            return HadamardPow(e.k, e.arg)
+        if e.k.denominator != 1:
+            raise ShapeError(f"{e}: a matrix power needs an integer exponent, got {e.k}")
+        if e.k == 0:
+            return Identity(shape_of(e.arg)[0])
+        if e.k < 0:
+            return MatPow(-e.k, Inverse(e.arg)) if e.k != -1 else Inverse(e.arg)
+        if e.k == 1:
+            return e.arg
+    if isinstance(e, Inverse) and is_scalar(e.arg):
+        return HadamardPow(Fraction(-1), e.arg)
+    if isinstance(e, DiagMat) and shape_of(e.arg)[1] != 1:
+        return DiagOf(e.arg)
+    return e
