@@ -1,13 +1,14 @@
 """matdiff: symbolic matrix-differential calculus in the notation of a course sheet.
 
 >>> import matdiff
->>> print(matdiff.understand("c^T Psi((W + V) Phi(W x + b))").inputs["W"])
-('n', 'n')
+>>> matdiff.gradient("x^T A x", wrt="x")
+(A + A.T)*x
 """
-from .api import understand
+from .api import check, derive_gradient, differential, gradient, understand
+from .checking import CheckReport
 from .errors import DerivativeError, LimitError, MatdiffError, ParseError, ShapeError, UnknownFunctionError
 from .parse import parse
 
-__all__ = ["understand", "parse", "MatdiffError", "ParseError", "ShapeError", "UnknownFunctionError",
-           "DerivativeError", "LimitError"]
+__all__ = ["gradient", "differential", "check", "understand", "derive_gradient", "parse", "CheckReport",
+           "MatdiffError", "ParseError", "ShapeError", "UnknownFunctionError", "DerivativeError", "LimitError"]
 __version__ = "0.1.0"

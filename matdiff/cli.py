@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from .errors import MatdiffError
 
 EXAMPLES = """examples:
   matdiff parse 'c^T Psi((W + V) Phi(W x + b))'
+  matdiff grad 'c^T Psi((W + V) Phi(W x + b))' --wrt W --check
+  matdiff diff 'inv(A)'
+  matdiff check 'x^T A x' --wrt x --claim '2 A x'
   matdiff parse program.txt --shape W=n,m --shape x=m
   echo 'x^T A x' | matdiff parse -
 """
@@ -24,6 +28,8 @@ def read_source(arg: str) -> str:
                 return f.read()
         except (OSError, UnicodeDecodeError) as e:
             raise MatdiffError(f"cannot read {arg}: {e}") from None
+    if re.fullmatch(r"[\w./\\~-]*\.[A-Za-z]\w*", arg):
+        raise MatdiffError(f"no such file: {arg} (an argument is an expression, a file, or - for stdin)")
     return arg
 
 
@@ -63,12 +69,75 @@ def cmd_parse(a) -> int:
     shapes = "  ".join(f"{n}: {shape_text(shaped.inputs[n])}" for n in order)
     r, c = shape_of(shaped.expr)
     out = "scalar" if (r, c) == (1, 1) else shape_text((r,)) if c == 1 else shape_text((r, c))
-    print(f"{shapes}  → {out}")
+    print(f"{shapes}  → {out}" if shapes else f"→ {out}")
     return 0
 
 
+def wrt_list(a) -> list:
+    if not a.wrt:
+        raise MatdiffError("say which variable to differentiate with respect to: --wrt W")
+    return a.wrt
+
+
+def cmd_grad(a) -> int:
+    from .api import derive_gradient
+
+    g = derive_gradient(read_source(a.source), wrt_list(a), **problem_args(a))
+    print(g.text())
+    if a.sympy:
+        for w, e in g.sympy().items():
+            print(f"sympy ∂/∂{w}: {e}")
+    if a.check:
+        report = g.check()
+        print(report)
+        return 0 if report.ok else 1
+    return 0
+
+
+def cmd_diff(a) -> int:
+    from .api import derive_differential
+    from .printing.text import to_text
+
+    p, d = derive_differential(read_source(a.source), a.wrt or None, **problem_args(a))
+    f = p.shaped.name or "f"
+    print(f"d{f} = {to_text(d, p.names)}")
+    return 0
+
+
+def cmd_check(a) -> int:
+    from .api import check
+
+    wrt = wrt_list(a)
+    if a.claim is not None and len(wrt) != 1:
+        raise MatdiffError("--claim checks the gradient with respect to one variable: give one --wrt")
+    report = check(read_source(a.source), wrt[0] if a.claim is not None else wrt, claim=a.claim,
+                   **problem_args(a))
+    print(report)
+    return 0 if report.ok else 1
+
+
+def grad_options(p):
+    p.add_argument("--wrt", action="append", default=[], metavar="NAME",
+                   help="the variable to differentiate with respect to; repeatable")
+    p.add_argument("--check", action="store_true", help="check the result numerically at random inputs")
+    p.add_argument("--sympy", action="store_true", help="also print the SymPy expression")
+
+
+def diff_options(p):
+    p.add_argument("--wrt", action="append", default=[], metavar="NAME",
+                   help="only these variables vary (default: all); repeatable")
+
+
+def check_options(p):
+    p.add_argument("--wrt", action="append", default=[], metavar="NAME", help="the variable; repeatable")
+    p.add_argument("--claim", metavar="EXPR", help="a claimed gradient to check (one --wrt)")
+
+
 COMMANDS = {
-    "parse": (cmd_parse, "show the expression as understood, with every shape"),
+    "parse": (cmd_parse, None, "show the expression as understood, with every shape"),
+    "grad": (cmd_grad, grad_options, "the gradient of a scalar function, in closed form"),
+    "diff": (cmd_diff, diff_options, "the differential"),
+    "check": (cmd_check, check_options, "check a gradient, or a claimed one, against finite differences"),
 }
 
 
@@ -77,9 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="matdiff", description="Symbolic matrix calculus: gradients in closed form, checked.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (fn, help_) in COMMANDS.items():
+    for name, (fn, options, help_) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_, description=help_)
         common(sp)
+        if options:
+            options(sp)
         sp.set_defaults(run=fn)
     return p
 

@@ -13,7 +13,7 @@ from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import functions as F
@@ -42,6 +42,14 @@ _NAME_RE = re.compile(_PARSER.get_terminal("NAME").pattern.value)
 _FRIENDLY = {"NAME": "a name", "NUMBER": "a number", "TRANSPOSE": "^T", "POWER": "^k",
              "HPOWER": ".^k", "_SEP": "a new line", "$END": "the end of the input",
              "NORM_SUFFIX": "_F", "_HADAMARD": "∘", "_KRON": "⊗"}
+
+
+# What a character that starts no token most likely meant.
+_LEX_HINTS = (
+    (".^", "'.^' needs a number after it, such as A .^ 2 or A .^ {1/2}"),
+    ("^", "'^' needs T, -1 or a number after it, such as A^T, A^-1, A^2 or A^{1/2}"),
+    ("|", "a single '|': a norm is written ||x|| or ‖x‖"),
+)
 
 
 def _terminal_text(name: str) -> str:
@@ -152,14 +160,14 @@ class ToExpr(Transformer):
 
     # -- program
     def assign(self, tok, value):
-        return Assign(F.canonical_name(str(tok)), self._value(value))
+        name = F.canonical_name(str(tok))
+        if name in self.functions or name == "I":
+            what = "the identity matrix" if name == "I" else "a function"
+            raise self._error(f"cannot assign to {name}: it names {what}; choose another name", tok.start_pos)
+        return Assign(name, self._value(value))
 
     def start(self, *lines):
-        *defs, last = lines
-        for d in defs:
-            if not isinstance(d, Assign):
-                raise ParseError("only the last line may be a bare expression; "
-                                 "earlier lines define names: `name = expression`")
+        *defs, last = lines                     # parse() has checked that every def is an Assign
         if isinstance(last, Assign):
             return Program(tuple(defs), last.value, last.name)
         return Program(tuple(defs), self._value(last))
@@ -237,19 +245,31 @@ def _mark_norm_bars(src: str) -> str:
     otherwise it closes the innermost open one. Closing bars become `|⟩` (or `⟩` for
     `‖`), of the same length, so columns in error messages stay right."""
     out, depth, i = [], 0, 0
+    opened = -1                                  # where the last opening bar ended
     while i < len(src):
+        if src[i] == "#":                        # a comment runs to the end of its line
+            end = src.find("\n", i)
+            end = len(src) if end < 0 else end
+            out.append(src[i:end])
+            i = end
+            continue
+        if src[i] in "\n;":                      # a norm never spans lines
+            depth = 0
         bar = "||" if src.startswith("||", i) else "‖" if src[i] == "‖" else None
         if bar is None:
             out.append(src[i])
             i += 1
             continue
         before = src[:i].rstrip()[-1:]
-        if depth and before not in _OPENS_AFTER:
+        just_opened = opened >= 0 and not src[opened:i].strip()    # `|| ||x|| ||`
+        if depth and before not in _OPENS_AFTER and not just_opened:
             out.append("|⟩" if bar == "||" else "⟩")
             depth -= 1
+            opened = -1
         else:
             out.append(bar)
             depth += 1
+            opened = i + len(bar)
         i += len(bar)
     return "".join(out)
 
@@ -269,6 +289,14 @@ def parse(src: str, functions=()) -> Program:
         tree = _PARSER.parse(_mark_norm_bars(src))
     except UnexpectedInput as e:
         raise _syntax_error(src, e) from None
+    for line in tree.children[:-1]:
+        if not (isinstance(line, Tree) and line.data == "assign"):
+            pos = line.meta.start_pos if isinstance(line, Tree) else line.start_pos
+            pos = src.rfind("\n", 0, pos) + 1                       # the line's first character
+            pos += len(src[pos:]) - len(src[pos:].lstrip(" \t"))
+            raise ToExpr(src, names)._error(
+                "only the last line may be a bare expression; earlier lines define names: "
+                "`name = expression`", pos)
     try:
         return ToExpr(src, names).transform(tree)
     except VisitError as e:
@@ -290,12 +318,19 @@ def _syntax_error(src: str, e: UnexpectedInput) -> ParseError:
         line, column = len(lines), len(lines[-1]) + 1
         what = "the input ends too early"
     elif isinstance(e, UnexpectedToken):
-        expected = sorted({_terminal_text(t) for t in e.accepts or e.expected})
-        what = f"unexpected '{src[e.token.start_pos:e.token.end_pos]}'"
+        expected = {_terminal_text(t) for t in e.accepts or e.expected}
+        text = src[e.token.start_pos:e.token.end_pos]
+        what = "the line ends too early" if text == "\n" else f"unexpected '{text}'"
     elif isinstance(e, UnexpectedCharacters):
-        expected = sorted({_terminal_text(t) for t in e.allowed or ()})
+        expected = {_terminal_text(t) for t in e.allowed or ()}
         what = f"unexpected character {src[e.pos_in_stream]!r}"
+        for start, hint in _LEX_HINTS:
+            if src.startswith(start, e.pos_in_stream):
+                what, expected = hint, ()
+                break
     else:  # pragma: no cover - lark has no other kinds
         expected, what = [], "cannot read this"
-    want = f"; expected {', '.join(expected[:12])}" if expected else ""
+    # words first (a name, a number), then the operators
+    expected = sorted(expected, key=lambda t: (not t[0].isalpha(), t))
+    want = f"; expected {', '.join(expected)}" if expected else ""
     return ParseError(f"line {line}, column {column}: {what}{want}\n{caret(src, line, column)}", line, column)

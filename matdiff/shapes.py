@@ -226,13 +226,16 @@ def shape_of(e: Expr) -> tuple:
         return e._shape
     except AttributeError:
         pass
-    for n in postorder(e):
-        if not hasattr(n, "_shape"):
+    memo: dict = {}
+    for n in postorder(e):                      # equal nodes share a shape, so key by equality
+        s = getattr(n, "_shape", None)
+        if s is None:
             if isinstance(n, Var) and n.shape is None:
                 raise ShapeError(f"{n.name} has no shape yet")
-            s = SHAPE_RULES[type(n)](n, [c._shape for c in children(n)], _STRICT)
+            s = SHAPE_RULES[type(n)](n, [memo[c] for c in children(n)], _STRICT)
             object.__setattr__(n, "_shape", s)
-    return e._shape
+        memo[n] = s
+    return memo[e]
 
 
 def is_scalar(e: Expr) -> bool:

@@ -7,7 +7,7 @@ from ..errors import ShapeError
 from ..expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
-    Transpose, Unvec, Var, Vec, Zero,
+    Transpose, Unvec, Var, Vec, Zero, postorder,
 )
 from ..shapes import shape_of
 from .precedence import HADAMARD, POSTFIX, PRODUCT, SUM, is_negative, precedence
@@ -21,17 +21,42 @@ def exponent(k: Fraction) -> str:
     return number(k) if k.denominator == 1 else "{" + number(k) + "}"
 
 
-def known_scalar(e: Expr) -> bool:
+def known_shape(e: Expr):
+    """e's (rows, cols) if e is shaped, else None (a parsed tree: its Vars have no shape yet)."""
     try:
-        return shape_of(e) == (1, 1)
+        return shape_of(e)
     except (ShapeError, KeyError, TypeError):
-        return False                            # not shaped yet (a parsed tree)
+        return None
+
+
+def known_scalar(e: Expr) -> bool:
+    """A shaped scalar with a variable in it. A parsed tree never is one, and neither is a
+    pure number: in both, `^` and `.^` must stay apart for parse(to_text(e)) == e."""
+    return known_shape(e) == (1, 1) and any(isinstance(n, Var) for n in postorder(e))
+
+
+def known_matrix(e: Expr) -> bool:
+    """Shaped and not 1x1 (a matrix or vector whose size is known)."""
+    s = known_shape(e)
+    return s is not None and None not in s and s != (1, 1)
+
+
+def broadcast_number(e: Expr):
+    """`1 - x` is shaped as 1 * Ones - x; the number alone, or None if e is not one of those."""
+    if isinstance(e, Mul) and len(e.args) == 2 and isinstance(e.args[1], Ones) and \
+            all(isinstance(n, (Const, Mul)) for n in postorder(e.args[0])):
+        return e.args[0]
+    return None
 
 
 def split_division(e: Mul):
-    """Mul(a, b, c^-1) -> ([a, b], [c]): the factors above and below a division bar."""
-    num = [a for a in e.args if not (isinstance(a, HadamardPow) and a.k == -1)]
-    den = [a.arg for a in e.args if isinstance(a, HadamardPow) and a.k == -1]
+    """Mul(a, b, c^-1) -> ([a, b], [c]): the factors above and below a division bar.
+    Something stays above the bar: Mul(a^-1, b^-1) is `a .^ -1 / b`."""
+    inverse = [isinstance(a, HadamardPow) and a.k == -1 for a in e.args]
+    if all(inverse):
+        inverse[0] = False
+    num = [a for a, inv in zip(e.args, inverse) if not inv]
+    den = [a.arg for a, inv in zip(e.args, inverse) if inv]
     return num, den
 
 
@@ -44,12 +69,15 @@ class TextPrinter:
     def __call__(self, e: Expr, top: bool = True) -> str:
         if not top and e in self.names:
             return self.names[e]
+        number = broadcast_number(e)
+        if number is not None:
+            return self(number, top)
         return TEXT[type(e)](e, self)
 
     def wrap(self, e: Expr, level: int, strict: bool = False) -> str:
         """e, in parentheses if it binds looser than `level` (or as loose, when strict)."""
         s = self(e, top=False)
-        p = 50 if e in self.names else precedence(e)
+        p = 50 if e in self.names else precedence(broadcast_number(e) or e)
         return f"({s})" if p < level or (strict and p == level) else s
 
     def chain(self, args, sep: str, level: int) -> str:
@@ -60,6 +88,8 @@ class TextPrinter:
 def t_add(e, p):
     out = p.wrap(e.args[0], SUM)
     for a in e.args[1:]:
+        if a not in p.names and broadcast_number(a) is not None:
+            a = broadcast_number(a)             # x - 1, not x + (-1) 1
         if is_negative(a) and not (a in p.names):
             out += " - " + p.wrap(negate(a), SUM, strict=True)
         else:
@@ -104,6 +134,20 @@ def t_hadamard_pow(e, p):
     return f"{p.wrap(e.arg, POSTFIX)}{op}{exponent(e.k)}"
 
 
+def t_matpow(e, p):
+    if isinstance(e.arg, Inverse) and e.k > 0 and known_matrix(e.arg):
+        # shapes write A^-2 as MatPow(2, A^-1); in a parsed tree that is `inv(A)^2`
+        return f"{p.wrap(e.arg.arg, POSTFIX)}^-{exponent(e.k)}"
+    return f"{p.wrap(e.arg, POSTFIX)}^{exponent(e.k)}"
+
+
+def t_norm(e, p):
+    inner = p(e.arg, top=False)
+    if any(isinstance(n, Norm) for n in postorder(e.arg)):
+        return f"norm({inner})"                 # ||a ||x|| b|| cannot tell its bars apart
+    return f"||{inner}||"
+
+
 def call(name):
     return lambda e, p: f"{name}({p(e.arg, top=False)})"
 
@@ -127,15 +171,14 @@ TEXT = {
     Kron:         lambda e, p: p.chain(e.args, " ⊗ ", HADAMARD),
     Transpose:    lambda e, p: f"{p.wrap(e.arg, POSTFIX)}^T",
     Inverse:      lambda e, p: f"{p.wrap(e.arg, POSTFIX)}^-1",
-    MatPow:       lambda e, p: f"{p.wrap(e.arg.arg, POSTFIX)}^-{exponent(e.k)}" if isinstance(e.arg, Inverse)
-                  else f"{p.wrap(e.arg, POSTFIX)}^{exponent(e.k)}",
+    MatPow:       t_matpow,
     HadamardPow:  t_hadamard_pow,
     Apply:        lambda e, p: f"{e.fn.name}{chr(39) * e.fn.order}({p(e.arg, top=False)})",
     Trace:        call("tr"),
     Det:          call("det"),
     LogDet:       call("logdet"),
     Sum:          call("sum"),
-    Norm:         lambda e, p: f"||{p(e.arg, top=False)}||",
+    Norm:         t_norm,
     DiagMat:      call("diag"),
     DiagOf:       call("diag"),
     Vec:          call("vec"),

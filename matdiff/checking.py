@@ -1,0 +1,145 @@
+"""The numerical check: a derivative against central finite differences at random inputs.
+
+Symbolic dimensions get small, distinct sizes (2, 3, 4, ...), so that a swapped
+transpose cannot pass by accident. Inputs are normal random numbers; where the
+function is not finite there (log of a negative, logdet of a matrix with a
+negative determinant) they are drawn again, positive and with square matrices
+near a multiple of I.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import MatdiffError
+from .expr import Expr, Var
+from .numeric import Env, evaluate, evaluate_many
+from .shapes import Shaped, as2
+
+SIZES = (3, 4, 2, 5, 6, 7, 8, 9, 10, 11, 12)
+RTOL, ATOL = 1e-5, 1e-8
+
+
+def dimension_sizes(shaped: Shaped) -> dict:
+    names: list = []
+
+    def visit(d):
+        if isinstance(d, tuple):
+            visit(d[1]), visit(d[2])
+        elif isinstance(d, str) and d not in names:
+            names.append(d)
+    for s in shaped.inputs.values():
+        for d in s:
+            visit(d)
+    return {n: SIZES[i % len(SIZES)] for i, n in enumerate(names)}
+
+
+def sample(shaped: Shaped, rng, dims: dict, positive: bool) -> dict:
+    values = {}
+    for name, s in shaped.inputs.items():
+        r, c = (int(_size(d, dims)) for d in as2(s))
+        if not positive:
+            values[name] = rng.normal(size=(r, c))
+        elif r == c and r > 1:
+            values[name] = r * np.eye(r) + 0.3 * rng.normal(size=(r, c))
+        else:
+            values[name] = rng.uniform(0.5, 1.5, size=(r, c))
+    return values
+
+
+def _size(d, dims):
+    if isinstance(d, tuple):
+        return _size(d[1], dims) * _size(d[2], dims)
+    return d if isinstance(d, int) else dims[d]
+
+
+def finite_inputs(f: Expr, shaped: Shaped, rng, dims: dict) -> dict:
+    """Random inputs at which f is finite."""
+    for positive in (False, True, True):
+        values = sample(shaped, rng, dims, positive)
+        if np.all(np.isfinite(evaluate(f, Env(values, dims)))):
+            return values
+    raise MatdiffError("could not find random inputs at which the function is finite")
+
+
+@dataclass
+class Row:
+    """One variable's check: the directional derivative both ways, and their relative error."""
+    name: str
+    numeric: float
+    symbolic: float
+    error: float
+    ok: bool
+
+
+@dataclass
+class CheckReport:
+    """The result of a numerical check; true when every row passed."""
+    ok: bool
+    error: float                        # the largest relative error
+    rows: list = field(default_factory=list)
+    sizes: dict = field(default_factory=dict)
+    note: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        head = "check passed" if self.ok else "check FAILED"
+        sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items())
+        lines = [f"{head}: largest relative error {self.error:.1e} "
+                 f"(central differences at random inputs{'; ' + sizes if sizes else ''})"]
+        for r in self.rows:
+            lines.append(f"  {r.name}: finite differences {r.numeric:+.10g}, formula {r.symbolic:+.10g}, "
+                         f"relative error {r.error:.1e}{'' if r.ok else '  <-- wrong'}")
+        if self.note:
+            lines.append(self.note)
+        return "\n".join(lines)
+
+
+def relative_error(a: float, b: float, scale: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b), ATOL * max(1.0, scale))
+
+
+def check_gradients(f: Expr, grads: dict, shaped: Shaped, seed: int = 0, trials: int = 3,
+                    h: float = 1e-6) -> CheckReport:
+    """grads: {Var: gradient Expr}. <G, V> against (f(X + hV) - f(X - hV)) / 2h, several V and inputs."""
+    rng = np.random.default_rng(seed)
+    dims = dimension_sizes(shaped)
+    rows = []
+    for t in range(trials):
+        values = finite_inputs(f, shaped, rng, dims)
+        env = Env(values, dims)
+        fx = float(evaluate(f, env)[0, 0])
+        got = dict(zip(grads, evaluate_many(list(grads.values()), env)))
+        for v, G in got.items():
+            X = values[v.name]
+            if G.shape != X.shape:
+                raise MatdiffError(f"internal: the gradient with respect to {v.name} has shape {G.shape}, "
+                                   f"expected {X.shape}")
+            V = rng.normal(size=X.shape)
+            plus = evaluate(f, Env({**values, v.name: X + h * V}, dims))[0, 0]
+            minus = evaluate(f, Env({**values, v.name: X - h * V}, dims))[0, 0]
+            numeric = float((plus - minus) / (2 * h))
+            symbolic = float(np.sum(G * V))
+            err = relative_error(numeric, symbolic, abs(fx))
+            ok = abs(numeric - symbolic) <= RTOL * max(abs(numeric), abs(symbolic)) + ATOL * max(1.0, abs(fx)) * 100
+            rows.append(Row(v.name if trials == 1 else f"{v.name} (inputs {t + 1})", numeric, symbolic, err, ok))
+    return CheckReport(all(r.ok for r in rows), max((r.error for r in rows), default=0.0), rows, dims)
+
+
+def check_equal(a: Expr, b: Expr, shaped: Shaped, f: Expr, seed: int = 0, trials: int = 3):
+    """Is a == b at several random inputs? Returns (ok, largest relative difference, counterexample)."""
+    rng = np.random.default_rng(seed + 1)
+    dims = dimension_sizes(shaped)
+    worst = (0.0, None)
+    for _ in range(trials):
+        values = finite_inputs(f, shaped, rng, dims)
+        A, B = evaluate_many([a, b], Env(values, dims))
+        diff = np.abs(A - B)
+        scale = max(np.max(np.abs(A)), np.max(np.abs(B)), 1e-12)
+        err = float(np.max(diff) / scale)
+        if err > worst[0]:
+            worst = (err, (values, A, B, np.unravel_index(np.argmax(diff), diff.shape)))
+    return worst[0] < 1e-8, worst[0], worst[1], dims

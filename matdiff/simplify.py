@@ -1,0 +1,165 @@
+"""Expr -> the same value, written as a person writes it. Rules as data, a tiny driver.
+
+A rule is a function Expr -> Expr | None (None: did not apply), grouped by the
+node type it fires on. The driver rebuilds bottom-up through the smart
+constructors, tries each node's rules, and repeats until nothing changes.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .algebra import (
+    add, const, hadamard, hadamard_pow, mat_pow, matmul, mul, neg, rebuild, sum_, transpose,
+)
+from .expr import (
+    Add, Apply, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, MatMul, MatPow,
+    Mul, Transpose, transform,
+)
+from .printing.precedence import is_negative
+from .shapes import is_scalar
+
+
+# ---- transposes go inside ----------------------------------------------------------------------
+
+def transpose_inside(e: Transpose) -> Expr | None:
+    """(A B)^T = B^T A^T;  (s A)^T = s A^T;  (A ⊗ B)^T = A^T ⊗ B^T;  (A^k)^T = (A^T)^k.
+    A transpose stays outside a sum, an inverse and a function, as the sheets write
+    (W + V)^T and Phi(z)^T: pushing it in there makes the result longer, not clearer."""
+    match e.arg:
+        case MatMul(args):
+            return matmul(*(transpose(a) for a in reversed(args)))
+        case Kron(args):
+            return Kron(tuple(transpose(a) for a in args))
+        case Mul(args):
+            return mul(*(transpose(a) for a in args))
+        case MatPow(k, A):
+            return mat_pow(k, transpose(A))
+    return None
+
+
+def ratio_sums(e: MatMul) -> Expr | None:
+    """a^T (a .^ -1 ∘ b) = sum(b)   (the softmax / cross-entropy cancellation)"""
+    for i, (A, B) in enumerate(zip(e.args, e.args[1:])):
+        if isinstance(A, Transpose) and isinstance(B, Hadamard) and HadamardPow(Fraction(-1), A.arg) in B.args:
+            rest = list(B.args)
+            rest.remove(HadamardPow(Fraction(-1), A.arg))
+            return matmul(*e.args[:i], sum_(hadamard(*rest)), *e.args[i + 2:])
+    return None
+
+
+# ---- concrete derivatives ------------------------------------------------------------------------
+
+def known_derivative(e: Apply) -> Expr | None:
+    """exp' = exp, log'(x) = x^-1, sin' = cos, cos' = -sin, softplus' = sigmoid, sqrt'(x) = 1/2 x^-1/2.
+    tanh', sigmoid' and relu' stay as written: shorter than their formulas, and as the sheets write them."""
+    f, x = e.fn, e.arg
+    if f.order == 0:
+        return None
+    match f.name, f.order:
+        case "exp", _:
+            return Apply(Fn("exp"), x)
+        case "log", 1:
+            return hadamard_pow(-1, x)
+        case "sin", 1:
+            return Apply(Fn("cos"), x)
+        case "cos", 1:
+            return neg(Apply(Fn("sin"), x))
+        case "softplus", 1:
+            return Apply(Fn("sigmoid"), x)
+        case "sqrt", 1:
+            return mul(const(Fraction(1, 2)), hadamard_pow(Fraction(-1, 2), x))
+    return None
+
+
+# ---- elementwise powers of the same base combine ----------------------------------------------------
+
+def hadamard_powers(e: Hadamard) -> Expr | None:
+    """x ∘ x = x .^ 2;  x .^ a ∘ x .^ b = x .^ (a + b);  x ./ x = 1"""
+    powers: dict = {}
+    for a in e.args:
+        base, k = (a.arg, a.k) if isinstance(a, HadamardPow) else (a, Fraction(1))
+        powers[base] = powers.get(base, 0) + k
+    if len(powers) == len(e.args):
+        return None
+    return hadamard(*(hadamard_pow(k, b) for b, k in powers.items()))
+
+
+# ---- common factors come out of sums ---------------------------------------------------------------
+
+def _factors(t: Expr) -> tuple:
+    """A term as (scalar coefficient factors, matrix-product factors)."""
+    scal = ()
+    if isinstance(t, Mul) and not is_scalar(t):
+        scal, t = t.args[:-1], t.args[-1]
+    return scal, (t.args if isinstance(t, MatMul) else (t,))
+
+
+def factor_common(e: Add) -> Expr | None:
+    """A x + B x = (A + B) x;  x A + x B = x (A + B): the first shared outer factor comes out."""
+    if is_scalar(e):
+        return None
+    terms = [_factors(t) for t in e.args]
+    for side in (-1, 0):
+        groups: dict = {}
+        for i, (s, fs) in enumerate(terms):
+            if len(fs) > 1:
+                groups.setdefault(fs[side], []).append(i)
+        for f, idx in groups.items():
+            if len(idx) < 2:
+                continue
+            rest = [mul(*terms[i][0], matmul(*(terms[i][1][:-1] if side == -1 else terms[i][1][1:])))
+                     for i in idx]
+            inner = add(*rest)
+            common = matmul(inner, f) if side == -1 else matmul(f, inner)
+            others = [t for i, t in enumerate(e.args) if i not in idx]
+            return add(common, *others)
+    return None
+
+
+def diag_of_outer(e: DiagOf) -> Expr | None:
+    """diag(a b^T) = a ∘ b"""
+    match e.arg:
+        case MatMul((a, Transpose(b))) if not is_scalar(a):
+            return hadamard(a, b)
+    return None
+
+
+def positive_first(e: Add) -> Expr | None:
+    """-y + s -> s - y: a sum reads better when it does not open with a minus."""
+    if is_negative(e.args[0]):
+        i = next((i for i, a in enumerate(e.args) if not is_negative(a)), None)
+        if i is not None:
+            return Add((e.args[i], *e.args[:i], *e.args[i + 1:]))
+    return None
+
+
+RULES = {
+    Transpose: (transpose_inside,),
+    Apply:     (known_derivative,),
+    Hadamard:  (hadamard_powers,),
+    Add:       (factor_common, positive_first),
+    MatMul:    (ratio_sums,),
+    DiagOf:    (diag_of_outer,),
+}
+
+
+def simplify(e: Expr, rules=RULES, max_passes: int = 50) -> Expr:
+    """Bottom-up through the smart constructors, each node's rules to exhaustion, to a fixed point."""
+    def step(node: Expr, kids: list) -> Expr:
+        node = rebuild(node, kids)
+        for _ in range(100):
+            for rule in rules.get(type(node), ()):
+                new = rule(node)
+                if new is not None and new != node:
+                    node = new
+                    break
+            else:
+                return node
+        return node
+
+    for _ in range(max_passes):
+        new = transform(e, step)
+        if new == e:
+            return new
+        e = new
+    return e
