@@ -1,13 +1,14 @@
 """Text -> Program of Exprs, exactly as written (no simplification, no shapes).
 
 The grammar is data (grammar/matdiff.lark); ToExpr has one small method per alias.
-Whether `Phi(z)` is an application or `W (x)` a product, and whether `'` is a
-transpose or a derivative, is decided here, from the set of function names.
+Whether `Phi(z)` is an application or `W (x)` a product, and so whether `'` is a
+derivative or a transpose, is decided here, in one place (`_retype`), from the set of
+function names: a NAME token that names a function becomes a FUNC token before the
+parser sees it.
 """
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from importlib import resources
@@ -34,12 +35,11 @@ def _grammar_text() -> str:
     return (Path(__file__).resolve().parent.parent / "grammar" / "matdiff.lark").read_text(encoding="utf-8")
 
 
-_PARSER = Lark(_grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False)
-
-_NAME_RE = re.compile(_PARSER.get_terminal("NAME").pattern.value)
+_PARSER = Lark(_grammar_text(), parser="lalr", lexer="basic", propagate_positions=True,
+               maybe_placeholders=False)
 
 # How an expected terminal reads in an error message.
-_FRIENDLY = {"NAME": "a name", "NUMBER": "a number", "TRANSPOSE": "^T", "POWER": "^k",
+_FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "TRANSPOSE": "^T", "POWER": "^k",
              "HPOWER": ".^k", "_SEP": "a new line", "$END": "the end of the input",
              "NORM_SUFFIX": "_F", "_HADAMARD": "∘", "_KRON": "⊗"}
 
@@ -91,41 +91,37 @@ class ToExpr(Transformer):
     # -- leaves
     def name(self, tok: Token):
         name = F.canonical_name(str(tok))
-        if name in self.functions:
-            return _Callee(Fn(F.canonical_function(name)), tok.start_pos)
-        if name == "I":
-            return Identity()
-        return Var(name)
+        return Identity() if name == "I" else Var(name)
+
+    def function(self, tok: Token):
+        return _Callee(Fn(F.canonical_function(F.canonical_name(str(tok)))), tok.start_pos)
+
+    def derivative(self, f: _Callee):
+        return _Callee(f.fn.derivative(), f.pos)          # Phi'
 
     def const(self, tok):
         return Const(_number(tok))
 
     # -- postfix
-    def prime(self, x):
-        if isinstance(x, _Callee):
-            return _Callee(x.fn.derivative(), x.pos)      # Phi'
-        return Transpose(self._value(x))                 # A'
-
-    def transpose(self, x, _tok):
+    def transpose(self, x, _tok=None):                   # A^T, Aᵀ, A'
         return Transpose(self._value(x))
 
     def power(self, x, tok):
-        k = _power_exponent(tok)
+        k = self._exponent(tok)
         x = self._value(x)
         return Inverse(x) if k == -1 else MatPow(k, x)
 
     def hadamard_power(self, x, tok):
-        return HadamardPow(_power_exponent(tok), self._value(x))
+        return HadamardPow(self._exponent(tok), self._value(x))
 
-    @v_args(inline=True, meta=True)
-    def call(self, meta, f, *args):
-        args = [self._value(a) for a in args]
-        if isinstance(f, _Callee):
-            return self._apply(f, args)
-        self._unknown_function(meta.start_pos)
-        if len(args) != 1:
-            raise self._error(f"{len(args)} arguments given to something that is not a function", meta.start_pos)
-        return MatMul((self._value(f), args[0]))           # W (x)
+    def _exponent(self, tok) -> Fraction:
+        try:
+            return _power_exponent(tok)
+        except ZeroDivisionError:
+            raise self._error("the exponent divides by zero", tok.start_pos) from None
+
+    def call(self, f: _Callee, *args):
+        return self._apply(f, [self._value(a) for a in args])
 
     # -- products and sums
     def matmul(self, a, b):
@@ -213,23 +209,60 @@ class ToExpr(Transformer):
                 return LogDet(x.arg)                     # log(det(A)) is logdet(A)
         return Apply(f.fn, x)
 
-    def _unknown_function(self, pos: int) -> None:
-        """`tanhh(x)`: a name written against `(` that is no variable we know of but looks
-        like a function is an error with suggestions, not a silent product."""
-        m = _NAME_RE.match(self.src, pos)
-        if not m or m.end() >= len(self.src) or self.src[m.end()] != "(":
-            return
-        name = F.canonical_name(m.group())
-        close = difflib.get_close_matches(name, sorted(self.functions), n=3, cutoff=0.75)
-        if close or (len(name) >= 3 and name.isalpha() and name.islower() and not F.is_greek(name)):
-            hint = f"; did you mean {' or '.join(close)}?" if close else \
-                f"; declare it as an abstract function with functions=['{name}'] (CLI: --fn {name})"
-            raise self._error(f"unknown function '{name}'{hint}", pos, UnknownFunctionError)
-
     def _error(self, message: str, pos: int, cls=ParseError) -> ParseError:
-        line = self.src.count("\n", 0, pos) + 1
-        column = pos - (self.src.rfind("\n", 0, pos) + 1) + 1
-        return cls(f"line {line}, column {column}: {message}\n{caret(self.src, line, column)}", line, column)
+        return _error_at(self.src, message, pos, cls)
+
+
+def _error_at(src: str, message: str, pos: int, cls=ParseError) -> ParseError:
+    line = src.count("\n", 0, pos) + 1
+    column = pos - (src.rfind("\n", 0, pos) + 1) + 1
+    return cls(f"line {line}, column {column}: {message}\n{caret(src, line, column)}", line, column)
+
+
+def _retype(tokens: list, src: str, functions: frozenset) -> list:
+    """The one place that tells a function from a variable: a NAME that names a function
+    becomes a FUNC token, so `Phi (z)` applies and `W (x)` multiplies.
+
+    `tanhh(x)`: a name written against `(` that is no function we know of but looks like
+    one is an error with suggestions, not a silent product."""
+    out = []
+    for tok, nxt in zip(tokens, tokens[1:] + [None]):
+        if tok.type == "NAME":
+            name = F.canonical_name(str(tok))
+            if name in functions:
+                tok = Token.new_borrow_pos("FUNC", tok.value, tok)
+            elif nxt is not None and nxt.value == "(" and nxt.start_pos == tok.end_pos:
+                _unknown_function(src, name, tok.start_pos, functions)
+        out.append(tok)
+    return out
+
+
+def _unknown_function(src: str, name: str, pos: int, functions: frozenset) -> None:
+    close = difflib.get_close_matches(name, sorted(functions), n=3, cutoff=0.75)
+    if close or (len(name) >= 3 and name.isalpha() and name.islower() and not F.is_greek(name)):
+        hint = f"; did you mean {' or '.join(close)}?" if close else \
+            f"; declare it as an abstract function with functions=['{name}'] (CLI: --fn {name})"
+        raise _error_at(src, f"unknown function '{name}'{hint}", pos, UnknownFunctionError)
+
+
+def _parse_tree(src: str, functions: frozenset) -> Tree:
+    """Lex, retype the names, feed the parser. A character no token starts with is
+    reported with what the parser would have accepted there."""
+    tokens, bad = [], None
+    try:
+        for tok in _PARSER.lex(_mark_norm_bars(src)):
+            tokens.append(tok)
+    except UnexpectedCharacters as e:
+        bad = e
+    if bad is None and all(t.type == "_SEP" for t in tokens):
+        raise ParseError("the input is empty: expected an expression such as `x^T A x`")
+    parser = _PARSER.parse_interactive()
+    for tok in _retype(tokens, src, functions):
+        parser.feed_token(tok)
+    if bad is not None:
+        bad.allowed = parser.accepts()
+        raise bad
+    return parser.feed_eof(tokens[-1] if tokens else None)
 
 
 def _show(fn: Fn) -> str:
@@ -286,17 +319,16 @@ def parse(src: str, functions=()) -> Program:
         raise ParseError("the input is empty: expected an expression such as `x^T A x`")
     names = F.function_names(functions)
     try:
-        tree = _PARSER.parse(_mark_norm_bars(src))
+        tree = _parse_tree(src, names)
     except UnexpectedInput as e:
         raise _syntax_error(src, e) from None
     for line in tree.children[:-1]:
         if not (isinstance(line, Tree) and line.data == "assign"):
             pos = line.meta.start_pos if isinstance(line, Tree) else line.start_pos
-            pos = src.rfind("\n", 0, pos) + 1                       # the line's first character
+            pos = max(src.rfind("\n", 0, pos), src.rfind(";", 0, pos)) + 1   # where the line starts
             pos += len(src[pos:]) - len(src[pos:].lstrip(" \t"))
-            raise ToExpr(src, names)._error(
-                "only the last line may be a bare expression; earlier lines define names: "
-                "`name = expression`", pos)
+            raise _error_at(src, "only the last line may be a bare expression; earlier lines define names: "
+                                 "`name = expression`", pos)
     try:
         return ToExpr(src, names).transform(tree)
     except VisitError as e:

@@ -17,7 +17,7 @@ from .errors import ShapeError
 from .expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Program, Softmax, Sum, Trace,
-    Transpose, Unvec, Var, Vec, Zero, children, postorder, transform,
+    Transpose, Unvec, Var, Vec, Zero, children, postorder, transform, with_children,
 )
 
 FRESH = "?"  # prefix of a dimension not yet named; never a user's dimension name
@@ -40,6 +40,8 @@ def prod(a, b):
 def dim_text(d) -> str:
     if isinstance(d, tuple):
         return f"{dim_text(d[1])}·{dim_text(d[2])}"
+    if isinstance(d, str) and d.startswith(FRESH):
+        return "?"                              # not fixed yet (an error during inference)
     return str(d)
 
 
@@ -260,15 +262,65 @@ class Shaped:
 
 
 def infer_shapes(program: Program, shapes: dict | None = None) -> Shaped:
-    """Fill in every shape. Greek lower-case names are tried as scalars first, then as vectors."""
-    shapes = {k: _declared(k, v) for k, v in (shapes or {}).items()}
+    """Fill in every shape. Greek lower-case names are tried as scalars first, then as
+    vectors: when a scalar does not fit (`θ + x` with x declared a 3-vector), or fits only
+    awkwardly: by making a matrix a single row or column (`||X θ - y||^2` would make X
+    n x 1) or by transposing a scalar (`θ^T x`). A shape given as None is not declared."""
+    shapes = {k: _declared(k, v) for k, v in (shapes or {}).items() if v is not None}
     try:
-        return _Inference(program, shapes, greek_scalar=True).run()
-    except ShapeError as first:
+        first = _Inference(program, shapes, greek_scalar=True).run()
+    except ShapeError as error:
         try:
             return _Inference(program, shapes, greek_scalar=False).run()
         except ShapeError:
-            raise first from None
+            raise error from None
+    awkward = _awkward(first, shapes)
+    if not awkward:
+        return first
+    try:
+        second = _Inference(program, shapes, greek_scalar=False).run()
+    except ShapeError:
+        return first
+    return second if _awkward(second, shapes) < awkward else first
+
+
+def _awkward(shaped: Shaped, declared: dict) -> int:
+    """Undeclared matrices made a single row or column, and transposed undeclared scalars."""
+    thin = sum(1 for n, s in shaped.inputs.items()
+               if n not in declared and n[0].isupper() and len(s) == 2 and 1 in s)
+    roots = [shaped.expr, *(e for _, e in shaped.defs)]
+    transposed = {n.arg.name for r in roots for n in postorder(r)
+                  if isinstance(n, Transpose) and isinstance(n.arg, Var) and n.arg.shape == ()
+                  and n.arg.name not in declared}
+    return thin + len(transposed)
+
+
+def _each_identity_apart(root: Expr) -> Expr:
+    """Every `I` written is its own identity with its own size (`A I + I A` for a 2x3 A has
+    a 3x3 and a 2x2). Equal nodes are one node to `transform`, so each unsized Identity
+    gets a placeholder size of its own first; the Identity rule replaces it by a fresh one."""
+    has_identity: dict = {}
+    for e in postorder(root):
+        has_identity[e] = (isinstance(e, Identity) and e.n is None) or any(has_identity[c] for c in children(e))
+    if not has_identity[root]:
+        return root
+    count, out, stack = 0, [], [(root, False)]
+    while stack:                            # a walk over the tree, iterative: depth is no limit
+        e, built = stack.pop()
+        if not has_identity[e]:
+            out.append(e)
+        elif built:
+            k = len(children(e))
+            kids, out[len(out) - k:] = out[len(out) - k:], []
+            if isinstance(e, Identity):
+                count += 1
+                out.append(Identity(f"{FRESH}I{count}"))
+            else:
+                out.append(with_children(e, kids))
+        else:
+            stack.append((e, True))
+            stack.extend((c, False) for c in reversed(children(e)))
+    return out[0]
 
 
 def _declared(name, shape) -> tuple:
@@ -333,7 +385,7 @@ class _Inference:
 
     def infer(self, root: Expr) -> Expr:
         """Bottom-up; every node gets a provisional shape, products of a scalar become Mul."""
-        return transform(root, self.rule)
+        return transform(_each_identity_apart(root), self.rule)
 
     def rule(self, e: Expr, kids: list) -> Expr:
         u = self.u

@@ -1,0 +1,75 @@
+"""Shared fixtures and helpers: a seeded rng, `P` (text -> the parsed result), AST shorthands."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from matdiff.expr import MINUS_ONE, Add, Const, Hadamard, HadamardPow, MatMul, Mul, Transpose, Var
+from matdiff.parse import parse
+from matdiff.shapes import infer_shapes
+
+
+@pytest.fixture
+def rng():
+    """A numpy Generator with a fixed seed: every run draws the same numbers."""
+    return np.random.default_rng(20240611)
+
+
+def P(src: str, functions=()):
+    """The expression a text parses to (a program's last line)."""
+    return parse(src, functions).result
+
+
+def S(src: str, shapes=None, functions=()):
+    """The text, parsed and shaped."""
+    return infer_shapes(parse(src, functions), shapes)
+
+
+# ---- AST shorthands, built exactly as the parser builds them ----------------------------------
+
+def V(name: str) -> Var:
+    return Var(name)
+
+
+def C(value) -> Const:
+    return Const(Fraction(value))
+
+
+def mm(*factors):
+    """Left-nested binary matrix product: mm(a, b, c) is MatMul((MatMul((a, b)), c))."""
+    out = factors[0]
+    for f in factors[1:]:
+        out = MatMul((out, f))
+    return out
+
+
+def add(*terms):
+    out = terms[0]
+    for t in terms[1:]:
+        out = Add((out, t))
+    return out
+
+
+def had(*factors):
+    out = factors[0]
+    for f in factors[1:]:
+        out = Hadamard((out, f))
+    return out
+
+
+def neg(e):
+    return Mul((MINUS_ONE, e))
+
+
+def sub(a, b):
+    return Add((a, neg(b)))
+
+
+def div(a, b):
+    return Mul((a, HadamardPow(Fraction(-1), b)))
+
+
+def T(e):
+    return Transpose(e)

@@ -1,0 +1,414 @@
+"""Shape inference: declared, inferred by unification, mixed; Greek scalars; I; ShapeError messages."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import S
+from matdiff import MatdiffError, ShapeError
+from matdiff.expr import (
+    MINUS_ONE, Add, Hadamard, HadamardPow, Identity, Inverse, MatMul, MatPow, Mul, Program, Transpose, Var, postorder,
+)
+from matdiff.shapes import infer_shapes, shape_of, shape_text
+
+# ---- the seed programs of the acceptance check (../shared/acceptance/check.py), copied ---------
+
+SEED000 = dict(W=("n", "n"), V=("n", "n"), x=("n",), b=("n",), c=("n",))
+NET002 = "z = W x\nh = relu(z)\ntheta = U h\nyhat = softmax(theta)\nJ = -y^T log(yhat)"
+MLP003 = "z1 = tanh(W1 x + b1)\nz2 = tanh(W2 z1 + b2)\nz3 = tanh(W3 z2 + b3)\nR = 1/2 ||z3 - t||^2"
+NET004 = "z = W1 x + b1\nh = sigmoid(z)\ny = W2 h + b2\nL = 1/2 ||y - t||^2"
+GRAPH001 = "h1 = 2 x\nh2 = 2 h1^2\nh3 = h1 + y\nl = h2 h3"
+GRAPH003 = "c1 = tanh(w1 x1 + w2 x2)\nc2 = tanh(w2 x2 + w3 x3)\nh2 = sigmoid(c1 c2)\ny = log(h2)"
+S6 = dict(x1=(), x2=(), x3=(), w1=(), w2=(), w3=())
+
+# id, source, declared shapes (as in check.py), the same shapes as inference must find them
+# without declarations, up to renaming the dimensions, and the shapes of the program's steps.
+SEEDS = [
+    ("seed000-abstract", "c^T Psi((W + V) Phi(W x + b))", SEED000, SEED000, {}),
+    ("seed000-unicode", "cᵀ Ψ((W + V) Φ(W x + b))", SEED000, SEED000, {}),
+    ("seed000-concrete", "c^T tanh((W + V) sigmoid(W x + b))", SEED000, SEED000, {}),
+    ("seed001-graph", GRAPH001, dict(x=(), y=()), dict(x=(), y=()),
+     dict(h1=(1, 1), h2=(1, 1), h3=(1, 1))),
+    ("seed001-norm", "||W x||^2", dict(W=("d1", "d2"), x=("d2",)), dict(W=("a", "b"), x=("b",)), {}),
+    ("seed001-norm-program", "y = W x\nL = y^T y", dict(W=("d1", "d2"), x=("d2",)),
+     dict(W=("a", "b"), x=("b",)), dict(y=("W0", 1))),
+    ("seed001-trace", "tr(B A)", dict(B=("m", "n"), A=("n", "m")), dict(B=("a", "b"), A=("b", "a")), {}),
+    ("seed002-linear", "sum(tanh(X W))", dict(X=("N", "D"), W=("D", "M")),
+     dict(X=("a", "b"), W=("b", "c")), {}),
+    ("seed002-sigmoid", "sum(sigmoid(y))", dict(y=("n",)), dict(y=("a",)), {}),
+    ("seed002-relu", "sum(relu(W x))", dict(W=("m", "n"), x=("n",)), dict(W=("a", "b"), x=("b",)), {}),
+    ("seed002-net", NET002, dict(W=("M", "D"), x=("D",), U=("C", "M"), y=("C",)),
+     dict(W=("a", "b"), x=("b",), U=("c", "a"), y=("c",)),
+     dict(z=("W0", 1), h=("W0", 1), theta=("U0", 1), yhat=("U0", 1))),
+    ("seed003-graph", GRAPH003, S6, S6, dict(c1=(1, 1), c2=(1, 1), h2=(1, 1))),
+    ("seed003-mlp", MLP003,
+     dict(W1=("n1", "n0"), b1=("n1",), W2=("n2", "n1"), b2=("n2",), W3=("n3", "n2"), b3=("n3",),
+          x=("n0",), t=("n3",)),
+     dict(W1=("a", "b"), b1=("a",), W2=("c", "a"), b2=("c",), W3=("d", "c"), b3=("d",),
+          x=("b",), t=("d",)),
+     dict(z1=("W10", 1), z2=("W20", 1), z3=("W30", 1))),
+    ("seed004-net", NET004,
+     dict(W1=("m", "n"), b1=("m",), W2=("k", "m"), b2=("k",), x=("n",), t=("k",)),
+     dict(W1=("a", "b"), b1=("a",), W2=("c", "a"), b2=("c",), x=("b",), t=("c",)),
+     dict(z=("W10", 1), h=("W10", 1), y=("W20", 1))),
+]
+IDS = [s[0] for s in SEEDS]
+
+
+def step_shapes(shaped, declared, expected):
+    """expected: name -> (rows, cols) where a string 'W0' means the dimension 0 of input W."""
+    def dim(d):
+        return declared[d[:-1]][int(d[-1])] if isinstance(d, str) else d
+    return {n: shape_of(e) for n, e in shaped.defs} == \
+        {n: (dim(r), dim(c)) for n, (r, c) in expected.items()}
+
+
+@pytest.mark.parametrize("id, src, declared, structure, steps", SEEDS, ids=IDS)
+def test_seed_with_declared_shapes(id, src, declared, structure, steps):
+    shaped = S(src, declared)
+    assert shaped.inputs == declared
+    assert shape_of(shaped.expr) == (1, 1)
+    assert step_shapes(shaped, shaped.inputs, steps)
+    # every variable in the tree carries its declared shape
+    assert {(v.name, v.shape) for v in postorder(shaped.expr) if isinstance(v, Var)} <= set(declared.items())
+
+
+def same_structure(actual: dict, expected: dict) -> bool:
+    """The same names, and the same dimensions shared: a one-to-one renaming of dimensions
+    maps expected onto actual (scalars stay scalars, vectors vectors, matrices matrices)."""
+    if actual.keys() != expected.keys():
+        return False
+    rename: dict = {}
+    for name, shape in expected.items():
+        got = actual[name]
+        if len(got) != len(shape):
+            return False
+        for e, a in zip(shape, got):
+            if rename.setdefault(e, a) != a:
+                return False
+    return len(set(rename.values())) == len(rename)
+
+
+@pytest.mark.parametrize("id, src, declared, structure, steps", SEEDS, ids=IDS)
+def test_seed_without_declared_shapes(id, src, declared, structure, steps):
+    shaped = S(src)
+    assert same_structure(shaped.inputs, structure), shaped.inputs
+    assert shape_of(shaped.expr) == (1, 1)
+    assert step_shapes(shaped, shaped.inputs, steps)
+    # free dimensions are named (n, m, k, ...), never left as internal placeholders
+    dims = {d for s in shaped.inputs.values() for d in s}
+    assert all(isinstance(d, str) and d.isidentifier() for d in dims)
+
+
+def test_same_structure_helper_tells_structures_apart():
+    assert same_structure({"W": ("n", "m"), "x": ("m",)}, {"W": ("a", "b"), "x": ("b",)})
+    assert not same_structure({"W": ("n", "m"), "x": ("n",)}, {"W": ("a", "b"), "x": ("b",)})
+    assert not same_structure({"W": ("n", "n"), "x": ("n",)}, {"W": ("a", "b"), "x": ("b",)})
+    assert not same_structure({"W": ("n", "m"), "x": ()}, {"W": ("a", "b"), "x": ("b",)})
+
+
+def test_the_seed_expression_names_its_dimension_n():
+    shaped = S("c^T Psi((W + V) Phi(W x + b))")
+    assert shaped.inputs == dict(c=("n",), W=("n", "n"), V=("n", "n"), x=("n",), b=("n",))
+    assert list(shaped.inputs) == ["c", "W", "V", "x", "b"]          # order of first appearance
+
+
+def test_free_dimensions_avoid_declared_names():
+    shaped = S("W x", dict(W=("n", "m")))
+    assert shaped.inputs == dict(W=("n", "m"), x=("m",))
+    shaped = S("A B", dict(A=(2, "n")))
+    assert shaped.inputs["B"][0] == "n" and shaped.inputs["B"][1] not in ("n", 2)
+
+
+# ---- symbolic and integer dimensions; unification across a program --------------------------------
+
+@pytest.mark.parametrize("src, declared, inputs, result", [
+    ("tr(B A)",         dict(B=(2, "n")),                   dict(B=(2, "n"), A=("n", 2)),         (1, 1)),
+    ("W x + b",         dict(W=(3, "n")),                   dict(W=(3, "n"), x=("n",), b=(3,)),   (3, 1)),
+    ("W x + b",         dict(x=(4,), b=("m",)),             dict(W=("m", 4), x=(4,), b=("m",)),   ("m", 1)),
+    ("A B",             dict(A=(2, 3), B=(3, "k")),         dict(A=(2, 3), B=(3, "k")),           (2, "k")),
+    ("x^T A x",         dict(x=(5,)),                       dict(x=(5,), A=(5, 5)),               (1, 1)),
+    ("x^T A x",         dict(A=("n", "n")),                 dict(x=("n",), A=("n", "n")),         (1, 1)),
+    ("x",               dict(x="n"),                        dict(x=("n",)),                       ("n", 1)),
+    ("x",               dict(x=3),                          dict(x=(3,)),                         (3, 1)),
+    ("x",               dict(x=("3",)),                     dict(x=(3,)),                         (3, 1)),
+    ("x",               dict(x=None),                       dict(x=("n",)),                       ("n", 1)),
+    ("a x",             dict(a=()),                         dict(a=(), x=("n",)),                 ("n", 1)),
+    ("alpha x",         dict(alpha=("n",)),                 dict(alpha=("n",), x=()),             ("n", 1)),
+])
+def test_declared_and_inferred_dimensions_mix(src, declared, inputs, result):
+    shaped = S(src, declared)
+    assert shaped.inputs == inputs
+    assert shape_of(shaped.expr) == result
+
+
+@pytest.mark.parametrize("src, inputs, steps", [
+    ("z = W x\nh = V z\nJ = h^T u",
+     dict(W=("n", "m"), x=("m",), V=("k", "n"), u=("k",)), dict(z=("n", 1), h=("k", 1))),
+    ("z = W x\nJ = z^T x",                    # a later line makes W square
+     dict(W=("n", "n"), x=("n",)), dict(z=("n", 1))),
+    ("y = A x\nJ = y^T B y",
+     dict(A=("n", "m"), x=("m",), B=("n", "n")), dict(y=("n", 1))),
+    ("s = x^T x\nJ = s A",                    # a defined scalar scales a matrix
+     dict(x=("n",), A=("m", "k")), dict(s=(1, 1))),
+])
+def test_unification_across_a_program(src, inputs, steps):
+    shaped = S(src)
+    assert same_structure(shaped.inputs, inputs), shaped.inputs
+    got = {n: shape_of(e) for n, e in shaped.defs}
+    assert same_structure({n: s for n, s in got.items()}, {n: s for n, s in steps.items()})
+    assert all((s[1] == 1) == (steps[n][1] == 1) for n, s in got.items())
+
+
+def test_a_defined_name_takes_the_shape_of_its_definition():
+    shaped = S("z = W x\nh = tanh(z)\nJ = sum(h)", dict(W=(2, 3)))
+    assert dict((n, shape_of(e)) for n, e in shaped.defs) == dict(z=(2, 1), h=(2, 1))
+    assert shaped.inputs == dict(W=(2, 3), x=(3,))
+    assert shaped.name == "J"
+
+
+def test_kinds_by_case_upper_is_a_matrix_lower_a_vector():
+    shaped = S("A + B")
+    assert shaped.inputs == dict(A=("n", "m"), B=("n", "m"))
+    shaped = S("x + y")
+    assert shaped.inputs == dict(x=("n",), y=("n",))
+    shaped = S("sum(x)")
+    assert shaped.inputs == dict(x=("n",))
+    shaped = S("x^2")                         # only a 1x1 vector is square: a scalar
+    assert shaped.inputs == dict(x=())
+
+
+# ---- Greek lower-case names: scalars where the expression allows -----------------------------------
+
+@pytest.mark.parametrize("src, declared, inputs", [
+    ("alpha x^T x",               {},                       dict(alpha=(), x=("n",))),
+    ("α x",                       {},                       dict(α=(), x=("n",))),
+    ("\\lambda A + B",            {},                       dict(λ=(), A=("n", "m"), B=("n", "m"))),
+    ("x^T A x + λ ||x||^2",       {},                       dict(x=("n",), A=("n", "n"), λ=())),
+    ("theta_1 x",                 {},                       dict(theta_1=(), x=("n",))),
+    # a scalar cannot fit: vectors
+    ("θ + x",                     dict(x=(3,)),             dict(θ=(3,), x=(3,))),
+    ("θ ∘ x",                     dict(x=(3,)),             dict(θ=(3,), x=(3,))),
+    ("||X θ - y||^2",             dict(X=(3, 4), y=(3,)),   dict(X=(3, 4), θ=(4,), y=(3,))),
+    # a scalar fits only awkwardly (X a single column, a transposed scalar): vectors
+    ("||X θ - y||^2",             {},                       dict(X=("n", "m"), θ=("m",), y=("n",))),
+    ("θ^T x",                     {},                       dict(θ=("n",), x=("n",))),
+    ("θ' x",                      {},                       dict(θ=("n",), x=("n",))),
+    # declared shapes win
+    ("alpha x",                   dict(alpha=(3,)),         dict(alpha=(3,), x=())),
+])
+def test_greek_lower_case_names(src, declared, inputs):
+    shaped = S(src, declared)
+    assert same_structure(shaped.inputs, inputs), shaped.inputs
+    assert all(shaped.inputs[n] == s for n, s in declared.items())
+
+
+def test_greek_upper_case_names_are_matrices():
+    shaped = S("x^T Σ^-1 x")
+    assert shaped.inputs == dict(x=("n",), Σ=("n", "n"))
+
+
+# ---- the identity, sized by context ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("src, declared, size", [
+    ("x^T (A + I) x",   dict(A=(3, 3)),        3),
+    ("I x",             dict(x=(4,)),          4),
+    ("A - I",           dict(A=("n", "n")),    "n"),
+    ("tr(I)",           {},                    "n"),
+    ("W (I + x y^T)",   dict(W=(2, 5)),        5),
+])
+def test_identity_takes_its_size_from_the_context(src, declared, size):
+    shaped = S(src, declared)
+    identities = {e for e in postorder(shaped.expr) if isinstance(e, Identity)}
+    assert identities == {Identity(size)}
+
+
+def test_identity_plus_an_undeclared_matrix_makes_it_square():
+    assert S("I + A").inputs == dict(A=("n", "n"))
+
+
+def test_two_identities_can_have_different_sizes():
+    shaped = S("A I + I A", dict(A=(2, 3)))
+    assert {e for e in postorder(shaped.expr) if isinstance(e, Identity)} == {Identity(2), Identity(3)}
+
+
+# ---- what only shapes decide -----------------------------------------------------------------------------
+
+def test_a_product_with_a_scalar_factor_is_a_scalar_multiplication():
+    e = S("(x^T x) A").expr
+    assert isinstance(e, Mul) and shape_of(e) == shape_of(e.args[1])
+    assert isinstance(S("x^T A x").expr, MatMul)
+
+
+@pytest.mark.parametrize("src, declared, node", [
+    ("x^2",            dict(x=()),          HadamardPow(Fraction(2), Var("x", ()))),
+    ("x^-1",           dict(x=()),          HadamardPow(Fraction(-1), Var("x", ()))),
+    ("A^2",            dict(A=(2, 2)),      MatPow(Fraction(2), Var("A", (2, 2)))),
+    ("A^-2",           dict(A=(2, 2)),      MatPow(Fraction(2), Inverse(Var("A", (2, 2))))),
+    ("A^1",            dict(A=(2, 2)),      Var("A", (2, 2))),
+    ("A^0",            dict(A=(2, 2)),      Identity(2)),
+])
+def test_powers_after_shapes(src, declared, node):
+    assert S(src, declared).expr == node
+
+
+def test_diag_of_a_matrix_is_its_diagonal():
+    assert shape_of(S("diag(x)", dict(x=(3,))).expr) == (3, 3)
+    assert shape_of(S("diag(X)", dict(X=(3, 3))).expr) == (3, 1)
+
+
+@pytest.mark.parametrize("src, declared, result", [
+    ("vec(X)",                dict(X=(2, 3)),                  (6, 1)),
+    ("kron(A, B)",            dict(A=(2, 3), B=(4, 5)),        (8, 15)),
+    ("A ⊗ B",                 dict(A=("n", 2), B=(3, "m")),    (("*", "n", 3), ("*", 2, "m"))),
+    ("softmax(x)",            dict(x=(5,)),                    (5, 1)),
+    ("logsumexp(x)",          dict(x=(5,)),                    (1, 1)),
+    ("||X||_F",               dict(X=(2, 3)),                  (1, 1)),
+    ("sum(X)",                dict(X=(2, 3)),                  (1, 1)),
+    ("1 - x",                 dict(x=(4,)),                    (4, 1)),        # the number in every entry
+    ("x ./ y",                dict(x=(4,)),                    (4, 1)),
+    ("A / 2",                 dict(A=(2, 3)),                  (2, 3)),
+    ("(a^T X b) / (c^T X d)", dict(X=(2, 3)),                  (1, 1)),
+    ("Phi(W x)",              dict(W=(2, 3)),                  (2, 1)),
+])
+def test_result_shapes(src, declared, result):
+    assert shape_of(S(src, declared).expr) == result
+
+
+def test_shape_text():
+    assert shape_text(()) == "scalar"
+    assert shape_text(("n",)) == "n"
+    assert shape_text(("n", 3)) == "n×3"
+    assert shape_text((("*", "n", "m"), 1)) == "n·m×1"
+
+
+# ---- errors ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("src, declared, message", [
+    ("A B",          dict(A=(2, 3), B=(2, 3)),           "cannot multiply A (2×3) by B (2×3)"),
+    ("A B C",        dict(A=(2, 3), B=(3, 4), C=(5, 6)), "cannot multiply A B (2×4) by C (5×6)"),
+    ("A x",          dict(A=("n", "m"), x=("k",)),       "cannot multiply A (n×m) by x (k×1)"),
+    ("inv(A)",       dict(A=(2, 3)),                     "the inverse needs a square matrix, but A (2×3) is not square"),
+    ("A^-1",         dict(A=(2, 3)),                     "the inverse needs a square matrix, but A (2×3) is not square"),
+    ("tr(A)",        dict(A=(2, 3)),                     "the trace needs a square matrix, but A (2×3) is not square"),
+    ("tr(W x)",      dict(W=(2, 3)),                     "the trace needs a square matrix, but W x (2×1) is not square"),
+    ("det(A)",       dict(A=(2, 3)),                     "the determinant needs a square matrix, but A (2×3) is not square"),
+    ("logdet(A)",    dict(A=(2, 3)),                     "the log-determinant needs a square matrix, but A (2×3) is not square"),
+    ("A^2",          dict(A=(2, 3)),                     "a matrix power needs a square matrix, but A (2×3) is not square"),
+    ("x^2",          dict(x=(3,)),                       "a matrix power needs a square matrix, but x (3×1) is not square"),
+    ("A + B",        dict(A=(2, 3), B=(3, 2)),           "cannot add A (2×3) and B (3×2)"),
+    ("A - B",        dict(A=(2, 3), B=(3, 2)),           "cannot add A (2×3) and -B (3×2)"),
+    ("W x + b",      dict(W=(2, 3), b=(3,)),             "cannot add W x (2×1) and b (3×1)"),
+    ("x^T x + y",    dict(y=(3,)),                       "cannot add x^T x (1×1) and y (3×1)"),
+    ("A ∘ B",        dict(A=(2, 3), B=(3, 2)),           "cannot multiply elementwise A (2×3) and B (3×2)"),
+    ("softmax(X)",   dict(X=(2, 3)),                     "softmax needs a vector, but X (2×3) is not one"),
+    ("diag(X)",      dict(X=(2, 3)),                     "diag needs a vector or a square matrix, but X (2×3) is neither"),
+    ("A^{1/2}",      {},                                 "A^{1/2}: a matrix power needs an integer exponent, got 1/2"),
+    ("A^0.5 x",      dict(A=(2, 2)),                     "a matrix power needs an integer exponent, got 1/2"),
+    ("z = x\nz = y\nz", {},                              "z is defined twice"),
+    ("z = W x\nz",   dict(z=(3,)),                       "z is both declared with a shape and defined in the program"),
+    ("x",            dict(x=("n", "m", "k")),            "x: a shape has at most two dimensions"),
+    ("x",            dict(x=(0,)),                       "x: a dimension is a positive integer or a name, got 0"),
+    ("x",            dict(x=("a b",)),                   "x: a dimension is a positive integer or a name, got 'a b'"),
+    ("x",            dict(x=(True,)),                    "x: a dimension is a positive integer or a name, got True"),
+    ("x",            dict(x=(2.5,)),                     "x: a dimension is a positive integer or a name, got 2.5"),
+])
+def test_shape_errors_name_the_subexpression_and_both_shapes(src, declared, message):
+    with pytest.raises(ShapeError) as info:
+        S(src, declared)
+    assert message in str(info.value)
+    assert isinstance(info.value, MatdiffError)
+
+
+def test_a_shape_error_never_shows_internal_dimension_names():
+    with pytest.raises(ShapeError) as info:
+        S("kron(A, B) vec(X)", dict(A=(2, 3), B=(4, 5)))
+    assert "?" in str(info.value) and "?1" not in str(info.value)
+    assert str(info.value).startswith("cannot multiply A ⊗ B (8×15) by vec(X)")
+
+
+# ---- property: random well-shaped products and sums ------------------------------------------------------
+
+DIMS = [2, 3, 4, "n", "m"]
+
+
+@st.composite
+def shaped_exprs(draw, rows, cols, depth=3):
+    """(expr, declarations) with expr of shape rows x cols, as a parser would build it."""
+    kind = draw(st.sampled_from(["var", "var", "matmul", "add", "hadamard", "transpose", "neg", "scale"]
+                                if depth > 0 else ["var"]))
+    if kind == "var":                    # the name says the shape, so equal names agree
+        shape = (rows,) if cols == 1 else (rows, cols)
+        name = f"V{draw(st.integers(0, 3))}_" + "_".join(map(str, shape))
+        return Var(name), {name: shape}
+    if kind == "transpose":
+        e, d = draw(shaped_exprs(cols, rows, depth - 1))
+        return Transpose(e), d
+    if kind == "neg":                    # -e
+        e, d = draw(shaped_exprs(rows, cols, depth - 1))
+        return Mul((MINUS_ONE, e)), d
+    if kind == "scale":                  # a e: juxtaposition with a scalar
+        e, d = draw(shaped_exprs(rows, cols, depth - 1))
+        return MatMul((Var("a"), e)), {**d, "a": ()}
+    if kind == "matmul":
+        inner = draw(st.sampled_from(DIMS))
+        a, da = draw(shaped_exprs(rows, inner, depth - 1))
+        b, db = draw(shaped_exprs(inner, cols, depth - 1))
+        return MatMul((a, b)), {**da, **db}
+    a, da = draw(shaped_exprs(rows, cols, depth - 1))
+    b, db = draw(shaped_exprs(rows, cols, depth - 1))
+    return (Add if kind == "add" else Hadamard)((a, b)), {**da, **db}
+
+
+@st.composite
+def well_shaped(draw):
+    rows, cols = draw(st.sampled_from(DIMS)), draw(st.sampled_from(DIMS + [1]))
+    e, declared = draw(shaped_exprs(rows, cols))
+    return e, declared, (rows, cols)
+
+
+@settings(max_examples=200, deadline=None)
+@given(well_shaped())
+def test_well_shaped_expressions_infer_the_shape_computed_by_hand(case):
+    e, declared, shape = case
+    shaped = infer_shapes(Program((), e), declared)
+    assert shape_of(shaped.expr) == shape
+    assert shaped.inputs == declared
+
+
+@st.composite
+def mismatched(draw):
+    """A well-shaped expression with one product or sum whose operands do not agree."""
+    rows, inner, other, cols = draw(st.lists(st.sampled_from(DIMS), min_size=4, max_size=4))
+    if inner == other:
+        other = {2: 3, 3: 4, 4: "n", "n": "m", "m": 2}[inner]
+    op = draw(st.sampled_from(["matmul", "add", "hadamard"]))
+    if op == "matmul":       # rows x inner times other x cols
+        a, da = draw(shaped_exprs(rows, inner, 2))
+        b, db = draw(shaped_exprs(other, cols, 2))
+        bad = MatMul((a, b))
+    else:                    # rows x inner plus rows x other
+        a, da = draw(shaped_exprs(rows, inner, 2))
+        b, db = draw(shaped_exprs(rows, other, 2))
+        bad = (Add if op == "add" else Hadamard)((a, b))
+    # bury it inside a well-shaped context
+    wrap = draw(st.sampled_from(["none", "transpose", "add_self", "left_product"]))
+    if wrap == "transpose":
+        bad = Transpose(bad)
+    elif wrap == "add_self":
+        bad = Add((bad, bad))
+    elif wrap == "left_product":
+        left, dl = draw(shaped_exprs(2, rows, 1))
+        bad, da = MatMul((left, bad)), {**da, **dl}
+    return bad, {**da, **db}
+
+
+@settings(max_examples=200, deadline=None)
+@given(mismatched())
+def test_mismatched_expressions_always_raise_a_shape_error(case):
+    e, declared = case
+    with pytest.raises(ShapeError):
+        infer_shapes(Program((), e), declared)
