@@ -254,11 +254,30 @@ def unary(cls):
     return build
 
 
-diag_mat, diag_of, vec = unary(DiagMat), unary(DiagOf), unary(Vec)
+diag_mat, diag_of, _vec = unary(DiagMat), unary(DiagOf), unary(Vec)
+
+
+def vec(x: Expr) -> Expr:
+    """vec(unvec(x)) = x;  vec(1) = 1"""
+    if isinstance(x, Unvec):
+        return x.arg
+    if isinstance(x, Ones):
+        return Ones(shape_of(Vec(x)))
+    return _vec(x)
 
 
 def unvec(rows, cols, x: Expr) -> Expr:
-    return zero((rows, cols)) if isinstance(x, Zero) else Unvec(rows, cols, x)
+    """unvec(vec(X)) = X;  unvec(s x) = s unvec(x);  unvec(0) = 0;  unvec(1) = 1"""
+    if isinstance(x, Zero):
+        return zero((rows, cols))
+    if isinstance(x, Ones):
+        return Ones((rows, cols))
+    if isinstance(x, Vec) and shape_of(x.arg) == (rows, cols):
+        return x.arg
+    if isinstance(x, Mul) and not is_scalar(x):
+        *s, last = x.args
+        return mul(*s, unvec(rows, cols, last))
+    return Unvec(rows, cols, x)
 
 
 def apply(fn, x: Expr) -> Expr:

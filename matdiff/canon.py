@@ -120,25 +120,24 @@ def pullback(M: Expr, E: Expr) -> list:
     return out
 
 
-def backprop(f: Expr, wrt: list, seed: Expr = ONE, on_node=None) -> dict:
-    """Reverse-mode over the DAG of f: every node's cotangent, shared nodes summed once.
-
-    Returns {Var: gradient} for each Var in wrt. `on_node(node, cotangent) -> cotangent`
-    may replace a node's summed cotangent (by a named delta, say) before it flows on.
-    """
+def backprop(f: Expr, wrt: list, keep=(), seed: Expr = ONE) -> dict:
+    """Reverse mode over the DAG of f: every node's cotangent, a shared node's summed once
+    before it flows on. Returns {node: cotangent} for each Var in wrt and each node in keep
+    (a program's named steps: their cotangents are the deltas of back-propagation)."""
     targets = set(wrt)
     dep = depends_on(f, targets)
     cot: dict = {f: [seed]}
+    done: dict = {}
     for e in reversed(postorder(f)):           # parents before children
         if not dep[e] or e not in cot or isinstance(e, Var):
             continue
-        M = add(*cot[e])
-        if on_node is not None:
-            M = on_node(e, M)
+        M = done[e] = add(*cot[e])
         if isinstance(M, Zero):
             continue
         for child, g in pullback(M, local_differential(e, dep)):
             cot.setdefault(child, []).append(g)
     # contributions arrive from the output inwards; listed the other way round they read
     # as a person writes them, the first use of the variable first: (A + A^T) x
-    return {v: add(*reversed(cot[v])) if v in cot else Zero(shape_of(v)) for v in wrt}
+    out = {v: add(*reversed(cot[v])) if v in cot else Zero(shape_of(v)) for v in wrt}
+    out.update({e: done[e] for e in keep if e in done})
+    return out

@@ -7,16 +7,18 @@ from .algebra import normalize
 from .checking import CheckReport, Row, check_equal
 from .errors import MatdiffError, ShapeError
 from .expr import Add, Program
+from .gradient import derive_gradient
+from .problem import Problem
 from .parse import parse
 from .shapes import infer_shapes, shape_of
 
 
 def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) -> CheckReport:
-    from .api import derive_gradient
     if not isinstance(wrt, str):
         raise MatdiffError("a claim is the gradient with respect to one variable: wrt='W'")
-    g = derive_gradient(expr, wrt, shapes, functions)
+    g = derive_gradient(Problem.of(expr, shapes, functions), wrt)
     p = g.problem
+    right = g.grads[wrt]
     declared = {**p.shaped.inputs, **(shapes or {})}
     parsed = parse(claim, tuple(functions or ()))
     try:
@@ -31,7 +33,7 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
     unknown = set(shaped.inputs) - set(p.shaped.inputs)
     if unknown:
         raise MatdiffError(f"the claim uses {', '.join(sorted(unknown))}, which the function does not")
-    ok, err, worst, dims = check_equal(G, g.grads[wrt], p.shaped, p.f, seed)
+    ok, err, worst, dims = check_equal(G, right, p.shaped, p.f, seed)
     report = CheckReport(ok, err, [], dims)
     if ok:
         report.note = f"the claim equals matdiff's gradient ∂/∂{wrt} = {g.text().splitlines()[-1].split(' = ', 1)[1]}"
@@ -43,7 +45,7 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
     report.note = (f"the claim is wrong: at the inputs\n{inputs}\n"
                    f"  entry {where} of the claim is {A[idx]:+.6g}, of the gradient {B[idx]:+.6g}\n"
                    f"  the right gradient: {g.text().splitlines()[-1].split(' = ', 1)[1]}"
-                   + _differing_term(G, g.grads[wrt], p, dims, values))
+                   + _differing_term(G, right, p, dims, values))
     report.rows = [Row(f"{wrt}{where}", float(B[idx]), float(A[idx]), err, False)]
     return report
 

@@ -100,7 +100,7 @@ def cmd_diff(a) -> int:
 
     p, d = derive_differential(read_source(a.source), a.wrt or None, **problem_args(a))
     f = p.shaped.name or "f"
-    print(f"d{f} = {to_text(d, p.names)}")
+    print(f"d{f} = {to_text(d)}")
     return 0
 
 
@@ -171,3 +171,6 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:                 # `matdiff grad ... | head`
+        sys.stderr.close()
+        return 0

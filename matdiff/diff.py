@@ -102,6 +102,11 @@ def d_logsumexp(e, d):
     return matmul(transpose(Softmax(e.arg)), d(e.arg))
 
 
+def d_unvec(e, d):
+    """d unvec(x) = unvec(dx)"""
+    return unvec(e.rows, e.cols, d(e.arg))
+
+
 def linear(build):
     def rule(e, d):
         return build(d(e.arg))
@@ -135,7 +140,7 @@ DIFF_RULES = {
     DiagMat:      linear(diag_mat),
     DiagOf:       linear(diag_of),
     Vec:          linear(vec),
-    Unvec:        lambda e, d: unvec(e.rows, e.cols, d(e.arg)),
+    Unvec:        d_unvec,
 }
 
 

@@ -329,3 +329,25 @@ def variables(root: Expr) -> list:
 
 ONE = Const(Fraction(1))
 MINUS_ONE = Const(Fraction(-1))
+
+
+def substitute(root: Expr, mapping: dict) -> Expr:
+    """root with every node that is a key of mapping replaced by its value, without looking
+    inside replaced nodes and without simplifying (a DAG stays a DAG)."""
+    if not mapping:
+        return root
+    memo: dict = {}
+    stack = [(root, False)]
+    while stack:
+        e, expanded = stack.pop()
+        if e in memo:
+            continue
+        if e in mapping:
+            memo[e] = mapping[e]
+        elif expanded or not children(e):
+            kids = [memo[c] for c in children(e)]
+            memo[e] = with_children(e, kids) if any(k is not c for k, c in zip(kids, children(e))) else e
+        else:
+            stack.append((e, True))
+            stack.extend((c, False) for c in children(e) if c not in memo)
+    return memo[root]

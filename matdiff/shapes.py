@@ -223,21 +223,28 @@ _STRICT = Strict()
 
 
 def shape_of(e: Expr) -> tuple:
-    """The (rows, cols) of a shaped expression; computed once per node and kept on it."""
+    """The (rows, cols) of a shaped expression; computed once per node and kept on it.
+    The walk stops at nodes that already know their shape, so building a tree node by
+    node costs linear time, not quadratic."""
     try:
         return e._shape
     except AttributeError:
         pass
-    memo: dict = {}
-    for n in postorder(e):                      # equal nodes share a shape, so key by equality
-        s = getattr(n, "_shape", None)
-        if s is None:
-            if isinstance(n, Var) and n.shape is None:
-                raise ShapeError(f"{n.name} has no shape yet")
-            s = SHAPE_RULES[type(n)](n, [memo[c] for c in children(n)], _STRICT)
-            object.__setattr__(n, "_shape", s)
-        memo[n] = s
-    return memo[e]
+    stack = [(e, False)]
+    while stack:
+        n, ready = stack.pop()
+        if hasattr(n, "_shape"):
+            continue
+        kids = children(n)
+        if not ready:
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if not hasattr(c, "_shape"))
+            continue
+        if isinstance(n, Var) and n.shape is None:
+            raise ShapeError(f"{n.name} has no shape yet")
+        s = SHAPE_RULES[type(n)](n, [c._shape for c in kids], _STRICT)
+        object.__setattr__(n, "_shape", s)
+    return e._shape
 
 
 def is_scalar(e: Expr) -> bool:

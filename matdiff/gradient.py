@@ -1,0 +1,161 @@
+"""Problem -> gradients: back-propagation step by step through a program, deltas named.
+
+Each step `z = rhs` gets the summed cotangent of z (its delta) and passes it to
+the symbols and inputs of rhs with canon.backprop, which runs over rhs's own DAG.
+A delta that more than one thing uses becomes a symbol `delta_z`, so the answer
+to a network reads like the sheets' back-propagation and stays linear in size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .algebra import add
+from .canon import backprop
+from .checking import CheckReport, check_gradients
+from .errors import MatdiffError
+from .expr import Expr, Leaf, Transpose, Var, Zero, children, postorder, substitute
+from .printing.text import to_text
+from .problem import Problem
+from .shapes import shape_of
+from .simplify import simplify
+
+
+@dataclass
+class Gradient:
+    """Gradients of one scalar function, as matdiff's expressions, and how to print them."""
+    problem: Problem
+    backprop: dict                                # name -> gradient over the steps' symbols and deltas
+    deltas: list = field(default_factory=list)    # [(delta symbol, its expression)], output side first
+    names: dict = field(default_factory=dict)     # node -> auxiliary name (z1, z4) for printing
+    grads: dict = field(init=False)               # name -> gradient over the inputs only
+
+    def __post_init__(self):
+        mapping = dict(self.problem.inline)       # deltas and steps replaced by what they stand for
+        for d, e in self.deltas:
+            mapping[d] = substitute(e, mapping)
+        self.grads = {w: substitute(g, mapping) for w, g in self.backprop.items()}
+
+    def text(self) -> str:
+        """The program's steps, the deltas used, then `∂f/∂W = ...` for each variable."""
+        p = self.problem
+        f = p.shaped.name or "f"
+        lines = [f"{s.name} = {to_text(e, self.names)}" for s, e in p.steps]
+        lines += [f"{n} = {to_text(e, self.names)}" for e, n in _used_names(list(self.backprop.values()), self.names)]
+        lines += [f"{d.name} = {to_text(e)}" for d, e in self.deltas]
+        lines += [f"∂{f}/∂{w} = {to_text(g, self.names)}" for w, g in self.backprop.items()]
+        return "\n".join(lines)
+
+    def sympy(self) -> dict:
+        from .printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
+        return {w: to_sympy(g) for w, g in self.grads.items()}
+
+    def check(self, seed: int = 0) -> CheckReport:
+        p = self.problem
+        return check_gradients(p.f, {p.vars[w]: g for w, g in self.grads.items()}, p.shaped, seed)
+
+
+def derive_gradient(p: Problem, wrt) -> Gradient:
+    p.require_scalar("gradient")
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    if not names:
+        raise MatdiffError("wrt= names at least one variable")
+    targets = [p.var(w) for w in names]
+    active = set(targets)
+    for sym, rhs in p.steps:                      # the steps that depend on a target
+        if any(isinstance(n, Var) and n in active for n in postorder(rhs)):
+            active.add(sym)
+    cot: dict = {}
+    # a step's right-hand side met again inside a derivative (softmax(theta) in d softmax) is
+    # written as the step's name (yhat), so that what cancels against yhat is seen to cancel
+    named = {rhs: sym for sym, rhs in p.steps}
+    _pass_on(p.result, None, active, cot, named)
+    deltas = []
+    for sym, rhs in reversed(p.steps):
+        if sym not in cot:
+            continue
+        M = simplify(add(*cot.pop(sym)))
+        if isinstance(M, Zero):
+            continue
+        users = {n for n in postorder(rhs) if isinstance(n, Var) and n in active}
+        if not isinstance(M, Leaf) and (len(users) > 1 or users & set(targets)):
+            d = Var(f"delta_{sym.name}", sym.shape)   # used twice or more: name it
+            deltas.append((d, M))
+            M = d
+        _pass_on(rhs, M, users, cot, named)
+    grads = {w: simplify(add(*cot[v])) if v in cot else Zero(shape_of(v)) for w, v in zip(names, targets)}
+    deltas = [(d, e) for d, e in deltas if _uses(list(grads.values()) + [e for _, e in deltas], d)]
+    names_ = {} if p.steps else auto_names(p.f, list(grads.values()))
+    return Gradient(p, grads, deltas, names_)
+
+
+def _pass_on(rhs: Expr, seed, active: set, cot: dict, named: dict) -> None:
+    """Back-propagate seed through rhs into the cotangents of the active symbols and inputs."""
+    targets = [n for n in dict.fromkeys(postorder(rhs)) if isinstance(n, Var) and n in active]
+    if not targets:
+        return
+    got = backprop(rhs, targets) if seed is None else backprop(rhs, targets, seed=seed)
+    for v, g in got.items():
+        if not isinstance(g, Zero):
+            cot.setdefault(v, []).append(substitute(g, named))
+
+
+def _uses(exprs: list, d: Var) -> bool:
+    return any(d in postorder(e) for e in exprs)
+
+
+def auto_names(f: Expr, outputs: list) -> dict:
+    """Auxiliary names for what the result repeats: the sheets' z0, z1, ... numbering the steps
+    of f as it is computed, innermost first; only the steps printed twice or more get named."""
+    steps: list = []
+    seen: set = set()
+    stack = [(f, False)]
+    while stack:                                 # post-order, right to left, as the sheets number
+        e, done = stack.pop()
+        if done:
+            steps.append(e)
+        elif e not in seen:
+            seen.add(e)
+            stack.append((e, True))
+            stack.extend((c, False) for c in children(e))
+    numbered: dict = {}
+    for e in steps:
+        if not isinstance(e, Leaf) and not (isinstance(e, Transpose) and isinstance(e.arg, Leaf)) and e != f:
+            numbered[e] = len(numbered)
+    names: dict = {}
+    for e in sorted(numbered, key=numbered.get, reverse=True):    # outermost first
+        if _occurrences(e, outputs, names) >= 2:
+            names[e] = ("Z" if shape_of(e)[1] != 1 else "z") + str(numbered[e])
+    return names
+
+
+def _occurrences(target: Expr, outputs: list, opaque: dict, cap: int = 2) -> int:
+    """How often target shows in the printed outputs (named nodes print as their name);
+    counted over the DAG with a memo, so shared sub-expressions cost once."""
+    memo: dict = {}
+
+    def count(root):
+        for e in postorder(root):
+            if e not in memo:
+                memo[e] = 1 if e == target else 0 if e in opaque else \
+                    min(cap, sum(memo[c] for c in children(e)))
+        return memo[root]
+    return min(cap, sum(count(o) for o in outputs))
+
+
+def _used_names(outputs: list, names: dict) -> list:
+    """The named nodes the outputs use, innermost first, each once: (node, name)."""
+    used: list = []
+    seen: set = set()
+    stack = [(o, True, False) for o in reversed(outputs)]
+    while stack:
+        n, is_top, done = stack.pop()
+        if done:
+            used.append((n, names[n]))
+            continue
+        if n in names and not is_top:
+            if n in seen:
+                continue
+            seen.add(n)
+            stack.append((n, False, True))
+        stack.extend((c, False, False) for c in reversed(children(n)))
+    return used

@@ -1,0 +1,99 @@
+"""Shaped program -> Problem: its steps over named symbols, and the same function inline.
+
+A program's named steps stay named: `h = relu(z)` is a step whose right-hand side
+refers to the symbol z (a Var), never a copy of z's definition. Back-propagation
+then runs step by step, and the result reads like the sheets. `f` is the same
+function with every symbol replaced by its definition, a DAG over the inputs, for
+evaluation, checking and SymPy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .algebra import normalize
+from .errors import DerivativeError, MatdiffError
+from .expr import Expr, Program, Var, postorder, substitute
+from .parse import parse
+from .shapes import Shaped, infer_shapes, shape_of
+
+
+def understand(src, shapes=None, functions=None) -> Shaped:
+    """Parse and shape an expression or program: the function as matdiff understands it."""
+    functions = function_names(functions)
+    if isinstance(src, Program):
+        program = src
+    elif isinstance(src, str):
+        program = parse(src, functions)
+    else:
+        raise MatdiffError(f"expected the text of an expression or program, got {type(src).__name__}")
+    return infer_shapes(program, declared_shapes(shapes))
+
+
+def user_shape(e: Expr) -> tuple:
+    r, c = shape_of(e)
+    return () if (r, c) == (1, 1) else (r,) if c == 1 else (r, c)
+
+
+@dataclass
+class Problem:
+    shaped: Shaped
+    steps: list           # [(symbol Var, right-hand side over symbols and inputs)], in program order
+    result: Expr          # the function over symbols and inputs
+    f: Expr               # the function inline, over the inputs only
+    inline: dict          # symbol -> its definition inline
+    vars: dict            # input name -> Var
+
+    @classmethod
+    def of(cls, src, shapes=None, functions=None) -> "Problem":
+        shaped = understand(src, shapes, functions)
+        symbols: dict = {}                       # shaped node of a step -> its symbol
+        steps = []
+        for name, node in shaped.defs:
+            rhs = normalize(substitute(node, {k: v for k, v in symbols.items() if k != node}))
+            sym = Var(name, user_shape(node))
+            symbols.setdefault(node, sym)
+            steps.append((sym, rhs))
+        result = normalize(substitute(shaped.expr, symbols))
+        inline: dict = {}
+        for sym, rhs in steps:
+            inline[sym] = substitute(rhs, inline)
+        f = substitute(result, inline)
+        vars_ = {v.name: v for v in postorder(f) if isinstance(v, Var)}
+        return cls(shaped, steps, result, f, inline, vars_)
+
+    def var(self, name: str) -> Var:
+        if not isinstance(name, str):
+            raise MatdiffError(f"wrt= names a variable, got {name!r}")
+        if name not in self.vars:
+            known = ", ".join(self.vars) or "none"
+            step = f" ({name} is a step of the program; differentiate with respect to an input)" \
+                if any(s.name == name for s, _ in self.steps) else ""
+            raise DerivativeError(f"{name} is not a variable of this function{step}; its variables: {known}")
+        return self.vars[name]
+
+    def require_scalar(self, what: str) -> None:
+        if shape_of(self.f) != (1, 1):
+            r, c = shape_of(self.f)
+            raise DerivativeError(f"the {what} needs a scalar function, but this one is {r}×{c}"
+                                  + ("; use jacobian() for a vector function" if c == 1 else ""))
+
+
+def function_names(functions) -> tuple:
+    if functions is None:
+        return ()
+    if isinstance(functions, str):
+        functions = [functions]
+    out = []
+    for f in functions:
+        if not isinstance(f, str) or not f.isidentifier():
+            raise MatdiffError(f"a function name is a word such as 'f' or 'Gamma', got {f!r}")
+        out.append(f)
+    return tuple(out)
+
+
+def declared_shapes(shapes) -> dict:
+    if shapes is None:
+        return {}
+    if not isinstance(shapes, dict):
+        raise MatdiffError(f"shapes= is a dict such as {{'W': ('n', 'n'), 'x': ('n',)}}, got {type(shapes).__name__}")
+    return shapes
