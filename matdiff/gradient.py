@@ -13,7 +13,7 @@ from .algebra import add
 from .canon import backprop
 from .checking import CheckReport, check_gradients
 from .errors import MatdiffError
-from .expr import Expr, Leaf, Transpose, Var, Zero, children, postorder, substitute
+from .expr import Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, postorder, substitute
 from .printing.text import to_text
 from .problem import Problem
 from .shapes import shape_of
@@ -119,13 +119,20 @@ def auto_names(f: Expr, outputs: list) -> dict:
             stack.extend((c, False) for c in children(e))
     numbered: dict = {}
     for e in steps:
-        if not isinstance(e, Leaf) and not (isinstance(e, Transpose) and isinstance(e.arg, Leaf)) and e != f:
+        if not _trivial(e) and e != f:
             numbered[e] = len(numbered)
     names: dict = {}
     for e in sorted(numbered, key=numbered.get, reverse=True):    # outermost first
         if _occurrences(e, outputs, names) >= 2:
             names[e] = ("Z" if shape_of(e)[1] != 1 else "z") + str(numbered[e])
     return names
+
+
+def _trivial(e: Expr) -> bool:
+    """A leaf under transposes, inverses and powers (S^-1, A^-T): a name would not be shorter."""
+    while isinstance(e, (Transpose, Inverse, MatPow, HadamardPow)):
+        e = e.arg
+    return isinstance(e, Leaf)
 
 
 def _occurrences(target: Expr, outputs: list, opaque: dict, cap: int = 2) -> int:

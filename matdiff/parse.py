@@ -39,7 +39,7 @@ _PARSER = Lark(_grammar_text(), parser="lalr", lexer="basic", propagate_position
                maybe_placeholders=False)
 
 # How an expected terminal reads in an error message.
-_FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "TRANSPOSE": "^T", "POWER": "^k",
+_FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "TRANSPOSE": "^T", "INV_TRANSPOSE": "^-T", "POWER": "^k",
              "HPOWER": ".^k", "_SEP": "a new line", "$END": "the end of the input",
              "NORM_SUFFIX": "_F", "_HADAMARD": "∘", "_KRON": "⊗"}
 
@@ -103,6 +103,9 @@ class ToExpr(Transformer):
         return Const(_number(tok))
 
     # -- postfix
+    def inverse_transpose(self, x, _tok):              # A^-T
+        return Transpose(Inverse(self._value(x)))
+
     def transpose(self, x, _tok=None):                   # A^T, Aᵀ, A'
         return Transpose(self._value(x))
 

@@ -114,8 +114,13 @@ def t_mul(e, p):
     num, den = split_division(e)
     if not (den and num):
         num, den = e.args, ()
-    # a scalar that is itself a product reads better in parentheses: (x^T x) A, not x^T x A
-    top = " ".join(p.wrap(a, PRODUCT, strict=i > 0 or isinstance(a, MatMul)) for i, a in enumerate(num))
+    # a scalar that is itself a product reads better in parentheses: (x^T x) A, not x^T x A;
+    # the matrix a scalar multiplies does not need them: 2 W x x^T
+    def paren(i, a):
+        last_matrix = i == len(num) - 1 and i > 0 and isinstance(a, MatMul) and not den and \
+            known_matrix(a)
+        return not last_matrix and (i > 0 or isinstance(a, MatMul))
+    top = " ".join(p.wrap(a, PRODUCT, strict=paren(i, a)) for i, a in enumerate(num))
     return top + "".join(" / " + p.wrap(d, POSTFIX) for d in den)
 
 
@@ -169,7 +174,8 @@ TEXT = {
     Mul:          t_mul,
     Hadamard:     t_hadamard,
     Kron:         lambda e, p: p.chain(e.args, " ⊗ ", HADAMARD),
-    Transpose:    lambda e, p: f"{p.wrap(e.arg, POSTFIX)}^T",
+    Transpose:    lambda e, p: f"{p.wrap(e.arg.arg, POSTFIX)}^-T" if isinstance(e.arg, Inverse) and e.arg not in p.names
+                  else f"{p.wrap(e.arg, POSTFIX)}^T",
     Inverse:      lambda e, p: f"{p.wrap(e.arg, POSTFIX)}^-1",
     MatPow:       t_matpow,
     HadamardPow:  t_hadamard_pow,
