@@ -15,7 +15,7 @@ from .diff import depends_on, local_differential
 from .errors import DerivativeError
 from .expr import (
     Add, Differential, DiagMat, DiagOf, Expr, Hadamard, Identity, MatMul, Mul, Ones, Sum, Trace,
-    Transpose, Unvec, Var, Vec, Zero, children, postorder,
+    Transpose, Unvec, Var, Vec, Zero, postorder,
 )
 from .shapes import is_scalar, shape_of
 

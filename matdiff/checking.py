@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import MatdiffError
-from .expr import Expr, Var
+from .expr import Expr
 from .numeric import Env, evaluate, evaluate_many
 from .shapes import Shaped, as2
 

@@ -7,7 +7,6 @@ step of back-propagation (`d` of a child is the placeholder d(child)).
 """
 from __future__ import annotations
 
-from fractions import Fraction
 
 from .algebra import (
     add, const, diag_mat, diag_of, hadamard, hadamard_pow, inner, inverse, kron, mat_pow, matmul, mul,

@@ -12,7 +12,7 @@ from .algebra import (
     add, const, hadamard, hadamard_pow, mat_pow, matmul, mul, neg, rebuild, sum_, transpose,
 )
 from .expr import (
-    Add, Apply, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, MatMul, MatPow,
+    Add, Apply, DiagOf, Expr, Fn, Hadamard, HadamardPow, Kron, MatMul, MatPow,
     Mul, Transpose, transform,
 )
 from .printing.precedence import is_negative
