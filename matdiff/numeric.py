@@ -130,8 +130,8 @@ EVAL = {
     Hadamard:    lambda e, v, env: np.prod(np.stack(v), axis=0),
     Kron:        lambda e, v, env: _kron(v),
     Transpose:   lambda e, v, env: v[0].T,
-    Inverse:     lambda e, v, env: np.linalg.inv(v[0]),
-    MatPow:      lambda e, v, env: np.linalg.matrix_power(v[0], int(e.k)),
+    Inverse:     lambda e, v, env: _inv(v[0]),
+    MatPow:      lambda e, v, env: np.linalg.matrix_power(v[0] if e.k > 0 else _inv(v[0]), abs(int(e.k))),
     HadamardPow: lambda e, v, env: _power(v[0], e.k),
     Apply:       lambda e, v, env: elementwise(e.fn, v[0]),
     Trace:       lambda e, v, env: np.array([[np.trace(v[0])]]),
@@ -153,6 +153,14 @@ def _differential(e, env):
     if not isinstance(e.of, Var):
         raise MatdiffError(f"cannot evaluate d({e.of})")
     return env.value("d" + e.of.name)
+
+
+def _inv(X):
+    """X^-1, or NaN where X is singular: like every other undefined value here, not an exception."""
+    try:
+        return np.linalg.inv(X)
+    except np.linalg.LinAlgError:
+        return np.full_like(X, np.nan, dtype=float)
 
 
 def _kron(vals):

@@ -1,0 +1,227 @@
+"""The SymPy results (SPEC §3): made only of the listed classes, abstract derivatives as
+`Derivative` inside the `Lambda` body, concrete ones already evaluated, `dA` a MatrixSymbol.
+Every structural claim is backed by a numerical one."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+
+import matdiff
+from helpers_calculus import (
+    as_natural, assert_close, draw_all, fd_directional, fd_gradient, sympy_evaluate,
+)
+from test_cookbook import ALL as COOKBOOK_CASES
+from test_diff_rules import CASES as RULE_CASES
+from test_seeds import DIMS, SEEDS
+
+# SPEC §3's list, plus the scalar algebra any SymPy expression is made of
+SPEC_CLASSES = (
+    sp.MatrixSymbol, sp.Symbol, sp.MatAdd, sp.MatMul, sp.Transpose, sp.Inverse, sp.HadamardProduct,
+    sp.HadamardPower, sp.Trace, sp.Determinant, sp.KroneckerProduct, DiagMatrix, sp.OneMatrix, sp.Identity,
+    ElementwiseApplyFunction, sp.Lambda,
+)
+SCALAR_ALGEBRA = (
+    sp.Integer, sp.Rational, sp.Add, sp.Mul, sp.Pow, sp.Derivative, sp.Subs, AppliedUndef,
+    sp.exp, sp.log, sp.sin, sp.cos, sp.tanh, sp.Heaviside, sp.Max, sp.MatPow, DiagonalOf, sp.ZeroMatrix,
+    sp.Dummy,
+    sp.Tuple, sp.core.symbol.Str,       # the argument containers of Lambda, Derivative and MatrixSymbol
+)
+ALLOWED = SPEC_CLASSES + SCALAR_ALGEBRA
+
+T = sp.Symbol("t")
+
+
+def dim(d):
+    return sp.Symbol(d) if isinstance(d, str) else sp.Integer(d)
+
+
+def foreign_classes(e) -> set:
+    return {type(n).__name__ for n in sp.preorder_traversal(e) if not isinstance(n, ALLOWED)}
+
+
+def corpus():
+    out = []
+    for c in RULE_CASES:
+        if not (c.grad_xfail or c.sympy_xfail):
+            out.append(pytest.param(c.src, c.wrt, c.shapes, id=f"rule-{c.id}"))
+    for c in COOKBOOK_CASES:
+        if not c.xfail:
+            out.append(pytest.param(c.src, c.wrt, c.shapes, id=f"cookbook-{c.id}"))
+    for c in SEEDS:
+        out.append(pytest.param(c.expr, c.wrt, dict(c.shapes), id=c.id))
+    return out
+
+
+@pytest.mark.parametrize("src, wrt, shapes", corpus())
+def test_result_is_made_of_spec_classes(src, wrt, shapes):
+    g = matdiff.gradient(src, wrt, shapes=shapes)
+    assert not foreign_classes(g), f"{src}: {g} uses {foreign_classes(g)}"
+    shape = shapes[wrt]
+    if shape == ():
+        assert not isinstance(g, sp.MatrixExpr), f"the gradient for a scalar is a scalar, got {type(g).__name__}"
+    else:
+        assert isinstance(g, sp.MatrixExpr)
+        rows, cols = (shape[0], 1) if len(shape) == 1 else shape
+        assert (g.shape[0], g.shape[1]) == (dim(rows), dim(cols)), \
+            f"{src}: gradient shape {g.shape}, variable {shape} (a vector's gradient is a column)"
+
+
+def test_result_with_symbolic_dimensions_uses_symbols():
+    g = matdiff.gradient("a^T X b", "X", shapes=dict(a=("m",), X=("m", "n"), b=("n",)))
+    assert g.shape == (sp.Symbol("m"), sp.Symbol("n"))
+    assert {s.name for s in g.free_symbols if isinstance(s, sp.MatrixSymbol)} == {"a", "b"}
+
+
+def test_several_variables_give_a_dict_of_sympy():
+    gs = matdiff.gradient("x^T A y", wrt=["A", "x", "y"], shapes=dict(x=(3,), A=(3, 2), y=(2,)))
+    assert set(gs) == {"A", "x", "y"} and all(isinstance(g, sp.Basic) for g in gs.values())
+    assert gs["A"].shape == (3, 2) and gs["x"].shape == (3, 1) and gs["y"].shape == (2, 1)
+    rng = np.random.default_rng(0)
+    vals = draw_all(dict(x=(3,), A=(3, 2), y=(2,)), rng)
+    f = lambda x, A, y: x @ A @ y  # noqa: E731
+    for k, g in gs.items():
+        assert_close(as_natural(sympy_evaluate(g, vals), np.shape(vals[k])), fd_gradient(f, vals, k))
+
+
+# ---- abstract functions: Phi' is a Derivative inside the Lambda body -----------------------------
+
+def lambda_bodies(e) -> list:
+    return [n.function for n in sp.preorder_traversal(e) if isinstance(n, ElementwiseApplyFunction)]
+
+
+def test_phi_prime_is_a_derivative_in_the_lambda_body():
+    g = matdiff.gradient("c^T Phi(W x)", "W", shapes=dict(c=(3,), W=(3, 4), x=(4,)))
+    bodies = [lam for lam in lambda_bodies(g) if lam.expr.has(sp.Derivative)]
+    assert len(bodies) == 1, g
+    lam = bodies[0]
+    (t,) = lam.variables
+    Phi = sp.Function("Phi")
+    assert lam.expr == sp.Derivative(Phi(t), t)
+    # replace Phi by a concrete function and evaluate the body: the concrete derivative
+    assert sp.simplify(lam.expr.replace(Phi, sp.tanh).doit() - (1 - sp.tanh(t) ** 2)) == 0
+    assert lam.expr.replace(Phi, sp.sin).doit() == sp.cos(t)
+
+
+def test_phi_double_prime_is_a_higher_derivative():
+    """The gradient of Phi'' applied elementwise holds Phi''' as Derivative(Phi(t), (t, 3))."""
+    g = matdiff.gradient("c^T Phi''(W x)", "W", shapes=dict(c=(3,), W=(3, 4), x=(4,)))
+    Phi = sp.Function("Phi")
+    orders = sorted(lam.expr.derivative_count for lam in lambda_bodies(g) if isinstance(lam.expr, sp.Derivative))
+    assert orders == [3], g
+    body = next(lam.expr for lam in lambda_bodies(g) if isinstance(lam.expr, sp.Derivative))
+    (t,) = body.variables[:1]
+    assert body.replace(Phi, sp.sin).doit() == -sp.cos(t)
+    assert sp.simplify(body.replace(Phi, sp.exp).doit() - sp.exp(t)) == 0
+
+
+def test_phi_and_psi_stay_distinct():
+    g = matdiff.gradient("c^T Psi((W + V) Phi(W x + b))", "W")
+    names = {type(f).__name__ for f in g.atoms(AppliedUndef)}
+    assert names == {"Phi", "Psi"}
+    derivs = {d.expr.func.__name__ for d in g.atoms(sp.Derivative)}
+    assert derivs == {"Phi", "Psi"}
+
+
+def test_declared_function_is_an_undefined_sympy_function():
+    g = matdiff.gradient("c^T f(W x)", "W", functions=["f"], shapes=dict(c=(3,), W=(3, 2), x=(2,)))
+    assert {type(a).__name__ for a in g.atoms(AppliedUndef)} == {"f"}
+    vals = draw_all(dict(c=(3,), W=(3, 2), x=(2,)), np.random.default_rng(1))
+    got = sympy_evaluate(g, vals, functions={"f": sp.Lambda(T, T ** 3)})
+    ref = fd_gradient(lambda c, W, x: c @ (W @ x) ** 3, vals, "W")
+    assert_close(got, ref)
+
+
+def test_phi_of_a_scalar_substitutes_and_evaluates():
+    """Phi(a^T x) is a scalar function: its derivative still becomes concrete after replacing Phi."""
+    g = matdiff.gradient("Phi(a^T x)", "x", shapes=dict(a=(3,), x=(3,)))
+    assert g.has(sp.Derivative)
+    vals = draw_all(dict(a=(3,), x=(3,)), np.random.default_rng(2))
+    got = sympy_evaluate(g, vals, functions={"Phi": sp.tanh})
+    assert_close(got.ravel(), fd_gradient(lambda a, x: np.tanh(a @ x), vals, "x"))
+
+
+# ---- concrete functions: derivatives already evaluated -------------------------------------------
+
+def test_tanh_derivative_is_already_evaluated():
+    g = matdiff.gradient("c^T tanh(W x)", "W", shapes=dict(c=(3,), W=(3, 4), x=(4,)))
+    assert not g.has(sp.Derivative) and not g.atoms(AppliedUndef)
+    bodies = lambda_bodies(g)
+    assert any(lam.expr == 1 - sp.tanh(lam.variables[0]) ** 2 for lam in bodies), [b.expr for b in bodies]
+    # and it needs no doit(): ElementwiseApplyFunction.doit() never evaluates its body
+    assert all(lam.expr.doit() == lam.expr for lam in bodies)
+
+
+@pytest.mark.parametrize("fn", ["exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "sqrt"])
+def test_builtin_derivatives_are_evaluated(fn):
+    shapes = dict(c=(3,), W=(3, 4), x=(4,))
+    g = matdiff.gradient(f"c^T {fn}(W x)", "W", shapes=shapes)
+    assert not g.has(sp.Derivative, sp.Subs), f"{fn}: {g}"
+    assert not g.atoms(AppliedUndef), f"{fn}: {g}"
+    assert not foreign_classes(g)
+
+
+@pytest.mark.parametrize("fn", ["tanh", "sigmoid", "sin"])
+def test_second_derivative_of_builtin_is_evaluated(fn):
+    g = matdiff.gradient(f"c^T {fn}'(W x)", "W", shapes=dict(c=(3,), W=(3, 4), x=(4,)))
+    assert not g.has(sp.Derivative), g
+    np_fn = {"tanh": lambda z: 1 - np.tanh(z) ** 2, "sin": np.cos,
+             "sigmoid": lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2}[fn]
+    vals = draw_all(dict(c=(3,), W=(3, 4), x=(4,)), np.random.default_rng(3))
+    assert_close(sympy_evaluate(g, vals), fd_gradient(lambda c, W, x: c @ np_fn(W @ x), vals, "W"))
+
+
+# ---- differentials -----------------------------------------------------------------------------
+
+def test_differential_of_inverse_holds_dA():
+    d = matdiff.differential("inv(A)")
+    dA = [s for s in d.atoms(sp.MatrixSymbol) if s.name == "dA"]
+    assert len(dA) == 1 and dA[0].shape[0] == dA[0].shape[1]
+    assert not foreign_classes(d)
+    A = sp.MatrixSymbol("A", *dA[0].shape)
+    assert d == -sp.Inverse(A) * dA[0] * sp.Inverse(A)          # -A^-1 dA A^-1
+    # numerically: d(A^-1)[dA] = lim (inv(A + h dA) - inv(A - h dA)) / 2h
+    n = 3
+    rng = np.random.default_rng(4)
+    Av = 2 * np.eye(n) + 0.3 * rng.normal(size=(n, n))
+    dAv = rng.normal(size=(n, n))
+    dims = {s.name: n for s in dA[0].shape if isinstance(s, sp.Symbol)}
+    got = sympy_evaluate(d, {"A": Av, "dA": dAv}, dims)
+    h = 1e-6
+    ref = (np.linalg.inv(Av + h * dAv) - np.linalg.inv(Av - h * dAv)) / (2 * h)
+    assert_close(got, ref)
+
+
+def test_differential_of_a_scalar_function_all_variables():
+    shapes = dict(x=(3,), A=(3, 3))
+    d = matdiff.differential("x^T A x", shapes=shapes)
+    names = {s.name for s in d.atoms(sp.MatrixSymbol)}
+    assert {"dx", "dA"} <= names
+    rng = np.random.default_rng(5)
+    vals = draw_all(shapes, rng)
+    dirs = {k: rng.normal(size=s) for k, s in shapes.items()}
+    got = sympy_evaluate(d, {**vals, **{"d" + k: v for k, v in dirs.items()}})
+    assert_close(got, fd_directional(lambda x, A: x @ A @ x, vals, dirs))
+
+
+def test_differential_wrt_a_scalar_is_a_symbol():
+    d = matdiff.differential("alpha x^T x", wrt="alpha", shapes=dict(alpha=(), x=(3,)))
+    assert sp.Symbol("dalpha") in d.free_symbols
+    vals = draw_all(dict(alpha=(), x=(3,)), np.random.default_rng(6))
+    got = sympy_evaluate(d, {**vals, "dalpha": 0.7})
+    assert_close(got, 0.7 * vals["x"] @ vals["x"])
+
+
+@pytest.mark.xfail(strict=True, reason="the gradient through vec is unvec(.): no SymPy matrix-expression class")
+def test_gradient_through_vec_is_sympy():
+    matdiff.gradient("a^T vec(X)", "X", shapes=dict(a=(6,), X=(3, 2)))
+
+
+def test_seed_dims_cover_results():
+    """Sanity for the seed corpus: every symbolic dimension of a seed result has a size."""
+    for c in SEEDS[:3]:
+        g = matdiff.gradient(c.expr, c.wrt, shapes=dict(c.shapes))
+        assert {s.name for s in g.free_symbols if type(s) is sp.Symbol} <= set(DIMS) | set(c.shapes)
