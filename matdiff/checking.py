@@ -54,12 +54,18 @@ def _size(d, dims):
     return d if isinstance(d, int) else dims[d]
 
 
-def finite_inputs(f: Expr, shaped: Shaped, rng, dims: dict) -> dict:
-    """Random inputs at which f is finite."""
-    for positive in (False, True, True):
-        values = sample(shaped, rng, dims, positive)
-        if np.all(np.isfinite(evaluate(f, Env(values, dims)))):
-            return values
+def finite_inputs(f: Expr, shaped: Shaped, rng, dims: dict, also: tuple = ()) -> dict:
+    """Random inputs at which f, and each expression in `also` (the gradients, a claim), is finite:
+    det(relu(A)) has the gradient det(Z) Z^-T, undefined wherever relu(A) is singular."""
+    first = dict(dims)
+    # distinct sizes catch swapped transposes, but some functions are singular at them
+    # (logdet(X^T X) for a wide X): then equal sizes, then the sizes the other way round.
+    for sizes in (first, {d: 3 for d in first}, dict(zip(first, reversed(list(first.values()))))):
+        dims.update(sizes)                      # the caller evaluates with the sizes that worked
+        for positive in (False, True, True):
+            values = sample(shaped, rng, dims, positive)
+            if all(np.all(np.isfinite(v)) for v in evaluate_many([f, *also], Env(values, dims))):
+                return values
     raise MatdiffError("could not find random inputs at which the function is finite")
 
 
@@ -109,7 +115,7 @@ def check_gradients(f: Expr, grads: dict, shaped: Shaped, seed: int = 0, trials:
     dims = dimension_sizes(shaped)
     rows = []
     for t in range(trials):
-        values = finite_inputs(f, shaped, rng, dims)
+        values = finite_inputs(f, shaped, rng, dims, tuple(grads.values()))
         env = Env(values, dims)
         fx = float(evaluate(f, env)[0, 0])
         got = dict(zip(grads, evaluate_many(list(grads.values()), env)))
@@ -135,7 +141,7 @@ def check_equal(a: Expr, b: Expr, shaped: Shaped, f: Expr, seed: int = 0, trials
     dims = dimension_sizes(shaped)
     worst = (0.0, None)
     for _ in range(trials):
-        values = finite_inputs(f, shaped, rng, dims)
+        values = finite_inputs(f, shaped, rng, dims, (a, b))
         A, B = evaluate_many([a, b], Env(values, dims))
         diff = np.abs(A - B)
         scale = max(np.max(np.abs(A)), np.max(np.abs(B)), 1e-12)

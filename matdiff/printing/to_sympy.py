@@ -25,6 +25,7 @@ from ..expr import (
 from ..shapes import shape_of
 
 T = sp.Symbol("t")
+U = sp.Symbol("u")
 
 CONCRETE = {
     "exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tanh": sp.tanh, "sqrt": sp.sqrt,
@@ -62,9 +63,19 @@ def scalar(v):
 
 def _apply(e, v):
     body = function_body(e.fn)
-    if shape_of(e) == (1, 1):
-        return body.subs(T, scalar(v[0]))
-    return ElementwiseApplyFunction(sp.Lambda(T, body), v[0])
+    arg = v[0]
+    if shape_of(e) == (1, 1) and not is_matrix(arg):
+        if not body.has(sp.Derivative) or isinstance(arg, sp.Symbol):
+            return body.subs(T, arg)            # a function of a scalar: tanh(w1*x1 + w2*x2)
+        arg = sp.MatMul(arg, sp.Identity(1))    # Phi'(alpha beta): as a 1x1 matrix, not Subs
+    # elementwise, and also for a 1x1 matrix (a^T x): there the body keeps Derivative(Phi(t), t)
+    # evaluable after Phi is replaced, where a substitution would leave SymPy's Subs
+    if shape_of(e) == (1, 1) and body.has(sp.Derivative):
+        # for a 1x1 argument SymPy's constructor (and every .replace) calls the Lambda at
+        # a.T*x, and Derivative(Phi(t), t) at a matrix raises; Subs(Derivative(Phi(u), u), u, t)
+        # is the same function, accepts it, and doit() still gives the concrete derivative
+        body = sp.Subs(body.subs(T, U), U, T)
+    return ElementwiseApplyFunction(sp.Lambda(T, body), arg)
 
 
 def _mul(e, v):
