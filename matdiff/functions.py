@@ -7,7 +7,7 @@ import unicodedata
 ELEMENTWISE = frozenset({"exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "sqrt"})
 
 # Other spellings of the same function.
-ALIASES = {"σ": "sigmoid", "Tr": "tr", "inv": "inv"}
+ALIASES = {"σ": "sigmoid", "Tr": "tr", "trace": "tr", "inv": "inv"}
 
 # Abstract elementwise functions known by default; more are declared by the user.
 DEFAULT_ABSTRACT = frozenset({"Phi", "Psi", "phi", "psi", "Φ", "Ψ", "φ", "ψ"})

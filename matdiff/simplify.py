@@ -12,11 +12,11 @@ from .algebra import (
     add, const, hadamard, hadamard_pow, mat_pow, matmul, mul, neg, rebuild, sum_, transpose,
 )
 from .expr import (
-    Add, Apply, DiagOf, Expr, Fn, Hadamard, HadamardPow, Kron, MatMul, MatPow,
+    Add, Apply, DiagMat, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Ones, Kron, MatMul, MatPow,
     Mul, Transpose, transform,
 )
 from .printing.precedence import is_negative
-from .shapes import is_scalar
+from .shapes import is_scalar, shape_of
 
 
 # ---- transposes go inside ----------------------------------------------------------------------
@@ -117,10 +117,24 @@ def factor_common(e: Add) -> Expr | None:
 
 
 def diag_of_outer(e: DiagOf) -> Expr | None:
-    """diag(a b^T) = a ∘ b"""
+    """diag(a r) = a ∘ r^T for a column a and a row r (diag(a b^T) = a ∘ b)"""
     match e.arg:
-        case MatMul((a, Transpose(b))) if not is_scalar(a):
-            return hadamard(a, b)
+        case MatMul((a, *rest)) if shape_of(a)[1] == 1 and not is_scalar(a):
+            return hadamard(a, transpose(matmul(*rest)))
+    return None
+
+
+def diag_of_ones(e: DiagMat) -> Expr | None:
+    """diag(1) = I"""
+    return Identity(shape_of(e)[0]) if isinstance(e.arg, Ones) else None
+
+
+def split_ones(e: MatMul) -> Expr | None:
+    """1_{n×m} X = 1_n (1_m^T X): a matrix of ones is an outer product of ones"""
+    for i, a in enumerate(e.args):
+        if isinstance(a, Ones) and 1 not in a.shape:
+            r, c = a.shape
+            return matmul(*e.args[:i], Ones((r, 1)), Ones((1, c)), *e.args[i + 1:])
     return None
 
 
@@ -138,8 +152,9 @@ RULES = {
     Apply:     (known_derivative,),
     Hadamard:  (hadamard_powers,),
     Add:       (factor_common, positive_first),
-    MatMul:    (ratio_sums,),
+    MatMul:    (ratio_sums, split_ones),
     DiagOf:    (diag_of_outer,),
+    DiagMat:   (diag_of_ones,),
 }
 
 

@@ -1,6 +1,7 @@
 """Shared fixtures and helpers: a seeded rng, `P` (text -> the parsed result), AST shorthands."""
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import numpy as np
@@ -73,3 +74,15 @@ def div(a, b):
 
 def T(e):
     return Transpose(e)
+
+
+# CI runs every property test on the same examples each time: a red run always means a
+# regression, never bad luck. Locally hypothesis explores (HYPOTHESIS_PROFILE=dev for more).
+from hypothesis import settings as _settings  # noqa: E402
+
+_settings.register_profile("ci", derandomize=True, database=None)
+_settings.register_profile("dev", max_examples=1000)
+if os.environ.get("CI"):
+    _settings.load_profile("ci")
+elif os.environ.get("HYPOTHESIS_PROFILE"):
+    _settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])

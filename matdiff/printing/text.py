@@ -157,6 +157,12 @@ def call(name):
     return lambda e, p: f"{name}({p(e.arg, top=False)})"
 
 
+def t_ones(e) -> str:
+    """A column of ones is 1, a row 1^T, a matrix of them 1 1^T."""
+    r, c = e.shape if e.shape else (1, 1)
+    return "1" if c == 1 else "1^T" if r == 1 else "1 1^T"
+
+
 def t_differential(e, p):
     inner = p(e.of, top=False)
     return "d" + inner if isinstance(e.of, Var) or e.of in p.names else f"d({inner})"
@@ -167,7 +173,7 @@ TEXT = {
     Const:        lambda e, p: number(e.value),
     Identity:     lambda e, p: "I",
     Zero:         lambda e, p: "0",
-    Ones:         lambda e, p: "1",
+    Ones:         lambda e, p: t_ones(e),
     Differential: t_differential,
     Add:          t_add,
     MatMul:       lambda e, p: p.chain(e.args, " ", PRODUCT),
