@@ -100,7 +100,16 @@ class Strict(Dims):
     """For trees already shaped: no dimension binds, so unify is an equality check."""
 
     def unify(self, a, b) -> bool:
-        return self.find(a) == self.find(b)
+        a, b = self.find(a), self.find(b)
+        return a == b or _factors(a) == _factors(b)
+
+
+def _factors(d) -> tuple:
+    """A dimension as its sorted factors: m·n and n·m, (m·n)·k and m·(n·k) are one size
+    (Kronecker products and commutation matrices meet vec in either order)."""
+    if isinstance(d, tuple):
+        return tuple(sorted(_factors(d[1]) + _factors(d[2]), key=repr))
+    return (d,)
 
 
 # ---- the rules: node, child shapes -> shape ---------------------------------------------------
@@ -292,9 +301,12 @@ def infer_shapes(program: Program, shapes: dict | None = None) -> Shaped:
 
 
 def _awkward(shaped: Shaped, declared: dict) -> int:
-    """Undeclared matrices made a single row or column, and transposed undeclared scalars."""
+    """Undeclared matrices made a single row or column, undeclared Latin vectors made scalars
+    (`x - mu` with mu a scalar would make x one), and transposed undeclared scalars."""
     thin = sum(1 for n, s in shaped.inputs.items()
                if n not in declared and n[0].isupper() and len(s) == 2 and 1 in s)
+    thin += sum(1 for n, s in shaped.inputs.items()
+                if n not in declared and s == () and not F.is_greek_lower(n) and n[0].islower())
     roots = [shaped.expr, *(e for _, e in shaped.defs)]
     transposed = {n.arg.name for r in roots for n in postorder(r)
                   if isinstance(n, Transpose) and isinstance(n.arg, Var) and n.arg.shape == ()
