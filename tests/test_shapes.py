@@ -412,3 +412,9 @@ def test_mismatched_expressions_always_raise_a_shape_error(case):
     e, declared = case
     with pytest.raises(ShapeError):
         infer_shapes(Program((), e), declared)
+
+
+def test_greek_name_is_a_vector_where_a_scalar_would_collapse_a_latin_vector():
+    shaped = infer_shapes(parse("d = x - mu\nL = d^T inv(S) d"))
+    assert shaped.inputs["mu"] == shaped.inputs["x"] == ("n",)
+    assert shape_of(shaped.expr) == (1, 1)
