@@ -415,6 +415,6 @@ def test_mismatched_expressions_always_raise_a_shape_error(case):
 
 
 def test_greek_name_is_a_vector_where_a_scalar_would_collapse_a_latin_vector():
-    shaped = infer_shapes(parse("d = x - mu\nL = d^T inv(S) d"))
+    shaped = S("d = x - mu\nL = d^T inv(S) d")
     assert shaped.inputs["mu"] == shaped.inputs["x"] == ("n",)
     assert shape_of(shaped.expr) == (1, 1)
