@@ -4,11 +4,11 @@
 >>> matdiff.gradient("x^T A x", wrt="x")
 (A + A.T)*x
 """
-from .api import check, derive_gradient, differential, gradient, understand
+from .api import check, derive_gradient, differential, gradient, latex, understand
 from .checking import CheckReport
 from .errors import DerivativeError, LimitError, MatdiffError, ParseError, ShapeError, UnknownFunctionError
 from .parse import parse
 
-__all__ = ["gradient", "differential", "check", "understand", "derive_gradient", "parse", "CheckReport",
+__all__ = ["gradient", "differential", "check", "latex", "understand", "derive_gradient", "parse", "CheckReport",
            "MatdiffError", "ParseError", "ShapeError", "UnknownFunctionError", "DerivativeError", "LimitError"]
 __version__ = "0.1.0"

@@ -8,12 +8,15 @@ from __future__ import annotations
 from .checking import CheckReport
 from .claims import check_claim
 from .diff import differential as _differential
+from .errors import MatdiffError
+from .expr import Expr
 from .gradient import Gradient
 from .gradient import derive_gradient as _derive_gradient
+from .printing.latex import aligned, latex_name, to_latex
 from .problem import Problem, understand
 from .simplify import simplify
 
-__all__ = ["understand", "derive_gradient", "gradient", "differential", "check"]
+__all__ = ["understand", "derive_gradient", "gradient", "differential", "check", "latex"]
 
 
 def derive_gradient(expr, wrt, shapes=None, functions=None) -> Gradient:
@@ -52,3 +55,30 @@ def check(expr, wrt, shapes=None, functions=None, claim=None, seed: int = 0) -> 
     if claim is None:
         return derive_gradient(expr, wrt, shapes, functions).check(seed)
     return check_claim(expr, wrt, claim, shapes, functions, seed)
+
+
+def latex(result, shapes=None, functions=None) -> str:
+    """LaTeX of any result: a SymPy expression (via sympy.latex), a matdiff Expr or Gradient,
+    a dict of results (one line each), or the text of an expression (as matdiff understands it).
+
+    >>> import matdiff
+    >>> matdiff.latex(matdiff.derive_gradient("x^T A x", wrt="x").grads["x"])
+    '\\\\left(A + A^{\\\\top}\\\\right) \\\\, x'
+    """
+    if isinstance(result, Gradient):
+        return aligned(result.latex_lines())
+    if isinstance(result, Expr):
+        return to_latex(result)
+    if isinstance(result, dict):
+        return aligned([(rf"\nabla_{{{latex_name(str(k))}}}", latex(v)) for k, v in result.items()])
+    if isinstance(result, str):
+        shaped = understand(result, shapes, functions)
+        lines = [(latex_name(n), to_latex(e, shaped.names)) for n, e in shaped.defs]
+        body = to_latex(shaped.expr, shaped.names)
+        return aligned(lines + [(latex_name(shaped.name or "f"), body)]) if lines or shaped.name else body
+    import sympy                              # SymPy costs half a second: load it when asked
+    if isinstance(result, sympy.Basic):
+        from .printing.sympy_latex import sympy_latex
+        return sympy_latex(result)
+    raise MatdiffError(f"latex() takes a result of matdiff (a SymPy expression, an Expr, a Gradient, "
+                       f"a dict of them) or an expression's text, got {type(result).__name__}")

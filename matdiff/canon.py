@@ -13,6 +13,7 @@ from .algebra import (
 )
 from .diff import depends_on, local_differential
 from .errors import DerivativeError
+from .record import Step, identity
 from .expr import (
     Add, Differential, DiagMat, DiagOf, Expr, Hadamard, Identity, MatMul, Mul, Ones, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, postorder,
@@ -102,8 +103,10 @@ PULLBACK_RULES = {
 }
 
 
-def pullback(M: Expr, E: Expr) -> list:
-    """<M, E> = sum_X <g_X, dX>: the list of (X, g_X) for each placeholder dX in E."""
+def pullback(M: Expr, E: Expr, record=None) -> list:
+    """<M, E> = sum_X <g_X, dX>: the list of (X, g_X) for each placeholder dX in E.
+    With record (a callable), each rule application is reported as a record.Step whose
+    before is (M, E) and after the pairs it passed on, in depth-first pre-order."""
     out: list = []
 
     def pb(M, e):
@@ -114,7 +117,14 @@ def pullback(M: Expr, E: Expr) -> list:
             rule = PULLBACK_RULES[type(e)]
         except KeyError:
             raise DerivativeError(f"cannot take the gradient through {type(e).__name__} ({e})") from None
-        rule(M, e, pb)
+        if record is None:
+            rule(M, e, pb)
+            return
+        after: list = []                     # what the rule passes on, reported before it recurses
+        rule(M, e, lambda M2, e2: after.append((M2, e2)))
+        record(Step(rule.__name__, identity(rule), (M, e), tuple(after)))
+        for M2, e2 in after:
+            pb(M2, e2)
 
     pb(M, E)
     return out

@@ -13,6 +13,7 @@ from .algebra import (
     neg, sum_, trace, transpose, unvec, vec, zero_like,
 )
 from .errors import DerivativeError
+from .record import Step, identity
 from .expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
@@ -106,10 +107,11 @@ def d_unvec(e, d):
     return unvec(e.rows, e.cols, d(e.arg))
 
 
-def linear(build):
+def linear(build, name):
     def rule(e, d):
         return build(d(e.arg))
-    rule.__doc__ = f"d f(X) = f(dX) for the linear {build.__name__}"
+    rule.__doc__ = f"d {name}(X) = {name}(dX)   ({name} is linear)"
+    rule.__name__ = f"d_{name}"
     return rule
 
 
@@ -136,9 +138,9 @@ DIFF_RULES = {
     Norm:         d_norm,
     Softmax:      d_softmax,
     LogSumExp:    d_logsumexp,
-    DiagMat:      linear(diag_mat),
-    DiagOf:       linear(diag_of),
-    Vec:          linear(vec),
+    DiagMat:      linear(diag_mat, "diag"),
+    DiagOf:       linear(diag_of, "diag"),
+    Vec:          linear(vec, "vec"),
     Unvec:        d_unvec,
 }
 
@@ -156,8 +158,9 @@ def local_differential(e: Expr, dep: dict) -> Expr:
     return DIFF_RULES[type(e)](e, lambda c: Differential(c) if dep[c] else zero_like(c))
 
 
-def differential(root: Expr, wrt) -> Expr:
-    """The whole differential dF, linear in dW for each W in wrt (a set of Vars)."""
+def differential(root: Expr, wrt, record=None) -> Expr:
+    """The whole differential dF, linear in dW for each W in wrt (a set of Vars).
+    With record (a callable), each rule application is reported as a record.Step."""
     dep = depends_on(root, wrt)
     memo: dict = {}
     for e in postorder(root):
@@ -171,4 +174,6 @@ def differential(root: Expr, wrt) -> Expr:
             except KeyError:
                 raise DerivativeError(f"no differential rule for {type(e).__name__}") from None
             memo[e] = rule(e, memo.__getitem__)
+            if record is not None:
+                record(Step(rule.__name__, identity(rule), e, memo[e]))
     return memo[root]

@@ -14,6 +14,7 @@ from .canon import backprop
 from .checking import CheckReport, check_gradients
 from .errors import MatdiffError
 from .expr import Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, postorder, substitute
+from .printing.latex import aligned, latex_name, to_latex
 from .printing.text import to_text
 from .problem import Problem
 from .shapes import shape_of
@@ -44,6 +45,22 @@ class Gradient:
         lines += [f"{d.name} = {to_text(e)}" for d, e in self.deltas]
         lines += [f"∂{f}/∂{w} = {to_text(g, self.names)}" for w, g in self.backprop.items()]
         return "\n".join(lines)
+
+    def latex_lines(self) -> list:
+        """The lines of text() as LaTeX (left side, right side) pairs."""
+        p = self.problem
+        f = latex_name(p.shaped.name or "f")
+        lines = [(latex_name(s.name), to_latex(e, self.names)) for s, e in p.steps]
+        lines += [(latex_name(n), to_latex(e, self.names))
+                  for e, n in _used_names(list(self.backprop.values()), self.names)]
+        lines += [(latex_name(d.name), to_latex(e)) for d, e in self.deltas]
+        lines += [(rf"\frac{{\partial {f}}}{{\partial {latex_name(w)}}}", to_latex(g, self.names))
+                  for w, g in self.backprop.items()]
+        return lines
+
+    def _repr_latex_(self) -> str:
+        """Jupyter renders a Gradient as its LaTeX lines."""
+        return "$$" + aligned(self.latex_lines()) + "$$"
 
     def sympy(self) -> dict:
         from .printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked

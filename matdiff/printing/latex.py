@@ -1,0 +1,276 @@
+"""Expr -> LaTeX. The same structure and precedence as the text printer (printing/text.py).
+
+`to_latex(e)` prints one expression; `names={node: 'z1'}` prints named parts by their
+name, as the text printer does. Names are typeset as a sheet writes them (W1 -> W_{1},
+delta_z -> \\delta_{z}, theta -> \\theta, yhat -> \\hat{y}) and can never inject LaTeX:
+any character outside letters, digits, `_` and Greek letters is escaped.
+"""
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from ..expr import (
+    Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
+    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
+    Transpose, Unvec, Var, Vec, Zero,
+)
+from ..functions import GREEK
+from .precedence import HADAMARD, POSTFIX, PRODUCT, SUM, is_negative, precedence
+from .text import broadcast_number, known_matrix, known_scalar, known_shape, negate, split_division
+
+# ---- names ------------------------------------------------------------------------------------
+
+# Greek letter (as a word or a Unicode letter) -> its LaTeX command; the plain word wins over var-
+_GREEK_CHAR = {c: w for w, c in sorted(GREEK.items(), key=lambda kv: not kv[0].startswith("var"))}
+_ACCENTS = (("hat", r"\hat"), ("bar", r"\bar"), ("tilde", r"\tilde"))
+_ESCAPES = {"\\": r"\backslash ", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+            "%": r"\%", "_": r"\_", "^": r"\wedge ", "~": r"\sim "}
+
+# elementwise functions with a usual LaTeX spelling; other names go through latex_name
+FUNCTIONS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
+             "sigmoid": r"\sigma", "relu": r"\operatorname{relu}", "softplus": r"\operatorname{softplus}",
+             "sqrt": r"\operatorname{sqrt}"}
+
+
+def escape(text: str) -> str:
+    """Any text as inert LaTeX math: letters and digits kept, specials escaped, anything else '?'."""
+    out = "".join(c if c.isascii() and c.isalnum() else _ESCAPES.get(c, "?") for c in text)
+    return rf"\mathrm{{{out}}}"
+
+
+def _base(b: str) -> str | None:
+    """The letters of a name: a letter, a Greek letter or word, an accented name; None if unsafe."""
+    if b in GREEK:
+        return "\\" + b
+    if len(b) == 1 and b in _GREEK_CHAR:
+        return "\\" + _GREEK_CHAR[b]
+    if re.fullmatch(r"[A-Za-z]", b):
+        return b
+    for word, accent in _ACCENTS:
+        if b.endswith(word) and len(b) > len(word):
+            inner = _base(b[: -len(word)])
+            if inner is not None:
+                return f"{accent}{{{inner}}}"
+    if re.fullmatch(r"[A-Za-z]+", b):
+        return rf"\mathit{{{b}}}"
+    return None
+
+
+def latex_name(name: str) -> str:
+    """W1 -> W_{1}; b_2 -> b_{2}; delta_z -> \\delta_{z}; θ -> \\theta; yhat -> \\hat{y}."""
+    head, _, sub = name.partition("_")
+    if sub in dict(_ACCENTS):                               # x_hat reads as xhat
+        head, sub = head + sub, ""
+    m = re.fullmatch(r"(.*?)(\d+)", head)
+    base, digits = (m.group(1), m.group(2)) if m else (head, "")
+    b = _base(base)
+    if b is None:
+        return escape(name)
+    subs = [digits] if digits else []
+    if sub.isdigit() and sub.isascii():
+        subs.append(sub)
+    elif sub:
+        subs.append(latex_name(sub) if re.fullmatch(r"[^\W\d_]\w*", sub) else escape(sub))
+    return f"{b}_{{{','.join(subs)}}}" if subs else b
+
+
+def function_name(name: str) -> str:
+    """sigmoid -> \\sigma, tanh -> \\tanh, Phi -> \\Phi, f -> f, gelu -> \\operatorname{gelu}."""
+    if name in FUNCTIONS:
+        return FUNCTIONS[name]
+    out = latex_name(name)
+    return rf"\operatorname{{{name}}}" if out.startswith(r"\mathit") else out
+
+
+def latex_dim(d) -> str:
+    if isinstance(d, tuple):
+        return f"{latex_dim(d[1])} {latex_dim(d[2])}"
+    return str(d) if isinstance(d, int) else latex_name(str(d))
+
+
+def number(k: Fraction) -> str:
+    if k.denominator == 1:
+        return str(k.numerator)
+    sign = "-" if k < 0 else ""
+    return rf"{sign}\frac{{{abs(k.numerator)}}}{{{k.denominator}}}"
+
+
+def exponent(k: Fraction) -> str:
+    return str(k.numerator) if k.denominator == 1 else f"{k.numerator}/{k.denominator}"
+
+
+# ---- the printer ------------------------------------------------------------------------------
+
+class LatexPrinter:
+    """One function per node type via the LATEX table; `names` prints named sub-expressions by name."""
+
+    def __init__(self, names: dict | None = None):
+        self.names = names or {}
+
+    def __call__(self, e: Expr, top: bool = True) -> str:
+        if not top and e in self.names:
+            return latex_name(self.names[e])
+        k = broadcast_number(e)
+        if k is not None:
+            return self(k, top)
+        return LATEX[type(e)](e, self)
+
+    def wrap(self, e: Expr, level: int, strict: bool = False) -> str:
+        """e, in parentheses if it binds looser than `level` (or as loose, when strict)."""
+        s = self(e, top=False)
+        p = 50 if e in self.names else precedence(broadcast_number(e) or e)
+        return rf"\left({s}\right)" if p < level or (strict and p == level) else s
+
+    def base(self, e: Expr) -> str:
+        """The base of a superscript: anything that carries a superscript itself is parenthesised,
+        since LaTeX has no A^{\\top}^{-1}."""
+        if isinstance(e, Ones) and e not in self.names and (known_shape(e) or (1, 1))[0] == 1 \
+                and (known_shape(e) or (1, 1)) != (1, 1):
+            return rf"\left({self(e, top=False)}\right)"
+        return self.wrap(e, POSTFIX, strict=True)
+
+    def chain(self, args, sep: str, level: int) -> str:
+        """Left-associative: the first operand may be as loose as the operator, the others not."""
+        return sep.join(self.wrap(a, level, strict=i > 0) for i, a in enumerate(args))
+
+    def paren(self, e: Expr) -> str:
+        return rf"\left({self(e, top=False)}\right)"
+
+
+def l_add(e, p):
+    out = p.wrap(e.args[0], SUM)
+    for a in e.args[1:]:
+        if a not in p.names and broadcast_number(a) is not None:
+            a = broadcast_number(a)
+        if is_negative(a) and a not in p.names:
+            out += " - " + p.wrap(negate(a), SUM, strict=True)
+        else:
+            out += " + " + p.wrap(a, SUM, strict=True)
+    return out
+
+
+def l_mul(e, p):
+    if is_negative(e):
+        return "-" + p.wrap(negate(e), HADAMARD)
+    num, den = split_division(e)
+    if den and num:
+        top = " ".join(p(a, top=False) if len(num) == 1 else p.wrap(a, PRODUCT) for a in num)
+        bottom = " ".join(p(d, top=False) if len(den) == 1 else p.wrap(d, PRODUCT) for d in den)
+        return rf"\frac{{{top}}}{{{bottom}}}"
+
+    def paren(i, a):     # as the text printer: (x^T x) A, but 2 W x x^T
+        last_matrix = i == len(e.args) - 1 and i > 0 and isinstance(a, MatMul) and known_matrix(a)
+        return not last_matrix and (i > 0 or isinstance(a, MatMul))
+    return " ".join(p.wrap(a, PRODUCT, strict=paren(i, a)) for i, a in enumerate(e.args))
+
+
+def l_hadamard(e, p):
+    out = p.wrap(e.args[0], HADAMARD)
+    for a in e.args[1:]:
+        if isinstance(a, HadamardPow) and a.k == -1 and a not in p.names:
+            out += r" \oslash " + p.wrap(a.arg, HADAMARD, strict=True)
+        else:
+            out += r" \odot " + p.wrap(a, HADAMARD, strict=True)
+    return out
+
+
+def l_hadamard_pow(e, p):
+    k = exponent(e.k)
+    return f"{p.base(e.arg)}^{{{k}}}" if known_scalar(e.arg) else f"{p.base(e.arg)}^{{\\circ {k}}}"
+
+
+def l_transpose(e, p):
+    if isinstance(e.arg, Inverse) and e.arg not in p.names:
+        return f"{p.base(e.arg.arg)}^{{-\\top}}"
+    return f"{p.base(e.arg)}^{{\\top}}"
+
+
+def l_matpow(e, p):
+    if isinstance(e.arg, Inverse) and e.k > 0 and known_matrix(e.arg) and e.arg not in p.names:
+        return f"{p.base(e.arg.arg)}^{{-{exponent(e.k)}}}"
+    return f"{p.base(e.arg)}^{{{exponent(e.k)}}}"
+
+
+def l_apply(e, p):
+    if e.fn.name == "sqrt" and e.fn.order == 0:
+        return rf"\sqrt{{{p(e.arg, top=False)}}}"
+    return function_name(e.fn.name) + "'" * e.fn.order + p.paren(e.arg)
+
+
+def l_norm(e, p):
+    s = known_shape(e.arg)
+    frobenius = s is not None and 1 not in s
+    return rf"\left\lVert {p(e.arg, top=False)} \right\rVert" + ("_{F}" if frobenius else "")
+
+
+def l_ones(e, p):
+    """A column of ones is 1, a row 1^T, a matrix of them 1 1^T (as the text printer)."""
+    r, c = e.shape if e.shape else (1, 1)
+    return r"\mathbf{1}" if c == 1 else r"\mathbf{1}^{\top}" if r == 1 else r"\mathbf{1}\mathbf{1}^{\top}"
+
+
+def l_differential(e, p):
+    inner = p(e.of, top=False)
+    return "d" + inner if isinstance(e.of, Var) or e.of in p.names else rf"d\left({inner}\right)"
+
+
+def call(op):
+    return lambda e, p: op + p.paren(e.arg)
+
+
+LATEX = {
+    Var:          lambda e, p: latex_name(e.name),
+    Const:        lambda e, p: number(e.value),
+    Identity:     lambda e, p: "I",
+    Zero:         lambda e, p: "0",
+    Ones:         l_ones,
+    Differential: l_differential,
+    Add:          l_add,
+    MatMul:       lambda e, p: p.chain(e.args, r" \, ", PRODUCT),
+    Mul:          l_mul,
+    Hadamard:     l_hadamard,
+    Kron:         lambda e, p: p.chain(e.args, r" \otimes ", HADAMARD),
+    Transpose:    l_transpose,
+    Inverse:      lambda e, p: f"{p.base(e.arg)}^{{-1}}",
+    MatPow:       l_matpow,
+    HadamardPow:  l_hadamard_pow,
+    Apply:        l_apply,
+    Trace:        call(r"\operatorname{tr}"),
+    Det:          call(r"\det"),
+    LogDet:       call(r"\log\det"),
+    Sum:          call(r"\operatorname{sum}"),
+    Norm:         l_norm,
+    DiagMat:      call(r"\operatorname{diag}"),
+    DiagOf:       call(r"\operatorname{diag}"),
+    Vec:          call(r"\operatorname{vec}"),
+    Unvec:        lambda e, p: rf"\operatorname{{unvec}}_{{{latex_dim(e.rows)} \times {latex_dim(e.cols)}}}"
+                               + p.paren(e.arg),
+    Softmax:      call(r"\operatorname{softmax}"),
+    LogSumExp:    call(r"\operatorname{logsumexp}"),
+}
+
+
+def to_latex(e: Expr, names: dict | None = None) -> str:
+    """Expr -> LaTeX math (no delimiters).
+
+    >>> from matdiff.parse import parse
+    >>> to_latex(parse("c^T Psi(W1 x)").result)
+    'c^{\\\\top} \\\\, \\\\Psi\\\\left(W_{1} \\\\, x\\\\right)'
+    """
+    return LatexPrinter(names)(e)
+
+
+def shape_latex(s) -> str:
+    """A user-level shape as the set it lives in: () -> R, (n,) -> R^{n}, (m, n) -> R^{m \\times n}."""
+    if not s:
+        return r"\mathbb{R}"
+    return r"\mathbb{R}^{" + r" \times ".join(latex_dim(d) for d in s) + "}"
+
+
+# ---- results ----------------------------------------------------------------------------------
+
+def aligned(lines) -> str:
+    """[(lhs, rhs), ...] -> an aligned block `lhs &= rhs`, one line each."""
+    body = r" \\ ".join(f"{lhs} &= {rhs}" for lhs, rhs in lines)
+    return r"\begin{aligned} " + body + r" \end{aligned}"
