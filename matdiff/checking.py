@@ -167,3 +167,138 @@ def check_equal(a: Expr, b: Expr, shaped: Shaped, f: Expr, seed: int = 0, trials
         if err > worst[0]:
             worst = (err, (values, A, B, np.unravel_index(np.argmax(diff), diff.shape)))
     return worst[0] < 1e-8, worst[0], worst[1], dims
+
+
+# ---- Jacobians and Hessians (matdiff.jacobian): the same oracle, one order up ---------------------
+
+def _vec(A: np.ndarray) -> np.ndarray:
+    return A.reshape(-1, 1, order="F")
+
+
+def vector_directional_derivative(phi, h: float = 1e-6) -> np.ndarray:
+    """d/ds phi(s) at 0 for a vector-valued phi, by central differences; Richardson-extrapolated
+    estimates where one step is not enough, chosen as directional_derivative chooses."""
+    def central(step):
+        return (phi(step) - phi(-step)) / (2 * step)
+    plain = central(h)
+    d = [central(1e-2 / 4**i) for i in range(9)]
+    rich = [(4 * d[i + 1] - d[i]) / 3 for i in range(len(d) - 1)]
+    if not all(np.all(np.isfinite(r)) for r in rich):
+        return plain
+    spread = [np.max(np.abs(rich[i + 1] - rich[i])) for i in range(len(rich) - 1)]
+    best = rich[int(np.argmin(spread)) + 1]
+    return plain if np.max(np.abs(plain - best)) <= 1e-7 * max(1.0, np.max(np.abs(best))) else best
+
+
+def second_directional_derivative(phi, h: float = 1e-4) -> float:
+    """phi''(0) by second differences (phi(h) - 2 phi(0) + phi(-h)) / h^2, Richardson-extrapolated
+    over a few steps; the estimate that agrees best with its neighbour."""
+    def second(step):
+        return (phi(step) - 2 * phi(0.0) + phi(-step)) / step**2
+    d = [second(1e-2 / 2**i) for i in range(7)]
+    rich = [(4 * d[i + 1] - d[i]) / 3 for i in range(len(d) - 1)]
+    if not all(np.isfinite(rich)):
+        return float(second(h))
+    spread = [abs(rich[i + 1] - rich[i]) for i in range(len(rich) - 1)]
+    return float(rich[int(np.argmin(spread)) + 1])
+
+
+def _compare(name: str, numeric: np.ndarray, symbolic: np.ndarray, scale: float, rng,
+             rtol: float = RTOL) -> Row:
+    """Two vectors: the row shows a random projection of each; ok and the error are entrywise."""
+    numeric, symbolic = np.asarray(numeric, float).reshape(-1), np.asarray(symbolic, float).reshape(-1)
+    big = max(np.max(np.abs(numeric), initial=0.0), np.max(np.abs(symbolic), initial=0.0))
+    diff = np.max(np.abs(numeric - symbolic), initial=0.0)
+    err = diff / max(big, ATOL * max(1.0, scale))
+    ok = bool(np.isfinite(diff)) and diff <= rtol * big + ATOL * max(1.0, scale) * 100
+    u = rng.normal(size=numeric.shape)
+    return Row(name, float(u @ numeric), float(u @ symbolic), float(err), ok)
+
+
+def check_jacobian(f: Expr, J: Expr, X, shaped: Shaped, seed: int = 0, trials: int = 3,
+                   h: float = 1e-6) -> CheckReport:
+    """J vec(V) against vec(f(X + hV) - f(X - hV)) / 2h for random directions V and inputs.
+    Every entry is compared; a row shows u^T J vec(V) both ways for a random u."""
+    rng = np.random.default_rng(seed)
+    dims = dimension_sizes(shaped)
+    rows = []
+    for t in range(trials):
+        values = finite_inputs(f, shaped, rng, dims, (J,))
+        env = Env(values, dims)
+        F, Jv = evaluate_many([f, J], env)
+        X0 = values[X.name]
+        if Jv.shape != (F.size, X0.size):
+            raise MatdiffError(f"internal: the Jacobian has shape {Jv.shape}, expected {(F.size, X0.size)}")
+        V = rng.normal(size=X0.shape)
+        numeric = vector_directional_derivative(
+            lambda s: _vec(evaluate(f, Env({**values, X.name: X0 + s * V}, dims))), h)
+        name = f"J vec(V)" if trials == 1 else f"J vec(V) (inputs {t + 1})"
+        rows.append(_compare(name, numeric, Jv @ _vec(V), float(np.max(np.abs(F))), rng))
+    return CheckReport(all(r.ok for r in rows), max(r.error for r in rows), rows, dims,
+                       note="rows: u^T J vec(V) for random u and V, against central differences of the function")
+
+
+def check_hessian(f: Expr, G: Expr, H: Expr, X, shaped: Shaped, seed: int = 0, trials: int = 3,
+                  h: float = 1e-6) -> CheckReport:
+    """A Hessian two ways at random inputs and directions V:
+    H vec(V) against central differences of the gradient G (every entry), and
+    vec(V)^T H vec(V) against second differences of f itself (which does not trust G)."""
+    rng = np.random.default_rng(seed)
+    dims = dimension_sizes(shaped)
+    rows = []
+    for t in range(trials):
+        values = finite_inputs(f, shaped, rng, dims, (G, H))
+        env = Env(values, dims)
+        F, Hv = evaluate_many([f, H], env)
+        X0 = values[X.name]
+        if Hv.shape != (X0.size, X0.size):
+            raise MatdiffError(f"internal: the Hessian has shape {Hv.shape}, expected {(X0.size, X0.size)}")
+        V = rng.normal(size=X0.shape)
+        at = lambda s: Env({**values, X.name: X0 + s * V}, dims)   # noqa: E731
+        suffix = "" if trials == 1 else f" (inputs {t + 1})"
+        scale = abs(float(F[0, 0]))
+        numeric = vector_directional_derivative(lambda s: _vec(evaluate(G, at(s))), h)
+        rows.append(_compare("H vec(V) vs gradient" + suffix, numeric, Hv @ _vec(V), scale, rng))
+        second = second_directional_derivative(lambda s: float(evaluate(f, at(s))[0, 0]))
+        quad = (_vec(V).T @ Hv @ _vec(V)).reshape(1)
+        row = _compare("vec(V)^T H vec(V) vs f''" + suffix, np.array([second]), quad, scale, rng, rtol=1e-4)
+        row.numeric, row.symbolic = second, float(quad[0])
+        rows.append(row)
+    return CheckReport(all(r.ok for r in rows), max(r.error for r in rows), rows, dims)
+
+
+def exact_hessian_diagonal(f: Expr, X, values: dict, dims: dict) -> np.ndarray:
+    """d²f/dX_ij² for every entry, by second differences of f (shape of X)."""
+    X0 = values[X.name]
+    out = np.zeros_like(X0)
+    for idx in np.ndindex(*X0.shape):
+        E = np.zeros_like(X0)
+        E[idx] = 1.0
+        out[idx] = second_directional_derivative(
+            lambda s: float(evaluate(f, Env({**values, X.name: X0 + s * E}, dims))[0, 0]))
+    return out
+
+
+def check_hessian_diagonal(f: Expr, D: Expr, X, shaped: Shaped, exact: bool = True, seed: int = 0,
+                           trials: int = 2) -> CheckReport:
+    """The diagonal of a Hessian (shaped like X) against second differences of f, entry by entry.
+    For an approximation that is not exact here (exact=False), a difference is expected: the rows
+    show it and the report stays ok unless the values are not finite."""
+    rng = np.random.default_rng(seed)
+    dims = dimension_sizes(shaped)
+    rows = []
+    for t in range(trials):
+        values = finite_inputs(f, shaped, rng, dims, (D,))
+        env = Env(values, dims)
+        F, Dv = evaluate_many([f, D], env)
+        if Dv.shape != values[X.name].shape:
+            raise MatdiffError(f"internal: the diagonal has shape {Dv.shape}, expected {values[X.name].shape}")
+        numeric = exact_hessian_diagonal(f, X, values, dims)
+        row = _compare("diagonal" + ("" if trials == 1 else f" (inputs {t + 1})"), numeric, Dv,
+                       abs(float(F[0, 0])), rng, rtol=1e-4)
+        if not exact:
+            row.ok = bool(np.all(np.isfinite(Dv)))
+        rows.append(row)
+    note = "" if exact else ("an approximation (Becker–LeCun): its difference from the exact diagonal, "
+                             "shown above, is expected; it neglects off-diagonal second derivatives")
+    return CheckReport(all(r.ok for r in rows), max(r.error for r in rows), rows, dims, note)

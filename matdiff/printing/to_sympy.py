@@ -126,6 +126,19 @@ def _hadamard_pow(e, v):
     return sp.HadamardPower(v[0], sp.Rational(e.k.numerator, e.k.denominator))
 
 
+def _kron(e, v):
+    """Scalar coefficients of the factors go in front: SymPy's KroneckerProduct.doit() breaks on a
+    factor such as (1/s) E E^T (extract_commutative makes a Mul of matrices, then fails)."""
+    coeff, args = sp.Integer(1), []
+    for a in v:
+        if isinstance(a, sp.MatMul):
+            c, ms = a.as_coeff_matrices()
+            coeff, a = coeff * c, sp.MatMul(*ms) if len(ms) > 1 else ms[0]
+        args.append(a)
+    k = sp.KroneckerProduct(*args)
+    return k if coeff == 1 else sp.MatMul(coeff, k)
+
+
 SYMPY = {
     Var:          _var,
     Const:        lambda e, v: sp.Rational(e.value.numerator, e.value.denominator),
@@ -139,7 +152,7 @@ SYMPY = {
     Mul:          _mul,
     MatMul:       _matmul,
     Hadamard:     lambda e, v: sp.HadamardProduct(*v),
-    Kron:         lambda e, v: sp.KroneckerProduct(*v),
+    Kron:         _kron,
     Transpose:    lambda e, v: sp.Transpose(v[0]),
     Inverse:      lambda e, v: sp.Inverse(v[0]),
     MatPow:       lambda e, v: sp.MatPow(v[0], int(e.k)),

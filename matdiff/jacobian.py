@@ -1,0 +1,373 @@
+"""Differential -> Jacobian in the vec convention; Hessian = Jacobian of the gradient. JACOBIAN_RULES.
+
+A rule gets a node E of a differential (E is linear in dX) and returns the matrix
+J_E with vec(E) = J_E vec(dX), from the Jacobian of E's one child that holds dX:
+vec(A E B) = (B^T ⊗ A) vec(E), vec(P ∘ E) = diag(vec P) vec(E), vec(E^T) = K vec(E).
+These are the forward-mode twins of canon.PULLBACK_RULES (which read off g in
+Tr(g^T dX)); scalar sub-expressions such as tr(A dX) go through the pull-back.
+
+The Hessian of a scalar f is not a second calculus: it is the Jacobian of f's
+gradient G, dvec(G) = H vec(dX), so that d²f = vec(dX)^T H vec(dX) (SPEC §3).
+
+The commutation matrix K_{m,n} (K vec(A) = vec(A^T) for an m x n A) has no SymPy
+class. It is written with classes SymPy has, valid for symbolic m and n:
+
+    K_{m,n} = (1_n^T ⊗ I_m ⊗ 1_n) ∘ (1_m ⊗ I_n ⊗ 1_m^T)
+
+(1_k a column of ones, 1_k^T a row). The first factor is 1 where the row's i equals
+the column's i, the second where the j's agree, rows indexed (i, j) and columns (j, i).
+It is an expression of matdiff's own nodes, so evaluation, SymPy and LaTeX need no new
+node type; the text printer shows it by name, K_{m,n}.
+"""
+from __future__ import annotations
+
+from .algebra import (
+    ONE, add, diag_mat, hadamard, kron, matmul, mul, normalize, transpose, zero,
+)
+from .canon import backprop, pullback
+from .diff import differential
+from .errors import DerivativeError
+from .expr import (
+    Add, Differential, DiagMat, DiagOf, Expr, Hadamard, Identity, Kron, MatMul, Mul, Ones, Sum,
+    Trace, Transpose, Unvec, Var, Vec, Zero, children, postorder, transform, with_children,
+)
+from .shapes import dim_text, is_scalar, prod, shape_of
+from .simplify import RULES, simplify
+
+
+def size(e: Expr):
+    """The number of entries of e: the length of vec(e)."""
+    r, c = shape_of(e)
+    return prod(r, c)
+
+
+def is_one_by_one_identity(e: Expr) -> bool:
+    return isinstance(e, Identity) and shape_of(e) == (1, 1)
+
+
+def kron2(A: Expr, B: Expr) -> Expr:
+    """A ⊗ B, where a 1x1 factor is a scalar (1 ⊗ B = B, s ⊗ B = s B) and I ⊗ I = I."""
+    for a, b in ((A, B), (B, A)):
+        if is_scalar(a):
+            return b if a == ONE or isinstance(a, Identity) else mul(a, b)
+    if isinstance(A, Identity) and isinstance(B, Identity):
+        return Identity(prod(A.n, B.n))
+    return kron(A, B)
+
+
+def commutation(m, n) -> Expr:
+    """K_{m,n}: K vec(A) = vec(A^T) for an m x n A (see the module docstring for the form)."""
+    if m == 1 or n == 1:
+        return Identity(prod(m, n))
+    return Hadamard((Kron((Ones((1, n)), Identity(m), Ones((n, 1)))),
+                     Kron((Ones((m, 1)), Identity(n), Ones((1, m))))))
+
+
+def is_commutation(e: Expr):
+    """(m, n) if e is K_{m,n} as commutation() builds it, else None."""
+    match e:
+        case Hadamard((Kron((Ones((1, n)), Identity(m), Ones((n2, 1)))),
+                       Kron((Ones((m2, 1)), Identity(n3), Ones((1, m3)))))) \
+                if n == n2 == n3 and m == m2 == m3:
+            return m, n
+    return None
+
+
+def diag_selector(n) -> Expr:
+    """D_n with vec(diag(v)) = D_n v for an n-vector v: (I_n ⊗ 1_n) ∘ (1_n ⊗ I_n), n² x n."""
+    return Hadamard((Kron((Identity(n), Ones((n, 1)))), Kron((Ones((n, 1)), Identity(n)))))
+
+
+def vec_of(G: Expr) -> Expr:
+    """vec(G), written without vec where an identity allows:
+    vec(a) = a;  vec(a^T) = a;  vec(a b^T) = b ⊗ a;  vec(s A) = s vec(A);  vec(A + B) = vec A + vec B."""
+    r, c = shape_of(G)
+    if c == 1:
+        return G
+    if r == 1:
+        return transpose(G)
+    match G:
+        case Zero():
+            return zero((prod(r, c), 1))
+        case Ones():
+            return Ones((prod(r, c), 1))
+        case Add(args):
+            return add(*(vec_of(a) for a in args))
+        case Mul(args) if not is_scalar(args[-1]):
+            return mul(*args[:-1], vec_of(args[-1]))
+        case MatMul(args) if shape_of(args[-1])[0] == 1:
+            return kron2(transpose(args[-1]), matmul(*args[:-1]))
+    return Vec(G)
+
+
+def vec_explicit(G: Expr) -> Expr:
+    """vec(G) for an r x c G without a vec node (SymPy has none):
+    vec(G) = (((1_c ⊗ I_r) G) ∘ (I_c ⊗ 1_r)) 1_c."""
+    r, c = shape_of(G)
+    if c == 1:
+        return G
+    return MatMul((Hadamard((MatMul((Kron((Ones((c, 1)), Identity(r))), G)),
+                             Kron((Identity(c), Ones((r, 1)))))), Ones((c, 1))))
+
+
+def unvec_explicit(v: Expr, r, c) -> Expr:
+    """unvec(v) = (1_c^T ⊗ I_r) diag(v) (I_c ⊗ 1_r), the r x c matrix whose vec is v."""
+    if c == 1:
+        return v
+    return MatMul((Kron((Ones((1, c)), Identity(r))), DiagMat(v), Kron((Identity(c), Ones((r, 1))))))
+
+
+def without_vec(e: Expr) -> Expr:
+    """e with every vec and unvec written out (for SymPy, which has neither)."""
+    def fn(n, kids):
+        n = with_children(n, kids)
+        if isinstance(n, Vec):
+            return vec_explicit(n.arg)
+        if isinstance(n, Unvec):
+            return unvec_explicit(n.arg, n.rows, n.cols)
+        return n
+    return transform(e, fn)
+
+
+# ---- the rules: node of the differential -> its Jacobian -----------------------------------------
+
+class Context:
+    """What a rule needs: the Jacobian of a child (ctx.J) and which children hold dX."""
+
+    def __init__(self, X: Var, memo: dict, has: dict):
+        self.X, self.memo, self.has = X, memo, has
+        self.N = size(X)
+
+    def J(self, e: Expr) -> Expr:
+        return self.memo[e] if e in self.memo else jacobian_of_linear(e, self.X)
+
+    def linear_factor(self, e: Expr) -> int:
+        idx = [i for i, a in enumerate(e.args) if self.has.get(a, True)]
+        if len(idx) != 1:
+            raise DerivativeError(f"internal: {e} is not linear in one factor")
+        return idx[0]
+
+
+def j_differential(e, ctx):  # vec(dX) = I vec(dX)
+    if e.of != ctx.X:
+        raise DerivativeError(f"internal: d{e.of} in a Jacobian with respect to {ctx.X.name}")
+    return Identity(ctx.N)
+
+
+def j_add(e, ctx):           # vec(A + B) = vec A + vec B
+    return add(*(ctx.J(a) for a in e.args if ctx.has.get(a, True)))
+
+
+def j_matmul(e, ctx):        # vec(A E B) = (B^T ⊗ A) vec(E)
+    i = ctx.linear_factor(e)
+    E = e.args[i]
+    r, c = shape_of(E)
+    A = matmul(*e.args[:i]) if i > 0 else Identity(r)
+    B = matmul(*e.args[i + 1:]) if i + 1 < len(e.args) else Identity(c)
+    return matmul(kron2(transpose(B), A), ctx.J(E))
+
+
+def j_mul(e, ctx):           # vec(s E) = s vec(E);  vec(P e) = vec(P) e for a scalar e
+    i = ctx.linear_factor(e)
+    E, rest = e.args[i], e.args[:i] + e.args[i + 1:]
+    if is_scalar(E) and not is_scalar(e):
+        return matmul(vec_of(mul(*rest)), ctx.J(E))
+    return mul(*rest, ctx.J(E))
+
+
+def j_hadamard(e, ctx):      # vec(P ∘ E) = diag(vec P) vec(E)
+    i = ctx.linear_factor(e)
+    P = hadamard(*(e.args[:i] + e.args[i + 1:]))
+    JE = ctx.J(e.args[i])
+    return JE if isinstance(P, Ones) else matmul(diag_mat(vec_of(P)), JE)
+
+
+def j_transpose(e, ctx):     # vec(E^T) = K_{r,c} vec(E)
+    r, c = shape_of(e.arg)
+    return matmul(commutation(r, c), ctx.J(e.arg))
+
+
+def j_scalar(e, ctx):        # <1, s> = <g, dX>  =>  ds = vec(g)^T vec(dX)   (tr, sum: via the pull-back)
+    try:
+        parts = pullback(ONE, e)
+    except DerivativeError:
+        r, c = shape_of(e.arg)
+        row = transpose(vec_of(Identity(r))) if isinstance(e, Trace) else Ones((1, prod(r, c)))
+        return matmul(row, ctx.J(e.arg))       # tr(E) = vec(I)^T vec(E);  sum(E) = 1^T vec(E)
+    g = add(*(g for v, g in parts if v == ctx.X))
+    return transpose(vec_of(g))
+
+
+def j_diag_mat(e, ctx):      # vec(diag(v)) = D_n v
+    return matmul(diag_selector(shape_of(e)[0]), ctx.J(e.arg))
+
+
+def j_diag_of(e, ctx):       # diag(E) = D_n^T vec(E)
+    return matmul(transpose(diag_selector(shape_of(e)[0])), ctx.J(e.arg))
+
+
+def j_reshape(e, ctx):       # vec(vec(E)) = vec(E);  vec(unvec(e)) = e
+    return ctx.J(e.arg)
+
+
+def j_kron(e, ctx):
+    """vec(A ⊗ B) = (I_q ⊗ K_{s,p} ⊗ I_r)(vec A ⊗ vec B) for A p x q, B r x s (Magnus & Neudecker),
+    and vec A ⊗ vec E = (vec A ⊗ I) vec E,  vec E ⊗ vec B = (I ⊗ vec B) vec E."""
+    i = ctx.linear_factor(e)
+    if i > 0:
+        A, B = kron(*e.args[:i]), kron(*e.args[i:])
+    else:
+        A, B = e.args[0], kron(*e.args[1:])
+    (p, q), (r, s) = shape_of(A), shape_of(B)
+    perm = kron2(kron2(Identity(q), commutation(s, p)), Identity(r))
+    if i > 0:
+        inner = kron2(vec_of(A), Identity(size(B)))
+        return matmul(perm, inner, ctx.J(B))
+    return matmul(perm, kron2(Identity(size(A)), vec_of(B)), ctx.J(A))
+
+
+def j_zero(e, ctx):          # vec(0) = 0 vec(dX)
+    return zero((size(e), ctx.N))
+
+
+JACOBIAN_RULES = {
+    Differential: j_differential,
+    Zero:         j_zero,
+    Add:          j_add,
+    MatMul:       j_matmul,
+    Mul:          j_mul,
+    Hadamard:     j_hadamard,
+    Kron:         j_kron,
+    Transpose:    j_transpose,
+    Trace:        j_scalar,
+    Sum:          j_scalar,
+    DiagMat:      j_diag_mat,
+    DiagOf:       j_diag_of,
+    Vec:          j_reshape,
+    Unvec:        j_reshape,
+}
+
+
+def jacobian_of_linear(dY: Expr, X: Var) -> Expr:
+    """J with vec(dY) = J vec(dX), for dY linear in dX (a differential). Runs once over the DAG."""
+    has: dict = {}
+    for e in postorder(dY):
+        has[e] = isinstance(e, Differential) or any(has[c] for c in children(e))
+    memo: dict = {}
+    ctx = Context(X, memo, has)
+    for e in postorder(dY):
+        if not has[e]:
+            continue
+        try:
+            rule = JACOBIAN_RULES[type(e)]
+        except KeyError:
+            raise DerivativeError(f"no Jacobian rule for {type(e).__name__} ({e})") from None
+        memo[e] = rule(e, ctx)
+    if not has[dY]:
+        return zero((size(dY), size(X)))
+    return memo[dY]
+
+
+# ---- simplification: the Kronecker and diag identities -----------------------------------------
+
+def mixed_product(e: MatMul) -> Expr | None:
+    """(A ⊗ B)(C ⊗ D) = (A C) ⊗ (B D)  when the factors conform"""
+    for i, (L, R) in enumerate(zip(e.args, e.args[1:])):
+        if isinstance(L, Kron) and isinstance(R, Kron) and len(L.args) == len(R.args) and \
+                all(shape_of(a)[1] == shape_of(b)[0] for a, b in zip(L.args, R.args)):
+            merged = Kron(tuple(matmul(a, b) for a, b in zip(L.args, R.args)))
+            return matmul(*e.args[:i], normalize(merged), *e.args[i + 2:])
+    return None
+
+
+def diag_products(e: MatMul) -> Expr | None:
+    """diag(a) diag(b) = diag(a ∘ b)"""
+    for i, (L, R) in enumerate(zip(e.args, e.args[1:])):
+        if isinstance(L, DiagMat) and isinstance(R, DiagMat):
+            return matmul(*e.args[:i], diag_mat(hadamard(L.arg, R.arg)), *e.args[i + 2:])
+    return None
+
+
+def kron_identities(e: Kron) -> Expr | None:
+    """I ⊗ I = I;  a 1x1 factor is a scalar: s ⊗ A = s A"""
+    out = e.args[0]
+    for a in e.args[1:]:
+        out = kron2(out, a)
+    return out if out != e else None
+
+
+def kron_common_factor(e: Add) -> Expr | None:
+    """P ⊗ A + P ⊗ B = P ⊗ (A + B);  A ⊗ P + B ⊗ P = (A + B) ⊗ P   (scalar coefficients kept)"""
+    terms = []
+    for t in e.args:
+        s, body = ((t.args[:-1], t.args[-1]) if isinstance(t, Mul) and not is_scalar(t) else ((), t))
+        terms.append((s, body))
+    for side in (0, -1):
+        groups: dict = {}
+        for i, (s, body) in enumerate(terms):
+            if isinstance(body, Kron) and len(body.args) == 2:
+                groups.setdefault(body.args[side], []).append(i)
+        for P, idx in groups.items():
+            if len(idx) < 2:
+                continue
+            rest = add(*(mul(*terms[i][0], terms[i][1].args[1 + side]) for i in idx))
+            common = kron(P, rest) if side == 0 else kron(rest, P)
+            return add(common, *(t for i, t in enumerate(e.args) if i not in idx))
+    return None
+
+
+def diag_of_diag(e: DiagOf) -> Expr | None:
+    """diag(diag(v)) = v"""
+    return e.arg.arg if isinstance(e.arg, DiagMat) else None
+
+
+def transpose_of_commutation(e: Transpose) -> Expr | None:
+    """K_{m,n}^T = K_{n,m}"""
+    mn = is_commutation(e.arg)
+    return commutation(mn[1], mn[0]) if mn else None
+
+
+def merge_rules(*tables) -> dict:
+    out: dict = {}
+    for t in tables:
+        for k, v in t.items():
+            out[k] = out.get(k, ()) + tuple(v)
+    return out
+
+
+KRONECKER_RULES = {
+    MatMul:    (mixed_product, diag_products),
+    Kron:      (kron_identities,),
+    Add:       (kron_common_factor,),
+    DiagOf:    (diag_of_diag,),
+    Transpose: (transpose_of_commutation,),
+}
+JACOBIAN_SIMPLIFY = merge_rules(RULES, KRONECKER_RULES)
+
+
+def simplify_jacobian(e: Expr) -> Expr:
+    return simplify(e, JACOBIAN_SIMPLIFY)
+
+
+# ---- the whole: J of an expression, H of a scalar ------------------------------------------------
+
+def jacobian_expr(y: Expr, X: Var, gradient: Expr | None = None) -> Expr:
+    """J = dvec(y)/dvec(X), size(y) x size(X). For a scalar y, J = vec(∇y)^T (pass the gradient
+    if it is known: the one matdiff prints reads best)."""
+    if is_scalar(y):
+        if gradient is None:
+            gradient = backprop(y, [X])[X]
+        return simplify_jacobian(transpose(vec_of(simplify(gradient))))
+    return simplify_jacobian(jacobian_of_linear(differential(y, {X}), X))
+
+
+def hessian_expr(gradient: Expr, X: Var) -> Expr:
+    """H = dvec(G)/dvec(X) for the gradient G of a scalar with respect to X: d²f = vec(dX)^T H vec(dX)."""
+    return jacobian_expr(gradient, X)
+
+
+def commutation_names(e: Expr) -> dict:
+    """{K node: 'K_{m,n}'} for every commutation matrix in e (printers show it by name)."""
+    return {n: f"K_{{{dim_text(mn[0])},{dim_text(mn[1])}}}" for n in postorder(e)
+            if (mn := is_commutation(n))}
+

@@ -1,0 +1,106 @@
+"""Problem -> Jacobian or Hessian (vec convention, SPEC §3), as text, SymPy and checked.
+
+derive_jacobian: J with dvec(y) = J dvec(X) (jacobian.jacobian_expr over the function inline).
+derive_hessian:  H = the Jacobian of the gradient that derive_gradient finds, so that
+                 d²f = vec(dX)^T H vec(dX); with diagonal=True the Becker–LeCun diagonal
+                 (curvature.diagonal_hessian), shaped like X.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .checking import CheckReport, check_hessian, check_hessian_diagonal, check_jacobian
+from .curvature import diagonal_hessian
+from .errors import DerivativeError, MatdiffError
+from .expr import Expr
+from .gradient import auto_names, derive_gradient
+from .jacobian import commutation_names, is_commutation, jacobian_expr, without_vec
+from .printing.text import to_text
+from .problem import Problem
+from .shapes import shape_of
+
+KINDS = ("jacobian", "hessian", "diagonal")
+
+
+@dataclass
+class Derivative2:
+    """A Jacobian, a Hessian or a Hessian's diagonal of one function with respect to one variable."""
+    problem: Problem
+    wrt: str
+    kind: str                       # "jacobian" | "hessian" | "diagonal"
+    matrix: Expr                    # J, H, or the diagonal D (shaped like the variable)
+    gradient: Expr | None = None    # the gradient a Hessian differentiates
+    exact: bool = True              # diagonal: is the approximation the exact diagonal here
+    names: dict = field(default_factory=dict)
+
+    @property
+    def symbol(self) -> str:
+        return {"jacobian": "J", "hessian": "H", "diagonal": "diag H"}[self.kind]
+
+    def text(self) -> str:
+        """Auxiliary names used, then `J = ...`; commutation matrices print as K_{m,n}."""
+        names = {**self.names, **commutation_names(self.matrix)}
+        lines = [f"{n} = {to_text(e, names)}" for e, n in self.names.items() if _uses(self.matrix, e)]
+        body = names[self.matrix] if self.matrix in names else to_text(self.matrix, names)
+        lines.append(f"{self.symbol} = {body}")
+        lines += [f"{k}: the commutation matrix, {k} vec(A) = vec(A^T)" for k in
+                  commutation_names(self.matrix).values()]
+        if self.kind == "diagonal":
+            w = self.wrt
+            lines.append(f"(∂²f/∂{w}_ij² for every entry of {w}, back-propagated as Becker and LeCun do: "
+                         + ("exact here)" if self.exact else
+                            "an approximation here: off-diagonal second derivatives are neglected)"))
+        return "\n".join(lines)
+
+    def sympy(self):
+        from .printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
+        return to_sympy(without_vec(self.matrix))
+
+    def check(self, seed: int = 0) -> CheckReport:
+        p = self.problem
+        X = p.vars[self.wrt]
+        if self.kind == "jacobian":
+            return check_jacobian(p.f, self.matrix, X, p.shaped, seed)
+        if self.kind == "hessian":
+            return check_hessian(p.f, self.gradient, self.matrix, X, p.shaped, seed)
+        return check_hessian_diagonal(p.f, self.matrix, X, p.shaped, self.exact, seed)
+
+
+def _uses(root: Expr, e: Expr) -> bool:
+    from .expr import postorder
+    return e in postorder(root)
+
+
+def _one_name(wrt) -> str:
+    if not isinstance(wrt, str):
+        raise MatdiffError(f"wrt= names one variable here, got {wrt!r}")
+    return wrt
+
+
+def derive_jacobian(p: Problem, wrt: str) -> Derivative2:
+    """J with dvec(y) = J dvec(X): m x n for y in R^m and x in R^n; a scalar y gives 1 x n."""
+    X = p.var(_one_name(wrt))
+    grad = derive_gradient(p, wrt).grads[wrt] if shape_of(p.f) == (1, 1) else None
+    J = jacobian_expr(p.f, X, grad)
+    return Derivative2(p, wrt, "jacobian", J, names=_names(p, J))
+
+
+def derive_hessian(p: Problem, wrt: str, diagonal: bool = False) -> Derivative2:
+    """H = dvec(G)/dvec(X) for the gradient G of a scalar f: d²f = vec(dX)^T H vec(dX).
+    With diagonal=True, the entries ∂²f/∂X_ij² shaped like X (Becker–LeCun, see curvature.py)."""
+    p.require_scalar("Hessian")
+    X = p.var(_one_name(wrt))
+    if diagonal:
+        D, exact = diagonal_hessian(p.f, X)
+        return Derivative2(p, wrt, "diagonal", D, exact=exact, names=_names(p, D))
+    G = derive_gradient(p, wrt).grads[wrt]
+    try:
+        H = jacobian_expr(G, X)
+    except DerivativeError as e:
+        raise DerivativeError(f"the Hessian: {e}") from None
+    return Derivative2(p, wrt, "hessian", H, gradient=G, names=_names(p, H))
+
+
+def _names(p: Problem, M: Expr) -> dict:
+    """The sheets' auxiliary names (z0, z1, ...) for what the result repeats; never a K."""
+    return {e: n for e, n in auto_names(p.f, [M]).items() if not is_commutation(e)}
