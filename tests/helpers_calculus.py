@@ -233,9 +233,11 @@ class SympyEval:
         if isinstance(e, sp.Inverse):
             return np.linalg.inv(ev(e.arg))
         if isinstance(e, sp.MatPow):
-            k = e.exp
-            assert k.is_integer, f"non-integer matrix power {e}"
-            return np.linalg.matrix_power(ev(e.base), int(k))
+            k, base = e.exp, ev(e.base)
+            if base.shape == (1, 1):            # a 1x1 matrix to any power is the scalar power
+                return base ** float(k)
+            assert k.is_integer, f"non-integer power of a non-1x1 matrix: {e}"
+            return np.linalg.matrix_power(base, int(k))
         if isinstance(e, sp.KroneckerProduct):
             out = ev(e.args[0])
             for a in e.args[1:]:

@@ -174,6 +174,44 @@ def test_second_derivative_of_builtin_is_evaluated(fn):
     assert_close(sympy_evaluate(g, vals), fd_gradient(lambda c, W, x: c @ np_fn(W @ x), vals, "W"))
 
 
+# ---- functions of a 1x1 matrix expression (a^T x): the body must not be called on a matrix ----
+
+NP_DERIV = {
+    "exp": (np.exp, np.exp), "log": (np.log, lambda z: 1 / z), "sin": (np.sin, np.cos),
+    "cos": (np.cos, lambda z: -np.sin(z)), "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
+    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2),
+    "relu": (lambda z: np.maximum(z, 0), lambda z: float(z > 0)),
+    "softplus": (lambda z: np.logaddexp(0, z), lambda z: 1 / (1 + np.exp(-z))),
+    "sqrt": (np.sqrt, lambda z: 0.5 / np.sqrt(z)),
+    "Phi": (np.sin, np.cos),                          # Phi = sin when the result is evaluated
+}
+ONE_BY_ONE_BUG = ("to_sympy builds ElementwiseApplyFunction(Lambda(t, body), a.T*x) for a 1x1 argument, and "
+                  "SymPy calls the body at the matrix: 1 + exp(-t) raises TypeError (sigmoid, softplus'), "
+                  "Max(t, 0) and Heaviside(t) raise ValueError (relu, relu')")
+ONE_BY_ONE_CRASHES = {("sigmoid", 0), ("sigmoid", 1), ("relu", 0), ("relu", 1), ("softplus", 1)}
+
+
+def one_by_one_cases():
+    for fn in NP_DERIV:
+        for order in (0, 1):
+            marks = [pytest.mark.xfail(strict=True, reason=ONE_BY_ONE_BUG)] if (fn, order) in ONE_BY_ONE_CRASHES else []
+            yield pytest.param(fn, order, id=f"{fn}{chr(39) * order}", marks=marks)
+
+
+@pytest.mark.parametrize("fn, order", one_by_one_cases())
+def test_function_of_a_1x1_matrix_expression(fn, order):
+    """f(a^T x) b^T x wrt x: the SymPy result exists, has only SPEC classes, and is the gradient."""
+    shapes = dict(a=(3,), x=(3,), b=(3,))
+    spelled = fn + "'" * order
+    g = matdiff.gradient(f"{spelled}(a^T x) b^T x", "x", shapes=shapes)
+    assert not foreign_classes(g), foreign_classes(g)
+    vals = draw_all(shapes, np.random.default_rng(7), dict(a="pos", x="pos"))
+    h = NP_DERIV[fn][order]
+    got = sympy_evaluate(g, vals, functions={"Phi": sp.sin})
+    ref = fd_gradient(lambda a, x, b: h(a @ x) * (b @ x), vals, "x")
+    assert_close(got.ravel(), ref)
+
+
 # ---- differentials -----------------------------------------------------------------------------
 
 def test_differential_of_inverse_holds_dA():
