@@ -36,25 +36,61 @@ class Expr:
         return tuple(getattr(self, n) for n in self.__match_args__)
 
     def __eq__(self, other):
+        """Structural equality, walked with a stack: expressions can be thousands deep."""
         if self is other:
             return True
-        return type(self) is type(other) and hash(self) == hash(other) and self.fields() == other.fields()
+        if type(self) is not type(other) or hash(self) != hash(other):
+            return False
+        stack = [(self, other)]
+        while stack:
+            a, b = stack.pop()
+            if a is b:
+                continue
+            if type(a) is not type(b) or hash(a) != hash(b):
+                return False
+            for x, y in zip(a.fields(), b.fields()):
+                if isinstance(x, tuple) and isinstance(y, tuple) and len(x) == len(y):
+                    stack.extend(zip(x, y))
+                elif isinstance(x, Expr):
+                    stack.append((x, y))
+                elif x != y:
+                    return False
+        return True
 
     def __ne__(self, other):
         return not self == other
 
     def __hash__(self):
+        """Computed once, children first, with a stack rather than recursion."""
         try:
             return self._hash
         except AttributeError:
-            h = hash((type(self).__name__, self.fields()))
-            object.__setattr__(self, "_hash", h)
-            return h
+            pass
+        stack = [self]
+        while stack:
+            e = stack[-1]
+            pending = [c for c in _sub_exprs(e) if not hasattr(c, "_hash")]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            if not hasattr(e, "_hash"):
+                object.__setattr__(e, "_hash", hash((type(e).__name__, e.fields())))
+        return self._hash
 
     def __str__(self):
         from .printing.text import to_text  # printing sits above the AST; __str__ is a convenience
 
         return to_text(self)
+
+
+def _sub_exprs(e: Expr):
+    """Every Expr among e's fields (children, and Differential's `of`)."""
+    for x in e.fields():
+        if isinstance(x, Expr):
+            yield x
+        elif isinstance(x, tuple):
+            yield from (y for y in x if isinstance(y, Expr))
 
 
 class Leaf(Expr):
@@ -294,9 +330,12 @@ def with_children(e: Expr, kids: Sequence[Expr]) -> Expr:
     return e
 
 
-def postorder(root: Expr) -> list:
-    """Every distinct node once, children before parents; iterative, so depth is no limit."""
-    seen: set = set()
+def postorder(root: Expr, done=()) -> list:
+    """Every distinct node once, children before parents; iterative, so depth is no limit.
+    Nodes in `done` (a set or dict of nodes already handled) are neither listed nor entered."""
+    seen: set = set(done) if not isinstance(done, (set, dict)) else done
+    if seen is done:
+        seen = _Overlay(done)
     out: list = []
     stack = [(root, False)]
     while stack:
@@ -312,14 +351,35 @@ def postorder(root: Expr) -> list:
     return out
 
 
+class _Overlay:
+    """A set seen through another (`done`) without copying it: membership in either."""
+    __slots__ = ("base", "own")
+
+    def __init__(self, base):
+        self.base, self.own = base, set()
+
+    def __contains__(self, e) -> bool:
+        return e in self.own or e in self.base
+
+    def add(self, e) -> None:
+        self.own.add(e)
+
+
 def transform(root: Expr, fn, memo: dict | None = None) -> Expr:
     """Rebuild bottom-up: fn(node, new_children) -> node, each distinct node once (DAG-safe).
     Pass one `memo` to several calls to rebuild several roots that share nodes."""
     memo = {} if memo is None else memo
-    for e in postorder(root):
-        if e not in memo:
-            memo[e] = fn(e, [memo[c] for c in children(e)])
+    for e in postorder(root, done=memo):
+        memo[e] = fn(e, [memo[c] for c in children(e)])
     return memo[root]
+
+
+def depth(root: Expr) -> int:
+    """The nesting depth of an expression (a leaf is 1), without recursion."""
+    d: dict = {}
+    for e in postorder(root):
+        d[e] = 1 + max((d[c] for c in children(e)), default=0)
+    return d[root]
 
 
 def variables(root: Expr) -> list:

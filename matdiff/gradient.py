@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from .algebra import add
 from .canon import backprop
 from .checking import CheckReport, check_gradients
+from . import limits
 from .errors import MatdiffError
 from .expr import Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, postorder, substitute
 from .printing.latex import aligned, latex_name, to_latex
@@ -94,13 +95,16 @@ def derive_gradient(p: Problem, wrt) -> Gradient:
         if isinstance(M, Zero):
             continue
         users = {n for n in postorder(rhs) if isinstance(n, Var) and n in active}
-        if not isinstance(M, Leaf) and (len(users) > 1 or users & set(targets)):
-            d = Var(f"delta_{sym.name}", sym.shape)   # used twice or more: name it
+        limits.tick()
+        # a delta used twice or more, or grown big (a long chain of one-input steps), gets a name:
+        # that keeps every printed line short and the whole derivation linear in the program
+        if not isinstance(M, Leaf) and (len(users) > 1 or users & set(targets) or len(postorder(M)) > 40):
+            d = Var(f"delta_{sym.name}", sym.shape)
             deltas.append((d, M))
             M = d
         _pass_on(rhs, M, users, cot, named)
     grads = {w: simplify(add(*cot[v])) if v in cot else Zero(shape_of(v)) for w, v in zip(names, targets)}
-    deltas = [(d, e) for d, e in deltas if _uses(list(grads.values()) + [e for _, e in deltas], d)]
+    deltas = _used_deltas(list(grads.values()), deltas)
     names_ = {} if p.steps else auto_names(p.f, list(grads.values()))
     return Gradient(p, grads, deltas, names_)
 
@@ -116,8 +120,19 @@ def _pass_on(rhs: Expr, seed, active: set, cot: dict, named: dict) -> None:
             cot.setdefault(v, []).append(substitute(g, named))
 
 
-def _uses(exprs: list, d: Var) -> bool:
-    return any(d in postorder(e) for e in exprs)
+def _used_deltas(outputs: list, deltas: list) -> list:
+    """The deltas the outputs use, directly or through other deltas (each walked once)."""
+    defined = dict(deltas)
+    used: set = set()
+    seen: set = set()
+    stack = list(outputs)
+    while stack:
+        for n in postorder(stack.pop(), done=seen):
+            seen.add(n)
+            if n in defined and n not in used:
+                used.add(n)
+                stack.append(defined[n])
+    return [(d, e) for d, e in deltas if d in used]
 
 
 def auto_names(f: Expr, outputs: list) -> dict:

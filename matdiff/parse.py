@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import functions as F
 from .errors import ParseError, UnknownFunctionError, caret
+from .limits import check_depth, check_text
 from .expr import (
     MINUS_ONE, Add, Apply, Assign, Const, Det, DiagMat, Expr, Fn, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Program, Softmax, Sum, Trace,
@@ -320,11 +321,13 @@ def parse(src: str, functions=()) -> Program:
         raise ParseError(f"expected the text of an expression, got {type(src).__name__}")
     if not src.strip():
         raise ParseError("the input is empty: expected an expression such as `x^T A x`")
+    check_text(src)
     names = F.function_names(functions)
     try:
         tree = _parse_tree(src, names)
     except UnexpectedInput as e:
         raise _syntax_error(src, e) from None
+    check_depth(_depth(tree))         # before the recursive transform below
     for line in tree.children[:-1]:
         if not (isinstance(line, Tree) and line.data == "assign"):
             pos = line.meta.start_pos if isinstance(line, Tree) else line.start_pos
@@ -338,6 +341,16 @@ def parse(src: str, functions=()) -> Program:
         if isinstance(e.orig_exc, ParseError):
             raise e.orig_exc from None
         raise
+
+
+def _depth(tree) -> int:
+    """The depth of a lark tree, without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        t, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((c, d + 1) for c in getattr(t, "children", ()) if isinstance(c, Tree))
+    return deepest
 
 
 def parse_expr(src: str, functions=()) -> Expr:

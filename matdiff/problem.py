@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .algebra import normalize
+from . import limits
 from .errors import DerivativeError, MatdiffError
 from .expr import Expr, Program, Var, postorder, substitute
 from .parse import parse
@@ -45,6 +46,7 @@ class Problem:
 
     @classmethod
     def of(cls, src, shapes=None, functions=None) -> "Problem":
+        limits.start()                           # every derivation starts here: its time budget
         shaped = understand(src, shapes, functions)
         symbols: dict = {}                       # shaped node of a step -> its symbol
         steps = []

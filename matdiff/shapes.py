@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from . import functions as F
 from .errors import ShapeError
+from .limits import check_power
 from .expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Program, Softmax, Sum, Trace,
@@ -307,8 +308,10 @@ def _awkward(shaped: Shaped, declared: dict) -> int:
                if n not in declared and n[0].isupper() and len(s) == 2 and 1 in s)
     thin += sum(1 for n, s in shaped.inputs.items()
                 if n not in declared and s == () and not F.is_greek_lower(n) and n[0].islower())
-    roots = [shaped.expr, *(e for _, e in shaped.defs)]
-    transposed = {n.arg.name for r in roots for n in postorder(r)
+    seen: set = set()
+    for root in [shaped.expr, *(e for _, e in shaped.defs)]:     # the steps share nodes: walk each once
+        seen.update(postorder(root, done=seen))
+    transposed = {n.arg.name for n in seen
                   if isinstance(n, Transpose) and isinstance(n.arg, Var) and n.arg.shape == ()
                   and n.arg.name not in declared}
     return thin + len(transposed)
@@ -527,6 +530,7 @@ def resolve(e: Expr) -> Expr:
             return HadamardPow(e.k, e.arg)
         if e.k.denominator != 1:
             raise ShapeError(f"{e}: a matrix power needs an integer exponent, got {e.k}")
+        check_power(e.k)
         if e.k == 0:
             return Identity(shape_of(e.arg)[0])
         if e.k < 0:

@@ -15,6 +15,7 @@ from .expr import (
     Add, Apply, DiagMat, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Ones, Kron, MatMul, MatPow,
     Mul, Transpose, transform,
 )
+from .limits import tick
 from .printing.precedence import is_negative
 from .shapes import is_scalar, shape_of
 
@@ -161,6 +162,7 @@ RULES = {
 def simplify(e: Expr, rules=RULES, max_passes: int = 50) -> Expr:
     """Bottom-up through the smart constructors, each node's rules to exhaustion, to a fixed point."""
     def step(node: Expr, kids: list) -> Expr:
+        tick()
         node = rebuild(node, kids)
         for _ in range(100):
             for rule in rules.get(type(node), ()):
