@@ -7,12 +7,16 @@ import re
 import sys
 
 from .errors import MatdiffError
+from .limits import LIMITS
 
 EXAMPLES = """examples:
   matdiff parse 'c^T Psi((W + V) Phi(W x + b))'
   matdiff grad 'c^T Psi((W + V) Phi(W x + b))' --wrt W --check
   matdiff diff 'inv(A)'
   matdiff check 'x^T A x' --wrt x --claim '2 A x'
+  matdiff jacobian 'tanh(W x)' --wrt x --check
+  matdiff hessian 'logdet(X)' --wrt X
+  matdiff hessian '1/2 ||W2 tanh(W1 x) - t||^2' --wrt W1 --diagonal
   matdiff parse program.txt --shape W=n,m --shape x=m
   echo 'x^T A x' | matdiff parse -
 """
@@ -48,6 +52,8 @@ def common(p: argparse.ArgumentParser) -> None:
                    help="declare a shape: W=n,m (matrix), x=n (vector), alpha= (scalar); repeatable")
     p.add_argument("--fn", action="append", default=[], metavar="NAME",
                    help="declare an extra abstract elementwise function; repeatable")
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=N",
+                   help="raise or lower a limit: length, lines, depth, power, seconds; repeatable")
 
 
 def problem_args(a) -> dict:
@@ -116,6 +122,41 @@ def cmd_check(a) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_second(kind: str):
+    """matdiff jacobian / matdiff hessian: one result per --wrt, then --sympy, --latex, --check."""
+    def run(a) -> int:
+        from .problem import Problem
+        from .second_order import derive_hessian, derive_jacobian
+
+        p = Problem.of(read_source(a.source), **problem_args(a))
+        ok = True
+        for w in wrt_list(a):
+            d = derive_jacobian(p, w) if kind == "jacobian" else derive_hessian(p, w, a.diagonal)
+            print(d.text())
+            if a.sympy:
+                print(f"sympy: {d.sympy()}")
+            if a.latex:
+                from .printing.latex import aligned
+                print(aligned(d.latex_lines()))
+            if a.check:
+                report = d.check()
+                print(report)
+                ok = ok and report.ok
+        return 0 if ok else 1
+    return run
+
+
+def second_options(diagonal: bool):
+    def options(p):
+        grad_options(p)
+        p.add_argument("--latex", action="store_true", help="also print the result as LaTeX")
+        if diagonal:
+            p.add_argument("--diagonal", action="store_true",
+                           help="only d²f/dX_ij², shaped like X: second derivatives back-propagated "
+                                "(Becker–LeCun; exact for one layer)")
+    return options
+
+
 def grad_options(p):
     p.add_argument("--wrt", action="append", default=[], metavar="NAME",
                    help="the variable to differentiate with respect to; repeatable")
@@ -138,6 +179,10 @@ COMMANDS = {
     "grad": (cmd_grad, grad_options, "the gradient of a scalar function, in closed form"),
     "diff": (cmd_diff, diff_options, "the differential"),
     "check": (cmd_check, check_options, "check a gradient, or a claimed one, against finite differences"),
+    "jacobian": (cmd_second("jacobian"), second_options(False),
+                 "the Jacobian J with dvec(y) = J dvec(x) (m x n for y in R^m, x in R^n)"),
+    "hessian": (cmd_second("hessian"), second_options(True),
+                "the Hessian of a scalar function; for a matrix X, d²f = vec(dX)^T H vec(dX)"),
 }
 
 
@@ -162,6 +207,9 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
+        for item in getattr(a, "limit", []):
+            name, _, value = item.partition("=")
+            LIMITS.set(name.strip(), value.strip())
         return a.run(a)
     except MatdiffError as e:
         print(f"matdiff: error: {e}", file=sys.stderr)
