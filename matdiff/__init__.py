@@ -4,11 +4,16 @@
 >>> matdiff.gradient("x^T A x", wrt="x")
 (A + A.T)*x
 """
-from .api import check, derive_gradient, differential, gradient, latex, understand
+from .api import (
+    check, derive_gradient, derive_hessian, derive_jacobian, differential, gradient, hessian, jacobian, latex,
+    understand,
+)
 from .checking import CheckReport
 from .errors import DerivativeError, LimitError, MatdiffError, ParseError, ShapeError, UnknownFunctionError
+from .limits import LIMITS
 from .parse import parse
 
-__all__ = ["gradient", "differential", "check", "latex", "understand", "derive_gradient", "parse", "CheckReport",
+__all__ = ["gradient", "jacobian", "hessian", "differential", "check", "latex", "understand", "derive_gradient",
+           "derive_jacobian", "derive_hessian", "parse", "CheckReport", "LIMITS",
            "MatdiffError", "ParseError", "ShapeError", "UnknownFunctionError", "DerivativeError", "LimitError"]
 __version__ = "0.1.0"
