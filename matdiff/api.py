@@ -14,9 +14,13 @@ from .gradient import Gradient
 from .gradient import derive_gradient as _derive_gradient
 from .printing.latex import aligned, latex_name, to_latex
 from .problem import Problem, understand
+from .second_order import Derivative2
+from .second_order import derive_hessian as _derive_hessian
+from .second_order import derive_jacobian as _derive_jacobian
 from .simplify import simplify
 
-__all__ = ["understand", "derive_gradient", "gradient", "differential", "check", "latex"]
+__all__ = ["understand", "derive_gradient", "gradient", "differential", "check", "latex",
+           "derive_jacobian", "jacobian", "derive_hessian", "hessian"]
 
 
 def derive_gradient(expr, wrt, shapes=None, functions=None) -> Gradient:
@@ -57,6 +61,46 @@ def check(expr, wrt, shapes=None, functions=None, claim=None, seed: int = 0) -> 
     return check_claim(expr, wrt, claim, shapes, functions, seed)
 
 
+def derive_jacobian(expr, wrt, shapes=None, functions=None) -> Derivative2:
+    """The Jacobian as matdiff's own expression (the engine behind jacobian() and `matdiff jacobian`)."""
+    return _derive_jacobian(Problem.of(expr, shapes, functions), wrt)
+
+
+def jacobian(expr, wrt, shapes=None, functions=None):
+    """The Jacobian J with dvec(y) = J dvec(X) as a SymPy expression (a dict for a list of names):
+    m x n for y in R^m and x in R^n; with respect to a matrix, vec of both (SPEC §3).
+
+    >>> import matdiff
+    >>> matdiff.jacobian("A x", wrt="x")
+    A
+    """
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    p = Problem.of(expr, shapes, functions)
+    out = {w: _derive_jacobian(p, w).sympy() for w in names}
+    return out[wrt] if isinstance(wrt, str) else out
+
+
+def derive_hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False) -> Derivative2:
+    """The Hessian (or its Becker–LeCun diagonal) as matdiff's own expression."""
+    return _derive_hessian(Problem.of(expr, shapes, functions), wrt, diagonal)
+
+
+def hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False):
+    """The Hessian of a scalar function as a SymPy expression (a dict for a list of names):
+    n x n for a vector; for a matrix X the vec form, d²f = vec(dX)^T H vec(dX). The Jacobian
+    of the gradient. diagonal=True gives d²f/dX_ij² shaped like X, back-propagated as Becker
+    and LeCun do (exact for one layer; `derive_hessian(...).exact` says whether it is here).
+
+    >>> import matdiff
+    >>> matdiff.hessian("x^T A x", wrt="x")
+    A + A.T
+    """
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    p = Problem.of(expr, shapes, functions)
+    out = {w: _derive_hessian(p, w, diagonal).sympy() for w in names}
+    return out[wrt] if isinstance(wrt, str) else out
+
+
 def latex(result, shapes=None, functions=None) -> str:
     """LaTeX of any result: a SymPy expression (via sympy.latex), a matdiff Expr or Gradient,
     a dict of results (one line each), or the text of an expression (as matdiff understands it).
@@ -65,7 +109,7 @@ def latex(result, shapes=None, functions=None) -> str:
     >>> matdiff.latex(matdiff.derive_gradient("x^T A x", wrt="x").grads["x"])
     '\\\\left(A + A^{\\\\top}\\\\right) \\\\, x'
     """
-    if isinstance(result, Gradient):
+    if isinstance(result, (Gradient, Derivative2)):
         return aligned(result.latex_lines())
     if isinstance(result, Expr):
         return to_latex(result)

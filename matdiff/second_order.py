@@ -52,9 +52,30 @@ class Derivative2:
                             "an approximation here: off-diagonal second derivatives are neglected)"))
         return "\n".join(lines)
 
+    def latex_lines(self) -> list:
+        """The lines of text() as LaTeX (left side, right side) pairs."""
+        from .printing.latex import latex_dim, latex_name, to_latex
+        ks = {k: "K" if len(commutation_names(self.matrix)) == 1 else f"K{i + 1}"
+              for i, k in enumerate(commutation_names(self.matrix))}
+        names = {**self.names, **ks}
+        lines = [(latex_name(n), to_latex(e, names)) for e, n in self.names.items() if _uses(self.matrix, e)]
+        lhs = {"jacobian": "J", "hessian": "H",
+               "diagonal": rf"\operatorname{{diag}} H_{{{latex_name(self.wrt)}}}"}[self.kind]
+        body = latex_name(names[self.matrix]) if self.matrix in names else to_latex(self.matrix, names)
+        lines.append((lhs, body))
+        for k, n in ks.items():
+            m, q = is_commutation(k)
+            lines.append((latex_name(n), rf"K_{{{latex_dim(m)},{latex_dim(q)}}}\text{{, the commutation matrix: }}"
+                          rf"{latex_name(n)} \operatorname{{vec}}(A) = \operatorname{{vec}}(A^{{\top}})"))
+        return lines
+
+    def _repr_latex_(self) -> str:
+        from .printing.latex import aligned
+        return "$$" + aligned(self.latex_lines()) + "$$"
+
     def sympy(self):
         from .printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
-        return to_sympy(without_vec(self.matrix))
+        return to_sympy(without_vec(self.matrix), shallow=True)
 
     def check(self, seed: int = 0) -> CheckReport:
         p = self.problem

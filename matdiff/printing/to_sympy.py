@@ -172,10 +172,20 @@ SYMPY = {
 }
 
 
-def to_sympy(e: Expr):
-    """The SymPy expression of e; a 1x1 result is a SymPy scalar."""
+def _mul_shallow(e, v):
+    """s A without SymPy's deep doit(): KroneckerProduct.doit() breaks on a factor with a scalar
+    coefficient and several matrices (s E E^T inside a softmax's Hessian)."""
+    scalars = [scalar(a) for a, x in zip(v, e.args) if shape_of(x) == (1, 1)]
+    wide = [a for a, x in zip(v, e.args) if shape_of(x) != (1, 1)]
+    return sp.MatMul(sp.Mul(*scalars), wide[0]).doit(deep=False) if wide else sp.Mul(*scalars)
+
+
+def to_sympy(e: Expr, shallow: bool = False):
+    """The SymPy expression of e; a 1x1 result is a SymPy scalar. shallow=True never runs doit()
+    below a scalar multiple (Jacobians and Hessians, whose Kronecker products need it)."""
+    table = {**SYMPY, Mul: _mul_shallow} if shallow else SYMPY
     memo: dict = {}
     for n in postorder(e):
-        memo[n] = SYMPY[type(n)](n, [memo[c] for c in children(n)])
+        memo[n] = table[type(n)](n, [memo[c] for c in children(n)])
     out = memo[e]
     return scalar(out) if shape_of(e) == (1, 1) else out
