@@ -41,8 +41,7 @@ class Derivative2:
         """Auxiliary names used, then `J = ...`; commutation matrices print as K_{m,n}."""
         names = {**self.names, **commutation_names(self.matrix)}
         lines = [f"{n} = {to_text(e, names)}" for e, n in self.names.items() if _uses(self.matrix, e)]
-        body = names[self.matrix] if self.matrix in names else to_text(self.matrix, names)
-        lines.append(f"{self.symbol} = {body}")
+        lines.append(f"{self.symbol} = {self.formula()}")
         lines += [f"{k}: the commutation matrix, {k} vec(A) = vec(A^T)" for k in
                   commutation_names(self.matrix).values()]
         if self.kind == "diagonal":
@@ -51,6 +50,11 @@ class Derivative2:
                          + ("exact here)" if self.exact else
                             "an approximation here: off-diagonal second derivatives are neglected)"))
         return "\n".join(lines)
+
+    def formula(self) -> str:
+        """The right-hand side as text: `diag(tanh'(W x)) W`, `-K_{n,n} (X^-T ⊗ X^-1)`."""
+        names = {**self.names, **commutation_names(self.matrix)}
+        return names[self.matrix] if self.matrix in names else to_text(self.matrix, names)
 
     def latex_lines(self) -> list:
         """The lines of text() as LaTeX (left side, right side) pairs."""
