@@ -185,17 +185,10 @@ NP_DERIV = {
     "sqrt": (np.sqrt, lambda z: 0.5 / np.sqrt(z)),
     "Phi": (np.sin, np.cos),                          # Phi = sin when the result is evaluated
 }
-ONE_BY_ONE_BUG = ("to_sympy builds ElementwiseApplyFunction(Lambda(t, body), a.T*x) for a 1x1 argument, and "
-                  "SymPy calls the body at the matrix: 1 + exp(-t) raises TypeError (sigmoid, softplus'), "
-                  "Max(t, 0) and Heaviside(t) raise ValueError (relu, relu')")
-ONE_BY_ONE_CRASHES = {("sigmoid", 0), ("sigmoid", 1), ("relu", 0), ("relu", 1), ("softplus", 1)}
-
-
 def one_by_one_cases():
     for fn in NP_DERIV:
         for order in (0, 1):
-            marks = [pytest.mark.xfail(strict=True, reason=ONE_BY_ONE_BUG)] if (fn, order) in ONE_BY_ONE_CRASHES else []
-            yield pytest.param(fn, order, id=f"{fn}{chr(39) * order}", marks=marks)
+            yield pytest.param(fn, order, id=f"{fn}{chr(39) * order}")
 
 
 @pytest.mark.parametrize("fn, order", one_by_one_cases())

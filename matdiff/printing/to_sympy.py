@@ -64,10 +64,11 @@ def scalar(v):
 def _apply(e, v):
     body = function_body(e.fn)
     arg = v[0]
-    if shape_of(e) == (1, 1) and not is_matrix(arg):
+    if shape_of(e) == (1, 1):
         if not body.has(sp.Derivative) or isinstance(arg, sp.Symbol):
-            return body.subs(T, arg)            # a function of a scalar: tanh(w1*x1 + w2*x2)
-        arg = sp.MatMul(arg, sp.Identity(1))    # Phi'(alpha beta): as a 1x1 matrix, not Subs
+            return body.subs(T, scalar(arg))    # a function of a scalar: tanh(w1*x1 + w2*x2)
+        if not is_matrix(arg):
+            arg = sp.MatMul(arg, sp.Identity(1))   # Phi'(alpha beta): as a 1x1 matrix, not Subs
     # elementwise, and also for a 1x1 matrix (a^T x): there the body keeps Derivative(Phi(t), t)
     # evaluable after Phi is replaced, where a substitution would leave SymPy's Subs
     if shape_of(e) == (1, 1) and body.has(sp.Derivative):
@@ -180,12 +181,39 @@ def _mul_shallow(e, v):
     return sp.MatMul(sp.Mul(*scalars), wide[0]).doit(deep=False) if wide else sp.Mul(*scalars)
 
 
+# A node whose value and arguments are all 1x1 is scalar algebra: SymPy's matrix classes
+# (DiagonalOf, Inverse, KroneckerProduct, ...) refuse a scalar, so these say it as scalars.
+SCALAR = {
+    Transpose:   lambda e, v: v[0],
+    Inverse:     lambda e, v: 1 / v[0],
+    MatPow:      lambda e, v: v[0] ** int(e.k),
+    Hadamard:    lambda e, v: sp.Mul(*v),
+    Kron:        lambda e, v: sp.Mul(*v),
+    MatMul:      lambda e, v: sp.Mul(*v),
+    Trace:       lambda e, v: v[0],
+    Det:         lambda e, v: v[0],
+    LogDet:      lambda e, v: sp.log(v[0]),
+    Sum:         lambda e, v: v[0],
+    Norm:        lambda e, v: sp.Abs(v[0]),
+    DiagMat:     lambda e, v: v[0],
+    DiagOf:      lambda e, v: v[0],
+    Vec:         lambda e, v: v[0],
+    Unvec:       lambda e, v: v[0],
+    Softmax:     lambda e, v: sp.Integer(1),
+    LogSumExp:   lambda e, v: v[0],
+}
+
+
 def to_sympy(e: Expr, shallow: bool = False):
     """The SymPy expression of e; a 1x1 result is a SymPy scalar. shallow=True never runs doit()
     below a scalar multiple (Jacobians and Hessians, whose Kronecker products need it)."""
     table = {**SYMPY, Mul: _mul_shallow} if shallow else SYMPY
     memo: dict = {}
     for n in postorder(e):
-        memo[n] = table[type(n)](n, [memo[c] for c in children(n)])
+        kids = [memo[c] for c in children(n)]
+        if type(n) in SCALAR and shape_of(n) == (1, 1) and all(shape_of(c) == (1, 1) for c in children(n)):
+            memo[n] = SCALAR[type(n)](n, [scalar(k) for k in kids])
+        else:
+            memo[n] = table[type(n)](n, kids)
     out = memo[e]
     return scalar(out) if shape_of(e) == (1, 1) else out
