@@ -353,7 +353,7 @@ def _depth(tree) -> int:
     return deepest
 
 
-def parse_expr(src: str, functions=()) -> Expr:
+def parse_expression(src: str, functions=()) -> Expr:
     """Parse a single expression (a program's result)."""
     return parse(src, functions).result
 

@@ -11,7 +11,7 @@ from matdiff.expr import (
     Apply, Assign, Det, DiagMat, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogDet, LogSumExp,
     MatPow, Norm, Program, Softmax, Sum, Trace, Vec,
 )
-from matdiff.parse import parse, parse_expr
+from matdiff.parse import parse, parse_expression
 
 A, B, W, X, x, y, z, b, c, t, v = (V(n) for n in "ABWXxyzbctv")
 
@@ -257,7 +257,7 @@ def test_program_without_a_name_for_the_last_line():
 def test_a_single_expression_is_a_program_without_definitions():
     prog = parse("x^T A x")
     assert prog == Program((), mm(T(x), A, x), None)
-    assert parse_expr("x^T A x") == prog.result
+    assert parse_expression("x^T A x") == prog.result
 
 
 def test_program_with_latex_names():
