@@ -273,7 +273,7 @@ def _check_jacobian(src, fn, wrt, rng):
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6, err_msg=f"{src}\nJ = {J}")
 
 
-SETTINGS = settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -283,7 +283,7 @@ def test_random_vector_jacobians(e, seed):
     _check_jacobian(src, fn, "x", np.random.default_rng(seed))
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(e=st.integers(1, 3).flatmap(matrices), seed=st.integers(0, 2**16))
 def test_random_matrix_jacobians(e, seed):
     src, fn = e
