@@ -22,16 +22,17 @@ node type; the text printer shows it by name, K_{m,n}.
 from __future__ import annotations
 
 from .algebra import (
-    ONE, add, diag_mat, hadamard, kron, matmul, mul, normalize, transpose, zero,
+    ONE, add, const, diag_mat, hadamard, kron, matmul, mul, neg, normalize, transpose, zero,
 )
 from .canon import backprop, pullback
 from .diff import differential
 from .errors import DerivativeError
 from .expr import (
-    Add, Differential, DiagMat, DiagOf, Expr, Hadamard, Identity, Kron, MatMul, Mul, Ones, Sum,
+    Add, Const, Differential, DiagMat, DiagOf, Expr, Hadamard, Identity, Kron, MatMul, Mul, Ones, Sum,
     Trace, Transpose, Unvec, Var, Vec, Zero, children, postorder, transform, with_children,
 )
 from .shapes import dim_text, is_scalar, prod, shape_of
+from .printing.precedence import is_negative
 from .simplify import RULES, simplify
 
 
@@ -288,6 +289,76 @@ def diag_products(e: MatMul) -> Expr | None:
     return None
 
 
+def absorb_into_kron(e: MatMul) -> Expr | None:
+    """M (r ⊗ B) = r ⊗ (M B) for a row r;  (c ⊗ B) M = c ⊗ (B M) for a column c
+    (the mixed product with M = 1 ⊗ M; M not itself a Kronecker product)"""
+    for i, (L, R) in enumerate(zip(e.args, e.args[1:])):
+        if isinstance(R, Kron) and len(R.args) == 2 and not isinstance(L, Kron) and shape_of(R.args[0])[0] == 1:
+            return matmul(*e.args[:i], kron2(R.args[0], matmul(L, R.args[1])), *e.args[i + 2:])
+        if isinstance(L, Kron) and len(L.args) == 2 and not isinstance(R, Kron) and shape_of(L.args[0])[1] == 1:
+            return matmul(*e.args[:i], kron2(L.args[0], matmul(L.args[1], R)), *e.args[i + 2:])
+    return None
+
+
+def _scaled(t: Expr) -> tuple:
+    """s A -> ((s,), A)"""
+    if isinstance(t, Mul) and not is_scalar(t):
+        return t.args[:-1], t.args[-1]
+    return (), t
+
+
+def kron_times_vec(e: MatMul) -> Expr | None:
+    """(B^T ⊗ A) vec(X) = vec(A X B), also over a sum of (scaled) vec's"""
+    for i, (L, R) in enumerate(zip(e.args, e.args[1:])):
+        if not (isinstance(L, Kron) and len(L.args) == 2):
+            continue
+        terms = R.args if isinstance(R, Add) else (R,)
+        parts = [_scaled(t) for t in terms]
+        if all(isinstance(v, Vec) for _, v in parts):
+            Bt, A = L.args
+            new = add(*(mul(*s, vec_of(matmul(A, v.arg, transpose(Bt)))) for s, v in parts))
+            return matmul(*e.args[:i], new, *e.args[i + 2:])
+    return None
+
+
+def is_diag_selector(e: Expr):
+    """n if e is D_n as diag_selector builds it, else None."""
+    match e:
+        case Hadamard((Kron((Identity(n), Ones((n2, 1)))), Kron((Ones((n3, 1)), Identity(n4))))) \
+                if n == n2 == n3 == n4:
+            return n
+    return None
+
+
+def row_kron_selector(e: MatMul) -> Expr | None:
+    """(b^T ⊗ I) D_n = diag(b)    (vec(diag(x) b) = diag(b) x)"""
+    for i, (L, R) in enumerate(zip(e.args, e.args[1:])):
+        if isinstance(L, Kron) and len(L.args) == 2 and isinstance(L.args[1], Identity) and \
+                shape_of(L.args[0])[0] == 1 and is_diag_selector(R) is not None:
+            return matmul(*e.args[:i], diag_mat(transpose(L.args[0])), *e.args[i + 2:])
+    return None
+
+
+def flatten_scaled_sums(e: Add) -> Expr | None:
+    """k (A + B) + C = k A + k B + C for a number k, so that like terms meet: 2 S + S = 3 S"""
+    for i, t in enumerate(e.args):
+        if isinstance(t, Mul) and len(t.args) == 2 and isinstance(t.args[0], Const) and isinstance(t.args[1], Add):
+            k, inner = t.args
+            return add(*e.args[:i], *(mul(k, a) for a in inner.args), *e.args[i + 1:])
+    return None
+
+
+def negated_sum(e: Mul) -> Expr | None:
+    """-(-A - B) C = (A + B) C: a sum whose every term is negative gives its minus to the coefficient"""
+    if len(e.args) != 2 or not isinstance(e.args[0], Const):
+        return None
+    k, body = e.args
+    first, rest = (body.args[0], body.args[1:]) if isinstance(body, MatMul) else (body, ())
+    if isinstance(first, Add) and all(is_negative(a) for a in first.args):
+        return mul(const(-k.value), matmul(add(*(neg(a) for a in first.args)), *rest))
+    return None
+
+
 def kron_identities(e: Kron) -> Expr | None:
     """I ⊗ I = I;  a 1x1 factor is a scalar: s ⊗ A = s A"""
     out = e.args[0]
@@ -336,9 +407,10 @@ def merge_rules(*tables) -> dict:
 
 
 KRONECKER_RULES = {
-    MatMul:    (mixed_product, diag_products),
+    MatMul:    (mixed_product, absorb_into_kron, kron_times_vec, row_kron_selector, diag_products),
+    Mul:       (negated_sum,),
     Kron:      (kron_identities,),
-    Add:       (kron_common_factor,),
+    Add:       (kron_common_factor, flatten_scaled_sums),
     DiagOf:    (diag_of_diag,),
     Transpose: (transpose_of_commutation,),
 }

@@ -91,7 +91,7 @@ CASES = [
     Case("normalize", "x / ||x||", "x", dict(x=M(3)), lambda x: x / np.linalg.norm(x)),
     Case("softmax-layer-W", "softmax(W x)", "W", dict(W=M(3, 2), x=M(2)), lambda W, x: softmax(W @ x)),
     Case("abstract", "Phi(W x)", "W", dict(W=M(2, 3), x=M(3)), lambda W, x: PHI(W @ x),
-         "diag(Phi'(W x)) (x^T ⊗ I)", functions=dict(Phi=PHI.sympy())),
+         "x^T ⊗ diag(Phi'(W x))", functions=dict(Phi=PHI.sympy())),
     Case("relu-rect", "W2 relu(W1 x)", "W1", dict(W2=M(2, 3), W1=M(3, 4), x=M(4)),
          lambda W2, W1, x: W2 @ np.maximum(W1 @ x, 0)),
     Case("kron", "kron(A, X)", "X", dict(A=M(2, 3), X=M(2, 2)), lambda A, X: np.kron(A, X)),
