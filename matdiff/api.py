@@ -107,7 +107,7 @@ def latex(result, shapes=None, functions=None) -> str:
 
     >>> import matdiff
     >>> matdiff.latex(matdiff.derive_gradient("x^T A x", wrt="x").grads["x"])
-    '\\\\left(A + A^{\\\\top}\\\\right) \\\\, x'
+    '(A + A^{\\\\top}) \\\\, x'
     """
     if isinstance(result, (Gradient, Derivative2)):
         return aligned(result.latex_lines())

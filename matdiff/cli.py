@@ -14,6 +14,7 @@ EXAMPLES = """examples:
   matdiff grad 'c^T Psi((W + V) Phi(W x + b))' --wrt W --check
   matdiff diff 'inv(A)'
   matdiff check 'x^T A x' --wrt x --claim '2 A x'
+  matdiff sheet 'c^T Psi((W + V) Phi(W x + b))' --wrt W -o solution.tex --pdf
   matdiff jacobian 'tanh(W x)' --wrt x --check
   matdiff hessian 'logdet(X)' --wrt X
   matdiff hessian '1/2 ||W2 tanh(W1 x) - t||^2' --wrt W1 --diagonal
@@ -93,6 +94,9 @@ def cmd_grad(a) -> int:
     if a.sympy:
         for w, e in g.sympy().items():
             print(f"sympy ∂/∂{w}: {e}")
+    if getattr(a, "latex", False):
+        from .printing.latex import aligned
+        print(aligned(g.latex_lines()))
     if a.check:
         report = g.check()
         print(report)
@@ -164,6 +168,44 @@ def grad_options(p):
     p.add_argument("--sympy", action="store_true", help="also print the SymPy expression")
 
 
+def grad_latex_options(p):
+    grad_options(p)
+    p.add_argument("--latex", action="store_true", help="also print the result as LaTeX")
+
+
+def cmd_sheet(a) -> int:
+    from .printing.sheet import build_sheet, write_pdf
+    from .problem import Problem
+
+    p = Problem.of(read_source(a.source), **problem_args(a))
+    tex, _, reports = build_sheet(p, wrt_list(a), notation=a.notation, check=a.check)
+    if a.pdf:
+        pdf = write_pdf(tex, a.output)          # raises MatdiffError when pdflatex is missing or fails
+        print(f"wrote {pdf}", file=sys.stderr)
+    elif a.output:
+        with open(a.output, "w", encoding="utf-8") as f:
+            f.write(tex)
+        print(f"wrote {a.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(tex)
+    if reports and not all(r.ok for r in reports):
+        print("matdiff: the numerical check of the sheet's result FAILED", file=sys.stderr)
+        return 1
+    return 0
+
+
+def sheet_options(p):
+    p.add_argument("--wrt", action="append", default=[], metavar="NAME",
+                   help="the variable to differentiate with respect to; repeatable (a section each)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the sheet here (default: standard output); with --pdf, FILE.pdf (and FILE.tex)")
+    p.add_argument("--pdf", action="store_true", help="compile with pdflatex (no shell escape) into a PDF")
+    p.add_argument("--notation", choices=("diag", "hadamard"), default="diag",
+                   help="Jacobians of elementwise functions as diag(f'(z)) dz (default, as the sheets) "
+                        "or as Hadamard products f'(z) ∘ dz")
+    p.add_argument("--check", action="store_true", help="add the numerical check of the result")
+
+
 def diff_options(p):
     p.add_argument("--wrt", action="append", default=[], metavar="NAME",
                    help="only these variables vary (default: all); repeatable")
@@ -176,7 +218,8 @@ def check_options(p):
 
 COMMANDS = {
     "parse": (cmd_parse, None, "show the expression as understood, with every shape"),
-    "grad": (cmd_grad, grad_options, "the gradient of a scalar function, in closed form"),
+    "grad": (cmd_grad, grad_latex_options, "the gradient of a scalar function, in closed form"),
+    "sheet": (cmd_sheet, sheet_options, "a step-by-step solution sheet deriving the gradient (LaTeX, or PDF)"),
     "diff": (cmd_diff, diff_options, "the differential"),
     "check": (cmd_check, check_options, "check a gradient, or a claimed one, against finite differences"),
     "jacobian": (cmd_second("jacobian"), second_options(False),

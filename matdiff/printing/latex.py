@@ -100,13 +100,74 @@ def exponent(k: Fraction) -> str:
     return str(k.numerator) if k.denominator == 1 else f"{k.numerator}/{k.denominator}"
 
 
+def parens(s: str) -> str:
+    """(s): sized to its content where that is tall (a fraction), plain otherwise, as a sheet
+    writes f(x); plain parentheses also keep \\left's extra space out of Phi(z)."""
+    tall = any(t in s for t in (r"\frac", r"\underbrace", r"\sum"))
+    return rf"\left({s}\right)" if tall else f"({s})"
+
+
+# ---- line breaks ------------------------------------------------------------------------------
+
+BREAK = "\x00"      # a possible line break, left by LatexPrinter(breaks=True)
+
+
+def visible_width(s: str) -> int:
+    """Roughly how many glyphs a piece of LaTeX math shows (superscripts count in full)."""
+    s = s.replace(BREAK, "")
+    s = re.sub(r"\\operatorname\{(\w+)\}", r"\1", s)
+    s = re.sub(r"\\(left|right|bigl|bigr|Bigl|Bigr|,|quad|qquad|mathrm|mathit|text)\b", "", s)
+    s = re.sub(r"\\[A-Za-z]+", "x", s)
+    return len(re.sub(r"[{}\s^_&]", "", s))
+
+
+def split_lines(s: str, width: int) -> list:
+    """s (with BREAK marks) as lines of about `width` glyphs: broken only at marks outside braces
+    and outside \\left ... \\right, so that every line is valid LaTeX by itself, and there at the
+    shallowest parenthesis depth that still gives a line of a fair length."""
+    text, marks, brace, sized, depth, i = "", [], 0, 0, 0, 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\":
+            word = re.match(r"\\(left|right)\b|\\.", s[i:]).group(0)
+            sized += (word == r"\left") - (word == r"\right")
+            text += word
+            i += len(word)
+            continue
+        if c == BREAK:
+            if brace == 0 and sized == 0:
+                marks.append((len(text), depth))
+        else:
+            brace += (c == "{") - (c == "}")
+            depth += (c == "(") - (c == ")")
+            text += c
+        i += 1
+    lines, start = [], 0
+    while visible_width(text[start:]) > width:
+        fits = [(j, d) for j, d in marks if j > start and visible_width(text[start:j]) <= width]
+        fair = [(j, d) for j, d in fits if visible_width(text[start:j]) >= width // 2] or fits
+        if not fair:
+            later = [j for j, _ in marks if j > start]
+            if not later:
+                break
+            cut = later[0]                      # nothing fits: the shortest overfull line
+        else:
+            shallow = min(d for _, d in fair)
+            cut = max(j for j, d in fair if d == shallow)
+        lines.append(text[start:cut])
+        start = cut
+    lines.append(text[start:])
+    return [l.strip() for l in lines]
+
+
 # ---- the printer ------------------------------------------------------------------------------
 
 class LatexPrinter:
     """One function per node type via the LATEX table; `names` prints named sub-expressions by name."""
 
-    def __init__(self, names: dict | None = None):
+    def __init__(self, names: dict | None = None, breaks: bool = False):
         self.names = names or {}
+        self.brk = BREAK if breaks else ""      # where a long line may be broken (see split_lines)
 
     def __call__(self, e: Expr, top: bool = True) -> str:
         if not top and e in self.names:
@@ -120,14 +181,14 @@ class LatexPrinter:
         """e, in parentheses if it binds looser than `level` (or as loose, when strict)."""
         s = self(e, top=False)
         p = 50 if e in self.names else precedence(broadcast_number(e) or e)
-        return rf"\left({s}\right)" if p < level or (strict and p == level) else s
+        return parens(s) if p < level or (strict and p == level) else s
 
     def base(self, e: Expr) -> str:
         """The base of a superscript: anything that carries a superscript itself is parenthesised,
         since LaTeX has no A^{\\top}^{-1}."""
         if isinstance(e, Ones) and e not in self.names and (known_shape(e) or (1, 1))[0] == 1 \
                 and (known_shape(e) or (1, 1)) != (1, 1):
-            return rf"\left({self(e, top=False)}\right)"
+            return parens(self(e, top=False))
         return self.wrap(e, POSTFIX, strict=True)
 
     def chain(self, args, sep: str, level: int) -> str:
@@ -135,7 +196,7 @@ class LatexPrinter:
         return sep.join(self.wrap(a, level, strict=i > 0) for i, a in enumerate(args))
 
     def paren(self, e: Expr) -> str:
-        return rf"\left({self(e, top=False)}\right)"
+        return parens(self(e, top=False))
 
 
 def l_add(e, p):
@@ -144,9 +205,9 @@ def l_add(e, p):
         if a not in p.names and broadcast_number(a) is not None:
             a = broadcast_number(a)
         if is_negative(a) and a not in p.names:
-            out += " - " + p.wrap(negate(a), SUM, strict=True)
+            out += p.brk + " - " + p.wrap(negate(a), SUM, strict=True)
         else:
-            out += " + " + p.wrap(a, SUM, strict=True)
+            out += p.brk + " + " + p.wrap(a, SUM, strict=True)
     return out
 
 
@@ -162,7 +223,11 @@ def l_mul(e, p):
     def paren(i, a):     # as the text printer: (x^T x) A, but 2 W x x^T
         last_matrix = i == len(e.args) - 1 and i > 0 and isinstance(a, MatMul) and known_matrix(a)
         return not last_matrix and (i > 0 or isinstance(a, MatMul))
-    return " ".join(p.wrap(a, PRODUCT, strict=paren(i, a)) for i, a in enumerate(e.args))
+    out = ""
+    for i, a in enumerate(e.args):     # 2 x, but h_1 \, dh_1: a thin space between letters
+        out += ("" if i == 0 else " " if isinstance(e.args[i - 1], Const) else r" \, ") + \
+            p.wrap(a, PRODUCT, strict=paren(i, a))
+    return out
 
 
 def l_hadamard(e, p):
@@ -171,7 +236,7 @@ def l_hadamard(e, p):
         if isinstance(a, HadamardPow) and a.k == -1 and a not in p.names:
             out += r" \oslash " + p.wrap(a.arg, HADAMARD, strict=True)
         else:
-            out += r" \odot " + p.wrap(a, HADAMARD, strict=True)
+            out += p.brk + r" \odot " + p.wrap(a, HADAMARD, strict=True)
     return out
 
 
@@ -201,7 +266,9 @@ def l_apply(e, p):
 def l_norm(e, p):
     s = known_shape(e.arg)
     frobenius = s is not None and 1 not in s
-    return rf"\left\lVert {p(e.arg, top=False)} \right\rVert" + ("_{F}" if frobenius else "")
+    inner = p(e.arg, top=False)
+    bars = (r"\left\lVert ", r" \right\rVert") if r"\frac" in inner else (r"\lVert ", r" \rVert")
+    return bars[0] + inner + bars[1] + ("_{F}" if frobenius else "")
 
 
 def l_ones(e, p):
@@ -212,7 +279,7 @@ def l_ones(e, p):
 
 def l_differential(e, p):
     inner = p(e.of, top=False)
-    return "d" + inner if isinstance(e.of, Var) or e.of in p.names else rf"d\left({inner}\right)"
+    return "d" + inner if isinstance(e.of, Var) or e.of in p.names else "d" + parens(inner)
 
 
 def call(op):
@@ -227,7 +294,7 @@ LATEX = {
     Ones:         l_ones,
     Differential: l_differential,
     Add:          l_add,
-    MatMul:       lambda e, p: p.chain(e.args, r" \, ", PRODUCT),
+    MatMul:       lambda e, p: p.chain(e.args, r" \, " + p.brk, PRODUCT),
     Mul:          l_mul,
     Hadamard:     l_hadamard,
     Kron:         lambda e, p: p.chain(e.args, r" \otimes ", HADAMARD),
@@ -256,7 +323,7 @@ def to_latex(e: Expr, names: dict | None = None) -> str:
 
     >>> from matdiff.parse import parse
     >>> to_latex(parse("c^T Psi(W1 x)").result)
-    'c^{\\\\top} \\\\, \\\\Psi\\\\left(W_{1} \\\\, x\\\\right)'
+    'c^{\\\\top} \\\\, \\\\Psi(W_{1} \\\\, x)'
     """
     return LatexPrinter(names)(e)
 

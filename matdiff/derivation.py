@@ -1,0 +1,414 @@
+"""Problem + wrt -> Derivation: the steps of a worked solution, recorded from the calculus itself.
+
+The sheets derive a gradient in five moves, and each is a run of matdiff's own rules
+with a recorder attached (record.Step), never a template filled in afterwards:
+
+1. the computational graph: one auxiliary variable per operation (z0 = W x, z1 = z0 + b,
+   ... numbered as gradient.auto_names numbers them), or the program's own steps;
+2. the differential of every equation: diff.differential with record=, constants dropped;
+3. back-substitution: df rewritten, equation by equation, until only dW is left;
+4. the trace steps: canon.pullback with record= from <1, df> = Tr(df), each rule one
+   trace identity (linearity, cyclic permutation, the Hadamard swap, ...);
+5. df = Tr(g^T dW): g read off, simplified, and with the auxiliary variables put back.
+
+In the `diag` notation (the sheets' own) an elementwise product with a differential,
+a ∘ dx, is written as the Jacobian times dx, diag(a) dx; in `hadamard` it stays a ∘ dx.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .algebra import ONE, add, diag_mat, hadamard, matmul, normalize, rebuild, sum_, transpose
+from .canon import has_differential, pullback
+from .checking import CheckReport, check_gradients
+from .diff import differential
+from .errors import MatdiffError
+from .expr import (
+    Add, Const, DiagMat, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse, Kron, Leaf, MatMul, MatPow,
+    Mul, Ones, Trace, Transpose, Var, Zero, children, postorder, substitute, transform,
+)
+from .problem import Problem, user_shape
+from .record import Recorder, Step
+from .shapes import shape_of
+from .simplify import RULES, simplify
+
+NOTATIONS = ("diag", "hadamard")
+
+
+@dataclass
+class Equation:
+    """sym = rhs, and (when it depends on wrt) d(sym) = d, with the rule applications that gave d."""
+    sym: Var
+    rhs: Expr
+    d: Expr | None = None                     # None: constant with respect to wrt
+    steps: list = field(default_factory=list)
+
+
+@dataclass
+class Line:
+    """One line of a chain of equalities, and the steps that led to it from the line before."""
+    expr: Expr
+    steps: list = field(default_factory=list)
+    substituted: tuple = ()                   # back-substitution: the symbols whose differential was replaced
+
+
+@dataclass
+class Derivation:
+    problem: Problem
+    wrt: Var
+    notation: str
+    fname: str                                # y, f, or the program's own name (J, L)
+    equations: list                           # [Equation], the last one fname = result
+    auxiliary: bool                           # True: the equations are ours (z0, z1, ...), not the program's
+    constants: list                           # the inputs other than wrt: their differentials are 0
+    backsub: list                             # [Line]: df, down to an expression in dW only
+    trace: list                               # [Line]: each expr a sum of <M, E> pairs printed as Tr(M^T E)
+    pairs: list                               # [[(M, E), ...]] for each trace line
+    terms: list                               # [M_i]: df = sum_i <M_i, dW>
+    g: Expr                                   # the gradient over the equations' symbols
+    g_inline: Expr                            # the gradient over the inputs only
+    inline: dict                              # symbol -> its definition over the inputs
+    g_read: Expr = None                       # g as read off, before multiplying out
+    simplification: list = field(default_factory=list)   # the Steps from g_read to g (if any)
+
+    @property
+    def kind(self) -> str:
+        """'matrix', 'vector' or 'scalar': how df = <g, dW> is written."""
+        r, c = shape_of(self.wrt)
+        return "scalar" if (r, c) == (1, 1) else "vector" if c == 1 else "matrix"
+
+    def check(self, seed: int = 0) -> CheckReport:
+        """The sheet's own answer, g_inline, against central differences of f."""
+        p = self.problem
+        return check_gradients(p.f, {self.wrt: self.g_inline}, p.shaped, seed)
+
+
+# ---- 1. the computational graph ---------------------------------------------------------------------
+
+def _trivial(e: Expr) -> bool:
+    """Not worth a name: a leaf, under transposes, inverses, powers or a number (c^T, S^-1, -t)."""
+    while True:
+        if isinstance(e, (Transpose, Inverse, MatPow, HadamardPow)):
+            e = e.arg
+        elif isinstance(e, Mul) and len(e.args) == 2 and isinstance(e.args[0], Const):
+            e = e.args[1]
+        else:
+            return isinstance(e, Leaf)
+
+
+def computation_order(f: Expr) -> list:
+    """Every node of f once, children first, the right-hand child first: the order in which the
+    sheets number their auxiliary variables (z0 = W x, ..., Z3 = W + V), as gradient.auto_names."""
+    out: list = []
+    seen: set = set()
+    stack = [(f, False)]
+    while stack:
+        e, done = stack.pop()
+        if done:
+            out.append(e)
+        elif e not in seen:
+            seen.add(e)
+            stack.append((e, True))
+            stack.extend((c, False) for c in children(e))
+    return out
+
+
+def _prefix(taken: set) -> str:
+    for p in "zuhqs":
+        if not any(re.fullmatch(rf"[{p}{p.upper()}]\d+", n) for n in taken):
+            return p
+    raise MatdiffError("every name for the auxiliary variables is taken by an input")
+
+
+def auxiliary_equations(f: Expr, taken: set) -> tuple:
+    """One equation per operation of f: ([(sym, rhs over syms and inputs)], {sym: node of f})."""
+    p = _prefix(taken)
+    named: dict = {}
+    eqs = []
+    for e in computation_order(f):
+        if e == f or _trivial(e):
+            continue
+        i = len(named)
+        sym = Var(f"{p.upper() if shape_of(e)[1] != 1 else p}{i}", user_shape(e))
+        eqs.append((sym, normalize(substitute(e, named))))
+        named[e] = sym
+    return eqs, {s: e for e, s in named.items()}, normalize(substitute(f, named))
+
+
+# ---- 2. differentials -----------------------------------------------------------------------------------
+
+def hadamard_as_diag(e: Hadamard) -> Expr | None:
+    """a ∘ dx = diag(a) dx   (the Jacobian of an elementwise function is diagonal)"""
+    r, c = shape_of(e)
+    held = [a for a in e.args if has_differential(a)]
+    if c != 1 or r == 1 or len(held) != 1:
+        return None
+    rest = [a for a in e.args if a is not held[0]]
+    return matmul(diag_mat(hadamard(*rest)), held[0])
+
+
+def rewrite(e: Expr, rules: dict, record=None) -> Expr:
+    """Bottom-up, each node's rules once (through the smart constructors); each change recorded."""
+    def step(node, kids):
+        node = rebuild(node, kids)
+        rule = rules.get(type(node))
+        new = rule(node) if rule else None
+        if new is None or new == node:
+            return node
+        if record is not None:
+            record(Step(rule.__name__, rule.__doc__.strip().splitlines()[0], node, new))
+        return new
+    return transform(e, step)
+
+
+def _equation_differential(rhs: Expr, varying: set, named: dict, notation: str) -> tuple:
+    rec = Recorder()
+    d = differential(rhs, varying, record=rec)
+    d = substitute(d, named)                      # softmax(theta) met again is yhat, ||z0|| is z1
+    if notation == "diag":
+        d = rewrite(d, {Hadamard: hadamard_as_diag}, rec)
+    return tidy(d), list(rec)
+
+
+def diag_times_ones(e: MatMul) -> Expr | None:
+    """diag(a) 1 = a"""
+    for i, (A, B) in enumerate(zip(e.args, e.args[1:])):
+        if isinstance(A, DiagMat) and isinstance(B, Ones) and shape_of(B)[1] == 1:
+            return matmul(*e.args[:i], A.arg, *e.args[i + 2:])
+    return None
+
+
+def symmetric_sum(e: Transpose) -> Expr | None:
+    """(S1 + S2)^T = S1 + S2 for symmetric terms (diag(s) - s s^T, the Jacobian of softmax)"""
+    if isinstance(e.arg, Add) and all(simplify(transpose(t)) == t for t in e.arg.args):
+        return e.arg
+    return None
+
+
+def diag_product(e: MatMul) -> Expr | None:
+    """diag(a) diag(b) = diag(a ∘ b)"""
+    for i, (A, B) in enumerate(zip(e.args, e.args[1:])):
+        if isinstance(A, DiagMat) and isinstance(B, DiagMat):
+            return matmul(*e.args[:i], diag_mat(hadamard(A.arg, B.arg)), *e.args[i + 2:])
+    return None
+
+
+def row_times_diag(e: MatMul) -> Expr | None:
+    """a^T diag(b) = (a ∘ b)^T"""
+    for i, (A, B) in enumerate(zip(e.args, e.args[1:])):
+        if isinstance(B, DiagMat) and shape_of(A)[0] == 1 and not has_differential(A):
+            return matmul(*e.args[:i], transpose(hadamard(transpose(A), B.arg)), *e.args[i + 2:])
+    return None
+
+
+def ones_times_vector(e: MatMul) -> Expr | None:
+    """1^T x = sum(x)"""
+    for i, (A, B) in enumerate(zip(e.args, e.args[1:])):
+        if isinstance(A, Ones) and shape_of(A)[0] == 1 and shape_of(B)[1] == 1 and not has_differential(B):
+            return matmul(*e.args[:i], sum_(B), *e.args[i + 2:])
+    return None
+
+
+def _extend(rules: dict, more: dict) -> dict:
+    return {**rules, **{t: rules.get(t, ()) + rs for t, rs in more.items()}}
+
+
+TIDY = _extend(RULES, {MatMul: (diag_times_ones,), Transpose: (symmetric_sum,)})
+# multiplied out, terms are not factored again until the diag identities have done their work
+EXPANDED = {**_extend(TIDY, {MatMul: (diag_product, row_times_diag, ones_times_vector)}), Add: ()}
+
+
+def tidy(e: Expr) -> Expr:
+    """simplify, and two identities the diag notation needs."""
+    return simplify(e, TIDY)
+
+
+def recording(rules: dict, record) -> dict:
+    """The same rule table, each rule reporting (as a Step) when it changes something."""
+    def wrap(rule):
+        def recorded(node):
+            new = rule(node)
+            if new is not None and new != node:
+                record(Step(rule.__name__, (rule.__doc__ or "").strip().splitlines()[0] if rule.__doc__ else "",
+                            node, new))
+            return new
+        recorded.__name__ = rule.__name__
+        return recorded
+    return {t: tuple(wrap(r) for r in rs) for t, rs in rules.items()}
+
+
+def expand(e: Expr, record=None) -> Expr:
+    """Every product multiplied out, then simplified with the diag identities: (diag(s) - s s^T)
+    diag(s)^-1 y becomes y - sum(y) s. Kept by `derive` only where that is shorter."""
+    for _ in range(100):
+        new = rewrite(e, EXPAND, record)
+        if new == e:
+            break
+        e = new
+    if record is None:
+        return tidy(simplify(e, EXPANDED))
+    return simplify(simplify(e, recording(EXPANDED, record)), recording(TIDY, record))
+
+
+# ---- 3. back-substitution -----------------------------------------------------------------------------
+
+def _distribute(e: Expr) -> Expr | None:
+    """A (dB + dC) D = A dB D + A dC D   (products distribute over a sum that holds a differential)"""
+    for i, a in enumerate(e.args):
+        if isinstance(a, Add) and has_differential(a):
+            return add(*(rebuild(e, [*e.args[:i], t, *e.args[i + 1:]]) for t in a.args))
+    return None
+
+
+def _distribute_transpose(e: Transpose) -> Expr | None:
+    """(dA + dB)^T = dA^T + dB^T"""
+    if isinstance(e.arg, Add) and has_differential(e.arg):
+        return add(*(transpose(t) for t in e.arg.args))
+    return None
+
+
+DISTRIBUTE = {MatMul: _distribute, Hadamard: _distribute, Mul: _distribute, Kron: _distribute,
+              Transpose: _distribute_transpose}
+
+
+def _expand(e: Expr) -> Expr | None:
+    """A (B + C) D = A B D + A C D"""
+    for i, a in enumerate(e.args):
+        if isinstance(a, Add):
+            return add(*(rebuild(e, [*e.args[:i], t, *e.args[i + 1:]]) for t in a.args))
+    return None
+
+
+def _expand_transpose(e: Transpose) -> Expr | None:
+    """(A + B)^T = A^T + B^T"""
+    return add(*(transpose(t) for t in e.arg.args)) if isinstance(e.arg, Add) else None
+
+
+EXPAND = {MatMul: _expand, Hadamard: _expand, Mul: _expand, Transpose: _expand_transpose}
+
+
+def distribute(e: Expr, record=None) -> Expr:
+    for _ in range(100):
+        new = rewrite(e, DISTRIBUTE, record)
+        if new == e:
+            return e
+        e = new
+    return e
+
+
+def back_substitute(df: Expr, eqs: list) -> list:
+    """df, then each line with the differentials of the equations put in, latest equation first.
+    All the symbols whose every user is already substituted go in together, as the sheets do."""
+    d = {q.sym: q.d for q in eqs if q.d is not None}
+    uses = {q.sym: {n for n in postorder(q.rhs) if isinstance(n, Var) and n in d} for q in eqs}
+    below: dict = {}                              # sym -> every symbol it is computed from
+    for q in eqs:
+        below[q.sym] = set().union(*([uses[q.sym]] + [below[s] for s in uses[q.sym]]))
+    lines = [Line(df)]
+    e = df
+    while True:
+        present = [s for s in d if Differential(s) in set(postorder(e))]
+        if not present:
+            break
+        ready = tuple(s for s in present if not any(s in below[t] for t in present if t != s))
+        rec = Recorder()
+        e = distribute(e, rec)
+        e = normalize(substitute(e, {Differential(s): d[s] for s in ready}))
+        lines.append(Line(e, list(rec), ready))
+    rec = Recorder()
+    final = distribute(e, rec)
+    if final != e:
+        lines.append(Line(final, list(rec)))
+    return lines
+
+
+# ---- 4. the trace steps ---------------------------------------------------------------------------------
+
+@dataclass
+class _Node:
+    pair: tuple
+    step: Step | None = None
+    kids: list = field(default_factory=list)
+
+
+def _tree(pair, steps) -> _Node:
+    """The pull-back's records (depth-first pre-order) as a tree of <M, E> pairs."""
+    node = _Node(pair)
+    if not isinstance(pair[1], Differential):
+        node.step = next(steps)
+        node.kids = [_tree(p, steps) for p in node.step.after]
+    return node
+
+
+def trace_rounds(df: Expr) -> tuple:
+    """<1, df> pulled back to sum_i <M_i, dW>, every pair one rule per round: ([(pairs, steps)], [M_i])."""
+    rec = Recorder()
+    got = pullback(ONE, df, record=rec)
+    frontier = [_tree((ONE, df), iter(rec))]
+    rounds = [([n.pair for n in frontier], [])]
+    while any(n.step for n in frontier):
+        steps = [n.step for n in frontier if n.step]
+        frontier = [k for n in frontier for k in (n.kids if n.step else [n])]
+        rounds.append(([n.pair for n in frontier], steps))
+    return rounds, [M for _, M in got]
+
+
+def pair_expr(M: Expr, E: Expr, matrix: bool) -> Expr:
+    """<M, E> as the sheets write it: Tr(M^T E), or M^T E where that is already a scalar."""
+    Mt = simplify(transpose(M))
+    body = matmul(Mt, E)
+    if isinstance(body, Trace) or not (matrix or shape_of(E)[1] != 1):
+        return body
+    return Trace(body)
+
+
+def sum_of(terms: list) -> Expr:
+    """The terms as one sum, as they are: no collecting, no reordering."""
+    if not terms:
+        return Const(0)
+    return terms[0] if len(terms) == 1 else Add(tuple(terms))
+
+
+# ---- the whole derivation ---------------------------------------------------------------------------------
+
+def derive(p: Problem, wrt: str, notation: str = "diag") -> Derivation:
+    """The worked solution for the gradient of p with respect to wrt."""
+    if notation not in NOTATIONS:
+        raise MatdiffError(f"the notation is one of {', '.join(NOTATIONS)}, not {notation!r}")
+    p.require_scalar("gradient")
+    W = p.var(wrt)
+    inputs = set(p.vars)
+    fname = p.shaped.name or next(n for n in ("y", "f", "F", "ell") if n not in inputs and
+                                  all(s.name != n for s, _ in p.steps))
+    if p.steps:
+        pairs, inline, result, auxiliary = list(p.steps), dict(p.inline), p.result, False
+    else:
+        pairs, inline, result = auxiliary_equations(p.f, inputs)
+        auxiliary = True
+    eqs = [Equation(s, r) for s, r in pairs] + [Equation(Var(fname, ()), result)]
+    named = {r: s for s, r in pairs}
+    varying = {W}
+    for q in eqs:
+        if any(isinstance(n, Var) and n in varying for n in postorder(q.rhs)):
+            q.d, q.steps = _equation_differential(q.rhs, varying, named, notation)
+            varying.add(q.sym)
+    lines = back_substitute(eqs[-1].d, eqs[:-1])
+    rounds, terms = trace_rounds(lines[-1].expr)
+    matrix = shape_of(W)[1] != 1
+    trace = [Line(sum_of([pair_expr(M, E, matrix) for M, E in ps]), steps) for ps, steps in rounds]
+    g = g_read = tidy(substitute(add(*terms), named)) if terms else Zero(shape_of(W))
+    rec = Recorder()
+    shorter = expand(g, rec)
+    simplification = []
+    if len(str(shorter)) < len(str(g)):       # multiplied out, it cancels: keep that, and say how
+        g, simplification = shorter, list(rec)
+    g_inline = simplify(substitute(g, inline)) if auxiliary else substitute(g, inline)
+    constants = [v for n, v in p.vars.items() if v != W]
+    return Derivation(p, W, notation, fname, eqs, auxiliary, constants, lines, trace,
+                      [ps for ps, _ in rounds], terms, g, g_inline, inline, g_read, simplification)
+
+
+__all__ = ["derive", "Derivation", "Equation", "Line", "NOTATIONS", "computation_order",
+           "auxiliary_equations", "hadamard_as_diag", "distribute", "back_substitute", "trace_rounds",
+           "pair_expr", "Identity", "Ones"]

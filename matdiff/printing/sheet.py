@@ -1,0 +1,523 @@
+"""Recorded derivation steps -> a standalone LaTeX solution sheet, in the style of the course sheets.
+
+The content comes from derivation.Derivation, whose every line was produced by a rule of
+matdiff's (and recorded as it fired); this module only typesets it. The identities a
+line cites are the rules' own docstrings and comments, turned into LaTeX by
+identity_latex; the short names beside each line come from RULE_NAMES.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..checking import CheckReport
+from ..derivation import Derivation, derive
+from ..errors import MatdiffError
+from ..expr import Add, Apply, Const, DiagMat, Differential, Expr, MatMul, Mul, Trace, Var, postorder
+from ..functions import ELEMENTWISE
+from ..numeric import stand_in
+from ..shapes import shape_of
+from ..simplify import simplify
+from ..algebra import transpose
+from .latex import LatexPrinter, escape, function_name, latex_name, shape_latex, split_lines, to_latex, visible_width
+from .text import to_text
+
+WIDTH = 62          # glyphs (latex.visible_width) on one displayed line, beside its label
+
+# rule name -> what a sheet calls it, beside the line where it is used
+RULE_NAMES = {
+    "d_leibniz": "product rule", "d_add": "sum rule", "d_apply": "elementwise function",
+    "d_transpose": "transpose", "d_inverse": "inverse", "d_mat_pow": "matrix power",
+    "d_hadamard_pow": "elementwise power", "d_trace": "trace", "d_det": "determinant",
+    "d_logdet": "log-determinant", "d_sum": "sum of entries", "d_norm": "norm", "d_softmax": "softmax",
+    "d_logsumexp": "log-sum-exp", "d_diag": "diag is linear", "d_vec": "vec is linear",
+    "d_unvec": "unvec is linear", "d_zero": "constant",
+    "hadamard_as_diag": "diagonal Jacobian",
+    "pb_add": "linearity of the trace", "pb_matmul": "cyclic permutation", "pb_mul": "scalars commute",
+    "pb_hadamard": "Hadamard swap", "pb_transpose": "trace of a transpose", "pb_trace": "trace of a scalar",
+    "pb_sum": "sum of entries", "pb_diag_mat": "diag swap", "pb_diag_of": "diag swap",
+    "pb_vec": "vec swap", "pb_unvec": "vec swap",
+}
+
+
+def rule_name(rule: str, kind: str = "matrix") -> str:
+    if rule == "pb_matmul" and kind != "matrix":
+        return "transpose of a product"
+    return RULE_NAMES.get(rule, rule.replace("_", " "))
+
+
+def text(s: str) -> str:
+    """Plain text for LaTeX's text mode: every special character escaped."""
+    table = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+             "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
+    return "".join(table.get(c, c) if c.isascii() else "?" for c in s)
+
+
+# ---- identities, from the rules' docstrings and comments --------------------------------------------
+
+_TOKEN = re.compile(r"(?P<ws>\s+)|(?P<dims>\d+x\d+)|(?P<num>\d+)"
+                    r"|(?P<op>->|\./|\.\^|\^-1|\^-T|\^T|\^|\|\||[<>∘⊗=+\-/,;:.()'*])"
+                    r"|(?P<word>[A-Za-z][A-Za-z_0-9]*)|(?P<other>.)")
+_OPS = {"->": r"\to ", "./": r"\oslash ", "<": r"\langle ", ">": r"\rangle ", "∘": r"\odot ", "⊗": r"\otimes ", "^T": r"^{\top}",
+        "^-1": "^{-1}", "^-T": r"^{-\top}", "*": r"\cdot ", "'": "'", "=": "=", "+": "+", "-": "-",
+        "/": "/", ",": ",", ";": ";", ":": ":", ".": ".", "(": "(", ")": ")"}
+_FUNCS = {"ONES": r"\mathbf{1}\mathbf{1}^{\top}", "ONE": r"\mathbf{1}", "tr": r"\operatorname{tr}", "Tr": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det",
+          "log": r"\log", "exp": r"\exp", "sum": r"\operatorname{sum}", "sum_i": r"\sum_{i}",
+          "softmax": r"\operatorname{softmax}", "logsumexp": r"\operatorname{logsumexp}",
+          "vec": r"\operatorname{vec}", "unvec": r"\operatorname{unvec}", "diag": r"\operatorname{diag}"}
+
+
+def _math_word(w: str) -> bool:
+    return bool(re.fullmatch(r"d?[A-Za-z]\d*|[A-Za-z]\d*", w)) or w in _FUNCS
+
+
+def identity_latex(s: str) -> str:
+    """An identity as written in a rule's docstring ('d(X^-1) = -X^-1 dX X^-1', '<M, P ∘ E> =
+    <P ∘ M, E>   (Frobenius/Hadamard swap)') -> LaTeX math. English words go in \\text."""
+    s = re.sub(r"\b1 1\^T", "ONES", s)           # the matrix of ones, 1 1^T
+    s = re.sub(r"\b1\^T|(?<=diag\()1(?=\))", lambda m: "ONE" + m.group()[1:], s)   # 1^T x, diag(1)
+    toks = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(s)]
+    words = [i for i, (k, _) in enumerate(toks) if k == "word"]
+    english = {i for i in words if not _math_word(toks[i][1])}
+    for i in words:             # 'a' and 'is' next to English words are English ('for a constant')
+        near = [j for j in words if abs(words.index(j) - words.index(i)) == 1]
+        if toks[i][1] in ("a", "s", "is", "of", "in") and any(j in english for j in near):
+            english.add(i)
+    out: list = []
+    bars = 0
+    i = 0
+    while i < len(toks):
+        kind, t = toks[i]
+        if i in english:
+            j = i
+            while j + 1 < len(toks) and (j + 1 in english or (toks[j + 1][0] == "ws" and j + 2 in english)):
+                j += 1
+            left = " " if i and toks[i - 1][1] not in ("(",) else ""
+            right = " " if j + 1 < len(toks) and toks[j + 1][1] not in (")", ",", ".", ";", ":") else ""
+            out.append(r"\text{" + left + text("".join(t for _, t in toks[i:j + 1])) + right + "}")
+            i = j + 1
+            continue
+        if kind == "ws":
+            nxt = toks[i + 1] if i + 1 < len(toks) else ("", "")
+            prev = toks[i - 1] if i else ("", "")
+            juxtaposed = (prev[0] in ("word", "num") or prev[1] in (")", "^T", "^-1", "^-T", "'")) and \
+                (nxt[0] == "word" or nxt[1] == "(") and i + 1 not in english and i - 1 not in english
+            out.append(r"\quad " if len(t) > 2 else r"\, " if juxtaposed else " ")
+        elif kind == "dims":
+            a, b = t.split("x")
+            out.append(rf"{a}\times {b}")
+        elif kind == "num":
+            out.append(t)
+        elif kind == "word":
+            out.append(_FUNCS.get(t) or (("d" + latex_name(t[1:])) if len(t) > 1 and t[0] == "d"
+                                          and t[1:2].isalpha() else latex_name(t)) + " ")
+        elif t in ("^", ".^"):
+            # the exponent: the next word, number or parenthesised group
+            j = i + 1
+            while j < len(toks) and toks[j][0] == "ws":
+                j += 1
+            if j < len(toks) and toks[j][1] == "(":
+                depth, k = 0, j
+                while k < len(toks):
+                    depth += toks[k][1] == "("
+                    depth -= toks[k][1] == ")"
+                    if depth == 0:
+                        break
+                    k += 1
+                inner = identity_latex("".join(t for _, t in toks[j + 1:k]))
+                i = k
+            elif j < len(toks):
+                inner = identity_latex(toks[j][1])
+                i = j
+            else:
+                inner = ""
+            circ = r"\circ " if t == ".^" else ""
+            out.append("^{" + circ + inner + "}")
+        elif t == "||":
+            out.append(r"\lVert " if bars % 2 == 0 else r"\rVert ")
+            bars += 1
+        elif t in _OPS:
+            out.append(_OPS[t])
+        else:
+            out.append("?")
+        i += 1
+    return "".join(out).strip()
+
+
+# ---- typesetting expressions on lines that fit -------------------------------------------------------
+
+def chunks(e: Expr, names: dict | None = None, width: int = WIDTH) -> list:
+    """e as LaTeX lines that each fit on the page: broken between terms of a sum or factors of a
+    product, at the shallowest parenthesis depth that works (latex.split_lines)."""
+    return split_lines(LatexPrinter(names, breaks=True)(e), width)
+
+
+def align_rows(lhs: str, pieces: list, tag: str = "") -> list:
+    """`lhs &= piece` then `&\\quad piece` for the continuation lines; the tag on the first."""
+    rows = []
+    for i, p in enumerate(pieces):
+        head = f"{lhs} &= " if i == 0 else r"&\quad "
+        rows.append(head + p + (tag if i == 0 else ""))
+    return rows
+
+
+def tag(label: str) -> str:
+    return rf" \tag*{{\small {label}}}" if label else ""
+
+
+# ---- the parts of a sheet ---------------------------------------------------------------------------
+
+def _listing(items: list) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _shapes_sentence(d: Derivation) -> str:
+    p = d.problem
+    groups: dict = {}
+    for name, s in p.shaped.inputs.items():
+        groups.setdefault(tuple(s), []).append(f"${latex_name(name)}$")
+    parts = [f"${latex_name(d.fname)} \\in \\mathbb{{R}}$"]
+    parts += [f"{', '.join(names)} $\\in {shape_latex(s)}$" for s, names in groups.items()]
+    abstract = sorted({n.fn.name for n in postorder(p.f) if isinstance(n, Apply) and n.fn.name not in ELEMENTWISE})
+    fns = [f"${function_name(n)}$" for n in abstract]
+    tail = ""
+    if fns:
+        tail = f" and {_listing(fns)} {'is an' if len(fns) == 1 else 'are'} elementwise function{'s' * (len(fns) > 1)}"
+    return "where " + _listing(parts) + tail + "."
+
+
+def question(ds: list) -> list:
+    d = ds[0]
+    p = d.problem
+    out = [r"\section*{Question}"]
+    if d.auxiliary:
+        out += ["Consider the function",
+                rf"\[ {latex_name(d.fname)} = {to_latex(p.f)}, \]"]
+    else:
+        rows = [f"{latex_name(q.sym.name)} &= {to_latex(q.rhs)}" for q in d.equations]
+        out += ["Consider the function computed by the program",
+                r"\begin{align*}" + r" \\ ".join(rows) + r"\end{align*}"]
+    out.append(_shapes_sentence(d))
+    wrts = _listing([f"${latex_name(x.wrt.name)}$" for x in ds])
+    plural = "gradients" if len(ds) > 1 else "gradient"
+    out.append(rf"Compute the {plural} of ${latex_name(d.fname)}$ with respect to {wrts}.")
+    return out
+
+
+def definition(d: Derivation) -> list:
+    y, w = latex_name(d.fname), latex_name(d.wrt.name)
+    if d.kind == "matrix":
+        return [rf"Recall that the external definition of the gradient $g$ is given by "
+                rf"$d{y} = \langle g, d{w}\rangle$. Notice that ${w}$ is a matrix and hence also $d{w}$, "
+                rf"which implies that $d{y}$ is an inner product of matrices:",
+                rf"\[ d{y} = \operatorname{{tr}}(g^{{\top}} d{w}). \]"]
+    if d.kind == "vector":
+        return [rf"Recall that the external definition of the gradient $g$ is given by "
+                rf"$d{y} = \langle g, d{w}\rangle$; ${w}$ is a vector, so $d{y} = g^{{\top}} d{w}$."]
+    return [rf"Since ${w}$ is a scalar, the derivative $g$ is given by $d{y} = g \, d{w}$."]
+
+
+def graph(d: Derivation) -> list:
+    rows = [f"{latex_name(q.sym.name)} &= {to_latex(q.rhs)}" for q in d.equations]
+    if not d.auxiliary:
+        return [r"\subsection*{The computational graph}",
+                "The lines of the program are the nodes of the computational graph, and its names are "
+                "our auxiliary variables."]
+    return [r"\subsection*{The computational graph}",
+            "To compute the differential we draw the computational graph and define the following "
+            "auxiliary variables according to it:",
+            r"\begin{align*}" + r" \\ ".join(rows) + r".\end{align*}"]
+
+
+def split_identity(identity: str) -> tuple:
+    """'<M, A + B> = ...   (linearity of the trace)' -> ('<M, A + B> = ...', 'linearity of the trace')."""
+    m = re.match(r"(.*?)\s{2,}\((.*)\)\s*$", identity)
+    return (m.group(1), m.group(2)) if m else (identity, "")
+
+
+def bullet(rule: str, identity: str, kind: str = "matrix") -> str:
+    """'product rule: $d(A B) = dA B + A dB$', with the rule's remark where it adds something."""
+    name = rule_name(rule, kind)
+    formula, remark = split_identity(identity)
+    head, colon, rest = remark.partition(":")
+    if colon and re.fullmatch(r"[A-Za-z ]+", head):
+        remark = rest.strip()                    # 'cyclic: Tr(...) = Tr(...)' under 'cyclic permutation'
+    if remark.lower() in name.lower() or name.lower() in remark.lower():
+        remark = ""
+    out = rf"\item {text(name[0].upper() + name[1:])}: ${identity_latex(formula)}$"
+    if re.fullmatch(r"[A-Za-z ,/'-]+", remark):
+        return out + f" ({text(remark)})"        # words only: plain text, which can break
+    return out + (rf" \quad (${identity_latex(remark)}$)" if remark else "")
+
+
+def itemize(items: list) -> str:
+    return r"\begin{itemize}\setlength{\itemsep}{0pt}" + "".join(items) + r"\end{itemize}"
+
+
+def _rules_used(steps: list) -> list:
+    seen: dict = {}
+    for s in steps:
+        seen.setdefault(s.rule, s.identity)
+    return list(seen.items())
+
+
+def differentials(d: Derivation) -> list:
+    w = latex_name(d.wrt.name)
+    active = [q for q in d.equations if q.d is not None]
+    constant = [q for q in d.equations if q.d is None]
+    rows = []
+    for q in active:
+        labels = _listing([rule_name(r) for r, _ in _rules_used(q.steps) if r != "d_zero"])
+        rows.append(rf"{latex_name(q.sym.name)} &= {to_latex(q.rhs)} &\quad\Longrightarrow\quad "
+                    rf"d{latex_name(q.sym.name)} &= {to_latex(q.d)}" + tag(labels))
+    used = _rules_used([s for q in active for s in q.steps])
+    out = [r"\subsection*{Differentials}",
+           "We apply the differential operator to each of the equations, using"]
+    out.append(itemize([bullet(r, i) for r, i in used if r != "d_zero"]))
+    out.append(r"\begin{alignat*}{2}" + r" \\ ".join(rows) + r"\end{alignat*}")
+    consts = [v for v in d.constants if any(v in set(postorder(q.rhs)) for q in active)]
+    note = []
+    if consts:
+        ds = _listing([f"$d{latex_name(v.name)}$" for v in consts])
+        note.append(f"where we neglect {ds}, which {'is' if len(consts) == 1 else 'are'} zero: "
+                    f"{'it is' if len(consts) == 1 else 'they are'} constant with respect to ${w}$.")
+    if constant:
+        zs = " = ".join(f"d{latex_name(q.sym.name)}" for q in constant)
+        names = _listing([f"${latex_name(q.sym.name)}$" for q in constant])
+        note.append(f"{names} {'does' if len(constant) == 1 else 'do'} not depend on ${w}$: ${zs} = 0$.")
+    return out + [" ".join(note)] if note else out
+
+
+def backpropagation(d: Derivation) -> list:
+    y = latex_name(d.fname)
+    rows = []
+    for i, line in enumerate(d.backsub):
+        parts = [f"$d{latex_name(s.name)}$" for s in line.substituted]
+        label = ("substituting " + _listing(parts)) if parts else ""
+        if line.steps:
+            label = (label + ", " if label else "") + "multiplying out"
+        rows += align_rows(f"d{y}" if i == 0 else "", chunks(line.expr), tag(label))
+    return [r"\subsection*{Back-propagation}",
+            r"Now we ``back-propagate'': starting from the last equation, we substitute the differentials "
+            rf"until only $d{latex_name(d.wrt.name)}$ is left:",
+            r"\begin{align*}" + r" \\ ".join(rows) + r".\end{align*}"]
+
+
+def trace_steps(d: Derivation) -> list:
+    y, w = latex_name(d.fname), latex_name(d.wrt.name)
+    rows = []
+    used: list = []
+    last = None
+    printed = 0
+    for i, line in enumerate(d.trace):
+        s = to_latex(line.expr)
+        if s == last:
+            continue                     # a regrouping that prints the same: nothing to show
+        last = s
+        if i == 0:
+            label = r"$x = \operatorname{tr}(x)$ for a scalar $x$" if isinstance(line.expr, Trace) else ""
+            if isinstance(line.expr, Trace):
+                rows += align_rows(f"d{y}", chunks(d.backsub[-1].expr))
+            rows += align_rows("" if rows else f"d{y}", chunks(line.expr), tag(label))
+        else:
+            names = list(dict.fromkeys(rule_name(st.rule, d.kind) for st in line.steps))
+            used += [st for st in line.steps]
+            rows += align_rows("", chunks(line.expr), tag(_listing(names)))
+        printed += 1
+    rows += align_rows("", read_off(d), tag("linearity" if len(d.terms) > 1 else ""))
+    identities = [(r, i) for r, i in _rules_used(used)]
+    bullets = []
+    if d.kind == "matrix":
+        bullets.append(r"\item A scalar is its own trace: $x = \operatorname{tr}(x)$ for every $x \in \mathbb{R}$")
+    bullets += [bullet(r, i, d.kind) for r, i in identities]
+    intro = ("Next, we use the following properties of the trace, writing $\\langle A, B\\rangle$ for "
+             "$\\operatorname{tr}(A^{\\top} B)$:" if d.kind == "matrix" else
+             "Next, we move everything in front of the differential, writing $\\langle a, b\\rangle$ for "
+             "$a^{\\top} b$:")
+    out = [r"\subsection*{Reading off the gradient}", intro]
+    if bullets:
+        out.append(itemize(bullets))
+    out += ["Therefore,", r"\begin{align*}" + r" \\ ".join(rows) + r".\end{align*}"]
+    return out
+
+
+def read_off(d: Derivation) -> list:
+    """The last line: df = Tr(g^T dW) with g^T marked under its brace (or g^T db, g dx)."""
+    w = latex_name(d.wrt.name)
+    if d.kind == "scalar":
+        G = simplify(_sum(d.terms))
+        mark = "g"
+    else:
+        G = _sum([simplify(transpose(M)) for M in d.terms])
+        mark = r"g^{\top}"
+    body = to_latex(G)
+    if visible_width(body) <= WIDTH - 8:
+        inner = rf"\left({body}\right)" if isinstance(G, Add) else body
+        core = rf"\underbrace{{{inner}}}_{{{mark}}} \, d{w}"
+        return [rf"\operatorname{{tr}}\Bigl({core}\Bigr)" if d.kind == "matrix" else core]
+    pieces = chunks(G)
+    pieces[0] = (r"\operatorname{tr}\Bigl(\bigl(" if d.kind == "matrix" else r"\bigl(") + pieces[0]
+    pieces[-1] += (r"\bigr) \, d" + w + r"\Bigr)") if d.kind == "matrix" else (r"\bigr) \, d" + w)
+    return pieces
+
+
+def _sum(terms: list) -> Expr:
+    from ..algebra import add
+    return add(*terms)
+
+
+QUIET = {"positive_first"}       # rules that only reorder: not worth a line on the sheet
+
+
+def boxed(g: Expr) -> str:
+    pieces = chunks(g)
+    if len(pieces) == 1:
+        return r"\[ \boxed{g = " + pieces[0] + r"} \]"
+    return r"\[ \boxed{\begin{aligned} g &= " + r" \\ &\quad ".join(pieces) + r"\end{aligned}} \]"
+
+
+def formula_of(identity: str) -> str:
+    """An identity without its explanation ('A x + B x = (A + B) x: the first shared ...')."""
+    formula = split_identity(identity)[0]
+    return re.sub(r":\s+[a-z][^=]*$", "", formula).strip()
+
+
+def result(d: Derivation) -> list:
+    out = [r"\subsection*{Result}"]
+    if d.simplification:
+        used = [part.strip() for r, i in _rules_used(d.simplification) if i and r not in QUIET
+                for part in formula_of(i).split(";") if part.strip()]
+        out += ["Transposing, we read off", r"\begin{align*}" + r" \\ ".join(align_rows("g", chunks(d.g_read)))
+                + r".\end{align*}",
+                "Multiplying out, this simplifies, by",
+                itemize([rf"\item ${identity_latex(u)}$" for u in used]), "to"]
+    else:
+        out.append("Finally we got that")
+    out.append(boxed(d.g))
+    if d.notation == "diag" and any(isinstance(n, DiagMat) for n in postorder(d.g)):
+        out.append(r"Here $\operatorname{diag}(f'(z))$ is the Jacobian of the elementwise function $f$ at $z$ "
+                   r"(the diagonal matrix with $f'(z_i)$ on its diagonal).")
+    if d.auxiliary and d.g_inline != d.g:
+        rows = align_rows("g", chunks(d.g_inline))
+        out += ["With the auxiliary variables substituted back,",
+                r"\begin{align*}" + r" \\ ".join(rows) + r".\end{align*}"]
+    return out
+
+
+def numerical_check(d: Derivation, report: CheckReport) -> list:
+    p = d.problem
+    w = latex_name(d.wrt.name)
+    sizes = ", ".join(f"${latex_name(k)} = {v}$" for k, v in report.sizes.items())
+    stand = []
+    for name in sorted({n.fn.name for n in postorder(p.f) if isinstance(n, Apply)
+                        and n.fn.name not in ELEMENTWISE}):
+        a, b = stand_in(name)
+        stand.append(rf"${function_name(name)}(t) = \sin({a:.3g}\,t + {b:.3g})$")
+    rows = "".join(rf"{i + 1} & ${r.numeric:.10g}$ & ${r.symbolic:.10g}$ & ${_sci(r.error)}$\\"
+                   for i, r in enumerate(report.rows))
+    verdict = "agree" if report.ok else "DISAGREE"
+    out = [r"\subsection*{Numerical check}",
+           rf"At random inputs ({sizes}){', with ' + _listing(stand) if stand else ''}, the directional "
+           rf"derivative $\langle g, \Delta\rangle$ for a random direction $\Delta$ is compared with the "
+           rf"central difference $\bigl(f({w} + h\Delta) - f({w} - h\Delta)\bigr)/2h$. They {verdict}:",
+           r"\begin{center}\begin{tabular}{rrrr}\hline "
+           r"inputs & finite differences & $\langle g, \Delta\rangle$ & relative error\\\hline "
+           + rows + r"\hline\end{tabular}\end{center}"]
+    return out
+
+
+def _sci(x: float) -> str:
+    """1.2e-08 -> 1.2 \\cdot 10^{-8}"""
+    m, e = f"{x:.1e}".split("e")
+    return rf"{m} \cdot 10^{{{int(e)}}}"
+
+
+PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[a4paper,margin=2.2cm]{geometry}
+\usepackage{amsmath,amssymb}
+\allowdisplaybreaks
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{0.5em}
+\renewcommand{\labelitemi}{$\bullet$}
+"""
+
+
+def document(ds: list, checks: list | None = None, title: str = "") -> str:
+    """The whole sheet: the question once, the graph once, then one part per variable."""
+    body = question(ds)
+    body += [r"\section*{Solution}"] + graph(ds[0])
+    for i, d in enumerate(ds):
+        part = definition(d) + differentials(d) + backpropagation(d) + trace_steps(d) + result(d)
+        if checks:
+            part += numerical_check(d, checks[i])
+        if len(ds) > 1:
+            part = [rf"\section*{{The gradient with respect to ${latex_name(d.wrt.name)}$}}"] + part
+        body += part
+    head = PREAMBLE + (rf"\title{{{text(title)}}}\date{{}}" if title else "")
+    return head + "\\begin{document}\n" + ("\\maketitle\n" if title else "") + "\n\n".join(body) + \
+        "\n\\end{document}\n"
+
+
+__all__ = ["document", "identity_latex", "chunks", "RULE_NAMES", "Var", "Const", "Differential", "MatMul",
+           "Mul", "shape_of", "escape"]
+
+
+def build_sheet(problem, wrt, notation: str = "diag", check: bool = False) -> tuple:
+    """(LaTeX document, [Derivation], [CheckReport] or None) for the gradient of problem (a Problem)
+    with respect to each name in wrt."""
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    ds = [derive(problem, w, notation) for w in names]
+    reports = [d.check() for d in ds] if check else None
+    return document(ds, reports), ds, reports
+
+
+def solution_sheet(problem, wrt, notation: str = "diag", check: bool = False) -> str:
+    """The LaTeX document deriving the gradient of problem (a Problem) with respect to each name in wrt."""
+    return build_sheet(problem, wrt, notation, check)[0]
+
+
+# ---- PDF ----------------------------------------------------------------------------------------------
+
+PDFLATEX = ("-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error")
+
+
+def compile_pdf(tex: str, timeout: float = 120) -> bytes:
+    """tex -> the PDF's bytes, with pdflatex in a temporary directory and without shell escape."""
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        raise MatdiffError("pdflatex is not installed, so no PDF can be made (on Debian or Ubuntu: "
+                           "apt-get install texlive-latex-base texlive-latex-recommended); "
+                           "without --pdf, matdiff sheet writes the LaTeX source")
+    with tempfile.TemporaryDirectory(prefix="matdiff-sheet-") as tmp:
+        Path(tmp, "sheet.tex").write_text(tex, encoding="utf-8")
+        try:
+            run = subprocess.run([exe, *PDFLATEX, "sheet.tex"], cwd=tmp, capture_output=True,
+                                 timeout=timeout, env={**os.environ, "openout_any": "p"})
+        except subprocess.TimeoutExpired:
+            raise MatdiffError(f"pdflatex did not finish in {timeout:.0f} s") from None
+        built = Path(tmp, "sheet.pdf")
+        if run.returncode != 0 or not built.exists():
+            log = run.stdout.decode("utf-8", "replace").splitlines()
+            first = next((i for i, line in enumerate(log) if line.startswith("!")), None)
+            why = "\n".join(log[first:first + 3]) if first is not None else "\n".join(log[-5:])
+            raise MatdiffError(f"pdflatex failed:\n{why}")
+        return built.read_bytes()
+
+
+def write_pdf(tex: str, output: str | None = None) -> Path:
+    """Compile tex and write the PDF to output (its suffix made .pdf; a .tex output also gets the
+    source); sheet.pdf in the current directory by default. Returns the PDF's path."""
+    out = Path(output) if output else Path("sheet.pdf")
+    pdf = out.with_suffix(".pdf")
+    data = compile_pdf(tex)
+    if out.suffix == ".tex":
+        out.write_text(tex, encoding="utf-8")
+    pdf.write_bytes(data)
+    return pdf
