@@ -42,12 +42,20 @@ class Expr:
         if type(self) is not type(other) or hash(self) != hash(other):
             return False
         stack = [(self, other)]
+        seen: set = set()                        # pairs already compared: a DAG is walked once, not as a tree
         while stack:
             a, b = stack.pop()
             if a is b:
                 continue
+            if not isinstance(a, Expr):          # a dimension or other plain value from a tuple field
+                if a != b:
+                    return False
+                continue
             if type(a) is not type(b) or hash(a) != hash(b):
                 return False
+            if (id(a), id(b)) in seen:
+                continue
+            seen.add((id(a), id(b)))
             for x, y in zip(a.fields(), b.fields()):
                 if isinstance(x, tuple) and isinstance(y, tuple) and len(x) == len(y):
                     stack.extend(zip(x, y))

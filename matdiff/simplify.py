@@ -13,7 +13,7 @@ from .algebra import (
 )
 from .expr import (
     Add, Apply, DiagMat, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Ones, Kron, MatMul, MatPow,
-    Mul, Transpose, transform,
+    Mul, Transpose, children,
 )
 from .limits import tick
 from .printing.precedence import is_negative
@@ -159,11 +159,26 @@ RULES = {
 }
 
 
+# Nodes known to be fixed points of RULES: simplify returns them as they are, without a walk.
+# Back-propagation through an L-layer chain simplifies a cotangent that holds the previous,
+# already simplified one; without this each step re-walks it and the derivation is quadratic in L.
+_FIXED: set = set()
+_FIXED_LIMIT = 200_000
+
+
 def simplify(e: Expr, rules=RULES, max_passes: int = 50) -> Expr:
-    """Bottom-up through the smart constructors, each node's rules to exhaustion, to a fixed point."""
-    def step(node: Expr, kids: list) -> Expr:
+    """Bottom-up through the smart constructors, each node's rules to exhaustion, to a fixed point.
+
+    A node whose children came back unchanged and whose rules change nothing is a fixed
+    point: it is returned as the same object and remembered (for the default RULES), so
+    later passes and later calls stop there. The result is the same as re-walking it."""
+    fixed = _FIXED if rules is RULES else set()
+    if len(fixed) > _FIXED_LIMIT:
+        fixed.clear()
+
+    def step(old: Expr, kids: list) -> Expr:
         tick()
-        node = rebuild(node, kids)
+        node = rebuild(old, kids)
         for _ in range(100):
             for rule in rules.get(type(node), ()):
                 new = rule(node)
@@ -171,12 +186,35 @@ def simplify(e: Expr, rules=RULES, max_passes: int = 50) -> Expr:
                     node = new
                     break
             else:
-                return node
+                break
+        if all(k is c for k, c in zip(kids, children(old))) and node == old:
+            fixed.add(old)               # its children are fixed points (the same objects), and so is it
+            return old
         return node
 
     for _ in range(max_passes):
-        new = transform(e, step)
-        if new == e:
-            return new
+        new = _rewrite(e, step, fixed)
+        if new is e:
+            return e
         e = new
     return e
+
+
+def _rewrite(root: Expr, step, fixed: set) -> Expr:
+    """transform(root, step), not descending into fixed points (iterative: depth is no limit)."""
+    memo: dict = {}
+    stack = [(root, False)]
+    while stack:
+        n, ready = stack.pop()
+        if n in memo:
+            continue
+        if n in fixed:
+            memo[n] = n
+            continue
+        kids = children(n)
+        if not ready:
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if c not in memo)
+            continue
+        memo[n] = step(n, [memo[c] for c in kids])
+    return memo[root]
