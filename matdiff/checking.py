@@ -87,17 +87,22 @@ class CheckReport:
     rows: list = field(default_factory=list)
     sizes: dict = field(default_factory=dict)
     note: str = ""
+    # what is compared with what: a claim is checked against matdiff's gradient, not differences
+    labels: tuple = ("finite differences", "formula")
+    method: str = "central differences at random inputs"
+    verdicts: tuple = ("check passed", "check FAILED")
 
     def __bool__(self) -> bool:
         return self.ok
 
     def __str__(self) -> str:
-        head = "check passed" if self.ok else "check FAILED"
+        head = self.verdicts[0] if self.ok else self.verdicts[1]
         sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items())
         lines = [f"{head}: largest relative error {self.error:.1e} "
-                 f"(central differences at random inputs{'; ' + sizes if sizes else ''})"]
+                 f"({self.method}{'; ' + sizes if sizes else ''})"]
+        a, b = self.labels
         for r in self.rows:
-            lines.append(f"  {r.name}: finite differences {r.numeric:+.10g}, formula {r.symbolic:+.10g}, "
+            lines.append(f"  {r.name}: {a} {r.numeric:+.10g}, {b} {r.symbolic:+.10g}, "
                          f"relative error {r.error:.1e}{'' if r.ok else '  <-- wrong'}")
         if self.note:
             lines.append(self.note)

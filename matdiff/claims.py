@@ -6,14 +6,21 @@ import numpy as np
 from .algebra import normalize
 from .checking import CheckReport, Row, check_equal
 from .errors import MatdiffError, ShapeError
-from .expr import Add, Program
+from .expr import Add, Apply, Expr, Hadamard, Mul, Program, children, postorder
+from .functions import ELEMENTWISE
 from .gradient import derive_gradient
-from .problem import Problem
+from .numeric import Env, evaluate, stand_in
 from .parse import parse
+from .problem import Problem
 from .shapes import infer_shapes, shape_of
+from .simplify import simplify
 
 
 def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) -> CheckReport:
+    """Is `claim` the gradient of expr with respect to wrt? Right (equal symbolically after
+    simplification, or entry by entry at several random inputs), or wrong with a counterexample:
+    the inputs, the entry where claim and matdiff's gradient differ most, both values, and where
+    it can tell, the term of the claim that differs."""
     if not isinstance(wrt, str):
         raise MatdiffError("a claim is the gradient with respect to one variable: wrt='W'")
     g = derive_gradient(Problem.of(expr, shapes, functions), wrt)
@@ -34,33 +41,96 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
     if unknown:
         raise MatdiffError(f"the claim uses {', '.join(sorted(unknown))}, which the function does not")
     ok, err, worst, dims = check_equal(G, right, p.shaped, p.f, seed)
-    report = CheckReport(ok, err, [], dims)
+    values, A, B, idx = worst if worst is not None else (None, None, None, None)
+    report = CheckReport(ok, err, [], dims, labels=("claim", "matdiff's gradient"),
+                         method="the claim against matdiff's gradient at random inputs",
+                         verdicts=("the claim is right", "the claim is WRONG"))
+    answer = "\n".join("    " + line for line in g.text().splitlines())
+    if A is not None:
+        where = f"[{idx[0]}, {idx[1]}]" if A.shape[1] > 1 else f"[{idx[0]}]"
+        report.rows = [Row(f"{wrt}{where}", float(A[idx]), float(B[idx]), err, ok)]
     if ok:
-        report.note = f"the claim equals matdiff's gradient ∂/∂{wrt} = {g.text().splitlines()[-1].split(' = ', 1)[1]}"
+        how = "symbolically, after simplification" if simplify(G) == right else \
+            "at every entry, at three random inputs"
+        report.note = f"the claim equals matdiff's gradient ({how}):\n{answer}"
         return report
-    values, A, B, idx = worst
-    where = f"[{idx[0]}, {idx[1]}]" if A.shape[1] > 1 else f"[{idx[0]}]"
-    inputs = "\n".join(f"    {k} = {np.array2string(v.squeeze(), precision=4, suppress_small=True)}"
-                       for k, v in values.items())
-    report.note = (f"the claim is wrong: at the inputs\n{inputs}\n"
-                   f"  entry {where} of the claim is {A[idx]:+.6g}, of the gradient {B[idx]:+.6g}\n"
-                   f"  the right gradient: {g.text().splitlines()[-1].split(' = ', 1)[1]}"
-                   + _differing_term(G, right, p, dims, values))
-    report.rows = [Row(f"{wrt}{where}", float(B[idx]), float(A[idx]), err, False)]
+    report.note = (f"counterexample: at the inputs\n{_inputs(values)}{_stand_ins(p.f)}\n"
+                   f"  entry {where} of the claim is {A[idx]:+.6g}, of matdiff's gradient {B[idx]:+.6g}\n"
+                   f"matdiff's gradient:\n{answer}"
+                   + (_misprint(G, right) or _differing_term(G, right, p, dims, values)))
     return report
 
 
+def _inputs(values: dict) -> str:
+    out = []
+    for k, v in values.items():
+        head = f"    {k} = "
+        v = v.reshape(-1) if v.shape[1] == 1 else v          # a vector on one line
+        out.append(head + np.array2string(v, precision=4, suppress_small=True, prefix=head))
+    return "\n".join(out)
+
+
+def _stand_ins(f) -> str:
+    """Abstract functions are evaluated as distinct concrete ones: say which."""
+    names = sorted({n.fn.name for n in postorder(f) if isinstance(n, Apply) and n.fn.name not in ELEMENTWISE})
+    if not names:
+        return ""
+    parts = [f"{n}(t) = sin({a:.4g} t + {b:.4g})" for n in names for a, b in [stand_in(n)]]
+    return "\n  with " + ", ".join(parts)
+
+
 def _differing_term(claim, right, p, dims, values) -> str:
-    """Where both are sums with the same number of terms, name the claimed terms that match none."""
-    from .numeric import Env, evaluate
+    """Compare the terms of both sums numerically: the claimed terms that match none of matdiff's,
+    and matdiff's that the claim misses (when some terms do match, so that the comparison says something)."""
     ct = claim.args if isinstance(claim, Add) else (claim,)
     rt = right.args if isinstance(right, Add) else (right,)
     env = Env(values, dims)
-    rv = [evaluate(t, env) for t in rt]
-    bad = [t for t in ct if not any(np.allclose(evaluate(t, env), v, rtol=1e-7, atol=1e-10) for v in rv)]
-    if not bad or len(bad) == len(ct):
+    cv, rv = [evaluate(t, env) for t in ct], [evaluate(t, env) for t in rt]
+
+    def close(a, b):
+        return a.shape == b.shape and np.allclose(a, b, rtol=1e-7, atol=1e-10)
+    extra = [t for t, v in zip(ct, cv) if not any(close(v, w) for w in rv)]
+    missing = [t for t, v in zip(rt, rv) if not any(close(v, w) for w in cv)]
+    if len(extra) == len(ct) and len(missing) == len(rt):
         return ""
-    return "\n  the term that differs: " + ", ".join(str(t) for t in bad)
+    out = "".join(f"\n  the claim's term {t} is in no term of matdiff's gradient" for t in extra)
+    return out + "".join(f"\n  the claim misses the term {t}" for t in missing)
+
+
+def _differences(a: Expr, b: Expr, out: list) -> None:
+    """Walk two expressions in step; collect the smallest pairs of sub-expressions that differ.
+    Arguments of commutative nodes (sums, elementwise and scalar products) that are equal pair first."""
+    if a == b:
+        return
+    ka, kb = children(a), children(b)
+    same_node = type(a) is type(b) and len(ka) == len(kb) and ka and \
+        [f for f in a.fields() if not isinstance(f, (Expr, tuple))] == \
+        [f for f in b.fields() if not isinstance(f, (Expr, tuple))]
+    if not same_node:
+        out.append((a, b))
+        return
+    if isinstance(a, (Add, Hadamard, Mul)):
+        rest = list(kb)
+        pairs = []
+        for x in ka:
+            if x in rest:
+                rest.remove(x)
+            else:
+                pairs.append(x)
+        ka, kb = pairs, rest
+    for x, y in zip(ka, kb):
+        _differences(x, y, out)
+
+
+def _misprint(claim: Expr, right: Expr) -> str:
+    """Where the claim is written like matdiff's gradient but for a few sub-expressions, name them:
+    'the claim has Psi(W x + b) where matdiff's gradient has Phi(W x + b)'."""
+    pairs: list = []
+    _differences(claim, right, pairs)
+    pairs = list(dict.fromkeys(pairs))
+    if not pairs or len(pairs) > 3 or any(a is claim for a, _ in pairs):
+        return ""
+    return "".join(f"\n  the claim has {a} where matdiff's gradient has {b}" for a, b in pairs)
 
 
 def _shape(s) -> str:
