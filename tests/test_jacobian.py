@@ -327,3 +327,51 @@ def test_check_fails_on_a_wrong_jacobian():
     d = derive_jacobian(Problem.of("A x", dict(A=(3, 3), x=(3,))), "x")
     wrong = replace(d, matrix=transpose(d.matrix))
     assert d.check().ok and not wrong.check().ok
+
+
+# ---- each Kronecker simplification keeps the value where it fires --------------------------------
+
+def _rule_cases():
+    import importlib
+    jm = importlib.import_module("matdiff.jacobian")   # matdiff.jacobian is also the API function
+    from matdiff.expr import Identity, Kron, MatMul, Transpose, Var
+    b = Var("b", (3,))
+    yield "mixed_product", jm.mixed_product, "kron(A, B) kron(C, D)", \
+        dict(A=(2, 3), B=(2, 2), C=(3, 2), D=(2, 3))
+    yield "absorb-row", jm.absorb_into_kron, "M kron(x^T, B)", dict(M=(2, 2), x=(3,), B=(2, 4))
+    yield "absorb-column", jm.absorb_into_kron, "kron(x, B) M", dict(M=(2, 3), x=(3,), B=(2, 2))
+    yield "kron_times_vec", jm.kron_times_vec, "kron(B^T, A) vec(X)", dict(A=(2, 3), X=(3, 4), B=(4, 2))
+    yield "kron_times_vec-sum", jm.kron_times_vec, "kron(B^T, A) (vec(X) - 2 vec(Y))", \
+        dict(A=(2, 3), X=(3, 4), Y=(3, 4), B=(4, 2))
+    yield "row_kron_selector", jm.row_kron_selector, \
+        MatMul((Kron((Transpose(b), Identity(3))), jm.diag_selector(3))), {}
+    yield "diag_products", jm.diag_products, "diag(a) diag(c)", dict(a=(3,), c=(3,))
+    yield "negated_sum", jm.negated_sum, "-(-A - B) C", dict(A=(2, 2), B=(2, 2), C=(2, 3))
+    yield "kron_identities", jm.kron_identities, Kron((Identity(2), Identity(3))), {}
+    yield "kron_common_factor", jm.kron_common_factor, "kron(P, A) + 2 kron(P, B)", \
+        dict(P=(2, 1), A=(2, 3), B=(2, 3))
+    yield "flatten_scaled_sums", jm.flatten_scaled_sums, "2 (A + B) + A", dict(A=(2, 3), B=(2, 3))
+    yield "diag_of_diag", jm.diag_of_diag, "diag(diag(x))", dict(x=(3,))
+    yield "transpose_of_commutation", jm.transpose_of_commutation, Transpose(commutation(2, 3)), {}
+
+
+RULE_CASES = list(_rule_cases())
+
+
+@pytest.mark.parametrize("name, rule, src, shapes", RULE_CASES, ids=[c[0] for c in RULE_CASES])
+def test_kronecker_rule_keeps_the_value(name, rule, src, shapes, rng):
+    from matdiff.expr import postorder, Var
+    e = Problem.of(src, shapes).f if isinstance(src, str) else src
+    target = next((n for n in postorder(e) if rule.__name__ and _fires(rule, n)), None)
+    assert target is not None, f"{name} does not fire on {e}"
+    new = rule(target)
+    names = {v.name: v.shape for v in postorder(e) if isinstance(v, Var)}
+    values = {k: rng.normal(size=tuple(s) if len(s) != 1 else (s[0], 1)) for k, s in names.items()}
+    np.testing.assert_allclose(evaluate(new, Env(values)), evaluate(target, Env(values)), atol=1e-12)
+
+
+def _fires(rule, node) -> bool:
+    try:
+        return rule(node) is not None
+    except (AttributeError, TypeError):
+        return False           # a rule meets only its own node type in the simplifier
