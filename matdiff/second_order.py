@@ -13,7 +13,7 @@ from .checking import CheckReport, check_hessian, check_hessian_diagonal, check_
 from .curvature import diagonal_hessian
 from .errors import DerivativeError, MatdiffError
 from .expr import Expr
-from .gradient import auto_names, derive_gradient
+from .gradient import _used_names, auto_names, derive_gradient
 from .jacobian import commutation_names, is_commutation, jacobian_expr, without_vec
 from .printing.text import to_text
 from .problem import Problem
@@ -127,5 +127,7 @@ def derive_hessian(p: Problem, wrt: str, diagonal: bool = False) -> Derivative2:
 
 
 def _names(p: Problem, M: Expr) -> dict:
-    """The sheets' auxiliary names (z0, z1, ...) for what the result repeats; never a K."""
-    return {e: n for e, n in auto_names(p.f, [M]).items() if not is_commutation(e)}
+    """Names for parts of the result, innermost first: a program's own steps (h = tanh(z)),
+    else the sheets' auxiliary names (z0, z1, ...) for what the result repeats; never a K."""
+    names = {p.inline[sym]: sym.name for sym, _ in p.steps} if p.steps else auto_names(p.f, [M])
+    return dict(_used_names([M], {e: n for e, n in names.items() if not is_commutation(e)}))

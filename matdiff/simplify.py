@@ -61,6 +61,8 @@ def known_derivative(e: Apply) -> Expr | None:
             return Apply(Fn("exp"), x)
         case "log", 1:
             return hadamard_pow(-1, x)
+        case "log", 2:                          # Hessians: log''(x) = -x^-2
+            return neg(hadamard_pow(-2, x))
         case "sin", 1:
             return Apply(Fn("cos"), x)
         case "cos", 1:
