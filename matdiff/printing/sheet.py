@@ -275,8 +275,8 @@ def differentials(d: Derivation) -> list:
     rows = []
     for q in active:
         labels = _listing([rule_name(r) for r, _ in _rules_used(q.steps) if r != "d_zero"])
-        rows.append(rf"{latex_name(q.sym.name)} &= {to_latex(q.rhs)} &\quad\Longrightarrow\quad "
-                    rf"d{latex_name(q.sym.name)} &= {to_latex(q.d)}" + tag(labels))
+        rows.append(rf"{latex_name(q.sym.name)} &= {to_latex(q.rhs)} &&\quad\Longrightarrow\quad "
+                    rf"d{latex_name(q.sym.name)} = {to_latex(q.d)}" + tag(labels))
     used = _rules_used([s for q in active for s in q.steps])
     out = [r"\subsection*{Differentials}",
            "We apply the differential operator to each of the equations, using"]
@@ -450,19 +450,35 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 
 
 def document(ds: list, checks: list | None = None, title: str = "") -> str:
-    """The whole sheet: the question once, the graph once, then one part per variable."""
-    body = question(ds)
-    body += [r"\section*{Solution}"] + graph(ds[0])
+    """The whole sheet: the question, the graph once, then one part per variable (for one variable,
+    the definition of the gradient first, as the sheets begin)."""
+    body = question(ds) + [r"\section*{Solution}"]
+    if len(ds) == 1:
+        body += definition(ds[0])
+    body += graph(ds[0])
     for i, d in enumerate(ds):
-        part = definition(d) + differentials(d) + backpropagation(d) + trace_steps(d) + result(d)
+        part = (definition(d) if len(ds) > 1 else []) + differentials(d) + backpropagation(d) + \
+            trace_steps(d) + result(d)
         if checks:
             part += numerical_check(d, checks[i])
         if len(ds) > 1:
             part = [rf"\section*{{The gradient with respect to ${latex_name(d.wrt.name)}$}}"] + part
         body += part
     head = PREAMBLE + (rf"\title{{{text(title)}}}\date{{}}" if title else "")
-    return head + "\\begin{document}\n" + ("\\maketitle\n" if title else "") + "\n\n".join(body) + \
+    return head + "\\begin{document}\n" + ("\\maketitle\n" if title else "") + _join(body) + \
         "\n\\end{document}\n"
+
+
+DISPLAY = (r"\[", r"\begin{align", r"\begin{itemize}", r"\begin{center}")
+
+
+def _join(parts: list) -> str:
+    """Paragraphs apart; a display or a list stays in the paragraph it continues (no blank line
+    before it), as one writes 'we define ... : <display>', so that no empty paragraph adds space."""
+    out = parts[0]
+    for p in parts[1:]:
+        out += ("\n" if p.startswith(DISPLAY) else "\n\n") + p
+    return out
 
 
 __all__ = ["document", "identity_latex", "chunks", "RULE_NAMES", "Var", "Const", "Differential", "MatMul",
