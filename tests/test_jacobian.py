@@ -105,7 +105,7 @@ CASES = [
          "b^T ⊗ a^T"),
     Case("trace", "tr(A X)", "X", dict(A=M(3, 2), X=M(2, 3)), lambda A, X: np.trace(A @ X), "vec(A^T)^T"),
     Case("program", "z = W x\nh = tanh(z)\ny = U h", "x", dict(W=M(3, 2), U=M(4, 3), x=M(2)),
-         lambda W, U, x: U @ np.tanh(W @ x), "U diag(tanh'(W x)) W"),
+         lambda W, U, x: U @ np.tanh(W @ x), "U diag(tanh'(z)) W"),
     Case("program-wrt-W", "z = W x\nh = tanh(z)\ny = U h", "W", dict(W=M(3, 2), U=M(4, 3), x=M(2)),
          lambda W, U, x: U @ np.tanh(W @ x)),
 ]
