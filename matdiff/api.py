@@ -14,7 +14,7 @@ from .gradient import Gradient
 from .gradient import derive_gradient as _derive_gradient
 from .printing.latex import aligned, latex_name, to_latex
 from .problem import Problem, understand
-from .second_order import Derivative2
+from .second_order import DerivativeMatrix
 from .second_order import derive_hessian as _derive_hessian
 from .second_order import derive_jacobian as _derive_jacobian
 from .simplify import simplify
@@ -61,7 +61,7 @@ def check(expr, wrt, shapes=None, functions=None, claim=None, seed: int = 0) -> 
     return check_claim(expr, wrt, claim, shapes, functions, seed)
 
 
-def derive_jacobian(expr, wrt, shapes=None, functions=None) -> Derivative2:
+def derive_jacobian(expr, wrt, shapes=None, functions=None) -> DerivativeMatrix:
     """The Jacobian as matdiff's own expression (the engine behind jacobian() and `matdiff jacobian`)."""
     return _derive_jacobian(Problem.of(expr, shapes, functions), wrt)
 
@@ -80,7 +80,7 @@ def jacobian(expr, wrt, shapes=None, functions=None):
     return out[wrt] if isinstance(wrt, str) else out
 
 
-def derive_hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False) -> Derivative2:
+def derive_hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False) -> DerivativeMatrix:
     """The Hessian (or its Becker–LeCun diagonal) as matdiff's own expression."""
     return _derive_hessian(Problem.of(expr, shapes, functions), wrt, diagonal)
 
@@ -109,7 +109,7 @@ def latex(result, shapes=None, functions=None) -> str:
     >>> matdiff.latex(matdiff.derive_gradient("x^T A x", wrt="x").grads["x"])
     '(A + A^{\\\\top}) \\\\, x'
     """
-    if isinstance(result, (Gradient, Derivative2)):
+    if isinstance(result, (Gradient, DerivativeMatrix)):
         return aligned(result.latex_lines())
     if isinstance(result, Expr):
         return to_latex(result)

@@ -23,7 +23,7 @@ KINDS = ("jacobian", "hessian", "diagonal")
 
 
 @dataclass
-class Derivative2:
+class DerivativeMatrix:
     """A Jacobian, a Hessian or a Hessian's diagonal of one function with respect to one variable."""
     problem: Problem
     wrt: str
@@ -102,28 +102,28 @@ def _one_name(wrt) -> str:
     return wrt
 
 
-def derive_jacobian(p: Problem, wrt: str) -> Derivative2:
+def derive_jacobian(p: Problem, wrt: str) -> DerivativeMatrix:
     """J with dvec(y) = J dvec(X): m x n for y in R^m and x in R^n; a scalar y gives 1 x n."""
     X = p.var(_one_name(wrt))
     grad = derive_gradient(p, wrt).grads[wrt] if shape_of(p.f) == (1, 1) else None
     J = jacobian_expr(p.f, X, grad)
-    return Derivative2(p, wrt, "jacobian", J, names=_names(p, J))
+    return DerivativeMatrix(p, wrt, "jacobian", J, names=_names(p, J))
 
 
-def derive_hessian(p: Problem, wrt: str, diagonal: bool = False) -> Derivative2:
+def derive_hessian(p: Problem, wrt: str, diagonal: bool = False) -> DerivativeMatrix:
     """H = dvec(G)/dvec(X) for the gradient G of a scalar f: d²f = vec(dX)^T H vec(dX).
     With diagonal=True, the entries ∂²f/∂X_ij² shaped like X (Becker–LeCun, see curvature.py)."""
     p.require_scalar("Hessian")
     X = p.var(_one_name(wrt))
     if diagonal:
         D, exact = diagonal_hessian(p.f, X)
-        return Derivative2(p, wrt, "diagonal", D, exact=exact, names=_names(p, D))
+        return DerivativeMatrix(p, wrt, "diagonal", D, exact=exact, names=_names(p, D))
     G = derive_gradient(p, wrt).grads[wrt]
     try:
         H = jacobian_expr(G, X)
     except DerivativeError as e:
         raise DerivativeError(f"the Hessian: {e}") from None
-    return Derivative2(p, wrt, "hessian", H, gradient=G, names=_names(p, H))
+    return DerivativeMatrix(p, wrt, "hessian", H, gradient=G, names=_names(p, H))
 
 
 def _names(p: Problem, M: Expr) -> dict:
