@@ -139,8 +139,27 @@ class StandIn:
     def __call__(self, x, k: int = 0):
         return self.a ** k * np.sin(self.a * np.asarray(x) + self.b + k * np.pi / 2)
 
-    def sympy(self) -> sp.Lambda:
-        return sp.Lambda(T, sp.sin(sp.Float(self.a) * T + sp.Float(self.b)))
+    def sympy(self):
+        """The same function as a SymPy Function class, for `expr.replace(Phi, ...)`.
+
+        A class, not a Lambda: SymPy composes nested elementwise functions into bodies such as
+        Derivative(Phi(Phi(t)), Phi(t)), a derivative with respect to Phi(t), which SymPy allows
+        when Phi(t) is an applied function and refuses when it is sin(a t + b)."""
+        a, b = sp.Float(self.a), sp.Float(self.b)
+        a_, b_ = self.a, self.b
+
+        def eval_(cls, x):
+            if x.is_Number:
+                return sp.sin(a * x + b)
+            return None
+
+        def fdiff(fself, argindex=1):
+            return a * sp.cos(a * fself.args[0] + b)
+
+        # an undefined function (so that one may differentiate with respect to Phi(t)) that
+        # knows its derivative, its value at a number, and its NumPy implementation (lambdify)
+        return sp.Function(f"{self.name}_stand_in", eval=classmethod(eval_), fdiff=fdiff,
+                           _imp_=staticmethod(lambda x: np.sin(a_ * x + b_)))
 
 
 PHI, PSI = StandIn("Phi"), StandIn("Psi")
@@ -251,7 +270,8 @@ class SympyEval:
             lam = e.function
             (t,) = lam.variables
             body = self.concrete(lam.expr)
-            assert not body.has(sp.Derivative, AppliedUndef), f"abstract function left in {body}"
+            left = {type(f).__name__ for f in body.atoms(AppliedUndef)} & set(self.functions)
+            assert not body.has(sp.Derivative) and not left, f"abstract function left in {body}"
             f = sp.lambdify(t, body, "numpy")
             x = ev(e.expr)
             out = np.asarray(f(x), dtype=float)
