@@ -1,0 +1,260 @@
+"""Solution sheets: every seed problem's sheet holds its auxiliary variables and every differential,
+its boxed gradient equals derive_gradient's at random inputs, and it compiles with pdflatex. The
+Tutorial 12 sheet follows the worked solution line by line. The steps are recorded from the rules
+(record=), and recording changes no result."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import matdiff
+from matdiff.canon import pullback
+from matdiff.checking import check_equal
+from matdiff.cli import main
+from matdiff.derivation import derive
+from matdiff.diff import differential
+from matdiff.errors import MatdiffError
+from matdiff.gradient import auto_names, derive_gradient
+from matdiff.printing.latex import latex_name, to_latex
+from matdiff.printing.sheet import build_sheet, compile_pdf
+from matdiff.printing.text import to_text
+from matdiff.problem import Problem
+from matdiff.record import Recorder
+
+# The 25 seed cases of the acceptance check (expression, wrt, shapes), copied here.
+S = ()
+SEED000 = dict(W=("n", "n"), V=("n", "n"), x=("n",), b=("n",), c=("n",))
+NET002 = "z = W x\nh = relu(z)\ntheta = U h\nyhat = softmax(theta)\nJ = -y^T log(yhat)"
+MLP003 = "z1 = tanh(W1 x + b1)\nz2 = tanh(W2 z1 + b2)\nz3 = tanh(W3 z2 + b3)\nR = 1/2 ||z3 - t||^2"
+NET004 = "z = W1 x + b1\nh = sigmoid(z)\ny = W2 h + b2\nL = 1/2 ||y - t||^2"
+TUTORIAL12 = "c^T Psi((W + V) Phi(W x + b))"
+CASES = [
+    ("seed000-abstract", TUTORIAL12, "W", SEED000),
+    ("seed000-unicode", "cᵀ Ψ((W + V) Φ(W x + b))", "W", SEED000),
+    ("seed000-concrete", "c^T tanh((W + V) sigmoid(W x + b))", "W", SEED000),
+    ("seed000-wrt-V", "c^T tanh((W + V) sigmoid(W x + b))", "V", SEED000),
+    ("seed000-wrt-b", "c^T tanh((W + V) sigmoid(W x + b))", "b", SEED000),
+    ("seed001-graph", "h1 = 2 x\nh2 = 2 h1^2\nh3 = h1 + y\nl = h2 h3", "x", dict(x=S, y=S)),
+    ("seed001-norm", "||W x||^2", "W", dict(W=("d1", "d2"), x=("d2",))),
+    ("seed001-norm-program", "y = W x\nL = y^T y", "W", dict(W=("d1", "d2"), x=("d2",))),
+    ("seed001-trace", "tr(B A)", "A", dict(B=("m", "n"), A=("n", "m"))),
+    ("seed002-linear-W", "sum(tanh(X W))", "W", dict(X=("N", "D"), W=("D", "M"))),
+    ("seed002-linear-X", "sum(tanh(X W))", "X", dict(X=("N", "D"), W=("D", "M"))),
+    ("seed002-sigmoid", "sum(sigmoid(y))", "y", dict(y=("n",))),
+    ("seed002-relu", "sum(relu(W x))", "W", dict(W=("m", "n"), x=("n",))),
+    *[(f"seed002-net-{v}", NET002, v, dict(W=("M", "D"), x=("D",), U=("C", "M"), y=("C",)))
+      for v in ("U", "W", "x")],
+    ("seed003-graph", "c1 = tanh(w1 x1 + w2 x2)\nc2 = tanh(w2 x2 + w3 x3)\nh2 = sigmoid(c1 c2)\ny = log(h2)",
+     "x2", dict(x1=S, x2=S, x3=S, w1=S, w2=S, w3=S)),
+    *[(f"seed003-mlp-{v}", MLP003, v, dict(W1=("n1", "n0"), b1=("n1",), W2=("n2", "n1"), b2=("n2",),
+                                            W3=("n3", "n2"), b3=("n3",), x=("n0",), t=("n3",)))
+      for v in ("W1", "b1", "W2", "b3")],
+    *[(f"seed004-net-{v}", NET004, v, dict(W1=("m", "n"), b1=("m",), W2=("k", "m"), b2=("k",), x=("n",),
+                                            t=("k",)))
+      for v in ("W1", "b1", "W2", "b2")],
+]
+IDS = [c[0] for c in CASES]
+assert len(CASES) == 25
+
+needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None,
+                                    reason="pdflatex is not installed (CI installs it)")
+
+
+def sheet(src, wrt, shapes, notation="diag", check=False):
+    p = Problem.of(src, shapes)
+    tex, ds, reports = build_sheet(p, wrt, notation, check)
+    return p, tex, ds[0], reports
+
+
+@pytest.mark.parametrize("notation", ["diag", "hadamard"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_seed_sheet_content(case, notation):
+    _, src, wrt, shapes = case
+    p, tex, d, _ = sheet(src, wrt, shapes, notation)
+    # the auxiliary variables (or the program's own steps) and every differential
+    for q in d.equations:
+        assert f"{latex_name(q.sym.name)} &= {to_latex(q.rhs)}" in tex
+        if q.d is not None:
+            assert f"d{latex_name(q.sym.name)} = {to_latex(q.d)}" in tex
+    assert any(q.d is not None for q in d.equations)
+    assert r"\boxed{g = " in tex or r"\boxed{\begin{aligned} g &= " in tex
+    # the boxed gradient equals derive_gradient's, at random inputs
+    right = derive_gradient(p, wrt).grads[wrt]
+    ok, err, _, _ = check_equal(d.g_inline, right, p.shaped, p.f)
+    assert ok, f"{d.g_inline} != {right} (relative difference {err:.1e})"
+    # the back-substitution ends in dW alone, and the trace steps end in Tr(g^T dW) (or g^T dw, g dx)
+    last = d.backsub[-1].expr
+    assert {n.of.name for n in _differentials(last)} == {wrt}
+    assert r"_{g^{\top}}" in tex or r"_{g}" in tex or r"\bigr) \, d" in tex
+
+
+def _differentials(e):
+    from matdiff.expr import Differential, postorder
+    return [n for n in postorder(e) if isinstance(n, Differential)]
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_seed_sheet_compiles(case):
+    _, src, wrt, shapes = case
+    _, tex, _, reports = sheet(src, wrt, shapes, check=True)
+    assert all(r.ok for r in reports)
+    assert compile_pdf(tex).startswith(b"%PDF")
+
+
+@needs_pdflatex
+def test_hadamard_and_several_variables_compile():
+    _, tex, _, _ = sheet(NET002, ["W", "U", "x"], CASES[13][3], "hadamard", check=True)
+    assert tex.count(r"\section*{The gradient with respect to") == 3
+    assert compile_pdf(tex).startswith(b"%PDF")
+
+
+# ---- Tutorial 12, Question 1, line by line ---------------------------------------------------------
+
+def test_tutorial12_follows_the_worked_solution():
+    p, tex, d, reports = sheet(TUTORIAL12, "W", SEED000, check=True)
+    graph = [(q.sym.name, to_text(q.rhs)) for q in d.equations]
+    assert graph == [("z0", "W x"), ("z1", "z0 + b"), ("z2", "Phi(z1)"), ("Z3", "W + V"), ("z4", "Z3 z2"),
+                     ("z5", "Psi(z4)"), ("y", "c^T z5")]
+    diffs = [to_text(q.d) for q in d.equations]
+    assert diffs == ["dW x", "dz0", "diag(Phi'(z1)) dz1", "dW", "dZ3 z2 + Z3 dz2", "diag(Psi'(z4)) dz4",
+                     "c^T dz5"]
+    assert "we neglect" in tex and "$db$" in tex and "$dV$" in tex
+    back = [to_text(line.expr) for line in d.backsub]
+    assert back == [
+        "c^T dz5",
+        "c^T diag(Psi'(z4)) dz4",
+        "c^T diag(Psi'(z4)) (dZ3 z2 + Z3 dz2)",
+        "c^T diag(Psi'(z4)) dW z2 + c^T diag(Psi'(z4)) Z3 diag(Phi'(z1)) dz1",
+        "c^T diag(Psi'(z4)) dW z2 + c^T diag(Psi'(z4)) Z3 diag(Phi'(z1)) dz0",
+        "c^T diag(Psi'(z4)) dW z2 + c^T diag(Psi'(z4)) Z3 diag(Phi'(z1)) dW x",
+    ]
+    assert [s.name for s in d.backsub[3].substituted] == ["z2", "Z3"]       # together, as the sheet does
+    trace = [to_text(line.expr) for line in d.trace]
+    assert trace[0].startswith("tr(c^T diag(Psi'(z4)) dW z2 + ")          # x = Tr(x)
+    assert trace[1].count("tr(") == 2                                       # linearity
+    assert trace[-1] == "tr(z2 c^T diag(Psi'(z4)) dW) + tr(x c^T diag(Psi'(z4)) Z3 diag(Phi'(z1)) dW)"
+    assert [s.rule for s in d.trace[1].steps] == ["pb_add"]
+    assert [s.rule for s in d.trace[-1].steps] == ["pb_matmul", "pb_matmul"]
+    for words in ("linearity of the trace", "cyclic permutation", r"$x = \operatorname{tr}(x)$"):
+        assert words in tex
+    assert to_text(d.g) == "diag(Psi'(z4)) c z2^T + diag(Phi'(z1)) Z3^T diag(Psi'(z4)) c x^T"
+    assert to_text(d.g_inline) == ("diag(Psi'((W + V) Phi(W x + b))) c Phi(W x + b)^T + diag(Phi'(W x + b)) "
+                                   "(W + V)^T diag(Psi'((W + V) Phi(W x + b))) c x^T")
+    assert reports[0].ok and r"\subsection*{Numerical check}" in tex
+
+
+def test_tutorial12_hadamard_notation_uses_the_hadamard_swap():
+    _, tex, d, _ = sheet(TUTORIAL12, "W", SEED000, "hadamard")
+    assert to_text(d.equations[2].d) == "Phi'(z1) ∘ dz1"
+    assert "pb_hadamard" in {s.rule for line in d.trace for s in line.steps}
+    assert "Hadamard swap" in tex
+    assert to_text(d.g) == "(Psi'(z4) ∘ c) z2^T + (Phi'(z1) ∘ Z3^T (Psi'(z4) ∘ c)) x^T"
+
+
+def test_auxiliary_names_agree_with_the_gradient_printer():
+    p = Problem.of(TUTORIAL12, SEED000)
+    names = auto_names(p.f, list(derive_gradient(p, "W").grads.values()))
+    d = derive(p, "W")
+    mine = {d.inline[q.sym]: q.sym.name for q in d.equations[:-1]}
+    assert all(mine[e] == n for e, n in names.items())          # z1 and z4 are the same nodes
+
+
+def test_constant_equations_are_said_to_be_constant():
+    _, tex, d, _ = sheet(TUTORIAL12, "V", SEED000)
+    assert [q.sym.name for q in d.equations if q.d is None] == ["z0", "z1", "z2"]
+    assert "do not depend on $V$: $dz_{0} = dz_{1} = dz_{2} = 0$" in tex
+
+
+def test_softmax_cross_entropy_simplifies_as_the_sheet_does():
+    p, tex, d, _ = sheet(NET002, "U", CASES[13][3])
+    assert to_text(d.g) == "(sum(y) yhat - y) h^T"
+    assert d.simplification and "Multiplying out" in tex
+
+
+# ---- the recorder: steps from the rules themselves, results unchanged ----------------------------------
+
+def test_differential_records_each_rule_with_its_identity():
+    p = Problem.of("x^T inv(A) x")
+    rec = Recorder()
+    d = differential(p.f, {p.vars["A"]}, record=rec)
+    assert d == differential(p.f, {p.vars["A"]})
+    by_rule = {s.rule: s for s in rec}
+    assert by_rule["d_inverse"].identity == "d(X^-1) = -X^-1 dX X^-1"
+    assert by_rule["d_leibniz"].identity.startswith("d(A B C) = dA B C + A dB C + A B dC")
+    assert rec[-1].before == p.f and rec[-1].after == d
+
+
+def test_pullback_records_each_rule_with_its_identity():
+    p = Problem.of("tr(A X B)")
+    dF = differential(p.f, {p.vars["X"]})
+    rec = Recorder()
+    got = pullback(matdiff.algebra.ONE, dF, record=rec)
+    assert got == pullback(matdiff.algebra.ONE, dF)
+    assert [s.rule for s in rec] == ["pb_trace", "pb_matmul"]
+    assert rec[1].identity.startswith("<M, A E B> = <A^T M B^T, E>")
+    assert rec[0].after[0][1] == rec[1].before[1]
+
+
+@pytest.mark.parametrize("case", CASES[:8], ids=IDS[:8])
+def test_gradients_are_the_same_after_sheets_were_made(case):
+    _, src, wrt, shapes = case
+    before = to_text(derive_gradient(Problem.of(src, shapes), wrt).grads[wrt])
+    sheet(src, wrt, shapes)
+    assert to_text(derive_gradient(Problem.of(src, shapes), wrt).grads[wrt]) == before
+
+
+# ---- the command line ---------------------------------------------------------------------------------
+
+def shape_args(shapes):
+    return [a for n, s in shapes.items() for a in ("--shape", f"{n}={','.join(map(str, s))}")]
+
+
+def test_cli_sheet_to_stdout_and_file(capsys, tmp_path):
+    assert main(["sheet", TUTORIAL12, "--wrt", "W", *shape_args(SEED000)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(r"\documentclass") and out.rstrip().endswith(r"\end{document}")
+    assert r"\usepackage{amsmath,amssymb}" in out
+    path = tmp_path / "solution.tex"
+    assert main(["sheet", TUTORIAL12, "--wrt", "W", "--wrt", "V", "-o", str(path), "--notation", "hadamard"]) == 0
+    tex = path.read_text()
+    assert tex.count(r"\section*{The gradient with respect to") == 2 and r"\odot" in tex
+
+
+@needs_pdflatex
+def test_cli_sheet_pdf(tmp_path, capsys):
+    out = tmp_path / "t12.tex"
+    assert main(["sheet", TUTORIAL12, "--wrt", "W", "--check", "-o", str(out), "--pdf"]) == 0
+    assert (tmp_path / "t12.pdf").read_bytes().startswith(b"%PDF")
+    assert out.read_text().startswith(r"\documentclass")
+    assert "wrote" in capsys.readouterr().err
+
+
+def test_cli_sheet_pdf_without_pdflatex(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main(["sheet", "x^T A x", "--wrt", "x", "--pdf", "-o", str(tmp_path / "s.pdf")]) != 0
+    err = capsys.readouterr().err
+    assert "pdflatex is not installed" in err and "Traceback" not in err
+    assert not (tmp_path / "s.pdf").exists()
+
+
+@needs_pdflatex
+def test_a_latex_error_is_reported():
+    with pytest.raises(MatdiffError, match=r"pdflatex failed:\n! Undefined control sequence"):
+        compile_pdf("\\documentclass{article}\\begin{document}\\nosuchcommand\\end{document}")
+
+
+def test_cli_sheet_bad_input(capsys):
+    assert main(["sheet", "x^T A x", "--wrt", "q"]) == 2
+    assert main(["sheet", "x^T A", "--wrt", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "q is not a variable" in err and "Traceback" not in err
+
+
+def test_names_in_a_sheet_cannot_inject_latex():
+    p = Problem.of("x^T A x")
+    tex = build_sheet(p, "x")[0]
+    assert not re.search(r"\\(input|include|write|openout|catcode)\b", tex)
