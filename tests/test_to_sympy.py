@@ -200,6 +200,8 @@ NP_DERIV = {
     "sqrt": (np.sqrt, lambda z: 0.5 / np.sqrt(z)),
     "Phi": (np.sin, np.cos),                          # Phi = sin when the result is evaluated
 }
+
+
 def one_by_one_cases():
     for fn in NP_DERIV:
         for order in (0, 1):
