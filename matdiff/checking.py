@@ -259,7 +259,7 @@ def check_jacobian(f: Expr, J: Expr, X, shaped: Shaped, seed: int = 0, trials: i
         V = rng.normal(size=X0.shape)
         numeric = vector_directional_derivative(
             lambda s: _vec(evaluate(f, Env({**values, X.name: X0 + s * V}, dims))), h)
-        name = f"J vec(V)" if trials == 1 else f"J vec(V) (inputs {t + 1})"
+        name = "J vec(V)" if trials == 1 else f"J vec(V) (inputs {t + 1})"
         rows.append(_compare(name, numeric, Jv @ _vec(V), float(np.max(np.abs(F))), rng))
     return CheckReport(all(r.ok for r in rows), max(r.error for r in rows), rows, dims,
                        note="rows: u^T J vec(V) for random u and V, against central differences of the function")

@@ -39,7 +39,7 @@ from .diff import depends_on
 from .errors import LimitError
 from .expr import (
     Add, Apply, Det, DiagMat, DiagOf, Expr, Hadamard, HadamardPow, Identity, Inverse, LogDet, LogSumExp,
-    MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
+    MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec,
     postorder, transform, with_children,
 )
 from .shapes import is_scalar, shape_of

@@ -14,7 +14,8 @@ from .curvature import diagonal_hessian
 from .errors import DerivativeError, MatdiffError
 from .expr import Expr
 from .gradient import _used_names, auto_names, derive_gradient
-from .jacobian import commutation_names, is_commutation, jacobian_expr, without_vec
+from .jacobian import jacobian_expr
+from .kronecker import commutation_names, is_commutation, without_vec
 from .printing.text import to_text
 from .problem import Problem
 from .shapes import shape_of

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 import matdiff
 from helpers_calculus import PHI, draw_all, matdiff_value, sympy_evaluate, to2d
 from matdiff.cli import main
-from matdiff.jacobian import commutation, jacobian_expr, unvec_explicit, vec_explicit
+from matdiff.jacobian import jacobian_expr
+from matdiff.kronecker import commutation, unvec_explicit, vec_explicit
 from matdiff.numeric import Env, evaluate
 from matdiff.problem import Problem
 from matdiff.second_order import derive_jacobian
@@ -332,8 +333,7 @@ def test_check_fails_on_a_wrong_jacobian():
 # ---- each Kronecker simplification keeps the value where it fires --------------------------------
 
 def _rule_cases():
-    import importlib
-    jm = importlib.import_module("matdiff.jacobian")   # matdiff.jacobian is also the API function
+    from matdiff import kronecker as jm
     from matdiff.expr import Identity, Kron, MatMul, Transpose, Var
     b = Var("b", (3,))
     yield "mixed_product", jm.mixed_product, "kron(A, B) kron(C, D)", \
