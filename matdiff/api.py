@@ -12,6 +12,7 @@ from .errors import MatdiffError
 from .expr import Expr
 from .gradient import Gradient
 from .gradient import derive_gradient as _derive_gradient
+from .limits import budgeted
 from .printing.latex import aligned, latex_name, to_latex
 from .problem import Problem, understand
 from .second_order import DerivativeMatrix
@@ -23,11 +24,13 @@ __all__ = ["understand", "derive_gradient", "gradient", "differential", "check",
            "derive_jacobian", "jacobian", "derive_hessian", "hessian"]
 
 
+@budgeted
 def derive_gradient(expr, wrt, shapes=None, functions=None) -> Gradient:
     """The gradients as matdiff's own expressions (the engine behind gradient() and `matdiff grad`)."""
     return _derive_gradient(Problem.of(expr, shapes, functions), wrt)
 
 
+@budgeted
 def gradient(expr, wrt, shapes=None, functions=None):
     """The gradient of a scalar function as a SymPy expression (a dict for a list of names).
 
@@ -39,6 +42,7 @@ def gradient(expr, wrt, shapes=None, functions=None):
     return g[wrt] if isinstance(wrt, str) else g
 
 
+@budgeted
 def differential(expr, wrt=None, shapes=None, functions=None):
     """The differential as a SymPy expression; dA is the MatrixSymbol named dA.
 
@@ -48,12 +52,14 @@ def differential(expr, wrt=None, shapes=None, functions=None):
     return to_sympy(derive_differential(expr, wrt, shapes, functions)[1])
 
 
+@budgeted
 def derive_differential(expr, wrt=None, shapes=None, functions=None):
     p = Problem.of(expr, shapes, functions)
     names = list(p.vars) if wrt is None else [wrt] if isinstance(wrt, str) else list(wrt)
     return p, simplify(_differential(p.f, {p.var(w) for w in names}))
 
 
+@budgeted
 def check(expr, wrt, shapes=None, functions=None, claim=None, seed: int = 0) -> CheckReport:
     """Check matdiff's gradient (or a claimed one) against finite differences at random inputs."""
     if claim is None:
@@ -61,11 +67,13 @@ def check(expr, wrt, shapes=None, functions=None, claim=None, seed: int = 0) -> 
     return check_claim(expr, wrt, claim, shapes, functions, seed)
 
 
+@budgeted
 def derive_jacobian(expr, wrt, shapes=None, functions=None) -> DerivativeMatrix:
     """The Jacobian as matdiff's own expression (the engine behind jacobian() and `matdiff jacobian`)."""
     return _derive_jacobian(Problem.of(expr, shapes, functions), wrt)
 
 
+@budgeted
 def jacobian(expr, wrt, shapes=None, functions=None):
     """The Jacobian J with dvec(y) = J dvec(X) as a SymPy expression (a dict for a list of names):
     m x n for y in R^m and x in R^n; with respect to a matrix, vec of both (SPEC §3).
@@ -80,11 +88,13 @@ def jacobian(expr, wrt, shapes=None, functions=None):
     return out[wrt] if isinstance(wrt, str) else out
 
 
+@budgeted
 def derive_hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False) -> DerivativeMatrix:
     """The Hessian (or its Becker–LeCun diagonal) as matdiff's own expression."""
     return _derive_hessian(Problem.of(expr, shapes, functions), wrt, diagonal)
 
 
+@budgeted
 def hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False):
     """The Hessian of a scalar function as a SymPy expression (a dict for a list of names):
     n x n for a vector; for a matrix X the vec form, d²f = vec(dX)^T H vec(dX). The Jacobian

@@ -69,7 +69,7 @@ class Gradient:
 
     def check(self, seed: int = 0) -> CheckReport:
         p = self.problem
-        return check_gradients(p.f, {p.vars[w]: g for w, g in self.grads.items()}, p.shaped, seed)
+        return check_gradients(p.f, {p.var(w): g for w, g in self.grads.items()}, p.shaped, seed)
 
 
 def derive_gradient(p: Problem, wrt) -> Gradient:

@@ -6,6 +6,7 @@ LimitError, a MatdiffError, that names the limit and how to raise it.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, fields
 
@@ -74,13 +75,24 @@ class Deadline:
                          LIMITS.max_seconds)
 
 
-_current = [Deadline()]
+_current: list = [None]      # the budget of the derivation under way, if any
 
 
-def start() -> None:
-    """Begin a derivation's time budget (the API calls it once per call)."""
-    _current[0] = Deadline()
+def budgeted(fn):
+    """Run fn under one time budget (the API's entry points). A call inside another shares the
+    outer budget; outside any, tick() costs nothing, so internal functions stay usable alone."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if _current[0] is not None:
+            return fn(*args, **kwargs)
+        _current[0] = Deadline()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _current[0] = None
+    return wrapper
 
 
 def tick() -> None:
-    _current[0].tick()
+    if _current[0] is not None:
+        _current[0].tick()

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .algebra import normalize
-from . import limits
 from .errors import DerivativeError, MatdiffError
 from .expr import Expr, Program, Var, postorder, substitute
 from .parse import parse
@@ -46,7 +45,6 @@ class Problem:
 
     @classmethod
     def of(cls, src, shapes=None, functions=None) -> "Problem":
-        limits.start()                           # every derivation starts here: its time budget
         shaped = understand(src, shapes, functions)
         symbols: dict = {}                       # shaped node of a step -> its symbol
         steps = []
@@ -66,6 +64,8 @@ class Problem:
     def var(self, name: str) -> Var:
         if not isinstance(name, str):
             raise MatdiffError(f"wrt= names a variable, got {name!r}")
+        if name not in self.vars and name in self.shaped.inputs:
+            return Var(name, self.shaped.inputs[name])   # it cancelled out (x^T x - x^T x): gradient 0
         if name not in self.vars:
             known = ", ".join(self.vars) or "none"
             step = f" ({name} is a step of the program; differentiate with respect to an input)" \

@@ -609,8 +609,6 @@ def test_stand_ins_match_matdiff():
             assert np.allclose(elementwise(Fn(name, k), x), s(x, k))
 
 
-@pytest.mark.xfail(strict=True, reason="a variable that cancels out (x^T x - x^T x) is dropped by normalisation, "
-                                        "and asking for its gradient raises DerivativeError instead of giving 0")
 @pytest.mark.parametrize("text, shapes, vanished", [
     ("x^T x - x^T x + a^T b", dict(x=(3,), a=(2,), b=(2,)), "x"),
 ])
@@ -620,9 +618,6 @@ def test_variable_that_cancels_has_zero_gradient(text, shapes, vanished):
     assert np.allclose(matdiff_value(g.grads[vanished], values_for(tuple(shapes.items()), 0)), 0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "limits.Deadline is made at import and restarted only by Problem.of: simplify() (or backprop) "
-    "called on its own more than max_seconds after the last derivation raises LimitError"))
 def test_simplify_alone_has_no_stale_deadline(monkeypatch):
     import time
     from matdiff.limits import LIMITS

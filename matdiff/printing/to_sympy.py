@@ -71,10 +71,12 @@ def _apply(e, v):
             arg = sp.MatMul(arg, sp.Identity(1))   # Phi'(alpha beta): as a 1x1 matrix, not Subs
     # elementwise, and also for a 1x1 matrix (a^T x): there the body keeps Derivative(Phi(t), t)
     # evaluable after Phi is replaced, where a substitution would leave SymPy's Subs
-    if shape_of(e) == (1, 1) and body.has(sp.Derivative):
+    if body.has(sp.Derivative) and (shape_of(e) == (1, 1) or isinstance(arg, ElementwiseApplyFunction)):
         # for a 1x1 argument SymPy's constructor (and every .replace) calls the Lambda at
-        # a.T*x, and Derivative(Phi(t), t) at a matrix raises; Subs(Derivative(Phi(u), u), u, t)
-        # is the same function, accepts it, and doit() still gives the concrete derivative
+        # a.T*x, and Derivative(Phi(t), t) at a matrix raises; and Phi'(Phi(x)) is composed into
+        # Derivative(Phi(Phi(d)), Phi(d)), which no longer accepts a concrete Phi.
+        # Subs(Derivative(Phi(u), u), u, t) is the same function, composes and substitutes
+        # safely, and doit() still gives the concrete derivative
         body = sp.Subs(body.subs(T, U), U, T)
     return ElementwiseApplyFunction(sp.Lambda(T, body), arg)
 
