@@ -126,12 +126,39 @@ def matmul(*xs: Expr) -> Expr:
             chain.extend(x.args)
         else:
             chain.append(x)
+    chain = _merge_powers(chain)
     if not chain:
         body = Identity(shape[0]) if shape != (1, 1) else None
     else:
         body = chain[0] if len(chain) == 1 else MatMul(tuple(chain))
     parts = scalars + ([body] if body is not None else [])
     return mul(*parts) if parts else ONE
+
+
+def _power_of(x: Expr) -> tuple:
+    """A -> (A, 1); A^k -> (A, k); A^-1 -> (A, -1); (A^-1)^k -> (A, -k)."""
+    k = 1
+    if isinstance(x, MatPow):
+        x, k = x.arg, int(x.k)
+    if isinstance(x, Inverse):
+        x, k = x.arg, -k
+    return x, k
+
+
+def _merge_powers(chain: list) -> list:
+    """Neighbours with the same base multiply: A A = A^2, A^2 A^-1 = A, X X^-1 = I (dropped)."""
+    out: list = []
+    for x in chain:
+        if out:
+            (a, j), (b, k) = _power_of(out[-1]), _power_of(x)
+            if a == b:
+                out.pop()
+                k += j
+                if k:
+                    out.append(mat_pow(k, a) if k > 0 else mat_pow(-k, inverse(a)))
+                continue
+        out.append(x)
+    return out
 
 
 def hadamard(*xs: Expr) -> Expr:
