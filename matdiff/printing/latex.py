@@ -109,22 +109,25 @@ def parens(s: str) -> str:
 
 # ---- line breaks ------------------------------------------------------------------------------
 
-BREAK = "\x00"      # a possible line break, left by LatexPrinter(breaks=True)
+BREAK = "\x00"      # a possible line break before + or -, left by LatexPrinter(breaks=True)
+BREAK_PRODUCT = "\x01"     # one between factors: taken only where no sum can be broken as well
 
 
 def visible_width(s: str) -> int:
     """Roughly how many glyphs a piece of LaTeX math shows (superscripts count in full)."""
-    s = s.replace(BREAK, "")
+    s = s.replace(BREAK, "").replace(BREAK_PRODUCT, "")
     s = re.sub(r"\\operatorname\{(\w+)\}", r"\1", s)
-    s = re.sub(r"\\(left|right|bigl|bigr|Bigl|Bigr|,|quad|qquad|mathrm|mathit|text)\b", "", s)
-    s = re.sub(r"\\[A-Za-z]+", "x", s)
+    s = re.sub(r"\\(left|right|bigl|bigr|Bigl|Bigr|,|quad|qquad|mathrm|mathit|mathbf|text)\b", "", s)
+    s = re.sub(r"\\(tanh|exp|log|sin|cos|det)\b", r"\1", s)      # shown as words
+    s = re.sub(r"\\[A-Za-z]+", "x", s)                             # a symbol: \Phi, \odot, \top
     return len(re.sub(r"[{}\s^_&]", "", s))
 
 
 def split_lines(s: str, width: int) -> list:
     """s (with BREAK marks) as lines of about `width` glyphs: broken only at marks outside braces
     and outside \\left ... \\right, so that every line is valid LaTeX by itself, and there at the
-    shallowest parenthesis depth that still gives a line of a fair length."""
+    shallowest parenthesis depth (between terms rather than factors) that still gives lines of a
+    fair length."""
     text, marks, brace, sized, depth, i = "", [], 0, 0, 0, 0
     while i < len(s):
         c = s[i]
@@ -134,18 +137,20 @@ def split_lines(s: str, width: int) -> list:
             text += word
             i += len(word)
             continue
-        if c == BREAK:
+        if c in (BREAK, BREAK_PRODUCT):
             if brace == 0 and sized == 0:
-                marks.append((len(text), depth))
+                marks.append((len(text), (depth, c == BREAK_PRODUCT)))
         else:
             brace += (c == "{") - (c == "}")
             depth += (c == "(") - (c == ")")
             text += c
         i += 1
     lines, start = [], 0
-    while visible_width(text[start:]) > width:
+    while visible_width(text[start:]) > width * 1.12:        # a little over: one line still reads best
+        rest = visible_width(text[start:])
         fits = [(j, d) for j, d in marks if j > start and visible_width(text[start:j]) <= width]
-        fair = [(j, d) for j, d in fits if visible_width(text[start:j]) >= width // 2] or fits
+        fair = [(j, d) for j, d in fits if visible_width(text[start:j]) >= width // 3
+                and rest - visible_width(text[start:j]) >= width // 5] or fits
         if not fair:
             later = [j for j, _ in marks if j > start]
             if not later:
@@ -168,6 +173,7 @@ class LatexPrinter:
     def __init__(self, names: dict | None = None, breaks: bool = False):
         self.names = names or {}
         self.brk = BREAK if breaks else ""      # where a long line may be broken (see split_lines)
+        self.brk_product = BREAK_PRODUCT if breaks else ""
 
     def __call__(self, e: Expr, top: bool = True) -> str:
         if not top and e in self.names:
@@ -236,7 +242,7 @@ def l_hadamard(e, p):
         if isinstance(a, HadamardPow) and a.k == -1 and a not in p.names:
             out += r" \oslash " + p.wrap(a.arg, HADAMARD, strict=True)
         else:
-            out += p.brk + r" \odot " + p.wrap(a, HADAMARD, strict=True)
+            out += p.brk_product + r" \odot " + p.wrap(a, HADAMARD, strict=True)
     return out
 
 
@@ -294,7 +300,7 @@ LATEX = {
     Ones:         l_ones,
     Differential: l_differential,
     Add:          l_add,
-    MatMul:       lambda e, p: p.chain(e.args, r" \, " + p.brk, PRODUCT),
+    MatMul:       lambda e, p: p.chain(e.args, r" \, " + p.brk_product, PRODUCT),
     Mul:          l_mul,
     Hadamard:     l_hadamard,
     Kron:         lambda e, p: p.chain(e.args, r" \otimes ", HADAMARD),

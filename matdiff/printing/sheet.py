@@ -26,7 +26,7 @@ from ..algebra import transpose
 from .latex import LatexPrinter, escape, function_name, latex_name, shape_latex, split_lines, to_latex, visible_width
 from .text import to_text
 
-WIDTH = 62          # glyphs (latex.visible_width) on one displayed line, beside its label
+WIDTH = 66          # glyphs (latex.visible_width) on one displayed line, beside its label
 
 # rule name -> what a sheet calls it, beside the line where it is used
 RULE_NAMES = {
@@ -179,18 +179,21 @@ def _listing(items: list) -> str:
 
 
 def _shapes_sentence(d: Derivation) -> str:
+    """'where y ∈ R, x, b, c ∈ R^n, W, V ∈ R^{n×n}, and Φ and Ψ are elementwise functions.'"""
     p = d.problem
     groups: dict = {}
     for name, s in p.shaped.inputs.items():
-        groups.setdefault(tuple(s), []).append(f"${latex_name(name)}$")
+        groups.setdefault(tuple(s), []).append(latex_name(name))
     parts = [f"${latex_name(d.fname)} \\in \\mathbb{{R}}$"]
-    parts += [f"{', '.join(names)} $\\in {shape_latex(s)}$" for s, names in groups.items()]
+    parts += [f"${', '.join(names)} \\in {shape_latex(s)}$" for s, names in groups.items()]
     abstract = sorted({n.fn.name for n in postorder(p.f) if isinstance(n, Apply) and n.fn.name not in ELEMENTWISE})
     fns = [f"${function_name(n)}$" for n in abstract]
-    tail = ""
     if fns:
-        tail = f" and {_listing(fns)} {'is an' if len(fns) == 1 else 'are'} elementwise function{'s' * (len(fns) > 1)}"
-    return "where " + _listing(parts) + tail + "."
+        parts.append(f"{_listing(fns)} {'is an' if len(fns) == 1 else 'are'} "
+                     f"elementwise function{'s' * (len(fns) > 1)}")
+    if len(parts) == 1:
+        return "where " + parts[0] + "."
+    return "where " + ", ".join(parts[:-1]) + (", and " if len(parts) > 2 else " and ") + parts[-1] + "."
 
 
 def question(ds: list) -> list:
