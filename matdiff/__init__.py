@@ -6,14 +6,14 @@
 """
 from .api import (
     check, derive_gradient, derive_hessian, derive_jacobian, differential, gradient, hessian, jacobian, latex,
-    understand,
+    sheet, understand,
 )
 from .checking import CheckReport
 from .errors import DerivativeError, LimitError, MatdiffError, ParseError, ShapeError, UnknownFunctionError
 from .limits import LIMITS
 from .parse import parse
 
-__all__ = ["gradient", "jacobian", "hessian", "differential", "check", "latex", "understand", "derive_gradient",
+__all__ = ["gradient", "jacobian", "hessian", "differential", "check", "latex", "sheet", "understand", "derive_gradient",
            "derive_jacobian", "derive_hessian", "parse", "CheckReport", "LIMITS",
            "MatdiffError", "ParseError", "ShapeError", "UnknownFunctionError", "DerivativeError", "LimitError"]
 __version__ = "0.1.0"

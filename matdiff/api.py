@@ -14,13 +14,14 @@ from .gradient import Gradient
 from .gradient import derive_gradient as _derive_gradient
 from .limits import budgeted
 from .printing.latex import aligned, latex_name, to_latex
+from .printing.sheet import solution_sheet
 from .problem import Problem, understand
 from .second_order import DerivativeMatrix
 from .second_order import derive_hessian as _derive_hessian
 from .second_order import derive_jacobian as _derive_jacobian
 from .simplify import simplify
 
-__all__ = ["understand", "derive_gradient", "gradient", "differential", "check", "latex",
+__all__ = ["understand", "derive_gradient", "gradient", "differential", "check", "latex", "sheet",
            "derive_jacobian", "jacobian", "derive_hessian", "hessian"]
 
 
@@ -109,6 +110,13 @@ def hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False):
     p = Problem.of(expr, shapes, functions)
     out = {w: _derive_hessian(p, w, diagonal).sympy() for w in names}
     return out[wrt] if isinstance(wrt, str) else out
+
+
+@budgeted
+def sheet(expr, wrt, shapes=None, functions=None, notation: str = "diag", check: bool = False) -> str:
+    """A step-by-step solution sheet deriving the gradient, as a standalone LaTeX document
+    (`matdiff sheet`); notation "diag" writes Jacobians as diag(Phi'(z)), "hadamard" as Phi'(z) ∘ dz."""
+    return solution_sheet(Problem.of(expr, shapes, functions), wrt, notation, check)
 
 
 def latex(result, shapes=None, functions=None) -> str:

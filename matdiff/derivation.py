@@ -25,7 +25,7 @@ from .checking import CheckReport, check_gradients
 from .diff import differential
 from .errors import MatdiffError
 from .expr import (
-    Add, Const, DiagMat, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse, Kron, Leaf, MatMul, MatPow,
+    Add, Const, DiagMat, Differential, Expr, Hadamard, HadamardPow, Inverse, Kron, Leaf, MatMul, MatPow,
     Mul, Ones, Trace, Transpose, Var, Zero, children, postorder, substitute, transform,
 )
 from .problem import Problem, user_shape
@@ -410,5 +410,4 @@ def derive(p: Problem, wrt: str, notation: str = "diag") -> Derivation:
 
 
 __all__ = ["derive", "Derivation", "Equation", "Line", "NOTATIONS", "computation_order",
-           "auxiliary_equations", "hadamard_as_diag", "distribute", "back_substitute", "trace_rounds",
-           "pair_expr", "Identity", "Ones"]
+           "auxiliary_equations", "back_substitute", "trace_rounds", "pair_expr", "distribute", "expand"]

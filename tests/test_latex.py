@@ -16,7 +16,6 @@ from matdiff.expr import (
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec,
     Var, Vec, Zero,
 )
-from matdiff.parse import parse
 from matdiff.printing.latex import LATEX, function_name, latex_name, to_latex
 from matdiff.printing.sheet import compile_pdf, identity_latex
 from matdiff.problem import Problem

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shutil
 
-import numpy as np
 import pytest
 
 import matdiff
@@ -258,3 +257,10 @@ def test_names_in_a_sheet_cannot_inject_latex():
     p = Problem.of("x^T A x")
     tex = build_sheet(p, "x")[0]
     assert not re.search(r"\\(input|include|write|openout|catcode)\b", tex)
+
+
+def test_api_sheet():
+    tex = matdiff.sheet(TUTORIAL12, "W", shapes=SEED000, notation="hadamard", check=True)
+    assert tex.startswith(r"\documentclass") and r"\odot" in tex and "Numerical check" in tex
+    with pytest.raises(MatdiffError, match="notation"):
+        matdiff.sheet(TUTORIAL12, "W", notation="jacobian")

@@ -14,17 +14,15 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..algebra import add, transpose
 from ..checking import CheckReport
 from ..derivation import Derivation, derive
 from ..errors import MatdiffError
-from ..expr import Add, Apply, Const, DiagMat, Differential, Expr, MatMul, Mul, Trace, Var, postorder
+from ..expr import Add, Apply, DiagMat, Expr, Trace, postorder
 from ..functions import ELEMENTWISE
 from ..numeric import stand_in
-from ..shapes import shape_of
 from ..simplify import simplify
-from ..algebra import transpose
-from .latex import LatexPrinter, escape, function_name, latex_name, shape_latex, split_lines, to_latex, visible_width
-from .text import to_text
+from .latex import LatexPrinter, function_name, latex_name, shape_latex, split_lines, to_latex, visible_width
 
 WIDTH = 66          # glyphs (latex.visible_width) on one displayed line, beside its label
 
@@ -314,11 +312,10 @@ def backpropagation(d: Derivation) -> list:
 
 
 def trace_steps(d: Derivation) -> list:
-    y, w = latex_name(d.fname), latex_name(d.wrt.name)
+    y = latex_name(d.fname)
     rows = []
     used: list = []
     last = None
-    printed = 0
     for i, line in enumerate(d.trace):
         s = to_latex(line.expr)
         if s == last:
@@ -333,9 +330,8 @@ def trace_steps(d: Derivation) -> list:
             names = list(dict.fromkeys(rule_name(st.rule, d.kind) for st in line.steps))
             used += [st for st in line.steps]
             rows += align_rows("", chunks(line.expr), tag(_listing(names)))
-        printed += 1
     rows += align_rows("", read_off(d), tag("linearity" if len(d.terms) > 1 else ""))
-    identities = [(r, i) for r, i in _rules_used(used)]
+    identities = _rules_used(used)
     bullets = []
     if d.kind == "matrix":
         bullets.append(r"\item A scalar is its own trace: $x = \operatorname{tr}(x)$ for every $x \in \mathbb{R}$")
@@ -355,10 +351,10 @@ def read_off(d: Derivation) -> list:
     """The last line: df = Tr(g^T dW) with g^T marked under its brace (or g^T db, g dx)."""
     w = latex_name(d.wrt.name)
     if d.kind == "scalar":
-        G = simplify(_sum(d.terms))
+        G = simplify(add(*d.terms))
         mark = "g"
     else:
-        G = _sum([simplify(transpose(M)) for M in d.terms])
+        G = add(*(simplify(transpose(M)) for M in d.terms))
         mark = r"g^{\top}"
     body = to_latex(G)
     if visible_width(body) <= WIDTH - 8:
@@ -369,11 +365,6 @@ def read_off(d: Derivation) -> list:
     pieces[0] = (r"\operatorname{tr}\Bigl(\bigl(" if d.kind == "matrix" else r"\bigl(") + pieces[0]
     pieces[-1] += (r"\bigr) \, d" + w + r"\Bigr)") if d.kind == "matrix" else (r"\bigr) \, d" + w)
     return pieces
-
-
-def _sum(terms: list) -> Expr:
-    from ..algebra import add
-    return add(*terms)
 
 
 QUIET = {"positive_first"}       # rules that only reorder: not worth a line on the sheet
@@ -484,8 +475,8 @@ def _join(parts: list) -> str:
     return out
 
 
-__all__ = ["document", "identity_latex", "chunks", "RULE_NAMES", "Var", "Const", "Differential", "MatMul",
-           "Mul", "shape_of", "escape"]
+__all__ = ["build_sheet", "solution_sheet", "document", "identity_latex", "chunks", "compile_pdf", "write_pdf",
+           "RULE_NAMES"]
 
 
 def build_sheet(problem, wrt, notation: str = "diag", check: bool = False) -> tuple:
