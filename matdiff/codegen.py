@@ -1,0 +1,474 @@
+"""Gradient -> a generated NumPy / JAX / PyTorch function: forward once, then back-propagation.
+
+    fn = matdiff.lambdify("c^T Psi((W + V) Phi(W x + b))", wrt="W", functions={"Phi": "tanh", "Psi": "sin"})
+    value, grads = fn(W=W, V=V, x=x, b=b, c=c)        # grads["W"] has W's shape
+    print(fn.source)
+
+The function is one statement per program step, per delta and per gradient, in the order
+back-propagation computes them: the forward values are locals (z, h, ...), the backward
+formulas read them, and a sub-expression used twice anywhere is computed once into a
+temporary (common sub-expressions over the whole DAG). How each node is written, and what
+is never formed (diagonal matrices, Kronecker products), is printing/python.py's table.
+
+Abstract functions (Phi, Psi, ...) are the caller's. `functions=` names their implementations:
+  {"Phi": "tanh"}                  a built-in: written inline, derivatives included
+  {"Phi": (f, f_prime, ...)}       callables: f, then its derivatives (f'' for hessian=True)
+or they are passed at each call: fn(..., Phi=np.tanh, Phi_prime=lambda t: 1 - np.tanh(t)**2).
+A list of names, as elsewhere in matdiff, only declares them: then every call passes them.
+"""
+from __future__ import annotations
+
+import keyword
+import linecache
+import unicodedata
+from dataclasses import dataclass, field
+
+from . import functions as F
+from .errors import MatdiffError
+from .expr import Apply, Expr, Fn, Leaf, Var, children, postorder, substitute, transform, with_children
+from .gradient import derive_gradient
+from .printing.python import BACKENDS, ELEMENTWISE, TRANSPARENT, Y_FORMS, Y_SUFFIX, PythonPrinter, \
+    derivative_name, repeats
+from .printing.text import to_text
+from .problem import Problem
+from .shapes import shape_of
+
+__all__ = ["lambdify", "generate", "Lambdified", "Source"]
+
+
+# ---- what the caller says about abstract functions ----------------------------------------------
+
+def implementations(functions) -> tuple:
+    """functions= -> (names to declare, {name: builtin name}, {name: (callables...)})."""
+    if functions is None or isinstance(functions, str):
+        return ([functions] if functions else []), {}, {}
+    if not isinstance(functions, dict):
+        return list(functions), {}, {}
+    builtin, given = {}, {}
+    for name, impl in functions.items():
+        if isinstance(impl, str):
+            if impl not in ELEMENTWISE:
+                raise MatdiffError(f"functions={{'{name}': '{impl}'}}: not a built-in elementwise function; "
+                                   f"one of {', '.join(sorted(ELEMENTWISE))}, or pass callables (f, f', ...)")
+            builtin[name] = impl
+        elif callable(impl):
+            given[name] = (impl,)
+        elif isinstance(impl, (tuple, list)) and impl and all(callable(f) for f in impl):
+            given[name] = tuple(impl)
+        else:
+            raise MatdiffError(f"functions={{'{name}': ...}}: expected a built-in's name such as 'tanh', "
+                               f"or a tuple of callables (f, f', f''), got {impl!r}")
+    return list(functions), builtin, given
+
+
+# ---- lowering: the expression as the generated code computes it --------------------------------------
+
+def lower(builtin: dict):
+    """A transform step: abstract functions given as built-ins renamed; tanh^(k)(x) and
+    sigmoid^(k)(x) written through y = f(x) (shared with the forward pass); softplus' = sigmoid."""
+    def step(e: Expr, kids: list) -> Expr:
+        if not isinstance(e, Apply):
+            return e if all(k is c for k, c in zip(kids, children(e))) else _with(e, kids)
+        x = kids[0]
+        name, k = builtin.get(e.fn.name, e.fn.name), e.fn.order
+        if name == "softplus" and k >= 1:
+            name, k = "sigmoid", k - 1
+        if name == "exp":
+            k = 0
+        if name in Y_FORMS and k >= 1:
+            if k >= len(Y_FORMS[name]):
+                raise MatdiffError(f"no code for the derivative of order {k} of {name}")
+            return Apply(Fn(name + Y_SUFFIX, k), Apply(Fn(name), x))
+        return Apply(Fn(name, k), x)
+    return step
+
+
+def _with(e: Expr, kids: list) -> Expr:
+    new = with_children(e, kids)
+    try:
+        object.__setattr__(new, "_shape", shape_of(e))   # same shape; spares a walk
+    except AttributeError:
+        pass
+    return new
+
+
+# ---- local names ----------------------------------------------------------------------------------
+
+class Namer:
+    """Unique Python identifiers; a matdiff name is kept where Python allows it (θ stays θ)."""
+
+    def __init__(self, reserved=()):
+        self.taken = set(reserved) | set(keyword.kwlist) | {"dtype"}
+
+    def __call__(self, want: str) -> str:
+        base = _identifier(want)
+        name, i = base, 1
+        while name in self.taken:
+            name, i = f"{base}_{i}", i + 1
+        self.taken.add(name)
+        return name
+
+
+def _identifier(name: str) -> str:
+    if name.isidentifier() and unicodedata.normalize("NFKC", name) == name:
+        return name
+    out = "".join(F.GREEK_NAME.get(ch, ch) if ch.isidentifier() or ch.isdigit() else "_" for ch in name)
+    out = unicodedata.normalize("NFKC", out)
+    return out if out.isidentifier() else "v_" + "".join(ch if ch.isalnum() else "_" for ch in out)
+
+
+# ---- the source ---------------------------------------------------------------------------------------
+
+@dataclass
+class Source:
+    """Generated code and what it needs: `text` defines `name`(inputs..., *, functions...)."""
+    text: str
+    name: str
+    backend: str
+    inputs: dict                    # input name -> (parameter, user shape)
+    functions: dict                 # parameter of an abstract function (or derivative) -> (name, order)
+    wrt: list
+    hessian: bool
+    defaults: dict = field(default_factory=dict)   # function parameter -> callable given at lambdify
+
+
+def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = None, hessian: bool = False,
+             given: dict | None = None) -> Source:
+    """The source of fn(inputs) -> (value, {name: gradient}[, {name: Hessian}])."""
+    if backend not in BACKENDS:
+        raise MatdiffError(f"backend={backend!r}: one of {', '.join(BACKENDS)}")
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    g = derive_gradient(p, names)
+    hess = _hessians(p, names) if hessian else {}
+    B = BACKENDS[backend]
+    namer = Namer({B.m, "jax", "np", "jnp", "torch", *B.helpers})
+    fname = namer("value_grad_hessian" if hessian else "value_and_grad")
+
+    local: dict = {}                                    # Var -> its Python name
+    inputs = {}
+    for name, shape in p.shaped.inputs.items():
+        py = namer(name)
+        inputs[name] = (py, shape)
+        local[Var(name, shape)] = py
+    stmts = []                                          # (target, expr, section)
+    for sym, rhs in p.steps:
+        local[sym] = namer(sym.name)
+        stmts.append((local[sym], rhs, "forward"))
+    value_name = namer(p.shaped.name or "f")
+    stmts.append((value_name, p.result, "forward"))
+    for d, e in g.deltas:
+        local[d] = namer(d.name)
+        stmts.append((local[d], e, "backward"))
+    grad_names = {w: namer(f"grad_{w}") for w in names}
+    stmts += [(grad_names[w], g.backprop[w], "backward") for w in names]
+    hess_names = {w: namer(f"hess_{w}") for w in hess}
+    stmts += [(hess_names[w], hess[w], "Hessians") for w in hess]
+
+    stmts = _lowered(stmts, p, builtin or {})
+    fparams: dict = {}
+
+    def fn_param(name, order):
+        key = derivative_name(name, order)
+        if key not in fparams:
+            fparams[key] = (name, order)
+        return key
+
+    dims_used: dict = {}
+    dim_source = _dim_sources(inputs)
+
+    def dim(d):
+        if isinstance(d, int):
+            return str(d)
+        if isinstance(d, tuple):
+            return f"{dim(d[1])} * {dim(d[2])}"
+        if d not in dim_source:
+            raise MatdiffError(f"cannot tell the size {d} from the inputs' shapes")
+        if d not in dims_used:
+            dims_used[d] = namer(d)
+        return dims_used[d]
+
+    printer = PythonPrinter(B, dict(local), dim, fn_param)
+    body = _emit(stmts, printer, namer, g.names)
+    sig = ", ".join(py for py, _ in inputs.values())
+    fkeys = sorted(fparams, key=lambda k: (fparams[k][0], fparams[k][1]))
+    if fkeys:
+        sig += ", *, " + ", ".join(fkeys)
+    returns = f"{value_name}, {{" + ", ".join(f"{w!r}: {grad_names[w]}" for w in names) + "}"
+    if hessian:
+        returns += ", {" + ", ".join(f"{w!r}: {hess_names[w]}" for w in hess) + "}"
+    head = [f"def {fname}({sig}):", _docstring(p, names, hessian, backend, fkeys)]
+    head += [f"    {dims_used[d]} = {dim_source[d]}" for d in dims_used]
+    if printer.uses_dtype:
+        first = next((py for py, s in inputs.values() if s), None)
+        head.append(f"    dtype = {first}.dtype" if first else "    dtype = torch.get_default_dtype()")
+    lines = [*B.imports, "", *(B.helpers[h] + "\n" for h in sorted(printer.helpers)), *head, *body,
+             f"    return {returns}", ""]
+    text = "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
+    return Source(text, fname, backend, inputs, fparams, names, hessian)
+
+
+def _hessians(p: Problem, names: list) -> dict:
+    """Each variable's Hessian (matdiff.hessian), written over the program's steps where it can."""
+    from .second_order import derive_hessian
+    back = {inline: sym for sym, inline in p.inline.items() if not isinstance(inline, Leaf)}
+    return {w: substitute(derive_hessian(p, w).matrix, back) for w in names}
+
+
+def _lowered(stmts: list, p: Problem, builtin: dict) -> list:
+    """Every statement lowered (one memo: shared nodes stay shared); then a node that a forward
+    step computes is read from that step (tanh(W x + b) in a backward formula is z1)."""
+    memo: dict = {}
+    step = lower(builtin)
+    out = [(t, transform(e, step, memo), s) for t, e, s in stmts]
+    computed: dict = {}
+    for i, (t, e, s) in enumerate(out):
+        if computed:
+            out[i] = (t, substitute(e, computed), s)
+        if i < len(p.steps) and not isinstance(out[i][1], Leaf):
+            computed[out[i][1]] = p.steps[i][0]
+    return out
+
+
+def _dim_sources(inputs: dict) -> dict:
+    """Each symbolic dimension -> where the inputs show it (`W.shape[0]`); vectors are columns."""
+    out: dict = {}
+    for py, shape in inputs.values():
+        for axis, d in enumerate(shape):
+            if isinstance(d, str) and d not in out:
+                out[d] = f"{py}.shape[{axis}]"
+    return out
+
+
+def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict) -> list:
+    """One line per statement, each shared sub-expression computed once into a temporary,
+    just before the first line that needs it."""
+    roots = [e for _, e, _ in stmts]
+    order: list = []
+    seen: set = set()
+    for r in roots:
+        for n in postorder(r, done=seen):
+            seen.add(n)
+            order.append(n)
+    uses: dict = {}
+    for r in roots:
+        uses[r] = uses.get(r, 0) + 1
+    rootset = set(roots)
+    named: dict = {}                                     # node -> name, once decided
+    for t, e, _ in stmts:
+        if not isinstance(e, Var):
+            named.setdefault(e, t)
+    hoisted: set = set()
+    for e in reversed(order):                            # parents before children
+        if isinstance(e, Var):
+            continue
+        if e not in rootset and not isinstance(e, TRANSPARENT) and uses.get(e, 0) >= 2:
+            hoisted.add(e)
+        mult = 1 if (e in rootset or e in hoisted) else uses.get(e, 0)
+        for c in children(e):
+            uses[c] = uses.get(c, 0) + mult * repeats(e)
+    lines: list = []
+    section = None
+    done: set = set()
+    temps = 0
+    for target, root, sec in stmts:
+        if sec != section:
+            lines.append(f"    # {sec}")
+            section = sec
+        if root in done or isinstance(root, Var):
+            if printer.term(root)[0] != target:             # the same value under another name
+                lines.append(f"    {target} = {printer.term(root)[0]}")
+            continue
+        for n in postorder(root, done=done):
+            if n in done or n is root or not (n in hoisted or (n in named and n in rootset)):
+                continue
+            name = named.get(n)
+            if name is None:
+                want = auto.get(n)
+                if want is None:
+                    temps += 1
+                    want = f"t{temps}"
+                name = named[n] = namer(want)
+            lines.append(f"    {name} = {printer(n)}")
+            printer.names[n] = name
+            done.add(n)
+        lines.append(f"    {target} = {printer(root)}")
+        printer.names.setdefault(root, target)
+        done.add(root)
+    return lines
+
+
+def _docstring(p: Problem, names: list, hessian: bool, backend: str, fkeys: list) -> str:
+    src = p.shaped.name or "f"
+    what = "value, gradients and Hessians" if hessian else "value and gradients"
+    lines = [f'    """{src} = {to_text(p.f)}: its {what} by back-propagation (generated by matdiff).'
+             if not p.steps else f'    """The {what} of {src}, by back-propagation (generated by matdiff).',
+             "",
+             f"    With respect to {', '.join(names)}. Vectors are columns (n, 1); each gradient has its"
+             " variable's shape;",
+             "    Hessians follow the vec convention: d²f = vec(dX)^T H vec(dX)." if hessian else
+             "    scalars are 0-d or 1x1 arrays."]
+    if fkeys:
+        lines.append(f"    Abstract functions and their derivatives are parameters: {', '.join(fkeys)}.")
+    return "\n".join(lines) + '\n    """'
+
+
+# ---- the callable -------------------------------------------------------------------------------------
+
+class Lambdified:
+    """fn(**values) -> (value, {name: gradient}) [, {name: Hessian}]; fn.source is the code.
+
+    Inputs: arrays (a vector as a 1-D array or a column), scalars as numbers. Outputs: the
+    value as a float (a 0-d array or tensor for jax and torch, so that the function can be
+    traced), each gradient in the shape its variable was given. `fn.raw` is the generated
+    function itself, on columns, for jax.jit or torch.compile (bind the abstract functions
+    with functools.partial)."""
+
+    def __init__(self, src: Source, raw, defaults: dict):
+        self.source = src.text
+        self.backend = src.backend
+        self.raw = raw
+        self.inputs = src.inputs
+        self.wrt = src.wrt
+        self.hessian = src.hessian
+        self.function_params = dict(src.functions)
+        self.defaults = defaults
+        self._conv = _CONVERT[src.backend]()
+
+    def __repr__(self) -> str:
+        fns = f", functions: {', '.join(self.function_params)}" if self.function_params else ""
+        return f"<matdiff.lambdify {self.backend}: inputs {', '.join(self.inputs)}; wrt {', '.join(self.wrt)}{fns}>"
+
+    def __call__(self, **values):
+        to_array, out_scalar = self._conv
+        args, given = {}, {}
+        for name, (py, shape) in self.inputs.items():
+            if name not in values:
+                raise MatdiffError(f"no value given for {name}; this function takes "
+                                   f"{', '.join(self.inputs)}")
+            v = to_array(values.pop(name))
+            given[name] = tuple(v.shape)
+            if len(shape) == 1:
+                if v.ndim == 1:
+                    v = v.reshape(-1, 1)
+                elif v.ndim != 2 or v.shape[1] != 1:
+                    raise MatdiffError(f"{name} is a vector: give a 1-D array or a column, not shape {given[name]}")
+            elif len(shape) != v.ndim and not (not shape and v.ndim == 0):
+                if shape or v.size != 1:
+                    raise MatdiffError(f"{name} is a {'scalar' if not shape else 'matrix'}, got shape {given[name]}")
+                v = v.reshape(())
+            args[py] = v
+        for key in self.function_params:
+            f = values.pop(key, None) or self.defaults.get(key)
+            if f is None:
+                name, order = self.function_params[key]
+                raise MatdiffError(f"{key} is not given: pass {key}=... (the {'derivative ' * (order > 0)}"
+                                   f"{'of order ' + str(order) + ' of ' if order > 1 else 'of ' if order else ''}"
+                                   f"{name}), or functions={{'{name}': ...}} to lambdify")
+            args[key] = f
+        if values:
+            raise MatdiffError(f"unknown argument {', '.join(values)}; this function takes "
+                               f"{', '.join([*self.inputs, *self.function_params])}")
+        out = self.raw(**args)
+        value = out_scalar(out[0])
+        grads = {w: self._shape(out[1][w], given[w], out_scalar) for w in self.wrt}
+        if not self.hessian:
+            return value, grads
+        hess = {w: out_scalar(H) if not given[w] else H for w, H in out[2].items()}
+        return value, grads, hess
+
+    @staticmethod
+    def _shape(g, shape, out_scalar):
+        if not shape:
+            return out_scalar(g)
+        if tuple(g.shape) != shape:
+            g = g.reshape(shape) if _prod(g.shape) == _prod(shape) else out_scalar.zeros(shape) + g
+        return g
+
+
+def _prod(shape) -> int:
+    out = 1
+    for s in shape:
+        out *= s
+    return out
+
+
+def _numpy():
+    import numpy as np
+
+    def to_array(v):
+        a = np.asarray(v)
+        return a if a.dtype.kind == "f" else a.astype(float)
+
+    def out_scalar(v):
+        return float(np.asarray(v).reshape(()))
+    out_scalar.zeros = np.zeros
+    return to_array, out_scalar
+
+
+def _jax():
+    import jax.numpy as jnp
+
+    def to_array(v):
+        return jnp.asarray(v)
+
+    def out_scalar(v):
+        return jnp.reshape(v, ())
+    out_scalar.zeros = jnp.zeros
+    return to_array, out_scalar
+
+
+def _torch():
+    import torch
+
+    def to_array(v):
+        if isinstance(v, torch.Tensor):
+            return v if v.is_floating_point() else v.to(torch.get_default_dtype())
+        t = torch.as_tensor(v)
+        return t if t.is_floating_point() and t.ndim else t.to(torch.float64)
+
+    def out_scalar(v):
+        return torch.as_tensor(v).reshape(())
+    out_scalar.zeros = torch.zeros
+    return to_array, out_scalar
+
+
+_CONVERT = {"numpy": _numpy, "jax": _jax, "torch": _torch}
+
+
+def compile_source(src: Source):
+    """exec the generated module (importing its backend); registered with linecache, so that
+    tracebacks and inspect.getsource show the generated lines."""
+    filename = f"<matdiff-generated {src.backend} {id(src):x}>"
+    linecache.cache[filename] = (len(src.text), None, src.text.splitlines(True), filename)
+    namespace: dict = {}
+    try:
+        exec(compile(src.text, filename, "exec"), namespace)
+    except ImportError as e:
+        raise MatdiffError(f"backend {src.backend!r} is not installed ({e}); "
+                           f"pip install matdiff[{src.backend}]") from None
+    return namespace[src.name]
+
+
+def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False) -> Lambdified:
+    """Generated code for the value and the gradients (and with hessian=True the Hessians).
+
+    >>> import numpy as np, matdiff
+    >>> fn = matdiff.lambdify("x^T A x", wrt="x")
+    >>> fn(x=np.array([1.0, 2.0]), A=np.eye(2))
+    (5.0, {'x': array([2., 4.])})
+    """
+    declared, builtin, given = implementations(functions)
+    p = Problem.of(expr, shapes, declared)
+    src = generate(p, wrt, backend, builtin, hessian)
+    defaults = {}
+    for name, fs in given.items():
+        for order, f in enumerate(fs):
+            defaults[derivative_name(name, order)] = f
+    return Lambdified(src, compile_source(src), defaults)
+
+
+def emit(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False) -> str:
+    """The source text alone (`matdiff grad ... --emit numpy`); imports no backend."""
+    declared, builtin, _ = implementations(functions)
+    return generate(Problem.of(expr, shapes, declared), wrt, backend, builtin, hessian).text
+
