@@ -25,10 +25,12 @@ from ..expr import (
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero,
 )
+from ..kronecker import is_commutation
 from ..shapes import is_scalar, shape_of
 
 # how tightly a piece of Python binds (higher binds tighter)
 ADD, MUL, UNARY, POWER, POSTFIX, ATOM = 50, 60, 70, 80, 90, 100
+DOT = POSTFIX - 1     # the level of `x` in `x.T`, `x.reshape(...)`: a postfix needs no parentheses
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ _COMMON = {
     "diagonal": "{m}.diagonal({x})[:, None]",
     "eye": "{m}.eye({n})", "zeros": "{m}.zeros(({r}, {c}))",
     "ones": "{m}.ones(({r}, {c}))", "rowsum": "{m}.sum({x}, axis=1, keepdims=True)",
+    "swap01": "transpose(1, 0, 2)",
 }
 
 NUMPY = Backend("numpy", "np", ("import numpy as np",), {
@@ -72,7 +75,8 @@ TORCH = Backend("torch", "torch", ("import torch",), {
     "softplus": "torch.nn.functional.softplus({x})", "softmax": "torch.softmax({x}, dim=0)",
     "logsumexp": "torch.logsumexp({x}.reshape(-1), 0)", "eye": "torch.eye({n}, dtype=dtype)",
     "zeros": "torch.zeros(({r}, {c}), dtype=dtype)", "ones": "torch.ones(({r}, {c}), dtype=dtype)",
-    "rowsum": "torch.sum({x}, dim=1, keepdim=True)",
+    "rowsum": "torch.sum({x}, dim=1, keepdim=True)", "swap01": "permute(1, 0, 2)",
+    "kron": "torch.kron({x}.contiguous(), {y}.contiguous())",   # torch 2.13: kron of a transposed view fails
 })
 
 BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH)}
@@ -101,6 +105,7 @@ Y_FORMS = {
 }
 Y_SUFFIX = "@y"
 
+_SIMPLE = re.compile(r"[\w.]+(\((?:[^()]|\([^()]*\))*\))?")
 _CALL = re.compile(r"[\w.]+\((?:[^()]|\([^()]*\))*\)(\[[^\]]*\])?")
 
 N_LARGE = 1000   # the size a symbolic dimension is taken to have when ordering a product
@@ -139,6 +144,9 @@ class PythonPrinter:
 
     def op(self, name: str, **kw) -> str:
         template = self.b.ops[name]
+        for key, value in kw.items():                   # `{x}.contiguous()`: x must be one piece
+            if "{" + key + "}." in template and not _SIMPLE.fullmatch(value):
+                kw[key] = f"({value})"
         if name in ("sigmoid", "softmax", "logsumexp") and self.b.helpers:
             self.helpers.add("_" + name)
         if "dtype" in template:
@@ -272,11 +280,13 @@ def py_matmul(e: MatMul, p) -> tuple:
 @dataclass
 class Piece:
     """A computed part of a product: 'dense' text, or a factor not to be formed: 'diag' (its
-    vector's text), 'kron' (A, B), 'inv' (X), 'vec' (the X of vec(X), as dense text too)."""
+    vector's text), 'kron' (a sum of scaled Kronecker products: (coefficient or None, A, B)),
+    'inv' (X of X^-1), 'perm' (the commutation matrix K_{m,n}: (m, n)), 'vec' (vec(X): X)."""
     kind: str
     shape: tuple
     text: tuple = None          # (text, prec, op) for dense and vec; the vector for diag
-    parts: tuple = ()           # (A, B) for kron, (X,) for inv, (X,) for vec
+    parts: tuple = ()
+    node: Expr = None           # the factor itself, to form it when nothing better is possible
 
 
 def _size(d) -> int:
@@ -304,31 +314,59 @@ def _diag_vector(e: Expr, p):
     return None
 
 
+def _kron_terms(e: Expr, p):
+    """A ⊗ B, s (A ⊗ B) and sums of them -> [(s or None, A, B)]; None for anything else."""
+    if e in p.names:
+        return None
+    if isinstance(e, Kron):
+        return [(None, e.args[0], e.args[1] if len(e.args) == 2 else Kron(e.args[1:]))]
+    if isinstance(e, Mul) and isinstance(e.args[-1], Kron) and e.args[-1] not in p.names:
+        (_, A, B), = _kron_terms(e.args[-1], p)
+        rest = e.args[:-1]
+        return [(rest[0] if len(rest) == 1 else Mul(rest), A, B)]
+    if isinstance(e, Add):
+        terms = [_kron_terms(a, p) for a in e.args]
+        return None if any(t is None for t in terms) else [t for ts in terms for t in ts]
+    return None
+
+
 def piece(e: Expr, p) -> Piece:
     shape = shape_of(e)
     v = _diag_vector(e, p)
     if v is not None:
-        return Piece("diag", shape, v)
+        return Piece("diag", shape, v, node=e)
     if e not in p.names:
-        if isinstance(e, Kron):
-            A, B = e.args[0], (e.args[1] if len(e.args) == 2 else Kron(e.args[1:]))
-            return Piece("kron", shape, parts=(A, B))
+        terms = _kron_terms(e, p)
+        if terms is not None:
+            return Piece("kron", shape, parts=tuple(terms), node=e)
+        mn = is_commutation(e)
+        if mn is not None:
+            return Piece("perm", shape, parts=mn, node=e)
         if isinstance(e, Inverse):
-            return Piece("inv", shape, parts=(e.arg,))
+            return Piece("inv", shape, parts=(e.arg,), node=e)
         if isinstance(e, Vec):
-            return Piece("vec", shape, p.term(e), parts=(e.arg,))
-    return Piece("dense", shape, p.term(e))
+            return Piece("vec", shape, p.term(e), parts=(e.arg,), node=e)
+        if isinstance(e, Transpose) and isinstance(e.arg, Vec) and e.arg not in p.names:
+            return Piece("vecT", shape, p.term(e), parts=(e.arg.arg,), node=e)
+    return Piece("dense", shape, p.term(e), node=e)
 
 
 def dense(x: Piece, p) -> tuple:
     """Form a piece: the only place a diagonal matrix, a Kronecker product or an inverse is built."""
-    if x.kind in ("dense", "vec"):
+    if x.kind in ("dense", "vec", "vecT"):
         return x.text
     if x.kind == "diag":
         return p.op("diagflat", x=x.text[0]), ATOM, None
     if x.kind == "kron":
-        return p.op("kron", x=p.arg(x.parts[0]), y=_kron_text(x.parts[1], p)), ATOM, None
-    return p.op("inv", x=p.arg(x.parts[0])), ATOM, None
+        terms = [_scaled(s, p.op("kron", x=p.arg(A), y=_kron_text(B, p)), p) for s, A, B in x.parts]
+        return " + ".join(terms), (ATOM if len(terms) == 1 and x.parts[0][0] is None else ADD), None
+    if x.kind == "inv":
+        return p.op("inv", x=p.arg(x.parts[0])), ATOM, None
+    return PY[type(x.node)](x.node, p)                  # the commutation matrix, as matdiff builds it
+
+
+def _scaled(s, text: str, p) -> str:
+    return text if s is None else f"{p.at(s, MUL, '*')} * {text}"
 
 
 def _kron_text(B: Expr, p) -> str:
@@ -338,8 +376,56 @@ def _kron_text(B: Expr, p) -> str:
 def _unvec(v: Piece, rows, cols, p) -> str:
     """The rows x cols matrix whose columns stacked are the vector v (column-major)."""
     if v.kind == "vec" and shape_of(v.parts[0]) == (rows, cols):
-        return p.at(v.parts[0], POSTFIX)
-    return f"{wrap(dense(v, p), POSTFIX)}.reshape({p.dim(cols)}, {p.dim(rows)}).T"
+        return p.at(v.parts[0], DOT)
+    return f"{wrap(dense(v, p), DOT)}.reshape({p.dim(cols)}, {p.dim(rows)}).T"
+
+
+def transposed_text(e: Expr, p, level: int = MUL) -> str:
+    """e^T as text: A^T of an unnamed transpose A^T is A itself."""
+    if isinstance(e, Transpose) and e not in p.names:
+        return p.at(e.arg, level, "@" if level == MUL else None)
+    return f"{p.at(e, DOT)}.T"
+
+
+def _sandwich(B: str | None, V: str, At: str | None) -> str:
+    """B @ V @ A^T, leaving out an identity factor (None)."""
+    return " @ ".join(t for t in (B, V, At) if t is not None)
+
+
+def _factor(e: Expr, p, transposed: bool, side: str) -> str | None:
+    if isinstance(e, Identity):
+        return None
+    if transposed:
+        return transposed_text(e, p)
+    return p.at(e, MUL, "@", left=(side == "left"))
+
+
+def kron_apply(terms: tuple, M: Piece, p, transposed: bool = False) -> tuple:
+    """(sum s_i A_i ⊗ B_i) M, each term as vec(B unvec(m) A^T) per column of M; with transposed,
+    (sum s_i A_i^T ⊗ B_i^T) M. Returns (text tuple, cost)."""
+    rows, c = M.shape
+    out, cost = [], 0
+    for s, A, B in terms:
+        (pa, qa), (pb, qb) = shape_of(A), shape_of(B)
+        if transposed:
+            (pa, qa), (pb, qb) = (qa, pa), (qb, pb)
+        Bt, At = _factor(B, p, transposed, "left"), _factor(A, p, not transposed, "right")
+        if c == 1:
+            body = _sandwich(Bt, _unvec(M, qb, qa, p), At)
+            text = f"({body}).T.reshape(-1, 1)" if (Bt or At) else dense(M, p)[0]
+        else:                                            # every column at once: a stack of qb x qa matrices
+            V = f"{wrap(dense(M, p), DOT)}.T.reshape(-1, {p.dim(qa)}, {p.dim(qb)}).swapaxes(-1, -2)"
+            text = f"({_sandwich(Bt, V, At)}).swapaxes(-1, -2).reshape(-1, {p.dim(pa)} * {p.dim(pb)}).T"
+        out.append(_scaled(s, text, p))
+        cost += _size(c) * (_size(pb) * _size(qb) * _size(qa) * (Bt is not None) +
+                            _size(pb) * _size(qa) * _size(pa) * (At is not None) + _size(rows))
+    return (" + ".join(out), POSTFIX if len(out) == 1 and terms[0][0] is None else ADD, None), cost
+
+
+def permute_rows(mn: tuple, M: str, p) -> str:
+    """K_{m,n} M: the rows of M permuted (K vec(A) = vec(A^T) for an m x n A)."""
+    m, n = (p.dim(d) for d in mn)
+    return f"{M}.reshape({n}, {m}, -1).{p.op('swap01')}.reshape({m} * {n}, -1)"
 
 
 def combine(L: Piece, R: Piece, p) -> tuple:
@@ -352,27 +438,28 @@ def combine(L: Piece, R: Piece, p) -> tuple:
         return Piece("dense", shape, (f"{wrap(L.text, MUL, '*')} * {wrap(dense(R, p), MUL, '*')}", MUL, "*")), \
             _size(r) * _size(c)
     if R.kind == "diag":                               # M diag(v) = M * v^T (scales the columns)
-        return Piece("dense", shape, (f"{wrap(dense(L, p), MUL, '*')} * {wrap(R.text, POSTFIX)}.T", MUL, "*")), \
+        return Piece("dense", shape, (f"{wrap(dense(L, p), MUL, '*')} * {wrap(R.text, DOT)}.T", MUL, "*")), \
             _size(r) * _size(c)
-    if L.kind == "kron" and c == 1:                    # (A ⊗ B) v = vec(B unvec(v) A^T)
-        A, B = L.parts
-        (pa, qa), (pb, qb) = shape_of(A), shape_of(B)
-        V = _unvec(R, qb, qa, p)
-        text = f"({p.at(B, MUL, '@')} @ {V} @ {p.at(A, POSTFIX)}.T).T.reshape(-1, 1)"
-        return Piece("dense", shape, (text, POSTFIX, None)), _size(pb) * _size(qb) * _size(qa) * 2 + \
-            _size(pb) * _size(qa) * _size(pa)
-    if R.kind == "kron" and r == 1:                    # v^T (A ⊗ B) = vec(B^T unvec(v^T) A)^T
-        A, B = R.parts
-        (pa, qa), (pb, qb) = shape_of(A), shape_of(B)
-        V = f"{wrap(dense(L, p), POSTFIX)}.reshape({p.dim(pa)}, {p.dim(pb)}).T"
-        text = f"({p.at(B, POSTFIX)}.T @ {V} @ {p.at(A, MUL, '@')}).T.reshape(1, -1)"
-        return Piece("dense", shape, (text, POSTFIX, None)), _size(pb) * _size(qb) * _size(pa) * 2 + \
-            _size(qb) * _size(pa) * _size(qa)
+    if L.kind == "kron" and R.kind not in ("kron", "perm"):    # (A ⊗ B) vec(X) = vec(B X A^T)
+        text, cost = kron_apply(L.parts, R, p)
+        return Piece("dense", shape, text), cost
+    if R.kind == "kron" and L.kind not in ("kron", "perm"):    # M (A ⊗ B) = ((A^T ⊗ B^T) M^T)^T
+        Lt = Piece("vec", L.shape[::-1], p.term(L.node.arg), parts=L.parts) if L.kind == "vecT" else \
+            Piece("dense", L.shape[::-1], (f"{wrap(dense(L, p), DOT)}.T", POSTFIX, None))
+        text, cost = kron_apply(R.parts, Lt, p, transposed=True)
+        return Piece("dense", shape, (f"{wrap(text, DOT)}.T", POSTFIX, None)), cost
+    if L.kind == "perm" and R.kind != "perm":          # K_{m,n} M permutes the rows of M
+        return Piece("dense", shape, (permute_rows(L.parts, wrap(dense(R, p), DOT), p), POSTFIX, None)), \
+            _size(k) * _size(c) * 2
+    if R.kind == "perm" and L.kind != "perm":          # M K_{m,n} = (K_{n,m} M^T)^T
+        m, n = R.parts
+        text = permute_rows((n, m), f"{wrap(dense(L, p), DOT)}.T", p)
+        return Piece("dense", shape, (f"{text}.T", POSTFIX, None)), _size(r) * _size(k) * 2
     if L.kind == "inv":                                # X^-1 B = solve(X, B)
         text = p.op("solve", x=p.arg(L.parts[0]), y=dense(R, p)[0])
         return Piece("dense", shape, (text, ATOM, None)), _size(r) ** 3 + _size(r) * _size(r) * _size(c)
     cost = _size(r) * _size(k) * _size(c)
-    if L.kind == "kron" or R.kind == "kron":
+    if L.kind in ("kron", "perm") or R.kind in ("kron", "perm"):
         cost *= N_LARGE                               # forming a Kronecker product: last resort
     text = f"{wrap(dense(L, p), MUL, '@')} @ {wrap(dense(R, p), MUL, '@', left=False)}"
     return Piece("dense", shape, (text, MUL, "@")), cost
@@ -400,7 +487,7 @@ def chain_product(factors: list, p) -> tuple:
 def py_transpose(e: Transpose, p) -> tuple:
     if is_scalar(e.arg):
         return p.term(e.arg)
-    return f"{p.at(e.arg, POSTFIX)}.T", POSTFIX, None
+    return f"{p.at(e.arg, DOT)}.T", POSTFIX, None
 
 
 def py_inverse(e: Inverse, p) -> tuple:
@@ -447,29 +534,33 @@ def py_apply(e: Apply, p) -> tuple:
 
 
 def py_trace(e: Trace, p) -> tuple:
-    """tr(A B) = sum(A ∘ B^T): the diagonal alone, not the whole product."""
+    """tr(A B) = sum(A ∘ B^T): the diagonal alone, not the whole product;  tr(A + B) = tr A + tr B."""
+    if isinstance(e.arg, Add) and e.arg not in p.names:
+        return py_add(Add(tuple(Trace(a) for a in e.arg.args)), p)
     if isinstance(e.arg, MatMul) and e.arg not in p.names and all(piece(a, p).kind == "dense" for a in e.arg.args):
         *A, B = e.arg.args
         left = chain_product(A, p)
-        return p.op("sum", x=f"{wrap(left, MUL, '*')} * {p.at(B, POSTFIX)}.T"), ATOM, None
+        return p.op("sum", x=f"{wrap(left, MUL, '*')} * {transposed_text(B, p, MUL)}"), ATOM, None
     return p.op("trace", x=p.arg(e.arg)), ATOM, None
 
 
 def py_diag_of(e: DiagOf, p) -> tuple:
-    """diag(A B) = the row sums of A ∘ B^T."""
+    """diag(A B) = the row sums of A ∘ B^T;  diag(A + B) = diag(A) + diag(B)."""
+    if isinstance(e.arg, Add) and e.arg not in p.names:
+        return py_add(Add(tuple(DiagOf(a) for a in e.arg.args)), p)
     if isinstance(e.arg, MatMul) and e.arg not in p.names and all(piece(a, p).kind == "dense" for a in e.arg.args):
         *A, B = e.arg.args
         left = chain_product(A, p)
-        return p.op("rowsum", x=f"{wrap(left, MUL, '*')} * {p.at(B, POSTFIX)}.T"), ATOM, None
+        return p.op("rowsum", x=f"{wrap(left, MUL, '*')} * {transposed_text(B, p, MUL)}"), ATOM, None
     return p.op("diagonal", x=p.arg(e.arg)), ATOM, None
 
 
 def py_vec(e: Vec, p) -> tuple:
-    return f"{p.at(e.arg, POSTFIX)}.T.reshape(-1, 1)", POSTFIX, None
+    return f"{p.at(e.arg, DOT)}.T.reshape(-1, 1)", POSTFIX, None
 
 
 def py_unvec(e: Unvec, p) -> tuple:
-    return f"{p.at(e.arg, POSTFIX)}.reshape({p.dim(e.cols)}, {p.dim(e.rows)}).T", POSTFIX, None
+    return f"{p.at(e.arg, DOT)}.reshape({p.dim(e.cols)}, {p.dim(e.rows)}).T", POSTFIX, None
 
 
 def py_kron(e: Kron, p) -> tuple:
