@@ -9,11 +9,12 @@ from .api import (
     sheet, understand,
 )
 from .checking import CheckReport
+from .codegen import lambdify
 from .errors import DerivativeError, LimitError, MatdiffError, ParseError, ShapeError, UnknownFunctionError
 from .limits import LIMITS
 from .parse import parse
 
 __all__ = ["gradient", "jacobian", "hessian", "differential", "check", "latex", "sheet", "understand", "derive_gradient",
-           "derive_jacobian", "derive_hessian", "parse", "CheckReport", "LIMITS",
+           "derive_jacobian", "derive_hessian", "lambdify", "parse", "CheckReport", "LIMITS",
            "MatdiffError", "ParseError", "ShapeError", "UnknownFunctionError", "DerivativeError", "LimitError"]
 __version__ = "0.1.0"

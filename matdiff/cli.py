@@ -89,6 +89,10 @@ def wrt_list(a) -> list:
 def cmd_grad(a) -> int:
     from .api import derive_gradient
 
+    if getattr(a, "emit", None):
+        from .codegen import emit
+        print(emit(read_source(a.source), wrt_list(a), a.emit, **problem_args(a)), end="")
+        return 0
     g = derive_gradient(read_source(a.source), wrt_list(a), **problem_args(a))
     print(g.text())
     if a.sympy:
@@ -171,6 +175,9 @@ def grad_options(p):
 def grad_latex_options(p):
     grad_options(p)
     p.add_argument("--latex", action="store_true", help="also print the result as LaTeX")
+    p.add_argument("--emit", choices=("numpy", "jax", "torch"), metavar="BACKEND",
+                   help="print generated code instead: a function returning the value and the gradients "
+                        "(numpy, jax or torch)")
 
 
 def cmd_sheet(a) -> int:

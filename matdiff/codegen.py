@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from . import functions as F
 from .errors import MatdiffError
-from .expr import Apply, Expr, Fn, Leaf, Var, children, postorder, substitute, transform, with_children
+from .expr import Apply, Expr, Fn, Leaf, MatMul, Var, children, postorder, substitute, transform, with_children
 from .gradient import derive_gradient
 from .printing.python import BACKENDS, ELEMENTWISE, TRANSPARENT, Y_FORMS, Y_SUFFIX, PythonPrinter, \
     derivative_name, repeats
@@ -83,8 +83,9 @@ def lower(builtin: dict):
     return step
 
 
-def _with(e: Expr, kids: list) -> Expr:
-    new = with_children(e, kids)
+def _with(e: Expr, kids: list | None, new: Expr | None = None) -> Expr:
+    """e rebuilt from kids (or replaced by `new`, the same value), keeping e's known shape."""
+    new = with_children(e, kids) if new is None else new
     try:
         object.__setattr__(new, "_shape", shape_of(e))   # same shape; spares a walk
     except AttributeError:
@@ -226,7 +227,33 @@ def _lowered(stmts: list, p: Problem, builtin: dict) -> list:
             out[i] = (t, substitute(e, computed), s)
         if i < len(p.steps) and not isinstance(out[i][1], Leaf):
             computed[out[i][1]] = p.steps[i][0]
-    return out
+    return _share_subchains(out)
+
+
+def _share_subchains(stmts: list) -> list:
+    """A product that contains another product of the program as a run of its factors uses
+    it: `W x x^T` next to `W x` becomes `(W x) x^T`, so W x is computed once."""
+    products: set = set()
+    seen: set = set()
+    for _, e, _ in stmts:
+        for n in postorder(e, done=seen):
+            seen.add(n)
+            if isinstance(n, MatMul):
+                products.add(n)
+    if not any(len(n.args) > 2 for n in products):
+        return stmts
+
+    def step(e: Expr, kids: list) -> Expr:
+        e = e if all(k is c for k, c in zip(kids, children(e))) else _with(e, kids)
+        if isinstance(e, MatMul) and len(e.args) > 2:
+            for size in range(len(e.args) - 1, 1, -1):
+                for i in range(len(e.args) - size + 1):
+                    run = MatMul(e.args[i:i + size])
+                    if run in products:
+                        return _with(e, None, MatMul(e.args[:i] + (run,) + e.args[i + size:]))
+        return e
+    memo: dict = {}
+    return [(t, transform(e, step, memo), s) for t, e, s in stmts]
 
 
 def _dim_sources(inputs: dict) -> dict:
