@@ -23,7 +23,7 @@ from .algebra import ONE, add, diag_mat, hadamard, matmul, normalize, rebuild, s
 from .canon import has_differential, pullback
 from .checking import CheckReport, check_gradients
 from .diff import differential
-from .errors import MatdiffError
+from .errors import LimitError, MatdiffError
 from .expr import (
     Add, Const, DiagMat, Differential, Expr, Hadamard, HadamardPow, Inverse, Kron, Leaf, MatMul, MatPow,
     Mul, Ones, Trace, Transpose, Var, Zero, children, postorder, substitute, transform,
@@ -288,6 +288,27 @@ def _expand_transpose(e: Transpose) -> Expr | None:
 EXPAND = {MatMul: _expand, Hadamard: _expand, Mul: _expand, Transpose: _expand_transpose}
 
 
+MAX_LINE = 1500       # symbols one line of a sheet may print: a residual network's differential,
+                      # written out as sheets write it, doubles with every layer
+
+
+def printed_size(e: Expr, cap: int = MAX_LINE + 1) -> int:
+    """How many nodes e prints as a tree (a shared node once per use), counted up to cap."""
+    size: dict = {}
+    for n in postorder(e):
+        size[n] = min(cap, 1 + sum(size[c] for c in children(n)))
+    return size[e]
+
+
+def small(e: Expr) -> Expr:
+    """e, or a LimitError when it is too long to print as one line of a sheet."""
+    if printed_size(e) > MAX_LINE:
+        raise LimitError(f"this derivation is too long for a solution sheet: a line of it would print "
+                         f"more than {MAX_LINE} symbols (matdiff.derivation.MAX_LINE); matdiff grad "
+                         f"gives the gradient with its shared parts named")
+    return e
+
+
 def distribute(e: Expr, record=None) -> Expr:
     for _ in range(100):
         new = rewrite(e, DISTRIBUTE, record)
@@ -313,11 +334,11 @@ def back_substitute(df: Expr, eqs: list) -> list:
             break
         ready = tuple(s for s in present if not any(s in below[t] for t in present if t != s))
         rec = Recorder()
-        e = distribute(e, rec)
-        e = normalize(substitute(e, {Differential(s): d[s] for s in ready}))
+        e = distribute(small(e), rec)
+        e = small(normalize(substitute(e, {Differential(s): d[s] for s in ready})))
         lines.append(Line(e, list(rec), ready))
     rec = Recorder()
-    final = distribute(e, rec)
+    final = small(distribute(e, rec))
     if final != e:
         lines.append(Line(final, list(rec)))
     return lines
@@ -398,11 +419,12 @@ def derive(p: Problem, wrt: str, notation: str = "diag") -> Derivation:
     matrix = shape_of(W)[1] != 1
     trace = [Line(sum_of([pair_expr(M, E, matrix) for M, E in ps]), steps) for ps, steps in rounds]
     g = g_read = tidy(substitute(add(*terms), named)) if terms else Zero(shape_of(W))
-    rec = Recorder()
-    shorter = expand(g, rec)
     simplification = []
-    if len(str(shorter)) < len(str(g)):       # multiplied out, it cancels: keep that, and say how
-        g, simplification = shorter, list(rec)
+    if printed_size(g) <= 200:                # multiplied out, it may cancel: keep that, and say how
+        rec = Recorder()
+        shorter = expand(g, rec)
+        if len(str(shorter)) < len(str(g)):
+            g, simplification = shorter, list(rec)
     g_inline = simplify(substitute(g, inline)) if auxiliary else substitute(g, inline)
     constants = [v for n, v in p.vars.items() if v != W]
     return Derivation(p, W, notation, fname, eqs, auxiliary, constants, lines, trace,

@@ -264,3 +264,11 @@ def test_api_sheet():
     assert tex.startswith(r"\documentclass") and r"\odot" in tex and "Numerical check" in tex
     with pytest.raises(MatdiffError, match="notation"):
         matdiff.sheet(TUTORIAL12, "W", notation="jacobian")
+
+
+def test_a_derivation_too_long_for_a_sheet_is_refused_quickly():
+    # a residual network's differential doubles with every layer when written out as sheets do
+    layers = ["h0 = x"] + [f"h{i + 1} = tanh(W h{i}) + h{i}" for i in range(12)] + ["J = c^T h12"]
+    with pytest.raises(matdiff.LimitError, match="too long for a solution sheet"):
+        build_sheet(Problem.of("\n".join(layers)), "W")
+    assert main(["sheet", "\n".join(layers), "--wrt", "W"]) == 2

@@ -123,46 +123,57 @@ def visible_width(s: str) -> int:
     return len(re.sub(r"[{}\s^_&]", "", s))
 
 
+_COMMAND = re.compile(r"\\(left|right)\b|\\.")
+
+
 def split_lines(s: str, width: int) -> list:
     """s (with BREAK marks) as lines of about `width` glyphs: broken only at marks outside braces
     and outside \\left ... \\right, so that every line is valid LaTeX by itself, and there at the
     shallowest parenthesis depth (between terms rather than factors) that still gives lines of a
     fair length."""
-    text, marks, brace, sized, depth, i = "", [], 0, 0, 0, 0
+    parts, marks, brace, sized, depth, i = [], [], 0, 0, 0, 0
+    piece = []
     while i < len(s):
         c = s[i]
         if c == "\\":
-            word = re.match(r"\\(left|right)\b|\\.", s[i:]).group(0)
+            word = _COMMAND.match(s, i).group(0)
             sized += (word == r"\left") - (word == r"\right")
-            text += word
+            piece.append(word)
             i += len(word)
             continue
         if c in (BREAK, BREAK_PRODUCT):
             if brace == 0 and sized == 0:
-                marks.append((len(text), (depth, c == BREAK_PRODUCT)))
+                parts.append("".join(piece))
+                piece = []
+                marks.append((depth, c == BREAK_PRODUCT))
         else:
             brace += (c == "{") - (c == "}")
             depth += (c == "(") - (c == ")")
-            text += c
+            piece.append(c)
         i += 1
-    lines, start = [], 0
-    while visible_width(text[start:]) > width * 1.12:        # a little over: one line still reads best
-        rest = visible_width(text[start:])
-        fits = [(j, d) for j, d in marks if j > start and visible_width(text[start:j]) <= width]
-        fair = [(j, d) for j, d in fits if visible_width(text[start:j]) >= width // 3
-                and rest - visible_width(text[start:j]) >= width // 5] or fits
+    parts.append("".join(piece))
+    # parts[k] lies between marks k-1 and k; a line is parts[a:b], cut before part b
+    at = [0]
+    for p in parts:
+        at.append(at[-1] + visible_width(p))
+
+    def w(a, b):
+        return at[b] - at[a]
+    lines, a, n = [], 0, len(parts)
+    while w(a, n) > width * 1.12:                       # a little over: one line still reads best
+        fits = [b for b in range(a + 1, n) if w(a, b) <= width]
+        fair = [b for b in fits if w(a, b) >= width // 3 and w(b, n) >= width // 5] or fits
         if not fair:
-            later = [j for j, _ in marks if j > start]
-            if not later:
+            if a + 1 >= n:
                 break
-            cut = later[0]                      # nothing fits: the shortest overfull line
+            cut = a + 1                                 # nothing fits: the shortest overfull line
         else:
-            shallow = min(d for _, d in fair)
-            cut = max(j for j, d in fair if d == shallow)
-        lines.append(text[start:cut])
-        start = cut
-    lines.append(text[start:])
-    return [l.strip() for l in lines]
+            shallow = min(marks[b - 1] for b in fair)
+            cut = max(b for b in fair if marks[b - 1] == shallow)
+        lines.append("".join(parts[a:cut]))
+        a = cut
+    lines.append("".join(parts[a:]))
+    return [line.strip() for line in lines]
 
 
 # ---- the printer ------------------------------------------------------------------------------
