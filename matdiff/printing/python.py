@@ -21,9 +21,34 @@ from fractions import Fraction
 
 from ..errors import MatdiffError
 from ..expr import (
-    Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
-    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
-    Vec, Zero,
+    Add,
+    Apply,
+    Const,
+    Det,
+    DiagMat,
+    DiagOf,
+    Differential,
+    Expr,
+    Hadamard,
+    HadamardPow,
+    Identity,
+    Inverse,
+    Kron,
+    LogDet,
+    LogSumExp,
+    MatMul,
+    MatPow,
+    Mul,
+    Norm,
+    Ones,
+    Softmax,
+    Sum,
+    Trace,
+    Transpose,
+    Unvec,
+    Var,
+    Vec,
+    Zero,
 )
 from ..kronecker import is_commutation
 from ..shapes import is_scalar, shape_of
