@@ -19,19 +19,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .algebra import ONE, add, diag_mat, hadamard, matmul, normalize, rebuild, sum_, transpose
-from .canon import has_differential, pullback
+from .algebra import ONE, add, matmul, normalize, transpose
+from .canon import pullback
 from .checking import CheckReport, check_gradients
 from .diff import differential
 from .errors import LimitError, MatdiffError
 from .expr import (
-    Add, Const, DiagMat, Differential, Expr, Hadamard, HadamardPow, Inverse, Kron, Leaf, MatMul, MatPow,
-    Mul, Ones, Trace, Transpose, Var, Zero, children, postorder, substitute, transform,
+    Add, Const, Differential, Expr, Hadamard, HadamardPow, Inverse, Leaf, MatPow,
+    Mul, Trace, Transpose, Var, Zero, children, postorder, substitute,
 )
 from .problem import Problem, user_shape
 from .record import Recorder, Step
 from .shapes import shape_of
-from .simplify import RULES, simplify
+from .sheet_rules import distribute, expand, hadamard_as_diag, rewrite, tidy
+from .simplify import simplify
 
 NOTATIONS = ("diag", "hadamard")
 
@@ -138,30 +139,6 @@ def auxiliary_equations(f: Expr, taken: set) -> tuple:
 
 # ---- 2. differentials -----------------------------------------------------------------------------------
 
-def hadamard_as_diag(e: Hadamard) -> Expr | None:
-    """a ∘ dx = diag(a) dx   (the Jacobian of an elementwise function is diagonal)"""
-    r, c = shape_of(e)
-    held = [a for a in e.args if has_differential(a)]
-    if c != 1 or r == 1 or len(held) != 1:
-        return None
-    rest = [a for a in e.args if a is not held[0]]
-    return matmul(diag_mat(hadamard(*rest)), held[0])
-
-
-def rewrite(e: Expr, rules: dict, record=None) -> Expr:
-    """Bottom-up, each node's rules once (through the smart constructors); each change recorded."""
-    def step(node, kids):
-        node = rebuild(node, kids)
-        rule = rules.get(type(node))
-        new = rule(node) if rule else None
-        if new is None or new == node:
-            return node
-        if record is not None:
-            record(Step(rule.__name__, rule.__doc__.strip().splitlines()[0], node, new))
-        return new
-    return transform(e, step)
-
-
 def _equation_differential(rhs: Expr, varying: set, named: dict, notation: str) -> tuple:
     rec = Recorder()
     d = differential(rhs, varying, record=rec)
@@ -171,122 +148,7 @@ def _equation_differential(rhs: Expr, varying: set, named: dict, notation: str) 
     return tidy(d), list(rec)
 
 
-def diag_times_ones(e: MatMul) -> Expr | None:
-    """diag(a) 1 = a"""
-    for i, (A, B) in enumerate(zip(e.args, e.args[1:])):
-        if isinstance(A, DiagMat) and isinstance(B, Ones) and shape_of(B)[1] == 1:
-            return matmul(*e.args[:i], A.arg, *e.args[i + 2:])
-    return None
-
-
-def symmetric_sum(e: Transpose) -> Expr | None:
-    """(S1 + S2)^T = S1 + S2 for symmetric terms (diag(s) - s s^T, the Jacobian of softmax)"""
-    if isinstance(e.arg, Add) and all(simplify(transpose(t)) == t for t in e.arg.args):
-        return e.arg
-    return None
-
-
-def diag_product(e: MatMul) -> Expr | None:
-    """diag(a) diag(b) = diag(a ∘ b)"""
-    for i, (A, B) in enumerate(zip(e.args, e.args[1:])):
-        if isinstance(A, DiagMat) and isinstance(B, DiagMat):
-            return matmul(*e.args[:i], diag_mat(hadamard(A.arg, B.arg)), *e.args[i + 2:])
-    return None
-
-
-def row_times_diag(e: MatMul) -> Expr | None:
-    """a^T diag(b) = (a ∘ b)^T"""
-    for i, (A, B) in enumerate(zip(e.args, e.args[1:])):
-        if isinstance(B, DiagMat) and shape_of(A)[0] == 1 and not has_differential(A):
-            return matmul(*e.args[:i], transpose(hadamard(transpose(A), B.arg)), *e.args[i + 2:])
-    return None
-
-
-def ones_times_vector(e: MatMul) -> Expr | None:
-    """1^T x = sum(x)"""
-    for i, (A, B) in enumerate(zip(e.args, e.args[1:])):
-        if isinstance(A, Ones) and shape_of(A)[0] == 1 and shape_of(B)[1] == 1 and not has_differential(B):
-            return matmul(*e.args[:i], sum_(B), *e.args[i + 2:])
-    return None
-
-
-def _extend(rules: dict, more: dict) -> dict:
-    return {**rules, **{t: rules.get(t, ()) + rs for t, rs in more.items()}}
-
-
-TIDY = _extend(RULES, {MatMul: (diag_times_ones,), Transpose: (symmetric_sum,)})
-# multiplied out, terms are not factored again until the diag identities have done their work
-EXPANDED = {**_extend(TIDY, {MatMul: (diag_product, row_times_diag, ones_times_vector)}), Add: ()}
-
-
-def tidy(e: Expr) -> Expr:
-    """simplify, and two identities the diag notation needs."""
-    return simplify(e, TIDY)
-
-
-def recording(rules: dict, record) -> dict:
-    """The same rule table, each rule reporting (as a Step) when it changes something."""
-    def wrap(rule):
-        def recorded(node):
-            new = rule(node)
-            if new is not None and new != node:
-                record(Step(rule.__name__, (rule.__doc__ or "").strip().splitlines()[0] if rule.__doc__ else "",
-                            node, new))
-            return new
-        recorded.__name__ = rule.__name__
-        return recorded
-    return {t: tuple(wrap(r) for r in rs) for t, rs in rules.items()}
-
-
-def expand(e: Expr, record=None) -> Expr:
-    """Every product multiplied out, then simplified with the diag identities: (diag(s) - s s^T)
-    diag(s)^-1 y becomes y - sum(y) s. Kept by `derive` only where that is shorter."""
-    for _ in range(100):
-        new = rewrite(e, EXPAND, record)
-        if new == e:
-            break
-        e = new
-    if record is None:
-        return tidy(simplify(e, EXPANDED))
-    return simplify(simplify(e, recording(EXPANDED, record)), recording(TIDY, record))
-
-
 # ---- 3. back-substitution -----------------------------------------------------------------------------
-
-def _distribute(e: Expr) -> Expr | None:
-    """A (dB + dC) D = A dB D + A dC D   (products distribute over a sum that holds a differential)"""
-    for i, a in enumerate(e.args):
-        if isinstance(a, Add) and has_differential(a):
-            return add(*(rebuild(e, [*e.args[:i], t, *e.args[i + 1:]]) for t in a.args))
-    return None
-
-
-def _distribute_transpose(e: Transpose) -> Expr | None:
-    """(dA + dB)^T = dA^T + dB^T"""
-    if isinstance(e.arg, Add) and has_differential(e.arg):
-        return add(*(transpose(t) for t in e.arg.args))
-    return None
-
-
-DISTRIBUTE = {MatMul: _distribute, Hadamard: _distribute, Mul: _distribute, Kron: _distribute,
-              Transpose: _distribute_transpose}
-
-
-def _expand(e: Expr) -> Expr | None:
-    """A (B + C) D = A B D + A C D"""
-    for i, a in enumerate(e.args):
-        if isinstance(a, Add):
-            return add(*(rebuild(e, [*e.args[:i], t, *e.args[i + 1:]]) for t in a.args))
-    return None
-
-
-def _expand_transpose(e: Transpose) -> Expr | None:
-    """(A + B)^T = A^T + B^T"""
-    return add(*(transpose(t) for t in e.arg.args)) if isinstance(e.arg, Add) else None
-
-
-EXPAND = {MatMul: _expand, Hadamard: _expand, Mul: _expand, Transpose: _expand_transpose}
-
 
 MAX_LINE = 1500       # symbols one line of a sheet may print: a residual network's differential,
                       # written out as sheets write it, doubles with every layer
@@ -306,15 +168,6 @@ def small(e: Expr) -> Expr:
         raise LimitError(f"this derivation is too long for a solution sheet: a line of it would print "
                          f"more than {MAX_LINE} symbols (matdiff.derivation.MAX_LINE); matdiff grad "
                          f"gives the gradient with its shared parts named")
-    return e
-
-
-def distribute(e: Expr, record=None) -> Expr:
-    for _ in range(100):
-        new = rewrite(e, DISTRIBUTE, record)
-        if new == e:
-            return e
-        e = new
     return e
 
 
@@ -432,4 +285,4 @@ def derive(p: Problem, wrt: str, notation: str = "diag") -> Derivation:
 
 
 __all__ = ["derive", "Derivation", "Equation", "Line", "NOTATIONS", "computation_order",
-           "auxiliary_equations", "back_substitute", "trace_rounds", "pair_expr", "distribute", "expand"]
+           "auxiliary_equations", "back_substitute", "trace_rounds", "pair_expr"]
