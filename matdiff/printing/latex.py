@@ -233,17 +233,22 @@ def l_mul(e, p):
         return "-" + p.wrap(negate(e), HADAMARD)
     num, den = split_division(e)
     if den and num:
-        top = " ".join(p(a, top=False) if len(num) == 1 else p.wrap(a, PRODUCT) for a in num)
-        bottom = " ".join(p(d, top=False) if len(den) == 1 else p.wrap(d, PRODUCT) for d in den)
+        top = factors(num, p) if len(num) > 1 else p(num[0], top=False)
+        bottom = factors(den, p) if len(den) > 1 else p(den[0], top=False)
         return rf"\frac{{{top}}}{{{bottom}}}"
 
     def paren(i, a):     # as the text printer: (x^T x) A, but 2 W x x^T
         last_matrix = i == len(e.args) - 1 and i > 0 and isinstance(a, MatMul) and known_matrix(a)
         return not last_matrix and (i > 0 or isinstance(a, MatMul))
+    return factors(e.args, p, [paren(i, a) for i, a in enumerate(e.args)])
+
+
+def factors(args, p, strict=None) -> str:
+    """Scalar factors side by side: 2 x, but h_{1} \\, dh_{1} (a thin space between letters)."""
     out = ""
-    for i, a in enumerate(e.args):     # 2 x, but h_1 \, dh_1: a thin space between letters
-        out += ("" if i == 0 else " " if isinstance(e.args[i - 1], Const) else r" \, ") + \
-            p.wrap(a, PRODUCT, strict=paren(i, a))
+    for i, a in enumerate(args):
+        out += ("" if i == 0 else " " if isinstance(args[i - 1], Const) else r" \, ") + \
+            p.wrap(a, PRODUCT, strict=bool(strict and strict[i]))
     return out
 
 

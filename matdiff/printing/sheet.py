@@ -304,7 +304,8 @@ def numerical_check(d: Derivation, report: CheckReport) -> list:
                    for i, r in enumerate(report.rows))
     verdict = "agree" if report.ok else "DISAGREE"
     out = [r"\subsection*{Numerical check}",
-           rf"At random inputs ({sizes}){', with ' + _listing(stand) if stand else ''}, the directional "
+           rf"At random inputs{f' ({sizes})' if sizes else ''}{', with ' + _listing(stand) if stand else ''}, "
+           rf"the directional "
            rf"derivative $\langle g, \Delta\rangle$ for a random direction $\Delta$ is compared with the "
            rf"central difference $\bigl(f({w} + h\Delta) - f({w} - h\Delta)\bigr)/2h$. They {verdict}:",
            r"\begin{center}\begin{tabular}{rrrr}\hline "
