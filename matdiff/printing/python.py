@@ -77,7 +77,7 @@ _COMMON = {
     "diagonal": "{m}.diagonal({x})[:, None]",
     "eye": "{m}.eye({n})", "zeros": "{m}.zeros(({r}, {c}))",
     "ones": "{m}.ones(({r}, {c}))", "rowsum": "{m}.sum({x}, axis=1, keepdims=True)",
-    "swap01": "transpose(1, 0, 2)",
+    "swap01": "transpose(1, 0, 2)", "hstack": "{m}.hstack(({x}))",
 }
 
 NUMPY = Backend("numpy", "np", ("import numpy as np",), {
@@ -257,20 +257,50 @@ def _broadcast(e: Expr):
 
 
 def py_add(e: Add, p) -> tuple:
-    """a + b - c; a constant matrix k 1 1^T in a sum is the number k (it broadcasts)."""
-    full = any(a in p.names or _broadcast(a) is None for a in e.args)
-    parts = []
-    for i, a in enumerate(e.args):
+    """a + b - c; a constant matrix k 1 1^T in a sum is the number k (it broadcasts); two or
+    more outer products u v^T in a sum are one product [u1 u2 ...] [v1 v2 ...]^T (one BLAS call
+    writes the result once, instead of a pass per term and per addition)."""
+    outer = [a for a in e.args if _outer(a, p) is not None]
+    fused = _fused_outer(outer, p) if len(outer) >= 2 else None
+    terms = [a for a in e.args if fused is None or a not in outer]
+    full = fused is not None or any(a in p.names or _broadcast(a) is None for a in terms)
+    parts = [fused] if fused is not None else []
+    for a in terms:
         if full and a not in p.names and _broadcast(a) is not None:
             a = _broadcast(a)
         neg = None if a in p.names else _negated(a)
-        if i == 0:
+        if not parts:
             parts.append(p.at(a, ADD - 1) if neg is None else "-" + p.at(neg, MUL, "*"))
         elif neg is not None:
             parts.append(" - " + p.at(neg, ADD))
         else:
             parts.append(" + " + p.at(a, ADD - 1))
     return "".join(parts), ADD, None
+
+
+def _outer(e: Expr, p):
+    """u v^T (or s u v^T) with u a column and v^T a row: (s or None, u, v^T); else None."""
+    if e in p.names:
+        return None
+    s = None
+    if isinstance(e, Mul) and isinstance(e.args[-1], MatMul):
+        rest = e.args[:-1]
+        s, e = (rest[0] if len(rest) == 1 else Mul(rest)), e.args[-1]
+    if isinstance(e, MatMul) and len(e.args) == 2 and e not in p.names:
+        (r, k), (_, c) = shape_of(e.args[0]), shape_of(e.args[1])
+        if k == 1 and r != 1 and c != 1 and piece(e.args[0], p).kind == "dense" and \
+                piece(e.args[1], p).kind == "dense":
+            return s, e.args[0], e.args[1]
+    return None
+
+
+def _fused_outer(terms: list, p) -> str:
+    us, vs = [], []
+    for t in terms:
+        s, u, vT = _outer(t, p)
+        us.append(p.arg(u) if s is None else f"{p.at(s, MUL, '*')} * {p.at(u, MUL, '*')}")
+        vs.append(transposed_text(vT, p, ADD))
+    return f"{p.op('hstack', x=', '.join(us))} @ {p.op('hstack', x=', '.join(vs))}.T"
 
 
 def py_mul(e: Mul, p) -> tuple:
@@ -480,6 +510,9 @@ def combine(L: Piece, R: Piece, p) -> tuple:
         m, n = R.parts
         text = permute_rows((n, m), f"{wrap(dense(L, p), DOT)}.T", p)
         return Piece("dense", shape, (f"{text}.T", POSTFIX, None)), _size(r) * _size(k) * 2
+    if k == 1 and r != 1 and c != 1 and L.kind == R.kind == "dense":   # u v^T: u * v^T broadcasts
+        text = f"{wrap(L.text, MUL, '*')} * {wrap(R.text, MUL, '*')}"
+        return Piece("dense", shape, (text, MUL, "*")), _size(r) * _size(c)
     if L.kind == "inv":                                # X^-1 B = solve(X, B)
         text = p.op("solve", x=p.arg(L.parts[0]), y=dense(R, p)[0])
         return Piece("dense", shape, (text, ATOM, None)), _size(r) ** 3 + _size(r) * _size(r) * _size(c)
