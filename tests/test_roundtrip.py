@@ -111,7 +111,7 @@ def test_printed_spelling_parses_back_to_the_same_tree(src):
     ("Aᵀ",                  "A^T"),
     ("A^{-1}",              "A^-1"),
     ("inv(A)",              "A^-1"),
-    ("inv(A)^2",            "A^-1^2"),
+    ("inv(A)^2",            "(A^-1)^2"),
     ("A^{3}",               "A^3"),
     ("A^0.5",               "A^{1/2}"),
     ("A .* B",              "A ∘ B"),

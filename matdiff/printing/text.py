@@ -134,16 +134,22 @@ def t_hadamard(e, p):
     return out
 
 
+def stacked(e, p) -> str:
+    """The base of a postfix operator; another power or transpose under it gets parentheses,
+    so that (X^T)^2 and (W .^ 2)^T never read as X^(T^2) or W .^ (2^T)."""
+    return p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (Transpose, MatPow, HadamardPow, Inverse)))
+
+
 def t_hadamard_pow(e, p):
     op = "^" if known_scalar(e.arg) else " .^ "
-    return f"{p.wrap(e.arg, POSTFIX)}{op}{exponent(e.k)}"
+    return f"{stacked(e, p)}{op}{exponent(e.k)}"
 
 
 def t_matpow(e, p):
     if isinstance(e.arg, Inverse) and e.k > 0 and known_matrix(e.arg):
         # shapes write A^-2 as MatPow(2, A^-1); in a parsed tree that is `inv(A)^2`
         return f"{p.wrap(e.arg.arg, POSTFIX)}^-{exponent(e.k)}"
-    return f"{p.wrap(e.arg, POSTFIX)}^{exponent(e.k)}"
+    return f"{stacked(e, p)}^{exponent(e.k)}"
 
 
 def t_norm(e, p):
@@ -181,7 +187,7 @@ TEXT = {
     Hadamard:     t_hadamard,
     Kron:         lambda e, p: p.chain(e.args, " ⊗ ", HADAMARD),
     Transpose:    lambda e, p: f"{p.wrap(e.arg.arg, POSTFIX)}^-T" if isinstance(e.arg, Inverse) and e.arg not in p.names
-                  else f"{p.wrap(e.arg, POSTFIX)}^T",
+                  else f"{p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (MatPow, HadamardPow)))}^T",
     Inverse:      lambda e, p: f"{p.wrap(e.arg, POSTFIX)}^-1",
     MatPow:       t_matpow,
     HadamardPow:  t_hadamard_pow,
