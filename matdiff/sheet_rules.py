@@ -14,7 +14,7 @@ from __future__ import annotations
 from .algebra import add, diag_mat, hadamard, matmul, rebuild, sum_, transpose
 from .canon import has_differential
 from .expr import Add, DiagMat, Expr, Hadamard, Kron, MatMul, Mul, Ones, Transpose, transform
-from .record import Step
+from .record import Step, identity
 from .shapes import shape_of
 from .simplify import RULES, simplify
 
@@ -30,7 +30,7 @@ def rewrite(e: Expr, rules: dict, record=None) -> Expr:
         if new is None or new == node:
             return node
         if record is not None:
-            record(Step(rule.__name__, rule.__doc__.strip().splitlines()[0], node, new))
+            record(Step(rule.__name__, identity(rule), node, new))
         return new
     return transform(e, step)
 
@@ -41,8 +41,7 @@ def recording(rules: dict, record) -> dict:
         def recorded(node):
             new = rule(node)
             if new is not None and new != node:
-                record(Step(rule.__name__, (rule.__doc__ or "").strip().splitlines()[0] if rule.__doc__ else "",
-                            node, new))
+                record(Step(rule.__name__, identity(rule), node, new))
             return new
         recorded.__name__ = rule.__name__
         return recorded
@@ -63,7 +62,7 @@ def hadamard_as_diag(e: Hadamard) -> Expr | None:
 
 # ---- multiplying out ------------------------------------------------------------------------------
 
-def _distribute(e: Expr) -> Expr | None:
+def products_over_differential_sum(e: Expr) -> Expr | None:
     """A (dB + dC) D = A dB D + A dC D   (products distribute over a sum that holds a differential)"""
     for i, a in enumerate(e.args):
         if isinstance(a, Add) and has_differential(a):
@@ -71,18 +70,19 @@ def _distribute(e: Expr) -> Expr | None:
     return None
 
 
-def _distribute_transpose(e: Transpose) -> Expr | None:
+def transpose_of_differential_sum(e: Transpose) -> Expr | None:
     """(dA + dB)^T = dA^T + dB^T"""
     if isinstance(e.arg, Add) and has_differential(e.arg):
         return add(*(transpose(t) for t in e.arg.args))
     return None
 
 
-DISTRIBUTE = {MatMul: _distribute, Hadamard: _distribute, Mul: _distribute, Kron: _distribute,
-              Transpose: _distribute_transpose}
+DISTRIBUTE = {MatMul: products_over_differential_sum, Hadamard: products_over_differential_sum,
+              Mul: products_over_differential_sum, Kron: products_over_differential_sum,
+              Transpose: transpose_of_differential_sum}
 
 
-def _expand(e: Expr) -> Expr | None:
+def multiply_out(e: Expr) -> Expr | None:
     """A (B + C) D = A B D + A C D"""
     for i, a in enumerate(e.args):
         if isinstance(a, Add):
@@ -90,15 +90,16 @@ def _expand(e: Expr) -> Expr | None:
     return None
 
 
-def _expand_transpose(e: Transpose) -> Expr | None:
+def transpose_of_sum(e: Transpose) -> Expr | None:
     """(A + B)^T = A^T + B^T"""
     return add(*(transpose(t) for t in e.arg.args)) if isinstance(e.arg, Add) else None
 
 
-EXPAND = {MatMul: _expand, Hadamard: _expand, Mul: _expand, Transpose: _expand_transpose}
+EXPAND = {MatMul: multiply_out, Hadamard: multiply_out, Mul: multiply_out, Transpose: transpose_of_sum}
 
 
 def distribute(e: Expr, record=None) -> Expr:
+    """Products over the sums that hold a differential, to a fixed point (back-substitution)."""
     for _ in range(100):
         new = rewrite(e, DISTRIBUTE, record)
         if new == e:
