@@ -8,7 +8,6 @@ from .api import (
     check, derive_gradient, derive_hessian, derive_jacobian, differential, gradient, hessian, jacobian, latex,
     sheet, understand,
 )
-from .checking import CheckReport
 from .codegen import lambdify
 from .errors import DerivativeError, LimitError, MatdiffError, ParseError, ShapeError, UnknownFunctionError
 from .limits import LIMITS
@@ -18,3 +17,12 @@ __all__ = ["gradient", "jacobian", "hessian", "differential", "check", "latex", 
            "derive_jacobian", "derive_hessian", "lambdify", "parse", "CheckReport", "LIMITS",
            "MatdiffError", "ParseError", "ShapeError", "UnknownFunctionError", "DerivativeError", "LimitError"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """matdiff.CheckReport is loaded on first use: it brings NumPy, which the command line does
+    not need to print a gradient (start-up time, issue 6)."""
+    if name == "CheckReport":
+        from .checking import CheckReport
+        return CheckReport
+    raise AttributeError(f"module 'matdiff' has no attribute {name!r}")

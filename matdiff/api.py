@@ -5,8 +5,8 @@
 """
 from __future__ import annotations
 
-from .checking import CheckReport
-from .claims import check_claim
+from typing import TYPE_CHECKING
+
 from .diff import differential as _differential
 from .errors import MatdiffError
 from .expr import Expr
@@ -14,12 +14,14 @@ from .gradient import Gradient
 from .gradient import derive_gradient as _derive_gradient
 from .limits import budgeted
 from .printing.latex import aligned, latex_name, to_latex
-from .printing.sheet import solution_sheet
 from .problem import Problem, understand
 from .second_order import DerivativeMatrix
 from .second_order import derive_hessian as _derive_hessian
 from .second_order import derive_jacobian as _derive_jacobian
 from .simplify import simplify
+
+if TYPE_CHECKING:                                 # NumPy is loaded only when a check is asked for
+    from .checking import CheckReport
 
 __all__ = ["understand", "derive_gradient", "gradient", "differential", "check", "latex", "sheet",
            "derive_jacobian", "jacobian", "derive_hessian", "hessian"]
@@ -65,6 +67,7 @@ def check(expr, wrt, shapes=None, functions=None, claim=None, seed: int = 0) -> 
     """Check matdiff's gradient (or a claimed one) against finite differences at random inputs."""
     if claim is None:
         return derive_gradient(expr, wrt, shapes, functions).check(seed)
+    from .claims import check_claim               # NumPy costs ~50 ms at start-up: load it when asked
     return check_claim(expr, wrt, claim, shapes, functions, seed)
 
 
@@ -116,6 +119,7 @@ def hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False):
 def sheet(expr, wrt, shapes=None, functions=None, notation: str = "diag", check: bool = False) -> str:
     """A step-by-step solution sheet deriving the gradient, as a standalone LaTeX document
     (`matdiff sheet`); notation "diag" writes Jacobians as diag(Phi'(z)), "hadamard" as Phi'(z) ∘ dz."""
+    from .printing.sheet import solution_sheet    # it brings NumPy (its --check): load it when asked
     return solution_sheet(Problem.of(expr, shapes, functions), wrt, notation, check)
 
 

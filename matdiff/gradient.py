@@ -8,10 +8,10 @@ to a network reads like the sheets' back-propagation and stays linear in size.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .algebra import add
 from .canon import backprop
-from .checking import CheckReport, check_gradients
 from . import limits
 from .errors import MatdiffError
 from .expr import Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, postorder, substitute
@@ -20,6 +20,9 @@ from .printing.text import to_text
 from .problem import Problem
 from .shapes import shape_of
 from .simplify import simplify
+
+if TYPE_CHECKING:                                 # NumPy is loaded only when a check is asked for
+    from .checking import CheckReport
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Gradient:
         return {w: to_sympy(g) for w, g in self.grads.items()}
 
     def check(self, seed: int = 0) -> CheckReport:
+        from .checking import check_gradients     # NumPy costs ~50 ms at start-up: load it when asked
         p = self.problem
         return check_gradients(p.f, {p.var(w): g for w, g in self.grads.items()}, p.shaped, seed)
 

@@ -9,6 +9,8 @@ parser sees it.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from importlib import resources
@@ -36,8 +38,26 @@ def _grammar_text() -> str:
     return (Path(__file__).resolve().parent.parent / "grammar" / "matdiff.lark").read_text(encoding="utf-8")
 
 
-_PARSER = Lark(_grammar_text(), parser="lalr", lexer="basic", propagate_positions=True,
-               maybe_placeholders=False)
+def _cache_file(grammar: str):
+    """Where lark keeps the built parse tables, so that start-up skips building them: a file in
+    the user's cache directory ($MATDIFF_CACHE_DIR, else $XDG_CACHE_HOME/matdiff or
+    ~/.cache/matdiff) named by the grammar's hash. lark checks that hash (and its own version)
+    before it trusts the file, and rebuilds and rewrites it otherwise. Where no such directory
+    can be made, False: no cache, the parser is built each time (a few tens of ms)."""
+    base = os.environ.get("MATDIFF_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "matdiff")
+    try:
+        os.makedirs(base, exist_ok=True)
+    except OSError:
+        return False
+    if not os.access(base, os.W_OK | os.X_OK):
+        return False
+    return os.path.join(base, f"grammar-{hashlib.sha256(grammar.encode()).hexdigest()[:16]}.lark-cache")
+
+
+_GRAMMAR = _grammar_text()
+_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True,
+               maybe_placeholders=False, cache=_cache_file(_GRAMMAR))
 
 # How an expected terminal reads in an error message.
 _FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "TRANSPOSE": "^T", "INV_TRANSPOSE": "^-T", "POWER": "^k",

@@ -8,8 +8,8 @@ derive_hessian:  H = the Jacobian of the gradient that derive_gradient finds, so
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .checking import CheckReport, check_hessian, check_hessian_diagonal, check_jacobian
 from .curvature import diagonal_hessian
 from .errors import DerivativeError, MatdiffError
 from .expr import Expr
@@ -19,6 +19,9 @@ from .kronecker import commutation_names, is_commutation, without_vec
 from .printing.text import to_text
 from .problem import Problem
 from .shapes import shape_of
+
+if TYPE_CHECKING:                                 # NumPy is loaded only when a check is asked for
+    from .checking import CheckReport
 
 KINDS = ("jacobian", "hessian", "diagonal")
 
@@ -83,6 +86,7 @@ class DerivativeMatrix:
         return to_sympy(without_vec(self.matrix), shallow=True)
 
     def check(self, seed: int = 0) -> CheckReport:
+        from .checking import check_hessian, check_hessian_diagonal, check_jacobian   # NumPy: when asked
         p = self.problem
         X = p.vars[self.wrt]
         if self.kind == "jacobian":
