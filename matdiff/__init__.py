@@ -8,7 +8,6 @@ from .api import (
     check, derive_gradient, derive_hessian, derive_jacobian, differential, gradient, hessian, jacobian, latex,
     sheet, understand,
 )
-from .codegen import lambdify
 from .errors import DerivativeError, LimitError, MatdiffError, ParseError, ShapeError, UnknownFunctionError
 from .limits import LIMITS
 from .parse import parse
@@ -20,9 +19,17 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    """matdiff.CheckReport is loaded on first use: it brings NumPy, which the command line does
-    not need to print a gradient (start-up time, issue 6)."""
+    """matdiff.CheckReport and matdiff.lambdify are loaded on first use: the one brings NumPy, the
+    other the code generator, and the command line needs neither to print a gradient (start-up
+    time, issue 6)."""
     if name == "CheckReport":
         from .checking import CheckReport
         return CheckReport
+    if name == "lambdify":
+        from .codegen import lambdify
+        return lambdify
     raise AttributeError(f"module 'matdiff' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"CheckReport", "lambdify"})
