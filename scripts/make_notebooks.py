@@ -58,7 +58,7 @@ def tour():
             | notebook | course sheet |
             |---|---|
             | [01_tutorial12](01_tutorial12.ipynb) | Deep Learning, tutorial 12: trace, external definition of the gradient, Question 1 |
-            | [02_exercise_series_4](02_exercise_series_4.ipynb) | Deep Learning, exercise series 4: chain rule, diagonal Hessian, $\|Wx\|^2$, $\mathrm{tr}(BA)$ |
+            | [02_exercise_series_4](02_exercise_series_4.ipynb) | Deep Learning, exercise series 4: chain rule, diagonal Hessian, ‖Wx‖², tr(BA) |
             | [03_ai6104_tutorial6](03_ai6104_tutorial6.ipynb) | AI6104 tutorial 6: inverse, linear layer, activations, softmax network |
             | [04_machine_perception](04_machine_perception.ipynb) | Machine Perception: chain rule on graphs, the L-layer tanh MLP |
             | [05_lecture10](05_lecture10.ipynb) | Lecture 10: two-layer network, adjoints, Kronecker forms, vjp |
@@ -1278,10 +1278,10 @@ def machine_perception():
             z3 = tanh(W3 z2 + b3)
             R = 1/2 ||z3 - t||^2
             '''
-            g = matdiff.derive_gradient(mlp, wrt=["W1", "b1", "W2", "b2", "W3", "b3"])
-            print(g.text())
-        """),
-        code("""
+            widths = {"x": ("n0",), "t": ("n3",)}              # W^l is n_l × n_(l-1), b^l has n_l entries
+            for l in (1, 2, 3):
+                widths[f"W{l}"], widths[f"b{l}"] = (f"n{l}", f"n{l - 1}"), (f"n{l}",)
+            g = matdiff.derive_gradient(mlp, wrt=["W1", "b1", "W2", "b2", "W3", "b3"], shapes=widths)
             display(g)
             report = g.check()
             print(report)
@@ -1326,7 +1326,7 @@ def machine_perception():
             forward = "z1 = tanh(W1 x + b1)\\nz2 = tanh(W2 z1 + b2)\\nz3 = tanh(W3 z2 + b3)\\n"
             deltas = "d3 = z3 - t\\nd2 = W3^T ((1 - z3 .^ 2) ∘ d3)\\n"
             for wrt, claim in [("W2", "((1 - z2 .^ 2) ∘ d2) z1^T"), ("b2", "(1 - z2 .^ 2) ∘ d2")]:
-                report = matdiff.check(mlp, wrt=wrt, claim=forward + deltas + claim)
+                report = matdiff.check(mlp, wrt=wrt, shapes=widths, claim=forward + deltas + claim)
                 print(f"dR/d{wrt} = {claim:28s} {'right' if report.ok else 'WRONG'}")
                 assert report.ok
         """),
