@@ -210,7 +210,10 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
         return dims_used[d]
 
     printer = PythonPrinter(B, dict(local), dim, fn_param)
-    body = _emit(stmts, printer, namer, auto)
+    f = p.shaped.name or "f"
+    notes = {grad_names[w]: f"∂{f}/∂{w} = {to_text(g.backprop[w], g.names)}" for w in names}
+    notes = {k: v for k, v in notes.items() if len(v) <= 96}       # the formula, where it fits on a line
+    body = _emit(stmts, printer, namer, auto, notes)
     sig = ", ".join(py for py, _ in inputs.values())
     fkeys = sorted(fparams, key=lambda k: (fparams[k][0], fparams[k][1]))
     if fkeys:
@@ -289,9 +292,9 @@ def _dim_sources(inputs: dict) -> dict:
     return out
 
 
-def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict) -> list:
+def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict, notes: dict) -> list:
     """One line per statement, each shared sub-expression computed once into a temporary,
-    just before the first line that needs it."""
+    just before the first line that needs it; `notes` are comments above named lines."""
     roots = [e for _, e, _ in stmts]
     order: list = []
     seen: set = set()
@@ -338,9 +341,13 @@ def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict) -> list
                     temps += 1
                     want = f"t{temps}"
                 name = named[n] = namer(want)
+            if name in notes:
+                lines.append(f"    # {notes[name]}")
             lines.append(f"    {name} = {printer(n)}")
             printer.names[n] = name
             done.add(n)
+        if target in notes:
+            lines.append(f"    # {notes[target]}")
         lines.append(f"    {target} = {printer(root)}")
         printer.names.setdefault(root, target)
         done.add(root)
