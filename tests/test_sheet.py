@@ -4,8 +4,8 @@ Tutorial 12 sheet follows the worked solution line by line. The steps are record
 (record=), and recording changes no result."""
 from __future__ import annotations
 
-import re
 import os
+import re
 import shutil
 
 import pytest
