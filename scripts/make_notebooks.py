@@ -605,7 +605,7 @@ def series4():
         SETUP,
         code("""
             import sympy as sp
-            from nbtools import sympy_value      # a SymPy result of matdiff at numbers
+            from nbtools import show_sheet, sympy_value      # a solution sheet as Markdown; a SymPy result at numbers
         """),
         md(r"""
             ## Solution 1 (Back-propagation and computational graphs)
@@ -793,6 +793,13 @@ def series4():
             report = matdiff.check("||W x||^2", wrt="W", claim="2 W x x^T")
             print(report)
             assert report.ok
+        """),
+        md(r"""
+            Without tensors: the differential $dL = 2y^T dy = 2y^T dW\,x = \mathrm{tr}(2 x y^T dW)$ gives the
+            gradient $2yx^T$ in three lines, the way a solution sheet writes it:
+        """),
+        code("""
+            display(show_sheet(matdiff.sheet("y = W x\\nL = y^T y", wrt="W", shapes={"W": ("d1", "d2"), "x": ("d2",)})))
         """),
         md(r"""
             The sheet builds $\frac{\partial y}{\partial W}$ as a three-index tensor
@@ -1150,7 +1157,7 @@ def machine_perception():
         SETUP,
         code("""
             import sympy as sp
-            from nbtools import sympy_value
+            from nbtools import show_sheet, sympy_value
         """),
         md(r"""
             ## 1 Multivariable chain rule
@@ -1329,6 +1336,15 @@ def machine_perception():
                 report = matdiff.check(mlp, wrt=wrt, shapes=widths, claim=forward + deltas + claim)
                 print(f"dR/d{wrt} = {claim:28s} {'right' if report.ok else 'WRONG'}")
                 assert report.ok
+        """),
+        md(r"""
+            The same derivation with differentials, as a solution sheet: $dz^2$, $dz^3$ and $d\mathcal{R}$,
+            back-substituted until only $dW^2$ is left, then read off with the trace. The boxed answer is
+            $\mathrm{diag}(\tanh'(a^2))\, W^{3\,T}\, \mathrm{diag}(\tanh'(a^3))\,(z^3 - t)\, z^{1\,T}$, the sheet's
+            $\delta^2_i\,(1 - \tanh^2(a_i))\, z^1_j$ for all $i, j$ at once:
+        """),
+        code("""
+            display(show_sheet(matdiff.sheet(mlp, wrt="W2", shapes=widths)))
         """),
         md(r"""
             ### Deeper networks: the error signal fades
