@@ -1,4 +1,5 @@
-"""Small helpers the notebooks share: a solution sheet (LaTeX) shown as Markdown with MathJax.
+"""Small helpers the notebooks share: a solution sheet (LaTeX) shown as Markdown with MathJax,
+and a SymPy result of matdiff evaluated at numbers.
 
 `matdiff sheet` writes a LaTeX document for pdflatex. A notebook renders Markdown with
 MathJax, which knows the mathematics but not the document around it, so the document is
@@ -10,6 +11,9 @@ from __future__ import annotations
 import re
 
 from IPython.display import Markdown
+
+
+BRACED = r"\{((?:[^{}]|\{[^{}]*\})*)\}"     # {...}, with braces one level deep inside ($W_{1}$)
 
 
 def _body(tex: str) -> str:
@@ -43,15 +47,15 @@ def _items(body: str) -> str:
 def sheet_markdown(tex: str) -> str:
     """The text of a solution sheet as Markdown: headings, paragraphs, lists, tables and $$ displays."""
     s = _body(tex)
-    s = re.sub(r"\\section\*\{([^}]*)\}", r"\n### \1\n", s)
-    s = re.sub(r"\\subsection\*\{([^}]*)\}", r"\n#### \1\n", s)
-    s = re.sub(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", lambda m: _aligned(m.group(1)), s, flags=re.S)
+    s = re.sub(r"\\section\*" + BRACED, r"\n### \1\n", s)
+    s = re.sub(r"\\subsection\*" + BRACED, r"\n#### \1\n", s)
+    s = re.sub(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", lambda m: _aligned(m.group(1)), s, flags=re.DOTALL)
     s = re.sub(r"\\begin\{alignat\*\}(\{\d+\})(.*?)\\end\{alignat\*\}",
-               lambda m: _aligned(m.group(2), "alignedat", m.group(1)), s, flags=re.S)
-    s = re.sub(r"\\\[(.*?)\\\]", lambda m: f"\n$${_untag(m.group(1))}$$\n", s, flags=re.S)
+               lambda m: _aligned(m.group(2), "alignedat", m.group(1)), s, flags=re.DOTALL)
+    s = re.sub(r"\\\[(.*?)\\\]", lambda m: f"\n$${_untag(m.group(1))}$$\n", s, flags=re.DOTALL)
     s = re.sub(r"\\begin\{center\}\\begin\{tabular\}\{[^}]*\}(.*?)\\end\{tabular\}\\end\{center\}",
-               lambda m: _table(m.group(1)), s, flags=re.S)
-    s = re.sub(r"\\begin\{itemize\}(.*?)\\end\{itemize\}", lambda m: _items(m.group(1)), s, flags=re.S)
+               lambda m: _table(m.group(1)), s, flags=re.DOTALL)
+    s = re.sub(r"\\begin\{itemize\}(.*?)\\end\{itemize\}", lambda m: _items(m.group(1)), s, flags=re.DOTALL)
     s = re.sub(r"``(.*?)''", r"“\1”", s)
     s = re.sub(r"\$\s*\\quad\s*\(", "$ (", s)                 # a text-mode \quad between two formulas
     return re.sub(r"\n{3,}", "\n\n", s).strip()

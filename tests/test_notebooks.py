@@ -89,3 +89,27 @@ def test_stored_notebooks_have_outputs():
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(c.get("execution_count") for c in code), f"{path.name} was not executed before it was stored"
         assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", [])), path.name
+
+
+SHEETS = [("c^T Psi((W + V) Phi(W x + b))", "W", None),
+          ("z = W x\nh = relu(z)\ntheta = U h\nyhat = softmax(theta)\nJ = -y^T log(yhat)", "W", None),
+          ("z1 = tanh(W1 x + b1)\nz2 = tanh(W2 z1 + b2)\nR = 1/2 ||z2 - t||^2", ["W1", "b2"], None),
+          ("h1 = 2 x\nh2 = 2 h1^2\nh3 = h1 + y\nl = h2 h3", "x", {"x": (), "y": ()})]
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", SHEETS)
+def test_sheets_shown_in_notebooks_keep_no_latex_outside_math(expr, wrt, shapes):
+    """notebooks/nbtools.py translates a sheet's document into Markdown: whatever LaTeX the sheet
+    printer writes outside formulas must be translated, or a notebook shows it raw."""
+    import re
+
+    import matdiff
+    sys.path.insert(0, str(NOTEBOOKS))
+    try:
+        from nbtools import sheet_markdown
+    finally:
+        sys.path.remove(str(NOTEBOOKS))
+    md = sheet_markdown(matdiff.sheet(expr, wrt=wrt, shapes=shapes, check=True))
+    text = re.sub(r"\$[^$]*\$", "", re.sub(r"\$\$.*?\$\$", "", md, flags=re.DOTALL))
+    assert not re.findall(r"\\[A-Za-z]+|[{}]", text), text
+    assert "#### Result" in md and "| inputs |" in md
