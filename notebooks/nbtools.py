@@ -12,7 +12,6 @@ import re
 
 from IPython.display import Markdown
 
-
 BRACED = r"\{((?:[^{}]|\{[^{}]*\})*)\}"     # {...}, with braces one level deep inside ($W_{1}$)
 
 
