@@ -1611,6 +1611,8 @@ NOTEBOOK_CELLS = {
 
 def build(name: str) -> nbformat.NotebookNode:
     nb = new_notebook(cells=NOTEBOOK_CELLS[name]())
+    for i, cell in enumerate(nb.cells):         # stable ids: a rerun changes only what changed
+        cell.id = f"cell-{i:02d}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb
