@@ -236,9 +236,9 @@ def tour():
         code("""
             import os, tempfile
 
-            out = os.path.join(tempfile.mkdtemp(), "question1.tex")
-            !matdiff sheet 'c^T Psi((W + V) Phi(W x + b))' --wrt W -o {out}
-            with open(out) as fh:
+            folder = tempfile.mkdtemp()
+            !cd {folder} && matdiff sheet 'c^T Psi((W + V) Phi(W x + b))' --wrt W -o question1.tex
+            with open(os.path.join(folder, "question1.tex")) as fh:
                 tex = fh.read()
             print(tex[:400], "...")
             assert r"\\begin{document}" in tex and r"\\boxed{" in tex
