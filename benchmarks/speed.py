@@ -23,11 +23,18 @@ import inspect
 import os
 import platform
 import statistics
+import sys
 import time
 
-import numpy as np
+if __name__ == "__main__" and "--threads" in sys.argv:       # before NumPy and JAX start their pools
+    _n = sys.argv[sys.argv.index("--threads") + 1]
+    os.environ.update(OPENBLAS_NUM_THREADS=_n, OMP_NUM_THREADS=_n, MKL_NUM_THREADS=_n,
+                      XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'false' if _n == '1' else 'true'} "
+                                f"intra_op_parallelism_threads={_n}")
 
-import matdiff
+import numpy as np  # noqa: E402
+
+import matdiff  # noqa: E402
 
 NETWORKS = {
     # name: (matdiff source, functions, gradient wrt, Hessian wrt)
@@ -181,6 +188,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, action="append", help="layer width (repeatable; default 256 and 1024)")
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="3 repeats, no Hessians")
+    ap.add_argument("--threads", type=int, help="threads for BLAS and XLA (default: theirs, one per core)")
     a = ap.parse_args()
     import jax
     jax.config.update("jax_enable_x64", True)
@@ -188,6 +196,7 @@ def main() -> None:
     repeat = 3 if a.quick else a.repeat
     rng = np.random.default_rng(0)
     print(machine())
+    print(f"load average before the run: {os.getloadavg()[0]:.2f}" + (f"; {a.threads} thread(s)" if a.threads else ""))
     print()
     print("Gradients (value and gradient with respect to the weights), median time per call")
     head = (f"{'network':<13} {'n':>5} {'forward':>11} {'generated':>11} {'+ wrapper':>11} {'jax.jit':>11} "
@@ -214,6 +223,7 @@ def main() -> None:
                 hess_ok &= t_jax / t_gen >= 10
             print(f"{name:<13} {n_:>5} {fmt(t_gen):>11} {fmt(t_jax):>12} {t_jax / t_gen:8.1f}x")
     print(f"goal closed-form Hessian >= 10x faster than jax.hessian at n = 1024: {'met' if hess_ok else 'MISSED'}")
+    print(f"load average after the run: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
