@@ -19,38 +19,18 @@ A list of names, as elsewhere in matdiff, only declares them: then every call pa
 from __future__ import annotations
 
 import keyword
-import linecache
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import functions as F
 from .errors import MatdiffError
-from .expr import (
-    Apply,
-    Expr,
-    Fn,
-    Leaf,
-    MatMul,
-    Var,
-    children,
-    postorder,
-    substitute,
-    transform,
-    with_children,
-)
+from .expr import Apply, Expr, Fn, Leaf, MatMul, Var, children, postorder, substitute, transform, with_children
 from .gradient import derive_gradient
-from .printing.python import (
-    BACKENDS,
-    ELEMENTWISE,
-    TRANSPARENT,
-    Y_FORMS,
-    Y_SUFFIX,
-    PythonPrinter,
-    derivative_name,
-    repeats,
-)
+from .printing.pycode import BACKENDS, ELEMENTWISE, Y_FORMS, Y_SUFFIX, derivative_name
+from .printing.python import TRANSPARENT, PythonPrinter, repeats
 from .printing.text import to_text
 from .problem import Problem
+from .runtime import Lambdified, compile_source
 from .shapes import shape_of
 
 __all__ = ["Lambdified", "Source", "generate", "lambdify"]
@@ -150,11 +130,9 @@ class Source:
     functions: dict                 # parameter of an abstract function (or derivative) -> (name, order)
     wrt: list
     hessian: bool
-    defaults: dict = field(default_factory=dict)   # function parameter -> callable given at lambdify
 
 
-def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = None, hessian: bool = False,
-             given: dict | None = None) -> Source:
+def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = None, hessian: bool = False) -> Source:
     """The source of fn(inputs) -> (value, {name: gradient}[, {name: Hessian}])."""
     if backend not in BACKENDS:
         raise MatdiffError(f"backend={backend!r}: one of {', '.join(BACKENDS)}")
@@ -367,145 +345,6 @@ def _docstring(p: Problem, names: list, hessian: bool, fkeys: list) -> str:
         lines.append(f"Abstract functions and their derivatives are parameters: {', '.join(fkeys)}.")
     text = "\n".join("    " + line if line else "" for line in lines)
     return '    """' + text[4:] + '\n    """'
-
-
-# ---- the callable -------------------------------------------------------------------------------------
-
-class Lambdified:
-    """fn(**values) -> (value, {name: gradient}) [, {name: Hessian}]; fn.source is the code.
-
-    Inputs: arrays (a vector as a 1-D array or a column), scalars as numbers. Outputs: the
-    value as a float (a 0-d array or tensor for jax and torch, so that the function can be
-    traced), each gradient in the shape its variable was given. `fn.raw` is the generated
-    function itself, on columns, for jax.jit or torch.compile (bind the abstract functions
-    with functools.partial)."""
-
-    def __init__(self, src: Source, raw, defaults: dict):
-        self.source = src.text
-        self.backend = src.backend
-        self.raw = raw
-        self.inputs = src.inputs
-        self.wrt = src.wrt
-        self.hessian = src.hessian
-        self.function_params = dict(src.functions)
-        self.defaults = defaults
-        self._conv = _CONVERT[src.backend]()
-
-    def __repr__(self) -> str:
-        fns = f", functions: {', '.join(self.function_params)}" if self.function_params else ""
-        return f"<matdiff.lambdify {self.backend}: inputs {', '.join(self.inputs)}; wrt {', '.join(self.wrt)}{fns}>"
-
-    def __call__(self, **values):
-        to_array, out_scalar = self._conv
-        args, given = {}, {}
-        for name, (py, shape) in self.inputs.items():
-            if name not in values:
-                raise MatdiffError(f"no value given for {name}; this function takes "
-                                   f"{', '.join(self.inputs)}")
-            v = to_array(values.pop(name))
-            given[name] = tuple(v.shape)
-            if len(shape) == 1:
-                if v.ndim == 1:
-                    v = v.reshape(-1, 1)
-                elif v.ndim != 2 or v.shape[1] != 1:
-                    raise MatdiffError(f"{name} is a vector: give a 1-D array or a column, not shape {given[name]}")
-            elif len(shape) != v.ndim and not (not shape and v.ndim == 0):
-                if shape or v.size != 1:
-                    raise MatdiffError(f"{name} is a {'scalar' if not shape else 'matrix'}, got shape {given[name]}")
-                v = v.reshape(())
-            args[py] = v
-        for key in self.function_params:
-            f = values.pop(key, None) or self.defaults.get(key)
-            if f is None:
-                name, order = self.function_params[key]
-                raise MatdiffError(f"{key} is not given: pass {key}=... (the {'derivative ' * (order > 0)}"
-                                   f"{'of order ' + str(order) + ' of ' if order > 1 else 'of ' if order else ''}"
-                                   f"{name}), or functions={{'{name}': ...}} to lambdify")
-            args[key] = f
-        if values:
-            raise MatdiffError(f"unknown argument {', '.join(values)}; this function takes "
-                               f"{', '.join([*self.inputs, *self.function_params])}")
-        out = self.raw(**args)
-        value = out_scalar(out[0])
-        grads = {w: self._shape(out[1][w], given[w], out_scalar) for w in self.wrt}
-        if not self.hessian:
-            return value, grads
-        hess = {w: out_scalar(H) if not given[w] else H for w, H in out[2].items()}
-        return value, grads, hess
-
-    @staticmethod
-    def _shape(g, shape, out_scalar):
-        if not shape:
-            return out_scalar(g)
-        if tuple(g.shape) != shape:
-            g = g.reshape(shape) if _prod(g.shape) == _prod(shape) else out_scalar.zeros(shape) + g
-        return g
-
-
-def _prod(shape) -> int:
-    out = 1
-    for s in shape:
-        out *= s
-    return out
-
-
-def _numpy():
-    import numpy as np
-
-    def to_array(v):
-        a = np.asarray(v)
-        return a if a.dtype.kind == "f" else a.astype(float)
-
-    def out_scalar(v):
-        return float(np.asarray(v).reshape(()))
-    out_scalar.zeros = np.zeros
-    return to_array, out_scalar
-
-
-def _jax():
-    import jax.numpy as jnp
-
-    def to_array(v):
-        return jnp.asarray(v)
-
-    def out_scalar(v):
-        return jnp.reshape(v, ())
-    out_scalar.zeros = jnp.zeros
-    return to_array, out_scalar
-
-
-def _torch():
-    import torch
-
-    def to_array(v):
-        if isinstance(v, torch.Tensor):
-            return v if v.is_floating_point() else v.to(torch.get_default_dtype())
-        t = torch.as_tensor(v)
-        return t if t.is_floating_point() and t.ndim else t.to(torch.float64)
-
-    def out_scalar(v):
-        return torch.as_tensor(v).reshape(())
-    out_scalar.zeros = torch.zeros
-    return to_array, out_scalar
-
-
-_CONVERT = {"numpy": _numpy, "jax": _jax, "torch": _torch}
-
-
-def compile_source(src: Source):
-    """exec the generated module (importing its backend); registered with linecache, so that
-    tracebacks and inspect.getsource show the generated lines."""
-    filename = f"<matdiff-generated {src.backend} {id(src):x}>"
-    linecache.cache[filename] = (len(src.text), None, src.text.splitlines(True), filename)
-    namespace: dict = {}
-    try:
-        # reviewed: the text is matdiff's own printer output; user names reach it only as
-        # identifiers that printing/python.py has made safe (keywords renamed, e.g. lambda_1)
-        exec(compile(src.text, filename, "exec"), namespace)  # reviewed: generated code, not user text
-    except ImportError as e:
-        raise MatdiffError(f"backend {src.backend!r} is not installed ({e}); "
-                           f"pip install matdiff[{src.backend}]") from None
-    return namespace[src.name]
 
 
 def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False) -> Lambdified:
