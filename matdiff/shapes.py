@@ -292,7 +292,7 @@ def infer_shapes(program: Program, shapes: dict | None = None) -> Shaped:
         except ShapeError:
             raise error from None
     awkward = _awkward(first, shapes)
-    if not awkward:
+    if not awkward or not any(F.is_greek_lower(n) and first.inputs[n] == () for n in first.inputs):
         return first
     try:
         second = _Inference(program, shapes, greek_scalar=False).run()
@@ -314,7 +314,10 @@ def _awkward(shaped: Shaped, declared: dict) -> int:
     transposed = {n.arg.name for n in seen
                   if isinstance(n, Transpose) and isinstance(n.arg, Var) and n.arg.shape == ()
                   and n.arg.name not in declared}
-    return thin + len(transposed)
+    # the last line is the function: a Greek scalar that leaves it a row or a matrix where a
+    # Greek vector would make it a scalar (-y^T log(softmax(theta))) is the awkward reading
+    not_scalar = int(shape_of(shaped.expr) != (1, 1))
+    return thin + len(transposed) + not_scalar
 
 
 def _each_identity_apart(root: Expr) -> Expr:
