@@ -418,3 +418,9 @@ def test_greek_name_is_a_vector_where_a_scalar_would_collapse_a_latin_vector():
     shaped = S("d = x - mu\nL = d^T inv(S) d")
     assert shaped.inputs["mu"] == shaped.inputs["x"] == ("n",)
     assert shape_of(shaped.expr) == (1, 1)
+
+
+def test_greek_name_is_a_vector_where_only_that_makes_the_function_scalar():
+    shaped = S("-y^T log(softmax(theta))")
+    assert shaped.inputs["theta"] == shaped.inputs["y"] == ("n",)
+    assert shape_of(shaped.expr) == (1, 1)
