@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+import matdiff
 from matdiff import api
 from matdiff.errors import MatdiffError
 from matdiff.printing.text import to_text
@@ -74,6 +75,11 @@ def run_all(src: str, deep: bool = True):
             g.sympy()
             g.check()
             _optional(api, "latex", g)
+        for call in (lambda: api.sheet(src, wrt=names[0]), lambda: matdiff.lambdify(src, wrt=names[:1])):
+            try:
+                call()
+            except MatdiffError:
+                pass
         for name in ("jacobian", "hessian"):
             if hasattr(api, name):
                 try:
