@@ -14,8 +14,9 @@ import numpy as np
 
 from .errors import MatdiffError
 from .expr import Expr
+from .inference import Shaped
 from .numeric import Env, evaluate, evaluate_many
-from .shapes import Shaped, as2
+from .shapes import as2
 
 SIZES = (3, 4, 2, 5, 6, 7, 8, 9, 10, 11, 12)
 RTOL, ATOL = 1e-5, 1e-8

@@ -9,10 +9,11 @@ from .errors import MatdiffError, ShapeError
 from .expr import Add, Apply, Expr, Hadamard, Mul, Program, children, postorder
 from .functions import ELEMENTWISE
 from .gradient import derive_gradient
+from .inference import infer_shapes
 from .numeric import Env, evaluate, stand_in
 from .parse import parse
 from .problem import Problem
-from .shapes import infer_shapes, shape_of
+from .shapes import shape_of
 from .simplify import simplify
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from .algebra import normalize
 from .errors import DerivativeError, MatdiffError
 from .expr import Expr, Program, Var, postorder, substitute
+from .inference import Shaped, infer_shapes
 from .parse import parse
-from .shapes import Shaped, infer_shapes, shape_of
+from .shapes import shape_of
 
 
 def understand(src, shapes=None, functions=None) -> Shaped:

@@ -9,7 +9,7 @@ import pytest
 
 from matdiff.expr import MINUS_ONE, Add, Const, Hadamard, HadamardPow, MatMul, Mul, Transpose, Var
 from matdiff.parse import parse
-from matdiff.shapes import infer_shapes
+from matdiff.inference import infer_shapes
 
 
 @pytest.fixture

@@ -4,15 +4,28 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from conftest import S
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import S
 from matdiff import MatdiffError, ShapeError
 from matdiff.expr import (
-    MINUS_ONE, Add, Hadamard, HadamardPow, Identity, Inverse, MatMul, MatPow, Mul, Program, Transpose, Var, postorder,
+    MINUS_ONE,
+    Add,
+    Hadamard,
+    HadamardPow,
+    Identity,
+    Inverse,
+    MatMul,
+    MatPow,
+    Mul,
+    Program,
+    Transpose,
+    Var,
+    postorder,
 )
-from matdiff.shapes import infer_shapes, shape_of, shape_text
+from matdiff.inference import infer_shapes
+from matdiff.shapes import shape_of, shape_text
 
 # ---- the seed programs of the acceptance check (../shared/acceptance/check.py), copied ---------
 
