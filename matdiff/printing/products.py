@@ -3,7 +3,7 @@ commutation factors applied where they are used, never formed unless the result 
 
   diag(v) M -> v * M   and   M diag(v) -> M * v.T   (v a column), diag(v) x -> v * x
   (A ⊗ B) vec(X) -> vec(B X A^T) (a matrix M: every column at once), v^T (A ⊗ B) -> vec(B^T unvec(v) A)^T
-  K_{m,n} M -> the rows of M permuted;  X^-1 B -> solve(X, B);  u v^T -> u * v.T (broadcast)
+  K_{m,n} M -> the rows of M permuted;  X^-1 B -> solve(X, B);  u v^T -> an outer product, not a k = 1 matmul
   u1 v1^T + u2 v2^T -> [u1 u2] [v1 v2]^T: one matrix product writes the sum once
 A chain is ordered by an interval DP over combine's costs, symbolic dimensions taken as large.
 `p` is the PythonPrinter (printing/python.py) that prints the factors.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..expr import Add, DiagMat, Expr, Identity, Inverse, Kron, MatMul, MatPow, Mul, Ones, Transpose, Vec
 from ..kronecker import is_commutation
 from ..shapes import shape_of
-from .pycode import ADD, ATOM, DOT, MUL, N_LARGE, POSTFIX, POWER, number, wrap
+from .pycode import ADD, ATOM, DOT, MUL, N_LARGE, POSTFIX, POWER, number, template_prec, wrap
 
 
 @dataclass
@@ -196,9 +196,12 @@ def combine(L: Piece, R: Piece, p) -> tuple:
         m, n = R.parts
         text = permute_rows((n, m), f"{wrap(dense(L, p), DOT)}.T", p)
         return Piece("dense", shape, (f"{text}.T", POSTFIX, None)), _size(r) * _size(k) * 2
-    if k == 1 and r != 1 and c != 1 and L.kind == R.kind == "dense":   # u v^T: u * v^T broadcasts
-        text = f"{wrap(L.text, MUL, '*')} * {wrap(R.text, MUL, '*')}"
-        return Piece("dense", shape, (text, MUL, "*")), _size(r) * _size(c)
+    if k == 1 and r != 1 and c != 1 and L.kind == R.kind == "dense":   # u v^T: the outer product
+        if isinstance(R.node, Transpose) and R.node not in p.names:
+            text = p.op("outer", x=L.text[0], y=p.arg(R.node.arg))
+        else:
+            text = p.op("outer_row", x=L.text[0], y=R.text[0])
+        return Piece("dense", shape, (text, template_prec(text), None)), _size(r) * _size(c)
     if L.kind == "inv":                                # X^-1 B = solve(X, B)
         text = p.op("solve", x=p.arg(L.parts[0]), y=dense(R, p)[0])
         return Piece("dense", shape, (text, ATOM, None)), _size(r) ** 3 + _size(r) * _size(r) * _size(c)
