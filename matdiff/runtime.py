@@ -57,12 +57,12 @@ class Lambdified:
                 v = v.reshape(())
             args[py] = v
         for key in self.function_params:
-            f = values.pop(key, None) or self.defaults.get(key)
+            f = values.pop(key) if key in values else self.defaults.get(key)
             if f is None:
                 name, order = self.function_params[key]
-                raise MatdiffError(f"{key} is not given: pass {key}=... (the {'derivative ' * (order > 0)}"
-                                   f"{'of order ' + str(order) + ' of ' if order > 1 else 'of ' if order else ''}"
-                                   f"{name}), or functions={{'{name}': ...}} to lambdify")
+                what = f" (the function {name}{chr(39) * order})" if order else ""
+                raise MatdiffError(f"{key} is not given: pass {key}=...{what}, or functions={{'{name}': (f, f', ...)}} "
+                                   f"or {{'{name}': 'tanh'}} to lambdify")
             args[key] = f
         if values:
             raise MatdiffError(f"unknown argument {', '.join(values)}; this function takes "
