@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from .errors import DerivativeError
 from .expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Vec, Zero, transform,
@@ -187,6 +188,8 @@ def hadamard_pow(k, x: Expr) -> Expr:
     if k == 0:
         return ONE if is_scalar(x) else Ones(shape_of(x))
     if isinstance(x, Const):
+        if x.value == 0 and k < 0:
+            raise DerivativeError("division by zero (a power -1 of 0)")
         v = x.value ** k
         if isinstance(v, Fraction):
             return Const(v)

@@ -61,20 +61,30 @@ class Dims:
         if a == b:
             return True
         if isinstance(a, str) and a.startswith(FRESH):
-            self.parent[a] = b
-            return True
+            return self._bind(a, b)
         if isinstance(b, str) and b.startswith(FRESH):
-            self.parent[b] = a
-            return True
+            return self._bind(b, a)
         if isinstance(a, tuple) and isinstance(b, tuple):
             return self.unify(a[1], b[1]) and self.unify(a[2], b[2])
         return False
+
+    def _bind(self, fresh: str, d) -> bool:
+        """fresh := d, unless d contains fresh (n = n·n from `W (x ⊗ x)` next to `W x`): that
+        would make a cycle, and no size but 1 satisfies it."""
+        if _occurs(fresh, d):
+            return False
+        self.parent[fresh] = d
+        return True
 
     def is_one(self, s) -> bool:
         return self.find(s[0]) == 1 and self.find(s[1]) == 1
 
     def resolve(self, s) -> tuple:
         return tuple(self.find(d) for d in s)
+
+
+def _occurs(name: str, d) -> bool:
+    return d == name or (isinstance(d, tuple) and (_occurs(name, d[1]) or _occurs(name, d[2])))
 
 
 class Strict(Dims):

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from . import functions as F
 from .dims import DIM_NAMES, FRESH, Dims, as2, prod
-from .errors import ShapeError
+from .errors import ParseError, ShapeError
 from .expr import (
     Add, Const, DiagMat, DiagOf, Expr, Hadamard, HadamardPow, Identity, Inverse, Kron, MatMul, MatPow,
     Mul, Ones, Program, Transpose, Var, Zero, children, postorder, transform, with_children,
@@ -144,7 +144,11 @@ class _Inference:
             if a.name in self.defined or a.name in self.declared:
                 raise ShapeError(f"{a.name} is defined twice" if a.name in self.defined
                                  else f"{a.name} is both declared with a shape and defined in the program")
-            self.defined[a.name] = self.infer(a.value)
+            value = self.infer(a.value)
+            if a.name in self.inputs:           # `z = tanh(W z)`, or z used on a line above
+                raise ParseError(f"{a.name} is used before it is defined by `{a.name} = {a.value}`: "
+                                 f"a program defines each name once, before its first use")
+            self.defined[a.name] = value
             defs.append(a.name)
         result = self.infer(self.program.result)
         return self.finish(result, defs)

@@ -151,9 +151,12 @@ class ToExpr(Transformer):
     def matmul(self, a, b):
         return MatMul((self._value(a), self._value(b)))
 
-    def div(self, a, b):
+    @v_args(inline=True, meta=True)
+    def div(self, meta, a, b):
         a, b = self._value(a), self._value(b)
-        if isinstance(a, Const) and isinstance(b, Const) and b.value != 0:
+        if isinstance(b, Const) and b.value == 0:
+            raise self._error("division by zero", meta.end_pos - 1)
+        if isinstance(a, Const) and isinstance(b, Const):
             return Const(a.value / b.value)               # 1/2 is a number
         return Mul((a, HadamardPow(Fraction(-1), b)))
 

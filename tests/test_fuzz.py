@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fuzz_inputs import SEEDS, mutant, run_all, token_soup
-from matdiff.errors import ParseError
+import matdiff
+from matdiff.errors import MatdiffError, ParseError
 
 FAST = dict(deadline=None, max_examples=800)
 
@@ -44,3 +46,16 @@ def test_a_known_mutant_sample():
     rng = random.Random(7)
     for _ in range(200):
         run_all(mutant(rng))
+
+
+# what a long fuzz run (scripts/fuzz.py) found, kept as regressions
+@pytest.mark.parametrize("src, message", [
+    ("h1 = 2 x\nh2 = h2 h1^2\nl = 2 h2", "h2 is used before it is defined"),
+    ("z = h x\nh = relu(z)\nJ = sum(h)", "h is used before it is defined"),
+    ("c^T Psi((W + V) Phi(W x⊗x + b))", "cannot multiply"),           # n = n·n: no cycle, an error
+    ("x^T x / 0", "division by zero"),
+    ("1/0 x^T x", "division by zero"),
+])
+def test_found_by_fuzzing(src, message):
+    with pytest.raises(MatdiffError, match=message):
+        matdiff.derive_gradient(src, "x")

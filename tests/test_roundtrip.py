@@ -61,7 +61,7 @@ def extend(children):
         two.map(Kron),
         children.map(lambda a: Mul((MINUS_ONE, a))),                                # -a
         two.map(lambda ab: Add((ab[0], Mul((MINUS_ONE, ab[1]))))),                  # a - b
-        two.map(lambda ab: divided(*ab)),                                           # a / b
+        two.filter(lambda ab: ab[1] != Const(Fraction(0))).map(lambda ab: divided(*ab)),   # a / b (b ≠ 0)
         two.map(lambda ab: Hadamard((ab[0], HadamardPow(MINUS_ONE_K, ab[1])))),     # a ./ b
         children.map(Transpose),
         children.map(Inverse),
