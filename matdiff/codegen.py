@@ -24,7 +24,10 @@ from dataclasses import dataclass
 
 from . import functions as F
 from .errors import MatdiffError
-from .expr import Apply, Expr, Fn, Leaf, MatMul, Var, children, postorder, substitute, transform, with_children
+from .algebra import add, matmul, transpose
+from .expr import (
+    Add, Apply, Expr, Fn, Leaf, MatMul, Transpose, Var, children, postorder, substitute, transform, with_children,
+)
 from .gradient import derive_gradient
 from .printing.pycode import BACKENDS, ELEMENTWISE, Y_FORMS, Y_SUFFIX, derivative_name
 from .printing.python import TRANSPARENT, PythonPrinter, repeats
@@ -189,8 +192,10 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
 
     printer = PythonPrinter(B, dict(local), dim, fn_param)
     f = p.shaped.name or "f"
-    notes = {grad_names[w]: f"∂{f}/∂{w} = {to_text(g.backprop[w], g.names)}" for w in names}
-    notes = {k: v for k, v in notes.items() if len(v) <= 96}       # the formula, where it fits on a line
+    # the formula above each gradient's line, where it fits: over the program's names (which are
+    # locals here), not the printer's auxiliary z1, z4 (which the code need not have)
+    notes = {grad_names[w]: f"∂{f}/∂{w} = {to_text(g.backprop[w])}" for w in names}
+    notes = {k: v for k, v in notes.items() if len(v) <= 96}
     body = _emit(stmts, printer, namer, auto, notes)
     sig = ", ".join(py for py, _ in inputs.values())
     fkeys = sorted(fparams, key=lambda k: (fparams[k][0], fparams[k][1]))
@@ -231,7 +236,30 @@ def _lowered(stmts: list, p: Problem, builtin: dict) -> tuple:
             out[i] = (t, substitute(e, computed), s)
         if i < len(p.steps) and not isinstance(out[i][1], Leaf):
             computed[out[i][1]] = p.steps[i][0]
-    return _share_subchains(out), lowered
+    return _share_subchains(_distribute_sums(out)), lowered
+
+
+def _distribute_sums(stmts: list) -> list:
+    """(A + B) v = A v + B v and u^T (A + B) = u^T A + u^T B for matrices A, B and vectors u, v:
+    two matrix-vector products read each matrix once, where forming A + B first reads both,
+    writes a new matrix and reads it again (Tutorial 12's W + V)."""
+    def terms(M: Expr):
+        T = M.arg if isinstance(M, Transpose) else M
+        if not isinstance(T, Add) or any(1 in shape_of(t) for t in T.args):
+            return None
+        return [transpose(t) for t in T.args] if T is not M else list(T.args)
+
+    def step(e: Expr, kids: list) -> Expr:
+        e = e if all(k is c for k, c in zip(kids, children(e))) else _with(e, kids)
+        if isinstance(e, MatMul) and len(e.args) == 2:
+            (M, v), (u, N) = e.args, e.args
+            if shape_of(v)[1] == 1 and (ts := terms(M)) is not None:
+                return _with(e, None, add(*(matmul(t, v) for t in ts)))
+            if shape_of(u)[0] == 1 and (ts := terms(N)) is not None:
+                return _with(e, None, add(*(matmul(u, t) for t in ts)))
+        return e
+    memo: dict = {}
+    return [(t, transform(e, step, memo), s) for t, e, s in stmts]
 
 
 def _share_subchains(stmts: list) -> list:
