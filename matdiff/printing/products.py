@@ -198,9 +198,9 @@ def combine(L: Piece, R: Piece, p) -> tuple:
         return Piece("dense", shape, (f"{text}.T", POSTFIX, None)), _size(r) * _size(k) * 2
     if k == 1 and r != 1 and c != 1 and L.kind == R.kind == "dense":   # u v^T: the outer product
         if isinstance(R.node, Transpose) and R.node not in p.names:
-            text = p.op("outer", x=L.text[0], y=p.arg(R.node.arg))
+            text = p.op("outer", x=wrap(L.text, MUL, "*"), y=p.arg(R.node.arg))
         else:
-            text = p.op("outer_row", x=L.text[0], y=R.text[0])
+            text = p.op("outer_row", x=wrap(L.text, MUL, "*"), y=wrap(R.text, MUL, "*"))
         return Piece("dense", shape, (text, template_prec(text), None)), _size(r) * _size(c)
     if L.kind == "inv":                                # X^-1 B = solve(X, B)
         text = p.op("solve", x=p.arg(L.parts[0]), y=dense(R, p)[0])
