@@ -140,7 +140,8 @@ def test_seed_problems(cid, src, wrt, shapes, backend, request):
     ("x^T diag(v) y + tr(diag(v) A)", ["x", "v"]),
     ("sum(softplus(W x))", "W"),
     ("sqrt(x^T x) + alpha x^T x", ["x", "alpha"]),
-    ("c^T W x + d^T W x + e^T W^T f", ["W", "x"]),          # (c + d) x^T: a sum times a row
+    ("c^T W x + d^T W x + e^T W^T f", ["W", "x"]),          # (c + d) x^T + f e^T: one matrix product
+    ("c^T W x + d^T W x", "W"),                               # (c + d) x^T: a sum times a row
 ], ids=lambda v: v if isinstance(v, str) and len(v) < 30 else None)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_hessians(src, wrt, backend, request):
