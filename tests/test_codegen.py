@@ -304,3 +304,58 @@ def test_parser_tables_cached_and_never_required(tmp_path):
     assert run(tmp_path / "cache") == want                               # corrupt: rebuilt
     (tmp_path / "file").write_text("")
     assert run(tmp_path / "file" / "sub") == want                        # cannot be made: no cache
+
+
+# ---- random functions: the property-test generator of test_properties.py, through generated code ----
+
+try:
+    from hypothesis import assume, given, settings
+    from test_properties import SETTINGS, Degenerate, present_variables, scalar, scalar_functions, values_for
+except ImportError:                               # that generator moved or renamed: these tests only skip
+    scalar_functions = None
+
+
+@pytest.mark.skipif(scalar_functions is None, reason="test_properties' generator is not available")
+def test_random_functions_through_generated_code():
+    """Random scalar functions (sums, products, transposes, inverses, powers, diag, vec, kron,
+    traces, norms, softmax, elementwise functions): the value, the gradients and the Hessian with
+    respect to one variable from the generated NumPy code equal matdiff's own evaluator."""
+    @settings(max_examples=120, **SETTINGS)
+    @given(g=scalar_functions, seed=st_seeds())
+    def check(g, seed):
+        assume(g.vars)
+        values = values_for(g.vars, seed)
+        try:
+            scalar(g, values)
+        except Degenerate:
+            assume(False)
+        shapes = dict(g.vars)
+        present = present_variables(g.text, shapes)
+        wrt = [n for n, _ in g.vars if n in present and n not in g.kron_vars]
+        assume(wrt)
+        p = Problem.of(g.text, shapes)
+        grad = derive_gradient(p, wrt)
+        env = Env({n: np.asarray(v, dtype=float).reshape(-1, 1) if len(shapes[n]) == 1 else
+                   np.asarray(v, dtype=float).reshape(1, 1) if not shapes[n] else np.asarray(v, dtype=float)
+                   for n, v in values.items()}, {})
+        refs = evaluate_many([p.f] + [grad.grads[w] for w in wrt], env)
+        assume(all(np.all(np.isfinite(r)) for r in refs))
+        try:                                      # and the Hessian with respect to the first variable
+            H = derive_hessian(p, wrt[0]).matrix
+        except matdiff.MatdiffError:
+            H = None
+        if H is not None:
+            refs += evaluate_many([H], env)
+        fn = lambdify(g.text, wrt, shapes=shapes, hessian=H is not None)
+        out = fn(**values, **stand_ins(fn))
+        got = [out[0]] + [out[1][w] for w in wrt] + ([out[2][wrt[0]]] if H is not None else [])
+        scale = max(1.0, *(float(np.max(np.abs(r))) for r in refs if np.all(np.isfinite(r))))
+        for a, b in zip(got, refs):
+            if np.all(np.isfinite(b)):
+                assert close(a, b, rtol=1e-7, atol=1e-9 * scale), (g.text, wrt)
+    check()
+
+
+def st_seeds():
+    from hypothesis import strategies as st
+    return st.integers(0, 2**16)
