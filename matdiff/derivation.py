@@ -26,7 +26,7 @@ from .diff import differential
 from .errors import LimitError, MatdiffError
 from .expr import (
     Add, Const, Differential, Expr, Hadamard, HadamardPow, Inverse, Leaf, MatPow,
-    Mul, Trace, Transpose, Var, Zero, children, postorder, substitute,
+    Mul, Trace, Transpose, Var, Zero, children, computation_order, postorder, substitute,
 )
 from .problem import Problem, user_shape
 from .record import Recorder, Step
@@ -96,23 +96,6 @@ def _trivial(e: Expr) -> bool:
             e = e.args[1]
         else:
             return isinstance(e, Leaf)
-
-
-def computation_order(f: Expr) -> list:
-    """Every node of f once, children first, the right-hand child first: the order in which the
-    sheets number their auxiliary variables (z0 = W x, ..., Z3 = W + V), as gradient.auto_names."""
-    out: list = []
-    seen: set = set()
-    stack = [(f, False)]
-    while stack:
-        e, done = stack.pop()
-        if done:
-            out.append(e)
-        elif e not in seen:
-            seen.add(e)
-            stack.append((e, True))
-            stack.extend((c, False) for c in children(e))
-    return out
 
 
 def _prefix(taken: set) -> str:

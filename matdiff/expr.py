@@ -373,6 +373,23 @@ class _Overlay:
         self.own.add(e)
 
 
+def computation_order(f: Expr) -> list:
+    """Every node of f once, children first, the right-hand child first: the order in which the
+    sheets number their auxiliary variables (z0 = W x, ..., Z3 = W + V), as gradient.auto_names and derivation.py use it."""
+    out: list = []
+    seen: set = set()
+    stack = [(f, False)]
+    while stack:
+        e, done = stack.pop()
+        if done:
+            out.append(e)
+        elif e not in seen:
+            seen.add(e)
+            stack.append((e, True))
+            stack.extend((c, False) for c in children(e))
+    return out
+
+
 def transform(root: Expr, fn, memo: dict | None = None) -> Expr:
     """Rebuild bottom-up: fn(node, new_children) -> node, each distinct node once (DAG-safe).
     Pass one `memo` to several calls to rebuild several roots that share nodes."""

@@ -14,7 +14,10 @@ from .algebra import add
 from .canon import backprop
 from . import limits
 from .errors import MatdiffError
-from .expr import Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, postorder, substitute
+from .expr import (
+    Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, computation_order, postorder,
+    substitute,
+)
 from .printing.latex import aligned, latex_name, to_latex
 from .printing.text import to_text
 from .problem import Problem
@@ -142,17 +145,7 @@ def _used_deltas(outputs: list, deltas: list) -> list:
 def auto_names(f: Expr, outputs: list) -> dict:
     """Auxiliary names for what the result repeats: the sheets' z0, z1, ... numbering the steps
     of f as it is computed, innermost first; only the steps printed twice or more get named."""
-    steps: list = []
-    seen: set = set()
-    stack = [(f, False)]
-    while stack:                                 # post-order, right to left, as the sheets number
-        e, done = stack.pop()
-        if done:
-            steps.append(e)
-        elif e not in seen:
-            seen.add(e)
-            stack.append((e, True))
-            stack.extend((c, False) for c in children(e))
+    steps = computation_order(f)                 # post-order, right to left, as the sheets number
     numbered: dict = {}
     for e in steps:
         if not _trivial(e) and e != f:
