@@ -6,6 +6,7 @@ import os
 import re
 import sys
 
+from . import __version__
 from .errors import MatdiffError
 from .limits import LIMITS
 
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="matdiff", description="Symbolic matrix calculus: gradients in closed form, checked.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"matdiff {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (fn, options, help_) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_, description=help_)

@@ -172,3 +172,12 @@ def test_python_dash_m_matdiff_works_outside_the_repository(tmp_path):
                           capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 2
     assert "unknown function 'tanhh'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_version(capsys):
+    import matdiff
+    from matdiff.cli import main
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"matdiff {matdiff.__version__}"
