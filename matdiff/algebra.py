@@ -231,13 +231,20 @@ def mat_pow(k, x: Expr) -> Expr:
     return MatPow(k, x)
 
 
-def trace(x: Expr) -> Expr:
-    """tr of a 1x1 is the scalar itself; tr(0) = 0."""
-    if is_scalar(x):
-        return x
-    if isinstance(x, Zero):
-        return zero((1, 1))
-    return Trace(x)
+def to_scalar(cls):
+    """A node that reduces a matrix to a scalar (tr, sum): of a 1x1 it is the scalar itself,
+    of 0 it is 0."""
+    def build(x: Expr) -> Expr:
+        if is_scalar(x):
+            return x
+        if isinstance(x, Zero):
+            return zero((1, 1))
+        return cls(x)
+    build.__name__ = cls.__name__.lower()
+    return build
+
+
+trace = to_scalar(Trace)
 
 
 def inner(a: Expr, b: Expr) -> Expr:
@@ -255,12 +262,7 @@ def inner(a: Expr, b: Expr) -> Expr:
     return trace(matmul(transpose(a), b))
 
 
-def sum_(x: Expr) -> Expr:
-    if is_scalar(x):
-        return x
-    if isinstance(x, Zero):
-        return zero((1, 1))
-    return Sum(x)
+sum_ = to_scalar(Sum)
 
 
 def kron(*xs: Expr) -> Expr:

@@ -225,26 +225,26 @@ def py_apply(e: Apply, p) -> tuple:
     return template.format(x=p.at(e.arg, POWER)), template_prec(template), None
 
 
-def py_trace(e: Trace, p) -> tuple:
-    """tr(A B) = sum(A ∘ B^T): the diagonal alone, not the whole product;  tr(A + B) = tr A + tr B."""
+def _diagonal_sum(e, p, node, dense_op: str, op: str) -> tuple:
+    """What tr and diag share: of a sum, the sum of each; of a dense product A B, only the
+    diagonal of it, from A ∘ B^T (dense_op sums it whole or by rows); otherwise op."""
     if isinstance(e.arg, Add) and e.arg not in p.names:
-        return py_add(Add(tuple(Trace(a) for a in e.arg.args)), p)
+        return py_add(Add(tuple(node(a) for a in e.arg.args)), p)
     if isinstance(e.arg, MatMul) and e.arg not in p.names and all(piece(a, p).kind == "dense" for a in e.arg.args):
         *A, B = e.arg.args
         left = chain_product(A, p)
-        return p.op("sum", x=f"{wrap(left, MUL, '*')} * {transposed_text(B, p, MUL)}"), ATOM, None
-    return p.op("trace", x=p.arg(e.arg)), ATOM, None
+        return p.op(dense_op, x=f"{wrap(left, MUL, '*')} * {transposed_text(B, p, MUL)}"), ATOM, None
+    return p.op(op, x=p.arg(e.arg)), ATOM, None
+
+
+def py_trace(e: Trace, p) -> tuple:
+    """tr(A B) = sum(A ∘ B^T): the diagonal alone, not the whole product;  tr(A + B) = tr A + tr B."""
+    return _diagonal_sum(e, p, Trace, "sum", "trace")
 
 
 def py_diag_of(e: DiagOf, p) -> tuple:
     """diag(A B) = the row sums of A ∘ B^T;  diag(A + B) = diag(A) + diag(B)."""
-    if isinstance(e.arg, Add) and e.arg not in p.names:
-        return py_add(Add(tuple(DiagOf(a) for a in e.arg.args)), p)
-    if isinstance(e.arg, MatMul) and e.arg not in p.names and all(piece(a, p).kind == "dense" for a in e.arg.args):
-        *A, B = e.arg.args
-        left = chain_product(A, p)
-        return p.op("rowsum", x=f"{wrap(left, MUL, '*')} * {transposed_text(B, p, MUL)}"), ATOM, None
-    return p.op("diagonal", x=p.arg(e.arg)), ATOM, None
+    return _diagonal_sum(e, p, DiagOf, "rowsum", "diagonal")
 
 
 def py_vec(e: Vec, p) -> tuple:
