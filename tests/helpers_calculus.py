@@ -23,6 +23,17 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from matdiff.numeric import stand_in
 
+# ---- reference functions, written by hand in NumPy ----------------------------------------------
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
 # ---- sampling ----------------------------------------------------------------------------------
 
 

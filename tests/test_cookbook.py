@@ -24,19 +24,12 @@ import numpy as np
 import pytest
 
 import matdiff
-from helpers_calculus import as_natural, assert_close, draw_all, fd_gradient, matdiff_value, sympy_evaluate
+from helpers_calculus import (
+    as_natural, assert_close, draw_all, fd_gradient, matdiff_value, sigmoid, softmax, sympy_evaluate,
+)
 
 inv, det, tr = np.linalg.inv, np.linalg.det, np.trace
 mpow = np.linalg.matrix_power
-
-
-def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
-
-
-def softmax(z):
-    e = np.exp(z - z.max())
-    return e / e.sum()
 
 
 def dtanh(z):

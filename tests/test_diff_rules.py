@@ -23,7 +23,7 @@ import pytest
 
 import matdiff
 from helpers_calculus import (
-    PHI, as_natural, assert_close, to2d, draw_all, fd_directional, fd_gradient, matdiff_value, sympy_evaluate,
+    PHI, as_natural, assert_close, draw_all, fd_directional, fd_gradient, matdiff_value, sigmoid, softmax, sympy_evaluate, to2d,
 )
 from matdiff.api import derive_differential
 from matdiff.canon import PULLBACK_RULES, pullback
@@ -34,15 +34,6 @@ from matdiff.expr import (
     Var, Vec, Zero,
 )
 from matdiff.shapes import shape_of
-
-
-def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
-
-
-def softmax(z):
-    e = np.exp(z - z.max())
-    return e / e.sum()
 
 
 @dataclass

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import matdiff
-from helpers_calculus import PHI, draw_all, matdiff_value, sympy_evaluate, to2d
+from helpers_calculus import PHI, draw_all, matdiff_value, sigmoid, softmax, sympy_evaluate, to2d
 from matdiff.cli import main
 from matdiff.jacobian import jacobian_expr
 from matdiff.kronecker import commutation, unvec_explicit, vec_explicit
@@ -41,15 +41,6 @@ def fd_jacobian(f: Callable, values: dict, name: str, h: float = 1e-6) -> np.nda
             out.append(vec(f(**{**values, name: moved})))
         cols.append((out[0] - out[1]) / (2 * h))
     return np.hstack(cols)
-
-
-def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
-
-
-def softmax(z):
-    e = np.exp(z - z.max())
-    return e / e.sum()
 
 
 @dataclass

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import matdiff
-from helpers_calculus import PHI, PSI, StandIn, matdiff_value, sympy_evaluate, to2d
+from helpers_calculus import PHI, PSI, StandIn, matdiff_value, softmax, sympy_evaluate, to2d
 from matdiff.algebra import normalize
 from matdiff.canon import backprop
 from matdiff.expr import variables
@@ -149,11 +149,6 @@ ELEMENTWISE = {
 def relu(z):
     away_from_zero(z, 1e-4, "relu at its kink")
     return np.maximum(z, 0)
-
-
-def softmax(z):
-    e = np.exp(z - z.max())
-    return e / e.sum()
 
 
 def norm(z):

@@ -16,24 +16,17 @@ import pytest
 import sympy as sp
 
 import matdiff
-from helpers_calculus import as_natural, assert_close, fd_gradient, matdiff_value, sympy_evaluate
+from helpers_calculus import (
+    as_natural, assert_close, fd_gradient, matdiff_value, sigmoid, softmax, sympy_evaluate,
+)
 from matdiff.cli import main
 
 DIMS = dict(n=3, m=4, k=5, N=6, D=4, M=3, C=4, d1=3, d2=4, n0=3, n1=4, n2=5, n3=2)
 CONCRETE = dict(sin=sp.sin, tanh=sp.tanh)
 
 
-def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
-
-
 def relu(z):
     return np.maximum(z, 0)
-
-
-def softmax(z):
-    e = np.exp(z - z.max())
-    return e / e.sum()
 
 
 S = ()
