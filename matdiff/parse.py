@@ -21,8 +21,8 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import functions as F
-from .errors import ParseError, UnknownFunctionError, caret
-from .limits import check_depth, check_text
+from .errors import LimitError, MatdiffError, ParseError, UnknownFunctionError, caret
+from .limits import MAX_DIGITS, check_depth, check_text
 from .expr import (
     MINUS_ONE, Add, Apply, Assign, Const, Det, DiagMat, Expr, Fn, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Program, Softmax, Sum, Trace,
@@ -161,7 +161,16 @@ class ToExpr(Transformer):
         return _Callee(f.fn.derivative(), f.pos)          # Phi'
 
     def const(self, tok):
+        self._check_digits(tok)
         return Const(_number(tok))
+
+    def _check_digits(self, tok):
+        """A number of thousands of digits: refused where it is written, before Python's
+        int-from-text conversion (4,300 digits at most) or a Const (MAX_DIGITS) refuses it."""
+        digits = sum(c.isdigit() for c in tok)
+        if digits > MAX_DIGITS:         # a LimitError, as for a number folded past the bound; located
+            raise LimitError(str(self._error(f"a number of {digits:,} digits: matdiff's numbers have "
+                                             f"at most {MAX_DIGITS} digits", tok.start_pos)))
 
     # -- postfix
     def inverse_transpose(self, x, _tok):              # A^-T
@@ -179,6 +188,7 @@ class ToExpr(Transformer):
         return HadamardPow(self._exponent(tok), self._value(x))
 
     def _exponent(self, tok) -> Fraction:
+        self._check_digits(tok)
         try:
             return _power_exponent(tok)
         except ZeroDivisionError:
@@ -401,7 +411,7 @@ def parse(src: str, functions=()) -> Program:
     try:
         return ToExpr(src, names).transform(tree)
     except VisitError as e:
-        if isinstance(e.orig_exc, ParseError):
+        if isinstance(e.orig_exc, MatdiffError):     # a ParseError, or a LimitError of a folded number
             raise e.orig_exc from None
         raise
 
