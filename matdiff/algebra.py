@@ -184,6 +184,7 @@ def hadamard(*xs: Expr) -> Expr:
 
 def hadamard_pow(k, x: Expr) -> Expr:
     k = Fraction(k)
+    check_number(k, "an exponent")          # products and sums of exponents grow like numbers
     if k == 1:
         return x
     if k == 0:
@@ -196,7 +197,6 @@ def hadamard_pow(k, x: Expr) -> Expr:
         if isinstance(v, Fraction):
             return Const(v)
     if isinstance(x, HadamardPow) and x.k.denominator == 1 and k.denominator == 1:
-        check_number(x.k * k, "an exponent")
         return hadamard_pow(x.k * k, x.arg)
     if isinstance(x, Ones):
         return x

@@ -100,6 +100,24 @@ def test_a_planted_cache_pickle_never_runs(tmp_path, where):
     assert sorted(p.name for p in base.iterdir()) == before, "matdiff wrote into a cache directory"
 
 
+def test_a_cache_path_that_is_a_symlink_is_not_written_through(tmp_path):
+    """Issue 11.4: the old cache file, were it a symlink, was followed and its target overwritten
+    (a stale or unreadable cache was rewritten). matdiff writes no cache: the target is untouched."""
+    import hashlib
+    import os
+
+    grammar = (ROOT / "grammar" / "matdiff.lark").read_text(encoding="utf-8")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    victim = tmp_path / "precious.txt"
+    victim.write_text("precious\n")
+    (cache / f"grammar-{hashlib.sha256(grammar.encode()).hexdigest()[:16]}.lark-cache").symlink_to(victim)
+    env = {**os.environ, "MATDIFF_CACHE_DIR": str(cache)}
+    out = _run_python("import matdiff; print(matdiff.parse('x^T A x').result)", env, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert victim.read_text() == "precious\n"
+
+
 def test_nothing_is_unpickled_at_all(tmp_path):
     """With pickle's loaders booby-trapped, import matdiff and parse: they are never called, and
     (where the lark that wrote the shipped tables is installed) the parser comes from them."""
