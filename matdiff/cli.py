@@ -35,7 +35,7 @@ def read_source(arg: str) -> str:
             raise MatdiffError(f"cannot read standard input: {e}") from None
     if os.path.isfile(arg):
         try:
-            with open(arg, encoding="utf-8") as f:
+            with open(arg, encoding="utf-8-sig") as f:      # -sig: a byte-order mark is no character
                 return _bounded(f.read(LIMITS.max_length + 1), arg)
         except (OSError, UnicodeDecodeError) as e:
             raise MatdiffError(f"cannot read {arg}: {e}") from None

@@ -33,7 +33,7 @@ class Limits:
             number = float(value) if kinds[key] in (float, "float") else int(value)
         except (TypeError, ValueError):
             raise LimitError(f"--limit {name}={value}: expected a number") from None
-        if number <= 0:
+        if not number > 0:              # also NaN, which compares false with everything
             raise LimitError(f"--limit {name}={value}: a limit is positive")
         setattr(self, key, number)
 

@@ -336,3 +336,22 @@ def test_a_50_mb_input_is_refused_without_reading_it_all(tmp_path, how):
     assert status == "2", err
     assert "is longer than 100000 characters" in err and "Traceback" not in err
     assert int(peak_kb) < 80_000, f"peak {int(peak_kb) // 1000} MB for a 50 MB input"
+
+
+@pytest.mark.parametrize("value", ["nan", "-inf", "0", "-3"])
+def test_a_limit_that_is_not_positive_is_refused(capsys, monkeypatch, value):
+    from matdiff.limits import LIMITS
+    before = LIMITS.max_seconds
+    monkeypatch.setattr(LIMITS, "max_seconds", before)          # main() sets it for the process
+    status, out, err = run(capsys, "parse", "x", "--limit", f"seconds={value}")
+    assert status == 2 and out == ""
+    assert f"--limit seconds={value}: a limit is positive" in err
+    assert LIMITS.max_seconds == before
+
+
+def test_a_file_with_a_byte_order_mark(capsys, tmp_path):
+    prog = tmp_path / "p.txt"
+    prog.write_bytes("\ufeffz = W x\nJ = sum(z)\n".encode("utf-8"))
+    status, out, err = run(capsys, "parse", str(prog))
+    assert status == 0, err
+    assert out.splitlines()[:2] == ["z = W x", "J = sum(z)"]
