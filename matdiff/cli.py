@@ -271,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _option_strings(parser: argparse.ArgumentParser, command: str) -> tuple:
-    """(every option string, those that take a value -> their long form) of the command."""
+    """(every option string, those that take a value -> their long form) of the command.
+    argparse lists its options only in _actions; this reads them, it changes nothing."""
     parsers = [parser]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction) and command in action.choices:
