@@ -14,6 +14,7 @@ from .expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Vec, Zero, transform,
 )
+from .limits import check_number, check_power_size
 from .shapes import is_scalar, shape_of
 
 ONE = Const(Fraction(1))
@@ -183,6 +184,7 @@ def hadamard(*xs: Expr) -> Expr:
 
 def hadamard_pow(k, x: Expr) -> Expr:
     k = Fraction(k)
+    check_number(k, "an exponent")          # products and sums of exponents grow like numbers
     if k == 1:
         return x
     if k == 0:
@@ -190,6 +192,7 @@ def hadamard_pow(k, x: Expr) -> Expr:
     if isinstance(x, Const):
         if x.value == 0 and k < 0:
             raise DerivativeError("division by zero (a power -1 of 0)")
+        check_power_size(x.value, k)          # before computing it: 10^60^60^60 is huge
         v = x.value ** k
         if isinstance(v, Fraction):
             return Const(v)

@@ -8,7 +8,7 @@ import sys
 
 from . import __version__
 from .errors import MatdiffError
-from .limits import LIMITS
+from .limits import LIMITS, refuse
 
 EXAMPLES = """examples:
   matdiff parse 'c^T Psi((W + V) Phi(W x + b))'
@@ -25,13 +25,18 @@ EXAMPLES = """examples:
 
 
 def read_source(arg: str) -> str:
-    """An argument is an expression, a path to a file holding a program, or - for stdin."""
+    """An argument is an expression, a path to a file holding a program, or - for stdin.
+    Standard input and files are read only up to the length limit (one character more, to tell
+    that it is past it), so that a huge input is refused without being held in memory."""
     if arg == "-":
-        return sys.stdin.read()
+        try:
+            return _bounded(sys.stdin.read(LIMITS.max_length + 1), "standard input")
+        except (OSError, UnicodeDecodeError) as e:
+            raise MatdiffError(f"cannot read standard input: {e}") from None
     if os.path.isfile(arg):
         try:
-            with open(arg, encoding="utf-8") as f:
-                return f.read()
+            with open(arg, encoding="utf-8-sig") as f:      # -sig: a byte-order mark is no character
+                return _bounded(f.read(LIMITS.max_length + 1), arg)
         except (OSError, UnicodeDecodeError) as e:
             raise MatdiffError(f"cannot read {arg}: {e}") from None
     if re.fullmatch(r"[\w./\\~-]*\.[A-Za-z]\w*", arg):
@@ -39,13 +44,20 @@ def read_source(arg: str) -> str:
     return arg
 
 
+def _bounded(text: str, where: str) -> str:
+    if len(text) > LIMITS.max_length:
+        raise refuse(f"{where} is longer than {LIMITS.max_length} characters", "length", LIMITS.max_length)
+    return text
+
+
 def parse_shape(text: str) -> tuple:
-    """'W=n,m' -> ('W', ('n', 'm')); 'x=n' -> ('x', ('n',)); 'alpha=' -> ('alpha', ())."""
+    """'W=n,m' -> ('W', ('n', 'm')); 'x=n' -> ('x', ('n',)); 'alpha=' -> ('alpha', ()).
+    The dimensions stay text: the API reads them (digits, a name, or an error) as for any caller."""
     name, eq, dims = text.partition("=")
     if not eq or not name.strip():
         raise MatdiffError(f"--shape {text}: expected NAME=DIMS, such as W=n,m or x=n or alpha= for a scalar")
     parts = [d.strip() for d in dims.split(",")] if dims.strip() else []
-    return name.strip(), tuple(int(d) if d.isdigit() else d for d in parts)
+    return name.strip(), tuple(parts)
 
 
 def common(p: argparse.ArgumentParser) -> None:
@@ -188,11 +200,17 @@ def cmd_sheet(a) -> int:
     p = Problem.of(read_source(a.source), **problem_args(a))
     tex, _, reports = build_sheet(p, wrt_list(a), notation=a.notation, check=a.check)
     if a.pdf:
-        pdf = write_pdf(tex, a.output)          # raises MatdiffError when pdflatex is missing or fails
+        try:
+            pdf = write_pdf(tex, a.output)      # raises MatdiffError when pdflatex is missing or fails
+        except OSError as e:
+            raise MatdiffError(f"cannot write {e.filename or a.output or 'the PDF'}: {e.strerror or e}") from None
         print(f"wrote {pdf}", file=sys.stderr)
     elif a.output:
-        with open(a.output, "w", encoding="utf-8") as f:
-            f.write(tex)
+        try:
+            with open(a.output, "w", encoding="utf-8") as f:
+                f.write(tex)
+        except OSError as e:                    # a directory, a missing folder, no permission
+            raise MatdiffError(f"-o {a.output}: cannot write the sheet there: {e.strerror or e}") from None
         print(f"wrote {a.output}", file=sys.stderr)
     else:
         sys.stdout.write(tex)
@@ -252,9 +270,63 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _option_strings(parser: argparse.ArgumentParser, command: str) -> tuple:
+    """(every option string, those that take a value -> their long form) of the command.
+    argparse lists its options only in _actions; this reads them, it changes nothing."""
+    parsers = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            parsers.append(action.choices[command])
+    every, valued = set(), {}
+    for p in parsers:
+        for action in p._actions:
+            every.update(action.option_strings)
+            if action.option_strings and action.nargs != 0:
+                longest = max(action.option_strings, key=len)
+                valued.update({s: longest for s in action.option_strings})
+    return every, valued
+
+
+def minus_values(argv: list, parser: argparse.ArgumentParser) -> list:
+    """argparse reads a word that starts with '-' as an option, but expressions often start with
+    a minus: `--claim -X^-T` would lack its value and `matdiff parse -x` its expression. A word
+    after an option that takes a value is that value (`--claim=-X^-T`); a word that is no option
+    and stands alone is the expression (moved after `--`). Known options, `--` and anything
+    after it are left as they are."""
+    if not argv or argv[0] not in COMMANDS:
+        return argv                        # no command: argparse says what is missing
+    every, valued = _option_strings(parser, argv[0])
+    out, loose, i = [argv[0]], [], 1
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            out.extend(argv[i:])
+            break
+        if word in valued and i + 1 < len(argv):
+            value = argv[i + 1]
+            if value.startswith("-") and value not in every and not value.startswith("--"):
+                out.append(f"{valued[word]}={value}")
+            else:
+                out.extend((word, value))
+            i += 2
+            continue
+        if (len(word) > 1 and word.startswith("-") and not word.startswith("--")
+                and word[:2] not in every):               # -X^-T, -x; not -h, -o FILE, -ofile
+            loose.append(word)
+        else:
+            out.append(word)
+        i += 1
+    if loose and "--" not in out:
+        out += ["--", *loose]
+    else:
+        out += loose
+    return out
+
+
 def main(argv=None) -> int:
     parser = build_parser()
-    a = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    a = parser.parse_args(minus_values(argv, parser))
     if not getattr(a, "run", None):
         parser.print_help()
         return 2
@@ -268,6 +340,10 @@ def main(argv=None) -> int:
         return 2
     except RecursionError:
         print("matdiff: error: the expression is nested too deeply", file=sys.stderr)
+        return 2
+    except MemoryError:                     # e.g. --check with --shape x=100000000 (an 800 MB array)
+        print("matdiff: error: out of memory: the sizes asked for are too large (declare smaller "
+              "dimensions with --shape, or leave them open)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Sequence, Union
 
+from .limits import check_number
+
 Dim = Union[int, str]
 Shape = tuple  # () | (d,) | (d, d): a Var's declared shape
 Shape2 = tuple  # (rows, cols): every node's shape after inference
@@ -128,6 +130,11 @@ class Var(Leaf):
 class Const(Leaf):
     """A number; always a scalar. Exact (Fraction) so that 1/2 stays 1/2."""
     value: Fraction
+
+    def __post_init__(self):
+        # Every number, written or folded (9^64 9^64, sums of coefficients), stays printable and
+        # convertible to float: a bound here holds wherever a number is made.
+        check_number(self.value)
 
 
 @node

@@ -105,6 +105,11 @@ def _each_identity_apart(root: Expr) -> Expr:
     return out[0]
 
 
+# The largest concrete dimension: past it no array could be allocated for a check, and a
+# dimension of thousands of digits cannot even be read as an int.
+MAX_DIM = 10 ** 9
+
+
 def _declared(name, shape) -> tuple:
     if shape is None:
         return None
@@ -115,16 +120,27 @@ def _declared(name, shape) -> tuple:
         raise ShapeError(f"{name}: a shape has at most two dimensions, got {shape}")
     out = []
     for d in shape:
+        if isinstance(d, str):
+            text = d.strip()
+            if text.isascii() and text.isdigit():     # ASCII: '²' and '٣' pass str.isdigit, not int()
+                if len(text) > 18:                     # and int() refuses 4,300 digits
+                    raise _too_large(name, f"a number of {len(text):,} digits")
+                d = int(text)
+            elif text.isidentifier():
+                d = text
+            else:
+                raise ShapeError(f"{name}: a dimension is a positive integer or a name, got {text[:40]!r}")
         if isinstance(d, bool) or not isinstance(d, (int, str)) or (isinstance(d, int) and d < 1):
             raise ShapeError(f"{name}: a dimension is a positive integer or a name, got {d!r}")
-        if isinstance(d, str):
-            d = d.strip()
-            if d.isdigit():
-                d = int(d)
-            elif not d.isidentifier():
-                raise ShapeError(f"{name}: a dimension is a positive integer or a name, got {d!r}")
+        if isinstance(d, int) and d > MAX_DIM:
+            raise _too_large(name, f"{d:,}" if d < 10 ** 18 else "a number of more than 18 digits")
         out.append(d)
     return tuple(out)
+
+
+def _too_large(name: str, shown: str) -> ShapeError:
+    return ShapeError(f"{name}: a dimension is at most {MAX_DIM:,} (or a name such as n for a size "
+                      f"left open), got {shown}")
 
 
 class _Inference:

@@ -7,6 +7,7 @@ LimitError, a MatdiffError, that names the limit and how to raise it.
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass, fields
 
@@ -32,7 +33,7 @@ class Limits:
             number = float(value) if kinds[key] in (float, "float") else int(value)
         except (TypeError, ValueError):
             raise LimitError(f"--limit {name}={value}: expected a number") from None
-        if number <= 0:
+        if not number > 0:              # also NaN, which compares false with everything
             raise LimitError(f"--limit {name}={value}: a limit is positive")
         setattr(self, key, number)
 
@@ -61,6 +62,38 @@ def check_depth(depth: int) -> None:
 def check_power(k) -> None:
     if abs(k) > LIMITS.max_power:
         raise refuse(f"the matrix power {k} is too large to expand", "power", LIMITS.max_power)
+
+
+# The largest number matdiff works with: numerator and denominator below 10^300, so that every
+# number converts to floating point (up to ~1.8e308) for the numerical checks and prints (Python
+# refuses to print an int over 4,300 digits). A fixed bound, not a LIMITS field: past it the
+# checks would break, whatever the user asked for.
+MAX_DIGITS = 300
+_BOUND = 10 ** MAX_DIGITS
+
+
+def check_number(value, what: str = "a number") -> None:
+    """Refuse an exact number (int or Fraction) of more than MAX_DIGITS digits."""
+    num, den = getattr(value, "numerator", value), getattr(value, "denominator", 1)
+    if abs(num) >= _BOUND or den >= _BOUND:
+        digits = int(math.log10(max(abs(num), den))) + 1      # without printing it
+        raise LimitError(f"{what} of about {digits:,} digits: matdiff's numbers have at most "
+                         f"{MAX_DIGITS} digits (numerator and denominator), so that they convert to "
+                         "floating point for the numerical checks")
+
+
+def check_power_size(base, k) -> None:
+    """Before computing base ** k: refuse when the result would be past MAX_DIGITS. Exact powers
+    would otherwise be computed first (((10^60)^60)^60 has 216,000 digits, deeper ones billions)
+    and float powers overflow. The exact bound is check_number's, on the result; half a digit of
+    slack here keeps float rounding from refusing what it accepts."""
+    num, den = abs(getattr(base, "numerator", base)), getattr(base, "denominator", 1)
+    if num == 0:
+        return
+    if abs(float(k)) * max(math.log10(num), math.log10(den)) > MAX_DIGITS + 0.5:
+        digits = int(max(math.log10(num), math.log10(den))) + 1
+        raise LimitError(f"a power {k} of a number of {digits:,} digits: matdiff's numbers have "
+                         f"at most {MAX_DIGITS} digits (numerator and denominator)")
 
 
 class Deadline:

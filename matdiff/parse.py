@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
+import json
 from dataclasses import dataclass
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 
+import lark
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import functions as F
-from .errors import ParseError, UnknownFunctionError, caret
-from .limits import check_depth, check_text
+from .errors import LimitError, MatdiffError, ParseError, UnknownFunctionError, caret
+from .limits import MAX_DIGITS, check_depth, check_text
 from .expr import (
     MINUS_ONE, Add, Apply, Assign, Const, Det, DiagMat, Expr, Fn, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Program, Softmax, Sum, Trace,
@@ -29,35 +30,74 @@ from .expr import (
 )
 
 
-def _grammar_text() -> str:
-    """The grammar ships inside the wheel (matdiff/grammar/); a source checkout or an
-    editable install reads it from the top-level grammar/ folder."""
-    bundled = resources.files("matdiff").joinpath("grammar", "matdiff.lark")
+def _grammar_path(name: str):
+    """The grammar and its parse tables ship inside the wheel (matdiff/grammar/); a source
+    checkout or an editable install reads them from the top-level grammar/ folder."""
+    bundled = resources.files("matdiff").joinpath("grammar", name)
     if bundled.is_file():
-        return bundled.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "grammar" / "matdiff.lark").read_text(encoding="utf-8")
+        return bundled
+    return Path(__file__).resolve().parent.parent / "grammar" / name
 
 
-def _cache_file(grammar: str):
-    """Where lark keeps the built parse tables, so that start-up skips building them: a file in
-    the user's cache directory ($MATDIFF_CACHE_DIR, else $XDG_CACHE_HOME/matdiff or
-    ~/.cache/matdiff) named by the grammar's hash. lark checks that hash (and its own version)
-    before it trusts the file, and rebuilds and rewrites it otherwise. Where no such directory
-    can be made, False: no cache, the parser is built each time (a few tens of ms)."""
-    base = os.environ.get("MATDIFF_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "matdiff")
+# The parse tables, built from the grammar once (scripts/make_parse_tables.py) and shipped as
+# JSON beside it, so that start-up skips building them (~60 ms). JSON and never pickle: a
+# file is only ever read as data, and nothing is written outside the package (the user cache
+# directory an earlier version used, $MATDIFF_CACHE_DIR, was a pickle anyone with write access
+# to it could use to run code on `import matdiff`).
+TABLES_FILE = "matdiff.tables.json"
+_OPTIONS = dict(parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=False)
+
+
+def grammar_hash(grammar: str) -> str:
+    """What the tables were built from: the grammar and the options."""
+    return hashlib.sha256((grammar + repr(sorted(_OPTIONS.items()))).encode("utf-8")).hexdigest()
+
+
+def _to_json(data):
+    """lark's serialized parser -> JSON data. Its dicts keyed by int (states, tokens, the memo)
+    become {"__int_keys__": {...}}; tuples become lists (lark unpacks them either way)."""
+    if isinstance(data, dict):
+        if data and all(isinstance(k, int) for k in data):
+            return {"__int_keys__": {str(k): _to_json(v) for k, v in data.items()}}
+        return {k: _to_json(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_to_json(v) for v in data]
+    return data
+
+
+def _from_json_object(obj: dict):
+    inner = obj.get("__int_keys__")
+    if len(obj) == 1 and isinstance(inner, dict):
+        return {int(k): v for k, v in inner.items()}
+    return obj
+
+
+def parse_tables(grammar: str) -> dict:
+    """The JSON data of the parser built from `grammar` (what scripts/make_parse_tables.py writes)."""
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+    data, memo = Lark(grammar, **_OPTIONS).memo_serialize([TerminalDef, Rule])
+    return {"grammar_sha256": grammar_hash(grammar), "lark": lark.__version__,
+            "data": _to_json(data), "memo": _to_json(memo)}
+
+
+def _load_parser(grammar: str) -> Lark:
+    """The parser from the shipped tables when they were built from this very grammar (and
+    lark); otherwise (missing, stale, unreadable) built from the grammar, as correct and slower."""
     try:
-        os.makedirs(base, exist_ok=True)
-    except OSError:
-        return False
-    if not os.access(base, os.W_OK | os.X_OK):
-        return False
-    return os.path.join(base, f"grammar-{hashlib.sha256(grammar.encode()).hexdigest()[:16]}.lark-cache")
+        tables = json.loads(_grammar_path(TABLES_FILE).read_text(encoding="utf-8"),
+                            object_hook=_from_json_object)
+        # lark's serialized form is its own: tables written by another lark are rebuilt, not trusted.
+        if tables.get("grammar_sha256") == grammar_hash(grammar) and tables.get("lark") == lark.__version__:
+            # A dict, not a file: lark's load rebuilds the parser from plain data (no pickle).
+            return Lark.load({"data": tables["data"], "memo": tables["memo"]})
+    except Exception:       # any fault in the tables: they are an optimisation, never required
+        pass
+    return Lark(grammar, **_OPTIONS)
 
 
-_GRAMMAR = _grammar_text()
-_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True,
-               maybe_placeholders=False, cache=_cache_file(_GRAMMAR))
+_GRAMMAR = _grammar_path("matdiff.lark").read_text(encoding="utf-8")
+_PARSER = _load_parser(_GRAMMAR)
 
 # How an expected terminal reads in an error message.
 _FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "TRANSPOSE": "^T", "INV_TRANSPOSE": "^-T", "POWER": "^k",
@@ -121,7 +161,16 @@ class ToExpr(Transformer):
         return _Callee(f.fn.derivative(), f.pos)          # Phi'
 
     def const(self, tok):
+        self._check_digits(tok)
         return Const(_number(tok))
+
+    def _check_digits(self, tok):
+        """A number of thousands of digits: refused where it is written, before Python's
+        int-from-text conversion (4,300 digits at most) or a Const (MAX_DIGITS) refuses it."""
+        digits = sum(c.isdigit() for c in tok)
+        if digits > MAX_DIGITS:         # a LimitError, as for a number folded past the bound; located
+            raise LimitError(str(self._error(f"a number of {digits:,} digits: matdiff's numbers have "
+                                             f"at most {MAX_DIGITS} digits", tok.start_pos)))
 
     # -- postfix
     def inverse_transpose(self, x, _tok):              # A^-T
@@ -139,6 +188,7 @@ class ToExpr(Transformer):
         return HadamardPow(self._exponent(tok), self._value(x))
 
     def _exponent(self, tok) -> Fraction:
+        self._check_digits(tok)
         try:
             return _power_exponent(tok)
         except ZeroDivisionError:
@@ -361,7 +411,7 @@ def parse(src: str, functions=()) -> Program:
     try:
         return ToExpr(src, names).transform(tree)
     except VisitError as e:
-        if isinstance(e.orig_exc, ParseError):
+        if isinstance(e.orig_exc, MatdiffError):     # a ParseError, or a LimitError of a folded number
             raise e.orig_exc from None
         raise
 

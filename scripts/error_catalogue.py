@@ -27,10 +27,13 @@ EXAMPLES = [
     ("ShapeError", "a sum of different shapes", ("parse", "A + x", "--shape", "A=2,3", "--shape", "x=3")),
     ("ShapeError", "an inverse of a non-square matrix", ("parse", "inv(A)", "--shape", "A=2,3")),
     ("ShapeError", "a bad --shape", ("parse", "x", "--shape", "x=-1")),
+    ("ShapeError", "a dimension too large", ("parse", "x", "--shape", "x=10000000000")),
     ("DerivativeError", "a variable that is not in the function", ("grad", "x^T A x", "--wrt", "y")),
     ("DerivativeError", "the gradient of a vector", ("grad", "A x", "--wrt", "x")),
     ("LimitError", "nesting past the limit", ("parse", " + ".join(["x"] * 300))),
     ("LimitError", "a matrix power past the limit", ("grad", "tr(A^1000)", "--wrt", "A")),
+    ("LimitError", "a number of more than 300 digits", ("parse", "x * 1" + "0" * 300)),
+    ("LimitError", "a number folded past 300 digits", ("grad", "x^T x * ((10^60)^60)^60", "--wrt", "x")),
     ("MatdiffError", "a limit that does not exist", ("parse", "x", "--limit", "speed=3")),
     ("MatdiffError", "--wrt missing", ("grad", "x^T x")),
 ]

@@ -181,3 +181,177 @@ def test_version(capsys):
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"matdiff {matdiff.__version__}"
+
+
+# ---- issue 11.5 and 11.6: no traceback from the command line's arguments and input ----
+
+@pytest.mark.parametrize("dims, words", [
+    ("x=²", ["x: a dimension is a positive integer or a name, got '²'"]),
+    ("x=٣", ["got '٣'"]),                                   # a digit to str.isdigit, not to matdiff
+    ("x=" + "9" * 5000, ["a dimension is at most 1,000,000,000", "a number of 5,000 digits"]),
+    ("x=10000000000", ["a dimension is at most 1,000,000,000", "got 10,000,000,000"]),
+    ("x=0", ["a dimension is a positive integer or a name, got 0"]),
+])
+def test_a_dimension_that_is_neither_a_name_nor_a_positive_integer(capsys, dims, words):
+    status, out, err = run(capsys, "parse", "x^T x", "--shape", dims)
+    assert status == 2 and out == ""
+    for w in words:
+        assert w in err
+    assert len(err) < 500                                   # the 5,000 digits are not echoed
+
+
+def test_ascii_dimensions_still_read_as_numbers(capsys):
+    status, out, _ = run(capsys, "parse", "W x", "--shape", "W= 2 ,1000000000")
+    assert status == 0
+    assert shapes_line(out) == {"W": "2×1000000000", "x": "1000000000", "→": "2"}
+
+
+def test_a_number_of_5000_digits_is_located(capsys):
+    number = "1234567890" * 500
+    status, out, err = run(capsys, "grad", f"x^T x * {number}", "--wrt", "x")
+    assert status == 2 and out == ""
+    assert "line 1, column 9: a number of 5,000 digits" in err and "at most 300 digits" in err
+    assert "x^T x * 1234" in err and "\n        ^" in err
+
+
+@pytest.mark.parametrize("expr", ["x^T x * ((10^60)^60)^60", f"x^T x * {'9' * 200} * {'9' * 200}",
+                                  f"x^T x / {'7' * 250}^2", f"x^T x * (10^250)^{{3/2}}",
+                                  f"sum((x .^ {'9' * 200}) .^ {'9' * 200})"])
+def test_a_number_folded_past_300_digits_is_refused(capsys, expr):
+    """Numbers written within the bound but multiplied or raised past it: a LimitError, before the
+    ((10^60)^60)^60 = 10^216000 is computed, and never a traceback from printing it."""
+    status, out, err = run(capsys, "grad", expr, "--wrt", "x")
+    assert status == 2 and out == ""
+    assert err.startswith("matdiff: error: ") and "at most 300 digits" in err
+
+
+@pytest.mark.parametrize("where", ["a directory", "a missing folder", "under a file", "read-only"])
+def test_sheet_output_that_cannot_be_written(capsys, tmp_path, where):
+    if where == "read-only":
+        if os.geteuid() == 0:
+            pytest.skip("root writes a read-only file")
+        target = tmp_path / "sheet.tex"
+        target.write_text("")
+        target.chmod(0o444)
+    else:
+        (tmp_path / "file").write_text("")
+        target = {"a directory": tmp_path, "a missing folder": tmp_path / "no" / "sheet.tex",
+                  "under a file": tmp_path / "file" / "sheet.tex"}[where]
+    status, out, err = run(capsys, "sheet", "x^T x", "--wrt", "x", "-o", str(target))
+    assert status == 2 and out == ""
+    assert err.startswith(f"matdiff: error: -o {target}: cannot write the sheet there: ")
+    reason = {"a directory": "Is a directory", "a missing folder": "No such file or directory",
+              "under a file": "Not a directory", "read-only": "Permission denied"}[where]
+    assert reason in err
+
+
+def test_sheet_output_written(capsys, tmp_path):
+    target = tmp_path / "sheet.tex"
+    status, out, err = run(capsys, "sheet", "x^T x", "--wrt", "x", "-o", str(target))
+    assert status == 0 and out == "" and f"wrote {target}" in err
+    assert "\\documentclass" in target.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("argv, status, words", [
+    (["check", "-logdet(X)", "--wrt", "X", "--claim", "-X^-T"], 0, ["the claim is right"]),
+    (["check", "logdet(X)", "--wrt", "X", "--claim", "-X^-T"], 1, ["the claim is WRONG"]),
+    (["check", "-x^T x", "--wrt", "x", "--claim", "-2 x"], 0, ["the claim is right"]),
+    (["check", "-x^T x", "--wrt", "x", "--claim", "-2x"], 0, ["the claim is right"]),
+    (["check", "-x^T x", "--wrt", "x", "--claim=-2x"], 0, ["the claim is right"]),
+    (["check", "x^T A x", "--wrt", "x", "--claim", "-2 A x"], 1, ["the claim is WRONG"]),
+    (["parse", "-x^T", "--shape", "x=3"], 0, ["-x^T", "x: 3  → 1×3"]),
+    (["parse", "-X^-T"], 0, ["-X^-T", "X: n×n  → n×n"]),
+    (["parse", "--shape", "x=3", "--", "-x"], 0, ["-x", "x: 3  → 3"]),
+    (["grad", "-x^T x", "--wrt", "x"], 0, ["∂f/∂x = -2 x"]),
+])
+def test_values_that_start_with_a_minus(capsys, argv, status, words):
+    """An expression often starts with '-': as the value of --claim (or any option) and as the
+    expression itself, it is read as such, not as an unknown option."""
+    got, out, err = run(capsys, *argv)
+    assert got == status, err
+    for w in words:
+        assert w in out
+
+
+def test_a_missing_option_value_is_still_an_error(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["check", "x^T x", "--wrt", "x", "--claim", "--check"])
+    assert done.value.code == 2
+    assert "--claim: expected one argument" in capsys.readouterr().err
+
+
+def test_out_of_memory_is_a_message(capsys, monkeypatch):
+    import matdiff.api
+
+    def huge(*args, **kwargs):
+        raise MemoryError
+    monkeypatch.setattr(matdiff.api, "understand", huge)
+    status, out, err = run(capsys, "parse", "x")
+    assert status == 2 and out == ""
+    assert err.startswith("matdiff: error: out of memory")
+
+
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_input_past_the_length_limit_is_refused_by_its_start(capsys, tmp_path, monkeypatch, how):
+    """A 21-character input with --limit length=20 is refused; one of 20 is read whole."""
+    from matdiff.limits import LIMITS
+    monkeypatch.setattr(LIMITS, "max_length", LIMITS.max_length)     # main() sets it for the process
+    for text in ("x + y + z + www + vv", "x + y + z + www + vvv"):
+        assert len(text) in (20, 21)
+        if how == "file":
+            (tmp_path / "p.txt").write_text(text, encoding="utf-8")
+            source = str(tmp_path / "p.txt")
+        else:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+            source = "-"
+        status, out, err = run(capsys, "parse", source, "--limit", "length=20")
+        if len(text) == 20:
+            assert status == 0 and out.splitlines()[0] == text, err
+        else:
+            assert status == 2 and out == ""
+            where = "standard input" if how == "stdin" else source
+            assert f"{where} is longer than 20 characters (the limit is 20" in err
+
+
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_a_50_mb_input_is_refused_without_reading_it_all(tmp_path, how):
+    """Issue 11.6: a 400 MB input peaked at 800 MB before it was refused. Only the first
+    max_length + 1 characters are read: a 50 MB input costs no more memory than a small one."""
+    big = tmp_path / "big.txt"
+    with open(big, "w", encoding="utf-8") as f:
+        line = "x + " * 1000 + "\n"
+        for _ in range(50_000_000 // len(line)):
+            f.write(line)
+    assert big.stat().st_size >= 49_000_000
+    args = [sys.executable, "-m", "matdiff", "parse", str(big) if how == "file" else "-"]
+    probe = ("import resource, subprocess, sys\n"
+             f"args = {args!r}\n"
+             f"stdin = open({str(big)!r}, 'rb') if {how == 'stdin'} else subprocess.DEVNULL\n"
+             "done = subprocess.run(args, stdin=stdin, capture_output=True, text=True)\n"
+             "print(done.returncode)\n"
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"   # KB on Linux
+             "print(done.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    status, peak_kb, err = out.stdout.split("\n", 2)
+    assert status == "2", err
+    assert "is longer than 100000 characters" in err and "Traceback" not in err
+    assert int(peak_kb) < 80_000, f"peak {int(peak_kb) // 1000} MB for a 50 MB input"
+
+
+@pytest.mark.parametrize("value", ["nan", "-inf", "0", "-3"])
+def test_a_limit_that_is_not_positive_is_refused(capsys, monkeypatch, value):
+    from matdiff.limits import LIMITS
+    before = LIMITS.max_seconds
+    monkeypatch.setattr(LIMITS, "max_seconds", before)          # main() sets it for the process
+    status, out, err = run(capsys, "parse", "x", "--limit", f"seconds={value}")
+    assert status == 2 and out == ""
+    assert f"--limit seconds={value}: a limit is positive" in err
+    assert LIMITS.max_seconds == before
+
+
+def test_a_file_with_a_byte_order_mark(capsys, tmp_path):
+    prog = tmp_path / "p.txt"
+    prog.write_bytes("\ufeffz = W x\nJ = sum(z)\n".encode("utf-8"))
+    status, out, err = run(capsys, "parse", str(prog))
+    assert status == 0, err
+    assert out.splitlines()[:2] == ["z = W x", "J = sum(z)"]

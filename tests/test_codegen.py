@@ -255,27 +255,6 @@ def test_the_command_does_not_import_sympy():
     assert "LOADED: []" in out.stdout
 
 
-def test_parser_tables_cached_and_never_required(tmp_path):
-    """lark's parse tables go to the user's cache dir (start-up); an unusable or corrupt cache
-    is no error: the parser is built as before."""
-    import os
-    code = "import matdiff; print(matdiff.parse('x^T A x').result)"
-
-    def run(cache_dir):
-        env = {**os.environ, "MATDIFF_CACHE_DIR": str(cache_dir)}
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                             check=False, env=env)
-        assert out.returncode == 0 and not out.stderr, out.stderr
-        return out.stdout
-    want = run(tmp_path / "cache")
-    files = list((tmp_path / "cache").glob("grammar-*.lark-cache"))
-    assert len(files) == 1 and run(tmp_path / "cache") == want          # written, then read
-    files[0].write_bytes(b"not a cache\n")
-    assert run(tmp_path / "cache") == want                               # corrupt: rebuilt
-    (tmp_path / "file").write_text("")
-    assert run(tmp_path / "file" / "sub") == want                        # cannot be made: no cache
-
-
 # ---- random functions: the property-test generator of test_properties.py, through generated code ----
 
 try:
