@@ -15,10 +15,10 @@ from .dims import DIM_NAMES, FRESH, Dims, as2, prod
 from .errors import ParseError, ShapeError
 from .expr import (
     Add, Const, DiagMat, DiagOf, Expr, Hadamard, HadamardPow, Identity, Inverse, Kron, MatMul, MatPow,
-    Mul, Ones, Program, Transpose, Var, Zero, children, postorder, transform, with_children,
+    Mul, Norm, Ones, Program, Transpose, Var, Zero, children, postorder, transform, with_children,
 )
 from .limits import check_power
-from .shapes import SHAPE_RULES, is_scalar, shape_matmul, shape_of
+from .shapes import SHAPE_RULES, is_scalar, shape_matmul, shape_of, shape_text
 
 @dataclass
 class Shaped:
@@ -305,4 +305,24 @@ def resolve(e: Expr) -> Expr:
         return HadamardPow(Fraction(-1), e.arg)
     if isinstance(e, DiagMat) and shape_of(e.arg)[1] != 1:
         return DiagOf(e.arg)
+    if isinstance(e, Norm) and e.written:
+        return _vector_norm(e)
     return e
+
+
+def _vector_norm(e: Norm) -> Norm:
+    """`||x||_2` and `||x||` are the Euclidean norm of a vector (a row, a column or 1x1: the
+    same number as Frobenius). Of a matrix, `||X||_2` is the spectral norm (the largest
+    singular value) and bare bars could mean it too: matdiff computes neither, so it refuses
+    rather than answer the Frobenius norm in their place."""
+    r, c = shape_of(e.arg)
+    if r == 1 or c == 1:
+        return Norm(e.arg)
+    line, column, source_line, text = e.at or (None, None, "", str(e))
+    where = f"line {line}, column {column}: " if line else ""
+    inner = text.removesuffix("_2").strip("|‖ ") or str(e.arg)
+    what = "is its spectral norm (the largest singular value)" if e.written == "2" else \
+        "could mean the spectral norm or the Frobenius norm"
+    caret_block = f"\n{source_line}" if source_line else ""
+    raise ShapeError(f"{where}{text} of a matrix ({inner} is {shape_text((r, c))}) {what}; matdiff does not "
+                     f"support the spectral norm: for the Frobenius norm write ||{inner}||_F{caret_block}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from conftest import S
 from hypothesis import given, settings
@@ -437,3 +438,80 @@ def test_greek_name_is_a_vector_where_only_that_makes_the_function_scalar():
     shaped = S("-y^T log(softmax(theta))")
     assert shaped.inputs["theta"] == shaped.inputs["y"] == ("n",)
     assert shape_of(shaped.expr) == (1, 1)
+
+
+# ---- norms: a subscript matdiff does not compute exactly is refused, never read as another -------------
+
+@pytest.mark.parametrize("src, declared, text, what", [
+    ("||X||_2",             {},                   "||X||_2", "is its spectral norm"),
+    ("‖X‖_2",               {},                   "‖X‖_2", "is its spectral norm"),
+    ("||X||",               {},                   "||X||", "could mean the spectral norm or the Frobenius norm"),
+    ("1 + ||A X - B||_2^2", dict(B=(3, 2)),       "||A X - B||_2", "is its spectral norm"),
+    ("z = W x\nL = ||W||",  {},                   "||W||", "could mean"),
+    ("||X||_2",             dict(X=(3, 2)),       "||X||_2", "is its spectral norm"),
+])
+def test_a_two_norm_or_bare_bars_of_a_matrix_is_refused_and_located(src, declared, text, what):
+    with pytest.raises(ShapeError) as info:
+        S(src, declared)
+    message = str(info.value)
+    assert text + " of a matrix" in message and what in message
+    assert "for the Frobenius norm write ||" + text.strip("|‖").removesuffix("_2").strip("|‖") + "||_F" in message
+    line = src.count("\n", 0, src.index(text)) + 1
+    column = src.index(text) - (src.rfind("\n", 0, src.index(text)) + 1) + 1
+    assert message.startswith(f"line {line}, column {column}: ")
+    assert message.endswith("\n" + src.splitlines()[line - 1] + "\n" + " " * (column - 1) + "^")
+
+
+def test_the_spectral_norm_is_refused_through_every_entry_point():
+    import matdiff
+    from matdiff.cli import main
+    for call in (lambda: matdiff.gradient("||X||_2", wrt="X"), lambda: matdiff.jacobian("||X||_2", wrt="X"),
+                 lambda: matdiff.hessian("||X||_2^2", wrt="X"), lambda: matdiff.check("||X||_2", wrt="X"),
+                 lambda: matdiff.differential("||X||_2"), lambda: matdiff.latex("||X||_2"),
+                 lambda: matdiff.sheet("||X||_2", wrt="X"), lambda: matdiff.lambdify("||X||_2", wrt="X")):
+        with pytest.raises(ShapeError, match="spectral norm"):
+            call()
+    assert main(["grad", "||X||_2", "--wrt", "X"]) == 2
+
+
+@pytest.mark.parametrize("src, shapes, reference", [
+    ("||x||_2",      dict(x=(4,)),    lambda v: np.linalg.norm(v["x"])),
+    ("||x||",        dict(x=(4,)),    lambda v: np.linalg.norm(v["x"])),
+    ("||x^T||_2",    dict(x=(4,)),    lambda v: np.linalg.norm(v["x"])),       # a row: 2-norm = Euclidean
+    ("||X||_2",      dict(X=(4, 1)),  lambda v: np.linalg.norm(v["X"], 2)),    # a column: the same number
+    ("||X||_F",      dict(X=(3, 4)),  lambda v: np.linalg.norm(v["X"], "fro")),
+    ("norm(X)",      dict(X=(3, 4)),  lambda v: np.linalg.norm(v["X"], "fro")),  # NumPy's (and Julia's) norm(X)
+    ("||x||_2^2",    dict(x=(4,)),    lambda v: np.sum(v["x"] ** 2)),
+])
+def test_the_norms_matdiff_accepts_are_the_ones_written(src, shapes, reference, rng):
+    import matdiff
+    from helpers_calculus import fd_gradient, matdiff_value
+    values = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    p = matdiff.derive_gradient(src, wrt=list(shapes), shapes=shapes).problem
+    assert float(matdiff_value(p.f, values)[0, 0]) == pytest.approx(reference(values), rel=1e-12)
+    name = next(iter(shapes))
+    g = matdiff_value(matdiff.derive_gradient(src, wrt=name, shapes=shapes).grads[name], values)
+    fd = fd_gradient(lambda **v: reference(v), values, name)
+    assert np.allclose(g.reshape(np.shape(fd)), fd, atol=1e-6)
+
+
+@pytest.mark.parametrize("src, sub", [
+    ("||X||_1", "_1"), ("||x||_inf", "_inf"), ("||X||_*", "_*"), ("||x||_∞", "_∞"), ("‖X‖_max", "_max"),
+    ("||X||_{F}", "_{F}"), ("||X||_nuc + 1", "_nuc"),
+])
+def test_a_norm_subscript_matdiff_does_not_compute_is_refused_by_name(src, sub):
+    from matdiff import ParseError
+    with pytest.raises(ParseError) as info:
+        S(src)
+    message = str(info.value)
+    assert f"the norm subscript {sub} is not supported" in message and "||X||_F" in message
+    assert message.startswith(f"line 1, column {src.index('_') + 1}: ")
+
+
+def test_a_shaped_matrix_norm_prints_with_its_subscript_so_it_reads_back_the_same():
+    from matdiff.printing.text import to_text
+    for src in ("||X||_F", "norm(X)", "||X W||_F^2 + ||x||"):
+        shaped = S(src)
+        text = to_text(shaped.expr)
+        assert "||_F" in text and S(text).expr == shaped.expr
+    assert to_text(S("||x||_2").expr) == "||x||"
