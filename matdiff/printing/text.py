@@ -183,7 +183,7 @@ def t_differential(e, p):
 TEXT = {
     Var:          lambda e, p: e.name,
     Const:        lambda e, p: number(e.value),
-    Identity:     lambda e, p: "I",
+    Identity:     lambda e, p: "1" if e.n == 1 else "I",     # a 1x1 identity is the number 1: never I
     Zero:         lambda e, p: "0",
     Ones:         lambda e, p: t_ones(e),
     Differential: t_differential,
