@@ -662,3 +662,14 @@ def test_no_note_means_every_name_and_I_has_the_shape_its_case_says(e):
 def test_declared_shapes_are_never_noted(case):
     e, declared, _ = case
     assert infer_shapes(Program((), e), declared).readings == []
+
+
+def test_a_solution_sheet_states_a_degenerate_reading_in_its_question():
+    import warnings
+    import matdiff
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", matdiff.MatdiffWarning)
+        tex = matdiff.sheet("X w + beta", wrt="w")
+        assert r"\emph{Note:} $X \in \mathbb{R}^{1 \times n}$ is read so, not as a matrix" in tex
+        assert r"\emph{Note:} $I$ is $1 \times 1$ here" in matdiff.sheet("c^T (I - 1/3 1 1^T) x", wrt="x")
+    assert "Note:" not in matdiff.sheet("c^T (X w + b)", wrt="w")
