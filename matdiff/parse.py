@@ -409,7 +409,7 @@ def _syntax_error(src: str, e: UnexpectedInput) -> ParseError:
             if src.startswith(start, e.pos_in_stream):
                 what, expected = hint, ()
                 break
-        if src.startswith("_", e.pos_in_stream) and src[:e.pos_in_stream].rstrip().endswith(("||", "‖")):
+        if src[e.pos_in_stream] in "_₀₁₂₃₄₅₆₇₈₉ₚ" and src[:e.pos_in_stream].rstrip().endswith(("||", "‖")):
             what, expected = _norm_subscript(src, e.pos_in_stream), ()
     else:  # pragma: no cover - lark has no other kinds
         expected, what = [], "cannot read this"
@@ -422,7 +422,7 @@ def _syntax_error(src: str, e: UnexpectedInput) -> ParseError:
 def _norm_subscript(src: str, pos: int) -> str:
     """`||X||_1`, `||x||_inf`, `||X||_*`: a norm matdiff does not compute is refused by name,
     never read as another one."""
-    sub = re.match(r"_(\{[^}\n]*\}|\w+|\S?)", src[pos:]).group(1)
-    return (f"the norm subscript _{sub} is not supported: matdiff computes ||X||_F (the Frobenius norm, "
+    sub = re.match(r"_?(\{[^}\n]*\}|\w+|\S?)", src[pos:]).group(0)
+    return (f"the norm subscript {sub} is not supported: matdiff computes ||X||_F (the Frobenius norm, "
             f"of any matrix) and ||x|| or ||x||_2 (the Euclidean norm of a vector); "
             f"no other norm (no 1-, inf-, nuclear or spectral norm)")
