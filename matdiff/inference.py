@@ -21,6 +21,7 @@ from .expr import (
 from .limits import check_power
 from .shapes import SHAPE_RULES, is_scalar, shape_matmul, shape_of, shape_text
 
+
 @dataclass(frozen=True)
 class Reading:
     """A name (or I) that inference had to make degenerate for the expression to fit: a matrix
@@ -330,15 +331,11 @@ class _Inference:
         seen: set = set()
         for root in roots:                  # the steps share nodes: walk each once
             seen.update(postorder(root, done=seen))
-        names = set()
-        for e in seen:
-            kids = children(e)
-            if isinstance(e, MatMul) and any(shape_of(k) != (1, 1) for k in kids):
-                pass
-            elif not isinstance(e, (Transpose, Softmax, LogSumExp, DiagMat, DiagOf, Vec, Kron)):
-                continue
-            names.update(k.name for k in kids if isinstance(k, Var) and k.shape == ())
-        return names
+        def matrix_role(e) -> bool:
+            return isinstance(e, (Transpose, Softmax, LogSumExp, DiagMat, DiagOf, Vec, Kron)) or \
+                isinstance(e, MatMul) and any(shape_of(k) != (1, 1) for k in e.args)
+        return {k.name for e in seen if matrix_role(e)
+                for k in children(e) if isinstance(k, Var) and k.shape == ()}
 
     def dim_names(self) -> dict:
         """Free dimensions get n, m, k, ... in order of first appearance, avoiding taken names."""
