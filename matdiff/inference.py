@@ -4,6 +4,10 @@ Undeclared shapes are inferred by unifying dimensions: an upper-case name is a
 matrix, a lower-case name a vector, a Greek lower-case name a scalar where the
 expression allows; the constraints fix the rest, and every dimension still free
 gets a name (n, m, k, ...). The rules themselves are shapes.SHAPE_RULES.
+
+Where the expression fits only by making an undeclared name or an `I` degenerate (a matrix
+name a single row or column or 1x1, `I` 1x1), the Shaped result lists it in `readings`, and
+every entry point says so in a note (problem.understand warns; the CLI prints `note:` lines).
 """
 from __future__ import annotations
 
