@@ -8,13 +8,15 @@ from .api import (
     check, derive_gradient, derive_hessian, derive_jacobian, differential, gradient, hessian, jacobian, latex,
     sheet, understand,
 )
-from .errors import DerivativeError, LimitError, MatdiffError, ParseError, ShapeError, UnknownFunctionError
+from .errors import (
+    DerivativeError, LimitError, MatdiffError, MatdiffWarning, ParseError, ShapeError, UnknownFunctionError,
+)
 from .limits import LIMITS
 from .parse import parse
 
 __all__ = ["gradient", "jacobian", "hessian", "differential", "check", "latex", "sheet", "understand", "derive_gradient",
            "derive_jacobian", "derive_hessian", "lambdify", "parse", "CheckReport", "LIMITS",
-           "MatdiffError", "ParseError", "ShapeError", "UnknownFunctionError", "DerivativeError", "LimitError"]
+           "MatdiffError", "MatdiffWarning", "ParseError", "ShapeError", "UnknownFunctionError", "DerivativeError", "LimitError"]
 __version__ = "0.1.0"
 
 

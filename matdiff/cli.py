@@ -5,9 +5,10 @@ import argparse
 import os
 import re
 import sys
+import warnings
 
 from . import __version__
-from .errors import MatdiffError
+from .errors import MatdiffError, MatdiffWarning
 from .limits import LIMITS, refuse
 
 EXAMPLES = """examples:
@@ -321,6 +322,19 @@ def minus_values(argv: list, parser: argparse.ArgumentParser) -> list:
     else:
         out += loose
     return out
+def _note_printer(show):
+    """A reading the user may not have meant (MatdiffWarning) prints as a `note: ...` line on
+    standard error, once per command (a command may read its input more than once); any other
+    warning as Python prints it."""
+    shown: set = set()
+
+    def note(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, MatdiffWarning):
+            return show(message, category, filename, lineno, file, line)
+        if str(message) not in shown:
+            shown.add(str(message))
+            print(f"note: {message}", file=sys.stderr)
+    return note
 
 
 def main(argv=None) -> int:
@@ -334,7 +348,10 @@ def main(argv=None) -> int:
         for item in getattr(a, "limit", []):
             name, _, value = item.partition("=")
             LIMITS.set(name.strip(), value.strip())
-        return a.run(a)
+        with warnings.catch_warnings():
+            warnings.showwarning = _note_printer(warnings.showwarning)
+            warnings.simplefilter("always", MatdiffWarning)
+            return a.run(a)
     except MatdiffError as e:
         print(f"matdiff: error: {e}", file=sys.stderr)
         return 2

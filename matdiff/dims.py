@@ -44,6 +44,8 @@ class Dims:
     def __init__(self):
         self.parent: dict = {}
         self.count = 0
+        self.context = None     # the expression being shaped (inference sets it), for why_one
+        self.why: dict = {}     # fresh dimension bound to 1 -> the expression that bound it
 
     def fresh(self) -> str:
         self.count += 1
@@ -74,7 +76,17 @@ class Dims:
         if _occurs(fresh, d):
             return False
         self.parent[fresh] = d
+        if d == 1 and self.context is not None:
+            self.why[fresh] = self.context
         return True
+
+    def why_one(self, d):
+        """The expression that made dimension d equal 1, or None: the last link of d's chain is
+        the one bound to 1 (an earlier link bound to it while it was still free)."""
+        last = None
+        while isinstance(d, str) and d in self.parent:
+            last, d = d, self.parent[d]
+        return self.why.get(last) if d == 1 else None
 
     def is_one(self, s) -> bool:
         return self.find(s[0]) == 1 and self.find(s[1]) == 1

@@ -1,6 +1,8 @@
 """Every error matdiff raises on bad input is a MatdiffError; the CLI prints it and exits 2."""
 from __future__ import annotations
 
+import warnings
+
 
 class MatdiffError(Exception):
     """Base class of every error matdiff reports about its input."""
@@ -29,6 +31,16 @@ class DerivativeError(MatdiffError):
 
 class LimitError(MatdiffError):
     """Input past a configured limit (length, nesting, exponent, time)."""
+
+
+class MatdiffWarning(UserWarning):
+    """A note about a reading the user may not have meant (a matrix name that had to be a single
+    row, an I that had to be 1x1): the answer is right for that reading, and says which it is."""
+
+
+# Shown every time, not once per place: each result carries its own note (a user's filters,
+# added later or given with -W, still come first).
+warnings.filterwarnings("always", category=MatdiffWarning, append=True)
 
 
 def caret(src: str, line: int, column: int) -> str:

@@ -12,7 +12,7 @@ computed by `shapes.shape_of`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Sequence, Union
 
@@ -208,8 +208,15 @@ class Sum(Unary):
 
 @node
 class Norm(Unary):
-    """||X||: the Euclidean norm of a vector, the Frobenius norm of a matrix."""
+    """||X||: the Euclidean norm of a vector, the Frobenius norm of a matrix.
+
+    `written` is how the parser saw a norm whose meaning depends on the shape: "2" for
+    `||x||_2`, "bars" for `||x||` (for a matrix the spectral norm, or ambiguous). Inference
+    refuses those for a matrix and clears `written`, so a shaped Norm always means the above.
+    `at` locates it in the source for that message; keyword-only, so not part of equality."""
     arg: Expr
+    written: str = ""
+    at: tuple = field(default=(), kw_only=True)
 
 
 @node

@@ -4,6 +4,10 @@ Undeclared shapes are inferred by unifying dimensions: an upper-case name is a
 matrix, a lower-case name a vector, a Greek lower-case name a scalar where the
 expression allows; the constraints fix the rest, and every dimension still free
 gets a name (n, m, k, ...). The rules themselves are shapes.SHAPE_RULES.
+
+Where the expression fits only by making an undeclared name or an `I` degenerate (a matrix
+name a single row or column or 1x1, `I` 1x1), the Shaped result lists it in `readings`, and
+every entry point says so in a note (problem.understand warns; the CLI prints `note:` lines).
 """
 from __future__ import annotations
 
@@ -14,11 +18,34 @@ from . import functions as F
 from .dims import DIM_NAMES, FRESH, Dims, as2, prod
 from .errors import ParseError, ShapeError
 from .expr import (
-    Add, Const, DiagMat, DiagOf, Expr, Hadamard, HadamardPow, Identity, Inverse, Kron, MatMul, MatPow,
-    Mul, Ones, Program, Transpose, Var, Zero, children, postorder, transform, with_children,
+    ONE, Add, Const, DiagMat, DiagOf, Expr, Hadamard, HadamardPow, Identity, Inverse, Kron, LogSumExp, MatMul,
+    MatPow, Mul, Norm, Ones, Program, Softmax, Transpose, Var, Vec, Zero, children, postorder, transform,
+    with_children,
 )
 from .limits import check_power
-from .shapes import SHAPE_RULES, is_scalar, shape_matmul, shape_of
+from .shapes import SHAPE_RULES, is_scalar, shape_matmul, shape_of, shape_text
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A name (or I) that inference had to make degenerate for the expression to fit: a matrix
+    made a single row or column or 1x1, a vector made 1x1, I made 1x1. Never silent: every entry
+    point says so in a note (a MatdiffWarning; `note:` lines in the CLI)."""
+    name: str           # the input's name, or "I"
+    shape: tuple        # the shape it got, as the user writes shapes: (), (n,), (1, n)
+    context: str = ""   # the expression that forced it, as text
+
+    def __str__(self) -> str:
+        if self.name == "I":
+            what = "I is 1×1 here, the number 1"
+        elif self.shape == ():
+            what = f"{self.name} is read as a scalar (1×1), not a {'matrix' if self.name[0].isupper() else 'vector'}"
+        else:
+            r, c = self.shape
+            what = f"{self.name} is read as a single {'row' if r == 1 else 'column'} ({shape_text(self.shape)}), not a matrix"
+        fit = f" so that `{self.context}` fits" if self.context else " so that the expression fits"
+        return f"{what},{fit}; declare shapes (shapes= or --shape) if you meant otherwise"
+
 
 @dataclass
 class Shaped:
@@ -28,6 +55,7 @@ class Shaped:
     inputs: dict          # name -> declared-style shape, in order of first appearance
     name: str | None = None
     declared: dict = field(default_factory=dict)
+    readings: list = field(default_factory=list)    # [Reading]: degenerate readings, for notes
 
     @property
     def names(self) -> dict:
@@ -191,6 +219,7 @@ class _Inference:
 
     def rule(self, e: Expr, kids: list) -> Expr:
         u = self.u
+        u.context = e               # what a dimension bound to 1 here was bound by (for notes)
         if isinstance(e, Var):
             new = self.var(e.name)
             if new in self.shape:
@@ -262,14 +291,22 @@ class _Inference:
             return (r,) if kind == "vector" or c == 1 and kind != "matrix" else (r, c)
 
         inputs = {n: user_shape(n, v) for n, v in self.inputs.items()}
+        identities: list = []               # Readings of the I's that came out 1x1
 
         def rebuild(e: Expr, kids: list) -> Expr:
             if isinstance(e, Var):
                 return Var(e.name, inputs[e.name])
             if isinstance(e, Identity):
+                if final(e.n) == 1:         # a 1x1 identity is the number 1, and prints so, never as I
+                    identities.append(Reading("I", (), self.context_of(e.n)))
+                    return ONE
                 return Identity(final(e.n))
             if isinstance(e, (Ones, Zero)):
                 return replace(e, shape=tuple(final(d) for d in self.shape[e]))
+            if isinstance(e, MatMul):       # a 1x1 identity (now 1) in a product multiplies by 1
+                kids = [k for k in kids if k != ONE] or [ONE]
+                if len(kids) == 1:
+                    return kids[0]
             new = type(e)(tuple(kids)) if isinstance(e, (Add, Mul, MatMul, Hadamard, Kron)) else \
                 replace(e, arg=kids[0]) if kids else e
             return resolve(new)
@@ -278,7 +315,47 @@ class _Inference:
         out_defs = [(n, transform(self.defined[n], rebuild, memo)) for n in defs]
         out = transform(result, rebuild, memo)
         shape_of(out)  # every node's final shape, checked once more
-        return Shaped(out, out_defs, inputs, self.program.name, dict(self.declared))
+        readings = self.degenerate(inputs, [out, *(e for _, e in out_defs)]) + identities
+        readings = list(dict.fromkeys(readings))            # each once, in order
+        return Shaped(out, out_defs, inputs, self.program.name, dict(self.declared), readings)
+
+    def context_of(self, d) -> str:
+        """The text of the expression that made dimension d equal 1 (short), or ''."""
+        e = self.u.why_one(d)
+        if e is None:
+            return ""
+        text = " ".join(str(e).split())
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def degenerate(self, inputs: dict, roots: list) -> list:
+        """The readings the user most likely did not mean: an undeclared upper-case name made a
+        single row, column or 1x1, and an undeclared Latin lower-case name made 1x1 where it acts
+        as a vector or matrix (transposed, in a matrix product with a non-scalar, softmax(x)...).
+        A lower-case scalar that is only added or scaled (`a^T x + b`) is an ordinary scalar, and
+        Greek names and declared shapes are what the user chose."""
+        out = []
+        matrix_role = self.in_matrix_role(roots)
+        for name, shape in inputs.items():
+            kind, v = self.kinds[name], self.inputs[name]
+            if kind == "matrix" and (shape == () or 1 in shape):
+                dim = v.shape[0] if shape == () or shape[0] == 1 else v.shape[1]
+                out.append(Reading(name, shape, self.context_of(dim)))
+            elif kind == "vector" and shape == () and not F.is_greek_lower(name) and name in matrix_role:
+                out.append(Reading(name, shape, self.context_of(v.shape[0])))
+        return out
+
+    @staticmethod
+    def in_matrix_role(roots: list) -> set:
+        """Names of 1x1 Vars that are transposed, multiplied as a matrix by something that is not
+        1x1, or given to a function of vectors or matrices."""
+        seen: set = set()
+        for root in roots:                  # the steps share nodes: walk each once
+            seen.update(postorder(root, done=seen))
+        def matrix_role(e) -> bool:
+            return isinstance(e, (Transpose, Softmax, LogSumExp, DiagMat, DiagOf, Vec, Kron)) or \
+                isinstance(e, MatMul) and any(shape_of(k) != (1, 1) for k in e.args)
+        return {k.name for e in seen if matrix_role(e)
+                for k in children(e) if isinstance(k, Var) and k.shape == ()}
 
     def dim_names(self) -> dict:
         """Free dimensions get n, m, k, ... in order of first appearance, avoiding taken names."""
@@ -321,4 +398,24 @@ def resolve(e: Expr) -> Expr:
         return HadamardPow(Fraction(-1), e.arg)
     if isinstance(e, DiagMat) and shape_of(e.arg)[1] != 1:
         return DiagOf(e.arg)
+    if isinstance(e, Norm) and e.written:
+        return _vector_norm(e)
     return e
+
+
+def _vector_norm(e: Norm) -> Norm:
+    """`||x||_2` and `||x||` are the Euclidean norm of a vector (a row, a column or 1x1: the
+    same number as Frobenius). Of a matrix, `||X||_2` is the spectral norm (the largest
+    singular value) and bare bars could mean it too: matdiff computes neither, so it refuses
+    rather than answer the Frobenius norm in their place."""
+    r, c = shape_of(e.arg)
+    if r == 1 or c == 1:
+        return Norm(e.arg)
+    line, column, source_line, text = e.at or (None, None, "", str(e))
+    where = f"line {line}, column {column}: " if line else ""
+    inner = text.removesuffix("_2").strip("|‖ ") or str(e.arg)
+    what = "is its spectral norm (the largest singular value)" if e.written == "2" else \
+        "could mean the spectral norm or the Frobenius norm"
+    caret_block = f"\n{source_line}" if source_line else ""
+    raise ShapeError(f"{where}{text} of a matrix ({inner} is {shape_text((r, c))}) {what}; matdiff does not "
+                     f"support the spectral norm: for the Frobenius norm write ||{inner}||_F{caret_block}")

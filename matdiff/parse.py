@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from importlib import resources
@@ -228,8 +229,17 @@ class ToExpr(Transformer):
     def neg(self, a):
         return Mul((MINUS_ONE, self._value(a)))
 
-    def norm(self, x, *suffix):
-        return Norm(self._value(x))
+    @v_args(inline=True, meta=True)
+    def norm(self, meta, x, *suffix):
+        """`||X||_F` is the Frobenius norm whatever X is. `||x||_2` and `||x||` are a vector's
+        Euclidean norm, but of a matrix the spectral norm (or either): inference checks the
+        shape and refuses those, so `at` keeps where they stand and how they were written."""
+        if suffix and str(suffix[0]) == "_F":
+            return Norm(self._value(x))
+        line = self.src.count("\n", 0, meta.start_pos) + 1
+        column = meta.start_pos - (self.src.rfind("\n", 0, meta.start_pos) + 1) + 1
+        at = (line, column, caret(self.src, line, column), self.src[meta.start_pos:meta.end_pos])
+        return Norm(self._value(x), "2" if suffix else "bars", at=at)
 
     # -- program
     def assign(self, tok, value):
@@ -449,9 +459,20 @@ def _syntax_error(src: str, e: UnexpectedInput) -> ParseError:
             if src.startswith(start, e.pos_in_stream):
                 what, expected = hint, ()
                 break
+        if src[e.pos_in_stream] in "_₀₁₂₃₄₅₆₇₈₉ₚ" and src[:e.pos_in_stream].rstrip().endswith(("||", "‖")):
+            what, expected = _norm_subscript(src, e.pos_in_stream), ()
     else:  # pragma: no cover - lark has no other kinds
         expected, what = [], "cannot read this"
     # words first (a name, a number), then the operators
     expected = sorted(expected, key=lambda t: (not t[0].isalpha(), t))
     want = f"; expected {', '.join(expected)}" if expected else ""
     return ParseError(f"line {line}, column {column}: {what}{want}\n{caret(src, line, column)}", line, column)
+
+
+def _norm_subscript(src: str, pos: int) -> str:
+    """`||X||_1`, `||x||_inf`, `||X||_*`: a norm matdiff does not compute is refused by name,
+    never read as another one."""
+    sub = re.match(r"_?(\{[^}\n]*\}|\w+|\S?)", src[pos:]).group(0)
+    return (f"the norm subscript {sub} is not supported: matdiff computes ||X||_F (the Frobenius norm, "
+            f"of any matrix) and ||x|| or ||x||_2 (the Euclidean norm of a vector); "
+            f"no other norm (no 1-, inf-, nuclear or spectral norm)")

@@ -8,10 +8,11 @@ evaluation, checking and SymPy.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from .algebra import normalize
-from .errors import DerivativeError, MatdiffError
+from .errors import DerivativeError, MatdiffError, MatdiffWarning
 from .expr import Expr, Program, Var, postorder, substitute
 from .inference import Shaped, infer_shapes
 from .parse import parse
@@ -27,7 +28,10 @@ def understand(src, shapes=None, functions=None) -> Shaped:
         program = parse(src, functions)
     else:
         raise MatdiffError(f"expected the text of an expression or program, got {type(src).__name__}")
-    return infer_shapes(program, declared_shapes(shapes))
+    shaped = infer_shapes(program, declared_shapes(shapes))
+    for reading in shaped.readings:           # a degenerate reading is never silent (see Reading)
+        warnings.warn(MatdiffWarning(str(reading)), stacklevel=2)
+    return shaped
 
 
 def user_shape(e: Expr) -> tuple:
@@ -61,6 +65,11 @@ class Problem:
         f = substitute(result, inline)
         vars_ = {v.name: v for v in postorder(f) if isinstance(v, Var)}
         return cls(shaped, steps, result, f, inline, vars_)
+
+    @property
+    def notes(self) -> list:
+        """The degenerate readings inference had to make, as text (also given as MatdiffWarnings)."""
+        return [str(r) for r in self.shaped.readings]
 
     def var(self, name: str) -> Var:
         if not isinstance(name, str):

@@ -16,6 +16,11 @@ from matdiff.parse import parse, parse_expression
 A, B, W, X, x, y, z, b, c, t, v = (V(n) for n in "ABWXxyzbctv")
 
 
+def Bars(arg):
+    """A norm written with bars and no subscript: a vector's norm (refused for a matrix later)."""
+    return Norm(arg, "bars")
+
+
 def fn(name, arg, order=0):
     return Apply(Fn(name, order), arg)
 
@@ -105,14 +110,14 @@ SPELLINGS = [
     ("logsumexp(x)",        LogSumExp(x)),
     # norms and sums
     ("norm(x)",             Norm(x)),
-    ("||x||",               Norm(x)),
-    ("||x||^2",             MatPow(Fraction(2), Norm(x))),
+    ("||x||",               Bars(x)),
+    ("||x||^2",             MatPow(Fraction(2), Bars(x))),
     ("||X||_F",             Norm(X)),
     ("||X||_F^2",           MatPow(Fraction(2), Norm(X))),
-    ("||x||_2",             Norm(x)),
-    ("‖x‖",                 Norm(x)),
-    ("‖x‖^2",               MatPow(Fraction(2), Norm(x))),
-    ("||x - t||",           Norm(sub(x, t))),
+    ("||x||_2",             Norm(x, "2")),
+    ("‖x‖",                 Bars(x)),
+    ("‖x‖^2",               MatPow(Fraction(2), Bars(x))),
+    ("||x - t||",           Bars(sub(x, t))),
     ("sum(X)",              Sum(X)),
     # diagonal
     ("diag(x)",             DiagMat(x)),
@@ -182,13 +187,13 @@ PRECEDENCE = [
     ("a / b (c + x)",      mm(div(V("a"), b), add(c, x))),
     ("Phi (z)",            fn("Phi", z)),
     ("Phi' (z)",           fn("Phi", z, 1)),
-    ("1/2 ||y - t||^2",    mm(C(Fraction(1, 2)), MatPow(Fraction(2), Norm(sub(y, t))))),
-    ("||W x||^2",          MatPow(Fraction(2), Norm(mm(W, x)))),
-    ("a ||x|| b",          mm(V("a"), Norm(x), b)),
-    ("||x|| ||y||",        mm(Norm(x), Norm(y))),
-    ("||x|| + ||y||",      add(Norm(x), Norm(y))),
-    ("|| ||x|| ||",        Norm(Norm(x))),
-    ("‖x - ‖y‖‖",          Norm(sub(x, Norm(y)))),
+    ("1/2 ||y - t||^2",    mm(C(Fraction(1, 2)), MatPow(Fraction(2), Bars(sub(y, t))))),
+    ("||W x||^2",          MatPow(Fraction(2), Bars(mm(W, x)))),
+    ("a ||x|| b",          mm(V("a"), Bars(x), b)),
+    ("||x|| ||y||",        mm(Bars(x), Bars(y))),
+    ("||x|| + ||y||",      add(Bars(x), Bars(y))),
+    ("|| ||x|| ||",        Bars(Bars(x))),
+    ("‖x - ‖y‖‖",          Bars(sub(x, Bars(y)))),
     ("A^T^-1",             Inverse(T(A))),
     ("A^-1^T",             T(Inverse(A))),
     ("A^2^T",              T(MatPow(Fraction(2), A))),
@@ -268,7 +273,7 @@ def test_program_with_latex_names():
 
 def test_program_line_with_norm_after_a_comment_holding_bars():
     prog = parse("# ||x\ny = W x  # a || b\nL = ||y||^2")
-    assert prog.result == MatPow(Fraction(2), Norm(y))
+    assert prog.result == MatPow(Fraction(2), Bars(y))
 
 
 # ---- abstract functions, declared --------------------------------------------------------------------

@@ -125,7 +125,7 @@ def test_names_cannot_inject_latex(name):
 _BACK = [
     (r"\\operatorname\{([a-z]+)\}", r"\1"), (r"\\log\\det", "logdet"), (r"\\det", "det"), (r"\\tanh", "tanh"),
     (r"\\exp", "exp"), (r"\\log", "log"), (r"\\sigma", "sigmoid"), (r"\\sqrt\{([^{}]*)\}", r"sqrt(\1)"),
-    (r"\\left", ""), (r"\\right", ""), (r"\\lVert", "||"), (r"\\rVert(_\{F\})?", "||"),
+    (r"\\left", ""), (r"\\right", ""), (r"\\lVert", "||"), (r"\\rVert_\{F\}", "||_F"), (r"\\rVert", "||"),
     (r"\^\{\\top\}", "^T"), (r"\^\{-\\top\}", "^-T"), (r"\^\{-1\}", "^-1"), (r"\^\{\\circ ([^{}]*)\}", r" .^ \1"),
     (r"\^\{([^{}]*)\}", r"^\1"), (r"\\odot", "∘"), (r"\\oslash", "./"), (r"\\otimes", "⊗"), (r"\\,", " "),
     (r"\\mathbf\{1\}", "1"), (r"\\([A-Za-z]+)", r"\1"),

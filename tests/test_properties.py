@@ -349,6 +349,8 @@ def r_norm(draw, shape, d, o):
     form = draw(st.sampled_from(["norm({})", "||{}||", "||{}||^2", "||{}||_F", "||{}||_F^2"]))
     if a.shape[1] == 1:
         form = form.replace("_F", "")
+    elif a.shape[0] != 1 and "||_F" not in form and form.startswith("||"):
+        form = form.replace("||{}||", "||{}||_F")    # bare bars of a matrix are refused (spectral?)
     squared = form.endswith("^2")
     return make(form.format(a.text), shape, lambda v: norm(a.fn(v)) ** (2 if squared else 1), a)
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from conftest import S
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from matdiff import MatdiffError, ShapeError
@@ -22,6 +23,7 @@ from matdiff.expr import (
     Program,
     Transpose,
     Var,
+    children,
     postorder,
 )
 from matdiff.inference import infer_shapes
@@ -437,3 +439,237 @@ def test_greek_name_is_a_vector_where_only_that_makes_the_function_scalar():
     shaped = S("-y^T log(softmax(theta))")
     assert shaped.inputs["theta"] == shaped.inputs["y"] == ("n",)
     assert shape_of(shaped.expr) == (1, 1)
+
+
+# ---- norms: a subscript matdiff does not compute exactly is refused, never read as another -------------
+
+@pytest.mark.parametrize("src, declared, text, what", [
+    ("||X||_2",             {},                   "||X||_2", "is its spectral norm"),
+    ("‖X‖_2",               {},                   "‖X‖_2", "is its spectral norm"),
+    ("||X||",               {},                   "||X||", "could mean the spectral norm or the Frobenius norm"),
+    ("1 + ||A X - B||_2^2", dict(B=(3, 2)),       "||A X - B||_2", "is its spectral norm"),
+    ("z = W x\nL = ||W||",  {},                   "||W||", "could mean"),
+    ("||X||_2",             dict(X=(3, 2)),       "||X||_2", "is its spectral norm"),
+])
+def test_a_two_norm_or_bare_bars_of_a_matrix_is_refused_and_located(src, declared, text, what):
+    with pytest.raises(ShapeError) as info:
+        S(src, declared)
+    message = str(info.value)
+    assert text + " of a matrix" in message and what in message
+    assert "for the Frobenius norm write ||" + text.strip("|‖").removesuffix("_2").strip("|‖") + "||_F" in message
+    line = src.count("\n", 0, src.index(text)) + 1
+    column = src.index(text) - (src.rfind("\n", 0, src.index(text)) + 1) + 1
+    assert message.startswith(f"line {line}, column {column}: ")
+    assert message.endswith("\n" + src.splitlines()[line - 1] + "\n" + " " * (column - 1) + "^")
+
+
+def test_the_spectral_norm_is_refused_through_every_entry_point():
+    import matdiff
+    from matdiff.cli import main
+    for call in (lambda: matdiff.gradient("||X||_2", wrt="X"), lambda: matdiff.jacobian("||X||_2", wrt="X"),
+                 lambda: matdiff.hessian("||X||_2^2", wrt="X"), lambda: matdiff.check("||X||_2", wrt="X"),
+                 lambda: matdiff.differential("||X||_2"), lambda: matdiff.latex("||X||_2"),
+                 lambda: matdiff.sheet("||X||_2", wrt="X"), lambda: matdiff.lambdify("||X||_2", wrt="X")):
+        with pytest.raises(ShapeError, match="spectral norm"):
+            call()
+    assert main(["grad", "||X||_2", "--wrt", "X"]) == 2
+
+
+@pytest.mark.parametrize("src, shapes, reference", [
+    ("||x||_2",      dict(x=(4,)),    lambda v: np.linalg.norm(v["x"])),
+    ("||x||",        dict(x=(4,)),    lambda v: np.linalg.norm(v["x"])),
+    ("||x^T||_2",    dict(x=(4,)),    lambda v: np.linalg.norm(v["x"])),       # a row: 2-norm = Euclidean
+    ("||X||_2",      dict(X=(4, 1)),  lambda v: np.linalg.norm(v["X"], 2)),    # a column: the same number
+    ("||X||_F",      dict(X=(3, 4)),  lambda v: np.linalg.norm(v["X"], "fro")),
+    ("norm(X)",      dict(X=(3, 4)),  lambda v: np.linalg.norm(v["X"], "fro")),  # NumPy's (and Julia's) norm(X)
+    ("||x||_2^2",    dict(x=(4,)),    lambda v: np.sum(v["x"] ** 2)),
+])
+def test_the_norms_matdiff_accepts_are_the_ones_written(src, shapes, reference, rng):
+    import matdiff
+    from helpers_calculus import fd_gradient, matdiff_value
+    values = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    p = matdiff.derive_gradient(src, wrt=list(shapes), shapes=shapes).problem
+    assert float(matdiff_value(p.f, values)[0, 0]) == pytest.approx(reference(values), rel=1e-12)
+    name = next(iter(shapes))
+    g = matdiff_value(matdiff.derive_gradient(src, wrt=name, shapes=shapes).grads[name], values)
+    fd = fd_gradient(lambda **v: reference(v), values, name)
+    assert np.allclose(g.reshape(np.shape(fd)), fd, atol=1e-6)
+
+
+@pytest.mark.parametrize("src, sub", [
+    ("||X||_1", "_1"), ("||x||_inf", "_inf"), ("||X||_*", "_*"), ("||x||_∞", "_∞"), ("‖X‖_max", "_max"),
+    ("||X||_{F}", "_{F}"), ("||X||_nuc + 1", "_nuc"), ("||X||₂", "₂"),
+])
+def test_a_norm_subscript_matdiff_does_not_compute_is_refused_by_name(src, sub):
+    from matdiff import ParseError
+    with pytest.raises(ParseError) as info:
+        S(src)
+    message = str(info.value)
+    assert f"the norm subscript {sub} is not supported" in message and "||X||_F" in message
+    assert message.startswith(f"line 1, column {src.index(sub[0]) + 1}: ")
+
+
+def test_a_shaped_matrix_norm_prints_with_its_subscript_so_it_reads_back_the_same():
+    from matdiff.printing.text import to_text
+    for src in ("||X||_F", "norm(X)", "||X W||_F^2 + ||x||"):
+        shaped = S(src)
+        text = to_text(shaped.expr)
+        assert "||_F" in text and S(text).expr == shaped.expr
+    assert to_text(S("||x||_2").expr) == "||x||"
+
+
+# ---- readings the user did not mean: never silent, never printed as if they were the same -------------
+
+def readings(src, shapes=None):
+    return [(r.name, r.shape) for r in S(src, shapes).readings]
+
+
+@pytest.mark.parametrize("src, shapes, expected", [
+    ("c^T (I - 1/3 1 1^T) x", None,              [("I", ())]),
+    ("X w + beta",            None,              [("X", (1, "n"))]),
+    ("A x + alpha",           None,              [("A", (1, "n"))]),
+    ("X + alpha",             None,              [("X", ())]),
+    ("a^T b^T",               None,              [("a", ())]),           # a transposed scalar
+    ("softmax(x) + alpha",    None,              [("x", ())]),
+    ("y = A x\nJ = y + alpha", None,             [("A", (1, "n"))]),
+    ("1 + ||A X - B||^2",     dict(B=(3, 1)),    [("X", ("n", 1))]),
+    ("I + x^T x",             None,              [("I", ())]),
+    # what the user meant: no note
+    ("c^T (I - 1/3) x",       None,              []),
+    ("X w + beta",            dict(X=(1, 3)),    []),                    # declared
+    ("a^T x + b",             None,              []),                    # a scalar bias is a scalar
+    ("x - mu",                None,              []),                    # the Greek heuristic's choice
+    ("||X θ - y||^2",         None,              []),
+    ("tr(I)",                 None,              []),
+    ("x^T x A",               None,              []),
+    ("h1 = 2 x\nh2 = 2 h1^2\nh3 = h1 + y\nl = h2 h3", None, []),       # a scalar graph (seed 001)
+    ("c1 = tanh(w1 x1 + w2 x2)\nc2 = tanh(w2 x2 + w3 x3)\nh2 = sigmoid(c1 c2)\ny = log(h2)", None, []),
+])
+def test_degenerate_readings_are_recorded(src, shapes, expected):
+    assert readings(src, shapes) == expected
+
+
+def test_a_note_says_what_was_made_degenerate_and_where():
+    notes = [str(r) for r in S("X w + beta").readings]
+    assert notes == ["X is read as a single row (1×n), not a matrix, so that `X w + beta` fits; "
+                     "declare shapes (shapes= or --shape) if you meant otherwise"]
+    notes = [str(r) for r in S("c^T (I - 1/3 1 1^T) x").readings]
+    assert notes == ["I is 1×1 here, the number 1, so that `I - 1/3 1 1^T` fits; "
+                     "declare shapes (shapes= or --shape) if you meant otherwise"]
+
+
+def test_a_one_by_one_identity_is_the_number_one_and_never_prints_as_I():
+    from matdiff.expr import ONE
+    from matdiff.printing.latex import to_latex
+    from matdiff.printing.text import to_text
+    shaped = S("c^T (I - 1/3 1 1^T) x")
+    assert not any(isinstance(e, Identity) for e in postorder(shaped.expr))
+    assert to_text(shaped.expr) == "c^T (1 - 1/3 1 1^T) x"
+    assert S("c I x").expr == MatMul((Var("c", ("n",)), Var("x", ())))      # a 1x1 I multiplies by 1
+    assert S("I x^T x").expr == S("x^T x").expr and [r.name for r in S("I x^T x").readings] == ["I"]
+    assert S("I + x^T x").expr.args[0] == ONE
+    assert to_text(Identity(1)) == "1" and to_latex(Identity(1)) == "1"      # in a derived result too
+
+
+def test_the_two_readings_of_I_give_different_answers_and_print_differently(rng):
+    import matdiff
+    from helpers_calculus import matdiff_value
+    with pytest.warns(matdiff.MatdiffWarning, match="I is 1×1"):
+        small = matdiff.derive_gradient("c^T (I - 1/3 1 1^T) x", wrt="x")
+    full = matdiff.derive_gradient("c^T (I - 1/3) x", wrt="x")       # I n×n, 1/3 in every entry
+    assert small.text() != full.text() and "I" not in small.text()
+    c = rng.standard_normal(4)
+    got_small = matdiff_value(small.grads["x"], dict(c=c), dims=dict(n=4)).ravel()
+    got_full = matdiff_value(full.grads["x"], dict(c=c), dims=dict(n=4)).ravel()
+    assert np.allclose(got_small, 2 / 3 * c)                                   # 1 - 1/3 = 2/3
+    assert np.allclose(got_full, (np.eye(4) - np.ones((4, 4)) / 3).T @ c)
+    assert not np.allclose(got_small, got_full)
+
+
+def test_every_entry_point_of_the_api_notes_a_degenerate_reading():
+    import warnings
+    import matdiff
+    src = "X w + beta"
+    calls = [lambda: matdiff.understand(src), lambda: matdiff.gradient(src, wrt="w"),
+             lambda: matdiff.derive_gradient(src, wrt="w"), lambda: matdiff.jacobian(src, wrt="w"),
+             lambda: matdiff.hessian(src, wrt="w"), lambda: matdiff.differential(src),
+             lambda: matdiff.check(src, wrt="w"), lambda: matdiff.check(src, wrt="w", claim="X^T"),
+             lambda: matdiff.sheet(src, wrt="w"), lambda: matdiff.latex(src),
+             lambda: matdiff.lambdify(src, wrt="w")]
+    for call in calls:
+        for _ in range(2):                       # every time, not once per place
+            with pytest.warns(matdiff.MatdiffWarning, match="X is read as a single row"):
+                call()
+    assert matdiff.derive_gradient(src, wrt="w").problem.notes == [str(S(src).readings[0])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")           # what the user meant: no warning at all
+        matdiff.gradient("X w + beta", wrt="w", shapes=dict(X=(1, 3)))
+        matdiff.gradient("c^T (I - 1/3) x", wrt="x")
+
+
+@pytest.mark.parametrize("command", [
+    ["parse"], ["grad", "--wrt", "w"], ["diff"], ["jacobian", "--wrt", "w"], ["hessian", "--wrt", "w"],
+    ["check", "--wrt", "w"], ["check", "--wrt", "w", "--claim", "X^T"], ["sheet", "--wrt", "w"],
+    ["grad", "--wrt", "w", "--emit", "numpy"],
+])
+def test_every_command_prints_a_note_line_on_standard_error(command, capsys):
+    from matdiff.cli import main
+    assert main([command[0], "X w + beta", *command[1:]]) == 0
+    out, err = capsys.readouterr()
+    notes = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert notes == ["note: X is read as a single row (1×n), not a matrix, so that `X w + beta` fits; "
+                     "declare shapes (shapes= or --shape) if you meant otherwise"]
+    assert "note:" not in out
+    assert main([command[0], "X w + beta", *command[1:], "--shape", "X=1,3"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
+# property: no note means no degenerate shape, and a note means one ----------------------------------
+
+@st.composite
+def random_programs(draw):
+    from test_roundtrip import parsed_trees
+    return draw(parsed_trees)
+
+
+def _identities(e) -> int:
+    """How many I's the tree e holds, counted as written (a shared node as often as it is used)."""
+    return 1 if isinstance(e, Identity) else sum(_identities(c) for c in children(e))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(random_programs())
+def test_no_note_means_every_name_and_I_has_the_shape_its_case_says(e):
+    from matdiff.printing.text import to_text
+    try:
+        shaped = infer_shapes(Program((), e))
+    except MatdiffError:
+        assume(False)
+        return
+    noted = {r.name for r in shaped.readings}
+    for name, shape in shaped.inputs.items():
+        if name[0].isupper():                   # a matrix: both dimensions other than 1, or a note
+            assert (shape == () or 1 in shape) == (name in noted), (to_text(e), shaped.inputs)
+        elif name in noted:                     # a vector or scalar name noted only when made 1x1
+            assert shape == ()
+    assert not any(isinstance(n, Identity) and n.n == 1 for n in postorder(shaped.expr))
+    if "I" not in noted:                        # no I written became the number 1
+        assert _identities(shaped.expr) >= _identities(e)
+
+
+@settings(max_examples=200, deadline=None)
+@given(well_shaped())
+def test_declared_shapes_are_never_noted(case):
+    e, declared, _ = case
+    assert infer_shapes(Program((), e), declared).readings == []
+
+
+def test_a_solution_sheet_states_a_degenerate_reading_in_its_question():
+    import warnings
+    import matdiff
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", matdiff.MatdiffWarning)
+        tex = matdiff.sheet("X w + beta", wrt="w")
+        assert r"\emph{Note:} $X \in \mathbb{R}^{1 \times n}$ is read so, not as a matrix" in tex
+        assert r"\emph{Note:} $I$ is $1 \times 1$ here" in matdiff.sheet("c^T (I - 1/3 1 1^T) x", wrt="x")
+    assert "Note:" not in matdiff.sheet("c^T (X w + b)", wrt="w")

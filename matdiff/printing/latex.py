@@ -311,7 +311,7 @@ def call(op):
 LATEX = {
     Var:          lambda e, p: latex_name(e.name),
     Const:        lambda e, p: number(e.value),
-    Identity:     lambda e, p: "I",
+    Identity:     lambda e, p: "1" if e.n == 1 else "I",     # a 1x1 identity is the number 1: never I
     Zero:         lambda e, p: "0",
     Ones:         l_ones,
     Differential: l_differential,

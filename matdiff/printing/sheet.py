@@ -92,6 +92,21 @@ def _shapes_sentence(d: Derivation) -> str:
     return "where " + ", ".join(parts[:-1]) + (", and " if len(parts) > 2 else " and ") + parts[-1] + "."
 
 
+def _reading_notes(d: Derivation) -> list:
+    """A reading the user may not have meant (a matrix name made a single row, I made 1x1) is said
+    on the sheet too, as every result of matdiff says it (inference.Reading)."""
+    out = []
+    for r in d.problem.shaped.readings:
+        if r.name == "I":
+            what = r"$I$ is $1 \times 1$ here, the number $1$"
+        else:
+            kind = "matrix" if r.name[0].isupper() else "vector"
+            what = rf"${latex_name(r.name)} \in {shape_latex(r.shape)}$ is read so, not as a {kind}"
+        out.append(rf"\emph{{Note:}} {what}: only so does the expression fit (declare the shapes if "
+                   rf"another reading was meant).")
+    return out
+
+
 def question(ds: list) -> list:
     d = ds[0]
     p = d.problem
@@ -104,6 +119,7 @@ def question(ds: list) -> list:
         out += ["Consider the function computed by the program",
                 r"\begin{align*}" + r" \\ ".join(rows) + r"\end{align*}"]
     out.append(_shapes_sentence(d))
+    out += _reading_notes(d)
     wrts = _listing([f"${latex_name(x.wrt.name)}$" for x in ds])
     plural = "gradients" if len(ds) > 1 else "gradient"
     out.append(rf"Compute the {plural} of ${latex_name(d.fname)}$ with respect to {wrts}.")

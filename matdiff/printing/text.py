@@ -156,7 +156,13 @@ def t_norm(e, p):
     inner = p(e.arg, top=False)
     if any(isinstance(n, Norm) for n in postorder(e.arg)):
         return f"norm({inner})"                 # ||a ||x|| b|| cannot tell its bars apart
-    return f"||{inner}||"
+    if e.written:                               # a parsed tree, as written: ||x||_2 or ||x||
+        return f"||{inner}||_2" if e.written == "2" else f"||{inner}||"
+    # bars alone are a vector's norm (of a matrix they are refused: spectral or Frobenius?), so
+    # only a shaped vector or scalar prints without _F (a pure number is no shaped tree's)
+    s = known_shape(e.arg)
+    vector = s is not None and 1 in s and any(isinstance(n, Var) for n in postorder(e.arg))
+    return f"||{inner}||" if vector else f"||{inner}||_F"
 
 
 def call(name):
@@ -177,7 +183,7 @@ def t_differential(e, p):
 TEXT = {
     Var:          lambda e, p: e.name,
     Const:        lambda e, p: number(e.value),
-    Identity:     lambda e, p: "I",
+    Identity:     lambda e, p: "1" if e.n == 1 else "I",     # a 1x1 identity is the number 1: never I
     Zero:         lambda e, p: "0",
     Ones:         lambda e, p: t_ones(e),
     Differential: t_differential,
