@@ -40,22 +40,33 @@ class Lambdified:
     def __call__(self, **values):
         to_array, out_scalar = self._conv
         args, given = {}, {}
+        sizes: dict = {}                                  # dimension -> (size, the input that showed it)
         for name, (py, shape) in self.inputs.items():
             if name not in values:
                 raise MatdiffError(f"no value given for {name}; this function takes "
                                    f"{', '.join(self.inputs)}")
-            v = to_array(values.pop(name))
+            raw = values.pop(name)
+            try:
+                v = to_array(raw)
+            except (TypeError, ValueError, RuntimeError) as e:
+                raise MatdiffError(f"{name}: expected an array of numbers, got {type(raw).__name__} ({e})") from None
             given[name] = tuple(v.shape)
-            if len(shape) == 1:
+            if not shape:
+                if v.ndim and _prod(v.shape) != 1:
+                    raise MatdiffError(f"{name} is a scalar: give a number (or a 1x1 array), not shape {given[name]}")
+                v = v.reshape(())
+            elif len(shape) == 1:
                 if v.ndim == 1:
                     v = v.reshape(-1, 1)
                 elif v.ndim != 2 or v.shape[1] != 1:
-                    raise MatdiffError(f"{name} is a vector: give a 1-D array or a column, not shape {given[name]}")
-            elif len(shape) != v.ndim and not (not shape and v.ndim == 0):
-                if shape or v.size != 1:
-                    raise MatdiffError(f"{name} is a {'scalar' if not shape else 'matrix'}, got shape {given[name]}")
-                v = v.reshape(())
+                    raise MatdiffError(f"{name} is a vector of shape {_show(shape)}: give a 1-D array or a "
+                                       f"column, not shape {given[name]}")
+            elif v.ndim != 2:
+                raise MatdiffError(f"{name} is a matrix of shape {_show(shape)}, got shape {given[name]}")
+            _check_sizes(name, shape, tuple(v.shape), given[name], sizes)
             args[py] = v
+        for name, (py, shape) in self.inputs.items():       # m*n dimensions, once m and n are known
+            _check_sizes(name, shape, tuple(args[py].shape), given[name], sizes, products=True)
         for key in self.function_params:
             f = values.pop(key) if key in values else self.defaults.get(key)
             if f is None:
@@ -82,6 +93,42 @@ class Lambdified:
         if tuple(g.shape) != shape:
             g = g.reshape(shape) if _prod(g.shape) == _prod(shape) else out_scalar.zeros(shape) + g
         return g
+
+
+def _show(shape) -> str:
+    """(n, m), (n,) for a vector, with m*n dimensions as such."""
+    def one(d):
+        return f"{one(d[1])}*{one(d[2])}" if isinstance(d, tuple) else str(d)
+    return "(" + ", ".join(one(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _size_of(d, sizes: dict):
+    """A dimension's size from what the inputs showed; None where not known yet."""
+    if isinstance(d, int):
+        return d
+    if isinstance(d, tuple):
+        a, b = _size_of(d[1], sizes), _size_of(d[2], sizes)
+        return None if a is None or b is None else a * b
+    return sizes[d][0] if d in sizes else None
+
+
+def _check_sizes(name: str, shape: tuple, got: tuple, shown: tuple, sizes: dict, products: bool = False) -> None:
+    """Each axis of an input against its declared size, and a named size against what the
+    inputs before it showed (x and A sharing n must agree); the first input to show a named
+    size fixes it. With products, only the m*n dimensions (known once m and n are)."""
+    for axis, d in enumerate(shape):
+        if isinstance(d, tuple) != products:
+            continue
+        want = _size_of(d, sizes)
+        if want is None:
+            if isinstance(d, str):
+                sizes[d] = (got[axis], name)
+            continue
+        if got[axis] != want:
+            where = "" if isinstance(d, int) else \
+                f", {d} = {want} from {sizes[d][1]}" if isinstance(d, str) else f", {_show((d,))[1:-2]} = {want}"
+            raise MatdiffError(f"{name} has shape {shown}, but it should be {_show(shape)}{where}: "
+                               f"axis {axis} is {got[axis]}, not {want}")
 
 
 def _prod(shape) -> int:
