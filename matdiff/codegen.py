@@ -19,6 +19,7 @@ A list of names, as elsewhere in matdiff, only declares them: then every call pa
 from __future__ import annotations
 
 import keyword
+import textwrap
 import unicodedata
 from dataclasses import dataclass
 
@@ -131,6 +132,8 @@ def _identifier(name: str) -> str:
     out = unicodedata.normalize("NFKC", out)
     out = out if out.isidentifier() else "v_" + "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in out)
     out = unicodedata.normalize("NFKC", out)
+    if keyword.iskeyword(out):                        # lambda -> lambda_, as PEP 8 suggests
+        out += "_"
     return out if _valid(out) else "v_" + "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_"
                                                  for ch in out)
 
@@ -311,15 +314,31 @@ def _share_subchains(stmts: list) -> list:
                 products.add(n)
     if not any(len(n.args) > 2 for n in products):
         return stmts
+    lengths: dict = {}                                  # first factor -> the products' lengths, longest first
+    for n in products:
+        lengths.setdefault(n.args[0], set()).add(len(n.args))
+    lengths = {k: sorted(v, reverse=True) for k, v in lengths.items()}
+
+    def longest_run(args: tuple):
+        """The longest run of args (the leftmost on a tie) that is a product of the program."""
+        best = None
+        for i, a in enumerate(args):
+            tick()
+            for size in lengths.get(a, ()):
+                if best is not None and size <= best[0]:
+                    break
+                if 2 <= size < len(args) and i + size <= len(args) and MatMul(args[i:i + size]) in products:
+                    best = (size, i)
+                    break
+        return best
 
     def step(e: Expr, kids: list) -> Expr:
         e = e if all(k is c for k, c in zip(kids, children(e))) else _with(e, kids)
         if isinstance(e, MatMul) and len(e.args) > 2:
-            for size in range(len(e.args) - 1, 1, -1):
-                for i in range(len(e.args) - size + 1):
-                    run = MatMul(e.args[i:i + size])
-                    if run in products:
-                        return _with(e, None, MatMul(e.args[:i] + (run,) + e.args[i + size:]))
+            run = longest_run(e.args)
+            if run is not None:
+                size, i = run
+                return _with(e, None, MatMul(e.args[:i] + (MatMul(e.args[i:i + size]),) + e.args[i + size:]))
         return e
     memo: dict = {}
     return [(t, transform(e, step, memo), s) for t, e, s in stmts]
@@ -409,10 +428,10 @@ def _docstring(p: Problem, names: list, hessian: bool, inputs: dict, fparams: di
              "A scalar is a 0-d or a 1x1 array."]
     renamed = [f"{py} is {name}" for name, (py, _) in inputs.items() if py != name]
     if renamed:
-        lines.append(f"Inputs under another name (Python would not take theirs): {', '.join(renamed)}.")
+        lines += textwrap.wrap(f"Inputs under another name (Python would not take theirs): {', '.join(renamed)}.", 96)
     if fparams:
-        lines.append("Abstract functions and their derivatives are keyword parameters: "
-                     + ", ".join(f"{k} = {n}{chr(39) * o}" for k, (n, o) in fparams.items()) + ".")
+        lines += textwrap.wrap("Abstract functions and their derivatives are keyword parameters: "
+                               + ", ".join(f"{k} = {n}{chr(39) * o}" for k, (n, o) in fparams.items()) + ".", 96)
     text = "\n".join("    " + line if line else "" for line in lines)
     return '    """' + _literal_safe(text[4:]) + '\n    """'
 
