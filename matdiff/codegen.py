@@ -225,7 +225,8 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
         if isinstance(d, tuple):
             return f"{dim(d[1])} * {dim(d[2])}"
         if d not in dim_source:
-            raise MatdiffError(f"cannot tell the size {d} from the inputs' shapes")
+            raise MatdiffError(f"cannot tell the size {d} from the inputs' shapes: no input has a dimension {d} "
+                               f"(it is the size of an I, 0 or 1 that no input fixes), and the result needs it")
         if d not in dims_used:
             dims_used[d] = namer(d)
         return dims_used[d]

@@ -78,7 +78,10 @@ class Lambdified:
         if values:
             raise MatdiffError(f"unknown argument {', '.join(values)}; this function takes "
                                f"{', '.join([*self.inputs, *self.function_params])}")
-        out = self.raw(**args)
+        try:
+            out = self.raw(**args)
+        except out_scalar.singular as e:              # inv, solve, det of a singular matrix
+            raise MatdiffError(f"the function is not defined at these inputs: {e}") from None
         value = out_scalar(out[0])
         grads = {w: self._shape(out[1][w], given[w], out_scalar) for w in self.wrt}
         if not self.hessian:
@@ -121,9 +124,13 @@ def _check_sizes(name: str, shape: tuple, got: tuple, shown: tuple, sizes: dict,
             continue
         want = _size_of(d, sizes)
         if want is None:
+            if got[axis] == 0:
+                raise MatdiffError(f"{name} has shape {shown}, with no entries; it should be {_show(shape)}")
             if isinstance(d, str):
                 sizes[d] = (got[axis], name)
             continue
+        if got[axis] == 0:                             # no entries: NumPy's max, det, ... would fail
+            raise MatdiffError(f"{name} has shape {shown}, with no entries; it should be {_show(shape)}")
         if got[axis] != want:
             where = "" if isinstance(d, int) else \
                 f", {d} = {want} from {sizes[d][1]}" if isinstance(d, str) else f", {_show((d,))[1:-2]} = {want}"
@@ -143,11 +150,14 @@ def _numpy():
 
     def to_array(v):
         a = np.asarray(v)
+        if a.dtype.kind not in "biuf":                 # complex would lose its imaginary part
+            raise TypeError(f"an array of {a.dtype} is no array of real numbers")
         return a if a.dtype.kind == "f" else a.astype(float)
 
     def out_scalar(v):
         return float(np.asarray(v).reshape(()))
     out_scalar.zeros = np.zeros
+    out_scalar.singular = np.linalg.LinAlgError
     return to_array, out_scalar
 
 
@@ -155,11 +165,15 @@ def _jax():
     import jax.numpy as jnp
 
     def to_array(v):
-        return jnp.asarray(v)
+        a = jnp.asarray(v)
+        if jnp.iscomplexobj(a):
+            raise TypeError(f"an array of {a.dtype} is no array of real numbers")
+        return a
 
     def out_scalar(v):
         return jnp.reshape(v, ())
     out_scalar.zeros = jnp.zeros
+    out_scalar.singular = ()                           # JAX gives inf/nan, raises nothing
     return to_array, out_scalar
 
 
@@ -167,6 +181,8 @@ def _torch():
     import torch
 
     def to_array(v):
+        if isinstance(v, torch.Tensor) and v.is_complex():
+            raise TypeError(f"a tensor of {v.dtype} is no tensor of real numbers")
         if isinstance(v, torch.Tensor):
             return v if v.is_floating_point() else v.to(torch.get_default_dtype())
         t = torch.as_tensor(v)
@@ -175,6 +191,7 @@ def _torch():
     def out_scalar(v):
         return torch.as_tensor(v).reshape(())
     out_scalar.zeros = torch.zeros
+    out_scalar.singular = getattr(torch.linalg, "LinAlgError", ())
     return to_array, out_scalar
 
 

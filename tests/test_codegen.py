@@ -454,7 +454,9 @@ def test_inputs_of_the_wrong_size_are_refused():
              ({"b": np.ones(4)}, r"B has shape \(3, 4\).* from b"),
              ({"A": np.ones(2)}, r"A is a matrix of shape \(n, n\), got shape \(2,\)"),
              ({"x": np.ones((2, 2))}, r"x is a vector"),
-             ({"x": "ab"}, r"x: expected an array of numbers")]
+             ({"x": "ab"}, r"x: expected an array of numbers"),
+             ({"x": np.ones(2) * 1j}, r"x: .*complex128 is no array of real numbers"),     # not its real part
+             ({"x": np.ones(0), "A": np.ones((0, 0))}, r"x has shape \(0,\), with no entries")]
     for change, message in cases:
         with pytest.raises(matdiff.MatdiffError, match=message):
             fn(**{**ok, **change})
@@ -509,3 +511,9 @@ def test_long_products_compute_right():
     fn = lambdify(src, ["A3", "v", "x"])
     value, grads = fn(**as_given(values, p.shaped.inputs))
     assert all(close(a, b, rtol=1e-8) for a, b in zip([value, grads["A3"], grads["v"], grads["x"]], refs))
+
+
+def test_a_singular_matrix_at_the_call():
+    fn = lambdify("a^T X^-1 b", "X")
+    with pytest.raises(matdiff.MatdiffError, match="not defined at these inputs"):
+        fn(a=np.ones(2), b=np.ones(2), X=np.zeros((2, 2)))
