@@ -253,7 +253,18 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     lines = [*B.imports, "", *(B.helpers[h] + "\n" for h in sorted(printer.helpers)), *head, *body,
              f"    return {returns}", ""]
     text = "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
+    _compiles(text)
     return Source(text, fname, backend, inputs, fparams, names, hessian)
+
+
+def _compiles(text: str) -> None:
+    """Generated code compiles, or matdiff refuses: --emit never prints what Python rejects.
+    compile() only parses; nothing runs."""
+    try:
+        compile(text, "<matdiff-generated>", "exec")
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as e:
+        raise MatdiffError(f"the generated code would not compile ({type(e).__name__}: {e}); "
+                           f"please report this expression") from None
 
 
 def _hessians(p: Problem, names: list) -> dict:

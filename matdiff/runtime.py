@@ -206,7 +206,8 @@ def compile_source(src: Source):
     namespace: dict = {}
     try:
         # reviewed: the text is matdiff's own printer output; user names reach it only as
-        # identifiers that printing/python.py has made safe (keywords renamed, e.g. lambda_1)
+        # identifiers that codegen.Namer has made (keywords renamed, e.g. lambda_), and generate has
+        # compiled the text once already
         exec(compile(src.text, filename, "exec"), namespace)  # reviewed: generated code, not user text
     except ImportError as e:
         raise MatdiffError(f"backend {src.backend!r} is not installed ({e}); "

@@ -517,3 +517,11 @@ def test_a_singular_matrix_at_the_call():
     fn = lambdify("a^T X^-1 b", "X")
     with pytest.raises(matdiff.MatdiffError, match="not defined at these inputs"):
         fn(a=np.ones(2), b=np.ones(2), X=np.zeros((2, 2)))
+
+
+def test_code_that_would_not_compile_is_refused(monkeypatch):
+    """The last guard: --emit never prints what Python rejects (here a broken docstring)."""
+    import matdiff.codegen as codegen
+    monkeypatch.setattr(codegen, "_docstring", lambda *args: '    """unclosed')
+    with pytest.raises(matdiff.MatdiffError, match="would not compile"):
+        emit("x^T x", "x")
