@@ -380,7 +380,7 @@ def test_hostile_function_names(name):
 def test_hostile_variable_names(name):
     """A variable named like a keyword, a module or a generated name is passed by its own name;
     the code compiles in every backend and computes what numeric.py does."""
-    src = f"sum(tanh(W x)) + {name}^T tanh(W x) + {name}^T W θ"
+    src = f"sum(tanh(W x)) + {name}^T tanh(W x) + {name}^T W θ + sum(Phi(W x))"
     if name == "θ":
         src = src.replace("W θ", "W ϑ")
     wrt = ["W", name]
@@ -388,7 +388,7 @@ def test_hostile_variable_names(name):
         compile(emit(src, wrt, backend), "<emitted>", "exec")
     p, values, refs = reference(src, wrt, None)
     fn = lambdify(src, wrt)
-    value, grads = fn(**as_given(values, p.shaped.inputs))
+    value, grads = fn(**as_given(values, p.shaped.inputs), **stand_ins(fn))
     assert all(close(a, b) for a, b in zip([value, grads["W"], grads[name]], refs))
 
 
