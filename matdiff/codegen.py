@@ -284,6 +284,7 @@ def _lowered(stmts: list, p: Problem, builtin: dict) -> tuple:
     lowered = dict(memo)
     computed: dict = {}
     for i, (t, e, s) in enumerate(out):
+        tick()
         if computed:
             out[i] = (t, substitute(e, computed), s)
         if i < len(p.steps) and not isinstance(out[i][1], Leaf):
@@ -302,6 +303,7 @@ def _distribute_sums(stmts: list) -> list:
         return [transpose(t) for t in T.args] if T is not M else list(T.args)
 
     def step(e: Expr, kids: list) -> Expr:
+        tick()
         e = e if all(k is c for k, c in zip(kids, children(e))) else _with(e, kids)
         if isinstance(e, MatMul) and len(e.args) == 2:
             (M, v), (u, N) = e.args, e.args
@@ -386,6 +388,7 @@ def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict, notes: 
             named.setdefault(e, t)
     hoisted: set = set()
     for e in reversed(order):                            # parents before children
+        tick()
         if isinstance(e, Var):
             continue
         if e not in rootset and not isinstance(e, TRANSPARENT) and uses.get(e, 0) >= 2:
@@ -398,6 +401,7 @@ def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict, notes: 
     done: set = set()
     temps = 0
     for target, root, sec in stmts:
+        tick()
         if sec != section:
             lines.append(f"    # {sec}")
             section = sec
@@ -461,6 +465,7 @@ def _live(stmts: list) -> list:
     seen: set = set()
     todo = [e for t, e, _ in stmts if not isinstance(t, Var)]
     while todo:
+        tick()
         for n in postorder(todo.pop(), done=seen):
             seen.add(n)
             if isinstance(n, Var) and n in defined and n not in need:
