@@ -263,7 +263,7 @@ def _compiles(text: str) -> None:
     try:
         compile(text, "<matdiff-generated>", "exec")  # reviewed: matdiff's printer output, never executed here
     except (SyntaxError, RecursionError, MemoryError, ValueError) as e:
-        raise MatdiffError(f"the generated code would not compile ({type(e).__name__}: {e}); "
+        raise MatdiffError(f"the generated code is not valid Python ({type(e).__name__}: {e}); "
                            f"please report this expression") from None
 
 

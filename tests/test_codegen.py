@@ -523,5 +523,5 @@ def test_code_that_would_not_compile_is_refused(monkeypatch):
     """The last guard: --emit never prints what Python rejects (here a broken docstring)."""
     import matdiff.codegen as codegen
     monkeypatch.setattr(codegen, "_docstring", lambda *args: '    """unclosed')
-    with pytest.raises(matdiff.MatdiffError, match="would not compile"):
+    with pytest.raises(matdiff.MatdiffError, match="not valid Python"):
         emit("x^T x", "x")
