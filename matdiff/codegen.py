@@ -214,6 +214,9 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     auto = {lowered[k]: v for k, v in g.names.items() if k in lowered}   # z1, z4: the printed names
 
     def fn_param(name, order):
+        if (name, order) not in fn_names:             # a call the scan above did not see: named now
+            key = namer(derivative_name(name, order))
+            fparams[key], fn_names[name, order] = (name, order), key
         return fn_names[name, order]
 
     dims_used: dict = {}
