@@ -525,3 +525,14 @@ def test_code_that_would_not_compile_is_refused(monkeypatch):
     monkeypatch.setattr(codegen, "_docstring", lambda *args: '    """unclosed')
     with pytest.raises(matdiff.MatdiffError, match="not valid Python"):
         emit("x^T x", "x")
+
+
+@pytest.mark.parametrize("src", ["y^T kron(A, alpha) x", "y^T kron(alpha, A) x", "tr(kron(A, 2) X) + sum(X)",
+                                 "y^T (3 kron(alpha, A) + kron(B, beta)) x"])
+def test_kron_with_a_scalar_factor(src):
+    """A ⊗ alpha with alpha a 0-d array: it scales, where `@` on a 0-d array raises."""
+    wrt = "X" if "X" in src else "x"
+    p, values, (f, G) = reference(src, wrt, None)
+    fn = lambdify(src, wrt)
+    value, grads = fn(**as_given(values, p.shaped.inputs))
+    assert close(value, f) and close(grads[wrt], G)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..expr import Add, DiagMat, Expr, Identity, Inverse, Kron, MatMul, MatPow, Mul, Ones, Transpose, Vec
 from ..kronecker import is_commutation
 from ..limits import tick
-from ..shapes import shape_of
+from ..shapes import is_scalar, shape_of
 from .pycode import ADD, ATOM, DOT, MUL, N_LARGE, POSTFIX, POWER, number, template_prec, wrap
 
 
@@ -60,9 +60,13 @@ def _kron_terms(e: Expr, p):
     """A ⊗ B, s (A ⊗ B) and sums of them -> [(s or None, A, B)]; None for anything else."""
     if e in p.names:
         return None
+    if isinstance(e, Kron) and any(is_scalar(a) for a in e.args):   # a ⊗ B = a B: python.py_kron
+        return None
     if isinstance(e, Kron):
         return [(None, e.args[0], e.args[1] if len(e.args) == 2 else Kron(e.args[1:]))]
     if isinstance(e, Mul) and isinstance(e.args[-1], Kron) and e.args[-1] not in p.names:
+        if _kron_terms(e.args[-1], p) is None:
+            return None
         (_, A, B), = _kron_terms(e.args[-1], p)
         rest = e.args[:-1]
         return [(rest[0] if len(rest) == 1 else Mul(rest), A, B)]

@@ -267,6 +267,13 @@ def py_unvec(e: Unvec, p) -> tuple:
 
 
 def py_kron(e: Kron, p) -> tuple:
+    """A ⊗ B applied where it is used (products.py); a scalar factor only scales: a ⊗ B = a B
+    (a may be a 0-d array here, which `@` and kron refuse)."""
+    scalars = [a for a in e.args if is_scalar(a)]
+    if scalars:
+        rest = [a for a in e.args if not is_scalar(a)]
+        rest = [Kron(tuple(rest))] if len(rest) > 1 else rest
+        return " * ".join(p.at(a, MUL, "*") for a in scalars + rest), MUL, "*"
     return dense(piece(e, p), p)
 
 
