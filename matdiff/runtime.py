@@ -9,6 +9,7 @@ import linecache
 from typing import TYPE_CHECKING
 
 from .errors import MatdiffError
+from .printing.pycode import derivative_name
 
 if TYPE_CHECKING:
     from .codegen import Source
@@ -34,7 +35,10 @@ class Lambdified:
         self._conv = _CONVERT[src.backend]()
 
     def __repr__(self) -> str:
-        fns = f", functions: {', '.join(self.function_params)}" if self.function_params else ""
+        def which(key):                                   # Phi_prime_1 (Phi'): the name says the rest
+            name, order = self.function_params[key]
+            return key if key == derivative_name(name, order) else f"{key} ({name}{chr(39) * order})"
+        fns = f", functions: {', '.join(map(which, self.function_params))}" if self.function_params else ""
         return f"<matdiff.lambdify {self.backend}: inputs {', '.join(self.inputs)}; wrt {', '.join(self.wrt)}{fns}>"
 
     def __call__(self, **values):

@@ -536,3 +536,9 @@ def test_kron_with_a_scalar_factor(src):
     fn = lambdify(src, wrt)
     value, grads = fn(**as_given(values, p.shaped.inputs))
     assert close(value, f) and close(grads[wrt], G)
+
+
+def test_repr_says_which_parameter_is_which_function():
+    fn = lambdify("sum(Phi(x)) + sum(Phi_prime(x))", "x", functions=["Phi", "Phi_prime"])
+    assert fn.function_params["Phi_prime_1"] == ("Phi", 1)
+    assert "Phi_prime_1 (Phi')" in repr(fn)
