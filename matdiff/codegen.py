@@ -19,6 +19,7 @@ A list of names, as elsewhere in matdiff, only declares them: then every call pa
 from __future__ import annotations
 
 import keyword
+import textwrap
 import unicodedata
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from .expr import (
     Add, Apply, Expr, Fn, Leaf, MatMul, Transpose, Var, children, postorder, substitute, transform, with_children,
 )
 from .gradient import derive_gradient
+from .limits import budgeted, tick
 from .printing.pycode import BACKENDS, ELEMENTWISE, Y_FORMS, Y_SUFFIX, derivative_name
 from .printing.python import TRANSPARENT, PythonPrinter, repeats
 from .printing.text import to_text
@@ -99,26 +101,54 @@ def _with(e: Expr, kids: list | None, new: Expr | None = None) -> Expr:
 # ---- local names ----------------------------------------------------------------------------------
 
 class Namer:
-    """Unique Python identifiers; a matdiff name is kept where Python allows it (θ stays θ)."""
+    """The one allocator of the generated module's names: each matdiff name (variable, abstract
+    function or derivative, step, temporary, size) -> a unique Python identifier. Reserved: the
+    keywords, the backend modules, helpers and `dtype`. A matdiff name is kept where Python
+    allows it (θ stays θ); otherwise, or when taken, it gets a suffix. Names are compared after
+    NFKC normalization, as Python compares identifiers: ϑ and θ are one Python name."""
 
     def __init__(self, reserved=()):
-        self.taken = set(reserved) | set(keyword.kwlist) | {"dtype"}
+        self.taken = {unicodedata.normalize("NFKC", r) for r in reserved} | set(keyword.kwlist) | {"dtype"}
 
     def __call__(self, want: str) -> str:
         base = _identifier(want)
         name, i = base, 1
         while name in self.taken:
             name, i = f"{base}_{i}", i + 1
+        if not _valid(name):                          # cannot happen; a wrong module must not either
+            raise MatdiffError(f"internal: no Python name for {want!r}")
         self.taken.add(name)
         return name
 
 
+def _valid(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name) and unicodedata.normalize("NFKC", name) == name
+
+
 def _identifier(name: str) -> str:
-    if name.isidentifier() and unicodedata.normalize("NFKC", name) == name:
+    if _valid(name):
         return name
     out = "".join(F.GREEK_NAME.get(ch, ch) if ch.isidentifier() or ch.isdigit() else "_" for ch in name)
     out = unicodedata.normalize("NFKC", out)
-    return out if out.isidentifier() else "v_" + "".join(ch if ch.isalnum() else "_" for ch in out)
+    out = out if out.isidentifier() else "v_" + "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in out)
+    out = unicodedata.normalize("NFKC", out)
+    if keyword.iskeyword(out):                        # lambda -> lambda_, as PEP 8 suggests
+        out += "_"
+    return out if _valid(out) else "v_" + "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_"
+                                                 for ch in out)
+
+
+def abstract_functions(exprs) -> list:
+    """The (name, order) of every abstract function the generated code calls, user's own names
+    (order 0) first: they keep their names when a derivative's parameter would collide."""
+    found: set = set()
+    seen: set = set()
+    for e in exprs:
+        for n in postorder(e, done=seen):
+            seen.add(n)
+            if isinstance(n, Apply) and n.fn.name not in ELEMENTWISE and not n.fn.name.endswith(Y_SUFFIX):
+                found.add((n.fn.name, n.fn.order))
+    return sorted(found, key=lambda f: (f[1], f[0]))
 
 
 # ---- the source ---------------------------------------------------------------------------------------
@@ -144,37 +174,50 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     hess = _hessians(p, names) if hessian else {}
     B = BACKENDS[backend]
     namer = Namer({B.m, "jax", "np", "jnp", "torch", *B.helpers})
-    fname = namer("value_grad_hessian" if hessian else "value_and_grad")
 
+    # the caller's names first (inputs, then abstract functions): they are keyword parameters
     local: dict = {}                                    # Var -> its Python name
     inputs = {}
     for name, shape in p.shaped.inputs.items():
         py = namer(name)
         inputs[name] = (py, shape)
         local[Var(name, shape)] = py
-    stmts = []                                          # (target, expr, section)
+    stmts = []                                          # (target, expr, section), named below
     for sym, rhs in p.steps:
-        local[sym] = namer(sym.name)
-        stmts.append((local[sym], rhs, "forward"))
-    value_name = namer(p.shaped.name or "f")
-    stmts.append((value_name, p.result, "forward"))
+        stmts.append((sym, rhs, "forward"))
+    stmts.append(("value", p.result, "forward"))
     for d, e in g.deltas:
-        local[d] = namer(d.name)
-        stmts.append((local[d], e, "backward"))
-    grad_names = {w: namer(f"grad_{w}") for w in names}
-    stmts += [(grad_names[w], g.backprop[w], "backward") for w in names]
-    hess_names = {w: namer(f"hess_{w}") for w in hess}
-    stmts += [(hess_names[w], hess[w], "Hessians") for w in hess]
-
+        stmts.append((d, e, "backward"))
+    stmts += [(("grad", w), g.backprop[w], "backward") for w in names]
+    stmts += [(("hess", w), hess[w], "Hessians") for w in hess]
     stmts, lowered = _lowered(stmts, p, builtin or {})
+    stmts = _live(stmts)
+    fparams: dict = {}                                  # parameter -> (function name, order)
+    fn_names: dict = {}                                 # (function name, order) -> parameter
+    for name, order in abstract_functions(e for _, e, _ in stmts):
+        key = namer(derivative_name(name, order))
+        fparams[key], fn_names[name, order] = (name, order), key
+    fname = namer("value_grad_hessian" if hessian else "value_and_grad")
+
+    special: dict = {}                                  # "value", ("grad", w), ("hess", w) -> name
+
+    def target_name(t):
+        if isinstance(t, Var):
+            local[t] = namer(t.name)
+            return local[t]
+        special[t] = namer(p.shaped.name or "f") if t == "value" else namer(f"{t[0]}_{t[1]}")
+        return special[t]
+    stmts = [(target_name(t), e, sec) for t, e, sec in stmts]
+    value_name = special["value"]
+    grad_names = {w: special["grad", w] for w in names}
+    hess_names = {w: special["hess", w] for w in hess}
     auto = {lowered[k]: v for k, v in g.names.items() if k in lowered}   # z1, z4: the printed names
-    fparams: dict = {}
 
     def fn_param(name, order):
-        key = derivative_name(name, order)
-        if key not in fparams:
-            fparams[key] = (name, order)
-        return key
+        if (name, order) not in fn_names:             # a call the scan above did not see: named now
+            key = namer(derivative_name(name, order))
+            fparams[key], fn_names[name, order] = (name, order), key
+        return fn_names[name, order]
 
     dims_used: dict = {}
     dim_source = _dim_sources(inputs)
@@ -185,7 +228,8 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
         if isinstance(d, tuple):
             return f"{dim(d[1])} * {dim(d[2])}"
         if d not in dim_source:
-            raise MatdiffError(f"cannot tell the size {d} from the inputs' shapes")
+            raise MatdiffError(f"cannot tell the size {d} from the inputs' shapes: no input has a dimension {d} "
+                               f"(it is the size of an I, 0 or 1 that no input fixes), and the result needs it")
         if d not in dims_used:
             dims_used[d] = namer(d)
         return dims_used[d]
@@ -194,7 +238,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     f = p.shaped.name or "f"
     # the formula above each gradient's line, where it fits: over the program's names (which are
     # locals here), not the printer's auxiliary z1, z4 (which the code need not have)
-    notes = {grad_names[w]: f"∂{f}/∂{w} = {to_text(g.backprop[w])}" for w in names}
+    notes = {grad_names[w]: f"∂{f}/∂{w} = {to_text(g.backprop[w])}".replace("\n", " ") for w in names}
     notes = {k: v for k, v in notes.items() if len(v) <= 96}
     body = _emit(stmts, printer, namer, auto, notes)
     sig = ", ".join(py for py, _ in inputs.values())
@@ -204,7 +248,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     returns = f"{value_name}, {{" + ", ".join(f"{w!r}: {grad_names[w]}" for w in names) + "}"
     if hessian:
         returns += ", {" + ", ".join(f"{w!r}: {hess_names[w]}" for w in hess) + "}"
-    head = [f"def {fname}({sig}):", _docstring(p, names, hessian, fkeys)]
+    head = [f"def {fname}({sig}):", _docstring(p, names, hessian, inputs, {k: fparams[k] for k in fkeys})]
     head += [f"    {dims_used[d]} = {dim_source[d]}" for d in dims_used]
     if printer.uses_dtype:
         first = next((py for py, s in inputs.values() if s), None)
@@ -212,7 +256,18 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     lines = [*B.imports, "", *(B.helpers[h] + "\n" for h in sorted(printer.helpers)), *head, *body,
              f"    return {returns}", ""]
     text = "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
+    _compiles(text)
     return Source(text, fname, backend, inputs, fparams, names, hessian)
+
+
+def _compiles(text: str) -> None:
+    """Generated code compiles, or matdiff refuses: --emit never prints what Python rejects.
+    Parsed and compiled only: nothing runs."""
+    try:
+        compile(text, "<matdiff-generated>", "exec")  # reviewed: matdiff's printer output, never executed here
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as e:
+        raise MatdiffError(f"the generated code is not valid Python ({type(e).__name__}: {e}); "
+                           f"please report this expression") from None
 
 
 def _hessians(p: Problem, names: list) -> dict:
@@ -232,6 +287,7 @@ def _lowered(stmts: list, p: Problem, builtin: dict) -> tuple:
     lowered = dict(memo)
     computed: dict = {}
     for i, (t, e, s) in enumerate(out):
+        tick()
         if computed:
             out[i] = (t, substitute(e, computed), s)
         if i < len(p.steps) and not isinstance(out[i][1], Leaf):
@@ -250,6 +306,7 @@ def _distribute_sums(stmts: list) -> list:
         return [transpose(t) for t in T.args] if T is not M else list(T.args)
 
     def step(e: Expr, kids: list) -> Expr:
+        tick()
         e = e if all(k is c for k, c in zip(kids, children(e))) else _with(e, kids)
         if isinstance(e, MatMul) and len(e.args) == 2:
             (M, v), (u, N) = e.args, e.args
@@ -274,15 +331,31 @@ def _share_subchains(stmts: list) -> list:
                 products.add(n)
     if not any(len(n.args) > 2 for n in products):
         return stmts
+    lengths: dict = {}                                  # first factor -> the products' lengths, longest first
+    for n in products:
+        lengths.setdefault(n.args[0], set()).add(len(n.args))
+    lengths = {k: sorted(v, reverse=True) for k, v in lengths.items()}
+
+    def longest_run(args: tuple):
+        """The longest run of args (the leftmost on a tie) that is a product of the program."""
+        best = None
+        for i, a in enumerate(args):
+            tick()
+            for size in lengths.get(a, ()):
+                if best is not None and size <= best[0]:
+                    break
+                if 2 <= size < len(args) and i + size <= len(args) and MatMul(args[i:i + size]) in products:
+                    best = (size, i)
+                    break
+        return best
 
     def step(e: Expr, kids: list) -> Expr:
         e = e if all(k is c for k, c in zip(kids, children(e))) else _with(e, kids)
         if isinstance(e, MatMul) and len(e.args) > 2:
-            for size in range(len(e.args) - 1, 1, -1):
-                for i in range(len(e.args) - size + 1):
-                    run = MatMul(e.args[i:i + size])
-                    if run in products:
-                        return _with(e, None, MatMul(e.args[:i] + (run,) + e.args[i + size:]))
+            run = longest_run(e.args)
+            if run is not None:
+                size, i = run
+                return _with(e, None, MatMul(e.args[:i] + (MatMul(e.args[i:i + size]),) + e.args[i + size:]))
         return e
     memo: dict = {}
     return [(t, transform(e, step, memo), s) for t, e, s in stmts]
@@ -318,6 +391,7 @@ def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict, notes: 
             named.setdefault(e, t)
     hoisted: set = set()
     for e in reversed(order):                            # parents before children
+        tick()
         if isinstance(e, Var):
             continue
         if e not in rootset and not isinstance(e, TRANSPARENT) and uses.get(e, 0) >= 2:
@@ -330,6 +404,7 @@ def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict, notes: 
     done: set = set()
     temps = 0
     for target, root, sec in stmts:
+        tick()
         if sec != section:
             lines.append(f"    # {sec}")
             section = sec
@@ -360,8 +435,9 @@ def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict, notes: 
     return lines
 
 
-def _docstring(p: Problem, names: list, hessian: bool, fkeys: list) -> str:
-    """`f = c^T Psi(...)`: what the function returns, and its conventions."""
+def _docstring(p: Problem, names: list, hessian: bool, inputs: dict, fparams: dict) -> str:
+    """`f = c^T Psi(...)`: what the function returns, its conventions, and which parameter is
+    which where Python could not take the matdiff name as it is."""
     what = "value, gradients and Hessians" if hessian else "value and gradients"
     f = p.shaped.name or "f"
     head = f"{f} = {to_text(p.f)}" if not p.steps else f"{f}, the program's last line,"
@@ -369,12 +445,39 @@ def _docstring(p: Problem, names: list, hessian: bool, fkeys: list) -> str:
              f"With respect to {', '.join(names)}. Vectors are columns (n, 1); each gradient has its variable's shape.",
              "Hessians follow the vec convention: d²f = vec(dX)^T H vec(dX)." if hessian else
              "A scalar is a 0-d or a 1x1 array."]
-    if fkeys:
-        lines.append(f"Abstract functions and their derivatives are parameters: {', '.join(fkeys)}.")
+    renamed = [f"{py} is {name}" for name, (py, _) in inputs.items() if py != name]
+    if renamed:
+        lines += textwrap.wrap(f"Inputs under another name (Python would not take theirs): {', '.join(renamed)}.", 96)
+    if fparams:
+        lines += textwrap.wrap("Abstract functions and their derivatives are keyword parameters: "
+                               + ", ".join(f"{k} = {n}{chr(39) * o}" for k, (n, o) in fparams.items()) + ".", 96)
     text = "\n".join("    " + line if line else "" for line in lines)
-    return '    """' + text[4:] + '\n    """'
+    return '    """' + _literal_safe(text[4:]) + '\n    """'
 
 
+def _literal_safe(text: str) -> str:
+    """Text for inside a triple-quoted docstring: a backslash or quotes from a name stay text."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _live(stmts: list) -> list:
+    """The statements the outputs need: a program line nothing depends on is left out (its
+    sizes, e.g. the n of an I in `s1 = tr(I)`, need no value)."""
+    defined = {t: e for t, e, _ in stmts if isinstance(t, Var)}
+    need: set = set()
+    seen: set = set()
+    todo = [e for t, e, _ in stmts if not isinstance(t, Var)]
+    while todo:
+        tick()
+        for n in postorder(todo.pop(), done=seen):
+            seen.add(n)
+            if isinstance(n, Var) and n in defined and n not in need:
+                need.add(n)
+                todo.append(defined[n])
+    return [s for s in stmts if not isinstance(s[0], Var) or s[0] in need]
+
+
+@budgeted
 def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False) -> Lambdified:
     """Generated code for the value and the gradients (and with hessian=True the Hessians).
 
@@ -386,13 +489,14 @@ def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hes
     declared, builtin, given = implementations(functions)
     p = Problem.of(expr, shapes, declared)
     src = generate(p, wrt, backend, builtin, hessian)
-    defaults = {}
-    for name, fs in given.items():
-        for order, f in enumerate(fs):
-            defaults[derivative_name(name, order)] = f
+    # each callable bound to the parameter the generated code calls it by (Phi' may be
+    # Phi_prime_1 where a function of the caller is called Phi_prime)
+    defaults = {key: given[name][order] for key, (name, order) in src.functions.items()
+                if name in given and order < len(given[name])}
     return Lambdified(src, compile_source(src), defaults)
 
 
+@budgeted
 def emit(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False) -> str:
     """The source text alone (`matdiff grad ... --emit numpy`); imports no backend."""
     declared, builtin, _ = implementations(functions)

@@ -308,3 +308,216 @@ def test_random_functions_through_generated_code():
 def st_seeds():
     from hypothesis import strategies as st
     return st.integers(0, 2**16)
+
+
+# ---- issue 11: names, sizes, time ---------------------------------------------------------------------
+
+def reference_fns(src, wrt, functions, hessian=False, seed=0):
+    """reference() for a source that declares abstract functions."""
+    p = Problem.of(src, None, functions)
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    g = derive_gradient(p, names)
+    dims = dimension_sizes(p.shaped)
+    values = finite_inputs(p.f, p.shaped, np.random.default_rng(seed), dims)
+    roots = [p.f] + [g.grads[w] for w in names] + ([derive_hessian(p, w).matrix for w in names] if hessian else [])
+    return p, values, evaluate_many(roots, Env(values, dims))
+
+
+def test_a_function_named_like_another_functions_derivative():
+    """Phi' and a function called Phi_prime are two parameters: cos and exp, not exp twice."""
+    fn = matdiff.lambdify("sum(Phi(x)) + sum(Phi_prime(x))", wrt="x",
+                          functions={"Phi": (np.sin, np.cos), "Phi_prime": (np.exp, np.exp)})
+    x = np.array([0.3, -1.2, 2.0])
+    value, grads = fn(x=x)
+    assert value == pytest.approx(np.sum(np.sin(x) + np.exp(x)))
+    assert np.allclose(grads["x"], np.cos(x) + np.exp(x))
+    assert sorted(fn.function_params.values()) == [("Phi", 0), ("Phi", 1), ("Phi_prime", 0), ("Phi_prime", 1)]
+
+
+HOSTILE = ["t1", "t2", "z1", "np", "jnp", "torch", "jax", "lambda", "None", "True", "def", "class", "dtype",
+           "value_and_grad", "value_grad_hessian", "grad_W", "hess_W", "f", "n", "Phi_prime", "Phi_prime2"]
+
+
+@pytest.mark.parametrize("name", HOSTILE + ["θ", "ϑ", "ϕ"])
+def test_hostile_function_names(name):
+    """An abstract function named like a keyword, a module, a temporary or another parameter:
+    every backend's module compiles, and the NumPy one computes what numeric.py does (each
+    stand-in is a different function, so a parameter bound to the wrong one shows)."""
+    src = f"sum({name}(W x)) + c^T Phi(W x) + sum(Phi(W x))"
+    functions = [name, "Phi"]
+    for backend in BACKENDS:
+        for hessian in (False, True):
+            compile(emit(src, "W", backend, functions=functions, hessian=hessian), "<emitted>", "exec")
+    p, values, refs = reference_fns(src, "W", functions, hessian=True)
+    fn = lambdify(src, "W", functions=functions, hessian=True)
+    assert len(set(fn.function_params)) == len(set(fn.function_params.values())) == 6
+    value, grads, hessians = fn(**as_given(values, p.shaped.inputs), **stand_ins(fn))
+    assert all(close(a, b) for a, b in zip([value, grads["W"], hessians["W"]], refs))
+
+
+@pytest.mark.parametrize("name", HOSTILE + ["θ", "ϑ"])
+def test_hostile_variable_names(name):
+    """A variable named like a keyword, a module or a generated name is passed by its own name;
+    the code compiles in every backend and computes what numeric.py does."""
+    src = f"sum(tanh(W x)) + {name}^T tanh(W x) + {name}^T W θ + sum(Phi(W x))"
+    if name == "θ":
+        src = src.replace("W θ", "W ϑ")
+    wrt = ["W", name]
+    for backend in BACKENDS:
+        compile(emit(src, wrt, backend), "<emitted>", "exec")
+    p, values, refs = reference(src, wrt, None)
+    fn = lambdify(src, wrt)
+    value, grads = fn(**as_given(values, p.shaped.inputs), **stand_ins(fn))
+    assert all(close(a, b) for a, b in zip([value, grads["W"], grads[name]], refs))
+
+
+def test_nfkc_equal_names_are_two_names():
+    """Python reads ϕ as φ and ϑ as θ (NFKC): two matdiff names must stay two parameters."""
+    src = "sum(φ(x)) + sum(ϕ(x)) + θ^T x + 2 ϑ^T x"
+    p, values, refs = reference_fns(src, "x", ["φ", "ϕ"])
+    code = emit(src, "x", functions=["φ", "ϕ"])
+    compile(code, "<emitted>", "exec")
+    fn = lambdify(src, "x", functions=["φ", "ϕ"])
+    assert len(fn.function_params) == 4 and len({py for py, _ in fn.inputs.values()}) == 3
+    value, grads = fn(**as_given(values, p.shaped.inputs), **stand_ins(fn))
+    assert close(value, refs[0]) and close(grads["x"], refs[1])
+    assert "θ_1 is ϑ" in code                                  # the docstring says which is which
+
+
+def test_cli_emit_with_keyword_function_names(capsys):
+    from matdiff.cli import main
+    assert main(["grad", "sum(lambda(W x)) + sum(None(W x)) + sum(t1(W x))", "--wrt", "W",
+                 "--fn", "lambda", "--fn", "None", "--fn", "t1", "--emit", "numpy"]) == 0
+    code = capsys.readouterr().out
+    namespace: dict = {}
+    exec(compile(code, "<emitted>", "exec"), namespace)
+    W, x = np.arange(6.0).reshape(2, 3) / 10, np.array([[1.0], [-1.0], [0.5]])
+    fns = {"lambda_": np.sin, "lambda_prime": np.cos, "None_": np.tanh,
+           "None_prime": lambda t: 1 - np.tanh(t) ** 2, "t1": np.exp, "t1_prime": np.exp}
+    value, grads = namespace["value_and_grad"](W, x, **fns)
+    z = W @ x
+    assert np.isclose(float(value), np.sum(np.sin(z) + np.tanh(z) + np.exp(z)))
+    assert np.allclose(grads["W"], (np.cos(z) + 1 - np.tanh(z) ** 2 + np.exp(z)) @ x.T)
+
+
+def test_a_number_under_vec_or_a_transpose():
+    """vec(b^T x) is 1x1: its derivative printed `1.reshape(1, 1)`, which is no Python."""
+    for src in ("vec(b^T x)", "tr(vec(b^T x)) + vec(b^T x)^T vec(x^T x)"):
+        p, values, (f, G) = reference(src, "x", None)
+        fn = lambdify(src, "x")
+        value, grads = fn(**as_given(values, p.shaped.inputs))
+        assert close(value, f) and close(grads["x"], G)
+
+
+@pytest.mark.parametrize("src", ["log(det(alpha))", "logdet(alpha) + inv(alpha) + alpha^-2",
+                                 "alpha^3 + tr(alpha) + sum(diag(alpha)) + ||alpha||", "det(alpha x^T x)"])
+def test_matrix_functions_of_a_scalar(src):
+    """det, logdet, inv, tr, ... of a scalar (a 0-d array in the generated code): the value and
+    the gradient, not NumPy's 'at least two-dimensional'."""
+    p, values, (f, G) = reference(src, "alpha", None)
+    fn = lambdify(src, "alpha")
+    value, grads = fn(**as_given(values, p.shaped.inputs))
+    assert close(value, f) and close(grads["alpha"], G)
+    value, grads = fn(**{**as_given(values, p.shaped.inputs), "alpha": 2.0})
+    assert np.isfinite(value) and isinstance(grads["alpha"], float)
+
+
+def test_inputs_of_the_wrong_size_are_refused():
+    fn = lambdify("x^T A x + b^T B y", "x", shapes={"y": 4})
+    ok = dict(x=np.ones(2), A=np.eye(2), b=np.ones(3), B=np.ones((3, 4)), y=np.ones(4))
+    fn(**ok)
+    cases = [({"A": np.eye(3)}, r"A has shape \(3, 3\), but it should be \(n, n\), n = 2 from x"),
+             ({"A": np.ones((2, 3))}, r"A has shape \(2, 3\).*axis 1 is 3, not 2"),
+             ({"y": np.ones(3)}, r"y has shape \(3,\), but it should be \(4,\)"),
+             ({"B": np.ones((3, 5))}, r"B has shape \(3, 5\).*axis 1 is 5, not 4"),
+             ({"b": np.ones(4)}, r"B has shape \(3, 4\).* from b"),
+             ({"A": np.ones(2)}, r"A is a matrix of shape \(n, n\), got shape \(2,\)"),
+             ({"x": np.ones((2, 2))}, r"x is a vector"),
+             ({"x": "ab"}, r"x: expected an array of numbers"),
+             ({"x": np.ones(2) * 1j}, r"x: .*complex128 is no array of real numbers"),     # not its real part
+             ({"x": np.ones(0), "A": np.ones((0, 0))}, r"x has shape \(0,\), with no entries")]
+    for change, message in cases:
+        with pytest.raises(matdiff.MatdiffError, match=message):
+            fn(**{**ok, **change})
+    scalar = lambdify("alpha x^T x", "x")
+    with pytest.raises(matdiff.MatdiffError, match="alpha is a scalar"):
+        scalar(x=np.ones(2), alpha=np.ones(2))
+    assert scalar(x=np.ones(2), alpha=np.ones((1, 1)))[0] == 2.0
+
+
+def test_a_size_nothing_needs_needs_no_value():
+    """`s1 = tr(I)` in a line the result does not use: its I's size is not asked for; a size
+    the result does need and the inputs do not show is still a clear error."""
+    fn = lambdify("s1 = tr(I)\nf = x^T x", "x")
+    value, grads = fn(x=np.array([1.0, 2.0]))
+    assert value == 5.0 and np.allclose(grads["x"], [2.0, 4.0])
+    assert "eye" not in fn.source
+    with pytest.raises(matdiff.MatdiffError, match="cannot tell the size"):
+        lambdify("s1 = tr(I)\nf = x^T x + s1", "x")
+
+
+@pytest.mark.parametrize("src, wrt", [
+    ("x^T " + " ".join(f"A{i}" for i in range(1, 201)) + " x", "x"),
+    ("tr(" + " ".join(f"A{i}" for i in range(1, 201)) + ")", "A100"),
+    ("x^T " + " ".join(["A"] * 200) + " x", "A"),
+])
+def test_long_products_are_ordered_in_polynomial_time(src, wrt):
+    """A 200-factor product took minutes to order (interval DP building every option's text);
+    now greedily beyond EXACT_CHAIN factors: well under the time limit, and under a tiny limit
+    a LimitError, never a long wait."""
+    import time
+    start = time.monotonic()
+    code = emit(src, wrt)
+    assert time.monotonic() - start < 20
+    compile(code, "<emitted>", "exec")
+    before = matdiff.LIMITS.max_seconds
+    matdiff.LIMITS.max_seconds = 0.001
+    try:
+        with pytest.raises(matdiff.LimitError, match="seconds"):
+            emit(src, wrt)
+        with pytest.raises(matdiff.LimitError, match="seconds"):
+            lambdify(src, wrt)
+    finally:
+        matdiff.LIMITS.max_seconds = before
+
+
+def test_long_products_compute_right():
+    """The greedy order of a long chain (past EXACT_CHAIN) against numeric.py."""
+    from matdiff.printing.products import EXACT_CHAIN
+    n = EXACT_CHAIN + 6
+    src = "c^T " + " ".join(f"A{i}" for i in range(1, n + 1)) + " diag(v) B x"
+    p, values, refs = reference(src, ["A3", "v", "x"], None)
+    fn = lambdify(src, ["A3", "v", "x"])
+    value, grads = fn(**as_given(values, p.shaped.inputs))
+    assert all(close(a, b, rtol=1e-8) for a, b in zip([value, grads["A3"], grads["v"], grads["x"]], refs))
+
+
+def test_a_singular_matrix_at_the_call():
+    fn = lambdify("a^T X^-1 b", "X")
+    with pytest.raises(matdiff.MatdiffError, match="not defined at these inputs"):
+        fn(a=np.ones(2), b=np.ones(2), X=np.zeros((2, 2)))
+
+
+def test_code_that_would_not_compile_is_refused(monkeypatch):
+    """The last guard: --emit never prints what Python rejects (here a broken docstring)."""
+    import matdiff.codegen as codegen
+    monkeypatch.setattr(codegen, "_docstring", lambda *args: '    """unclosed')
+    with pytest.raises(matdiff.MatdiffError, match="not valid Python"):
+        emit("x^T x", "x")
+
+
+@pytest.mark.parametrize("src", ["y^T kron(A, alpha) x", "y^T kron(alpha, A) x", "tr(kron(A, 2) X) + sum(X)",
+                                 "y^T (3 kron(alpha, A) + kron(B, beta)) x"])
+def test_kron_with_a_scalar_factor(src):
+    """A ⊗ alpha with alpha a 0-d array: it scales, where `@` on a 0-d array raises."""
+    wrt = "X" if "X" in src else "x"
+    p, values, (f, G) = reference(src, wrt, None)
+    fn = lambdify(src, wrt)
+    value, grads = fn(**as_given(values, p.shaped.inputs))
+    assert close(value, f) and close(grads[wrt], G)
+
+
+def test_repr_says_which_parameter_is_which_function():
+    fn = lambdify("sum(Phi(x)) + sum(Phi_prime(x))", "x", functions=["Phi", "Phi_prime"])
+    assert fn.function_params["Phi_prime_1"] == ("Phi", 1)
+    assert "Phi_prime_1 (Phi')" in repr(fn)

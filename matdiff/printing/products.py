@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from ..expr import Add, DiagMat, Expr, Identity, Inverse, Kron, MatMul, MatPow, Mul, Ones, Transpose, Vec
 from ..kronecker import is_commutation
-from ..shapes import shape_of
+from ..limits import tick
+from ..shapes import is_scalar, shape_of
 from .pycode import ADD, ATOM, DOT, MUL, N_LARGE, POSTFIX, POWER, number, template_prec, wrap
 
 
@@ -59,9 +60,13 @@ def _kron_terms(e: Expr, p):
     """A ⊗ B, s (A ⊗ B) and sums of them -> [(s or None, A, B)]; None for anything else."""
     if e in p.names:
         return None
+    if isinstance(e, Kron) and any(is_scalar(a) for a in e.args):   # a ⊗ B = a B: python.py_kron
+        return None
     if isinstance(e, Kron):
         return [(None, e.args[0], e.args[1] if len(e.args) == 2 else Kron(e.args[1:]))]
     if isinstance(e, Mul) and isinstance(e.args[-1], Kron) and e.args[-1] not in p.names:
+        if _kron_terms(e.args[-1], p) is None:
+            return None
         (_, A, B), = _kron_terms(e.args[-1], p)
         rest = e.args[:-1]
         return [(rest[0] if len(rest) == 1 else Mul(rest), A, B)]
@@ -212,12 +217,20 @@ def combine(L: Piece, R: Piece, p) -> tuple:
     return Piece("dense", shape, (text, MUL, "@")), cost
 
 
+EXACT_CHAIN = 12     # chains up to this long are ordered exactly; longer ones greedily
+
+
 def chain_product(factors: list, p) -> tuple:
-    """The product of the factors in the cheapest order (interval DP over combine's costs;
-    on a tie the split furthest right wins, so `A @ B @ C` reads left to right)."""
+    """The product of the factors in the cheapest order: up to EXACT_CHAIN factors by interval
+    DP over combine's costs (O(n^3) combines; on a tie the split furthest right wins, so
+    `A @ B @ C` reads left to right); longer chains greedily, the cheapest adjacent pair first
+    (O(n) combines), so that a 200-factor product is not a minute of ordering."""
     n = len(factors)
+    if n > EXACT_CHAIN:
+        return dense(_greedy_chain([piece(f, p) for f in factors], p), p)
     best = {(i, i): (0, piece(f, p)) for i, f in enumerate(factors)}
     for length in range(2, n + 1):
+        tick()
         for i in range(n - length + 1):
             j = i + length - 1
             options = []
@@ -227,6 +240,23 @@ def chain_product(factors: list, p) -> tuple:
                 options.append((cl + cr + cost, P))
             best[i, j] = min(options, key=lambda o: o[0])
     return dense(best[0, n - 1][1], p)
+
+
+def _greedy_chain(items: list, p) -> Piece:
+    """Multiply the cheapest adjacent pair (the leftmost on a tie) until one piece is left; only
+    the two pairs next to a merge are recombined. x^T A1 ... A200 x becomes vector-matrix
+    products from the left, as the exact order would."""
+    pairs = [combine(items[i], items[i + 1], p) for i in range(len(items) - 1)]
+    while pairs:
+        tick()
+        i = min(range(len(pairs)), key=lambda j: pairs[j][1])
+        items[i:i + 2] = [pairs[i][0]]
+        del pairs[i]
+        if i > 0:
+            pairs[i - 1] = combine(items[i - 1], items[i], p)
+        if i < len(pairs):
+            pairs[i] = combine(items[i], items[i + 1], p)
+    return items[0]
 
 
 # ---- sums of outer products ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ class Backend:
 
 
 _COMMON = {
-    "exp": "{m}.exp({x})", "log": "{m}.log({x})", "sin": "{m}.sin({x})", "cos": "{m}.cos({x})",
+    "exp": "{m}.exp({x})", "abs": "{m}.abs({x})", "array": "{m}.asarray({x})", "log": "{m}.log({x})", "sin": "{m}.sin({x})", "cos": "{m}.cos({x})",
     "tanh": "{m}.tanh({x})", "sqrt": "{m}.sqrt({x})", "sum": "{m}.sum({x})", "trace": "{m}.trace({x})",
     "inv": "{m}.linalg.inv({x})", "solve": "{m}.linalg.solve({x}, {y})", "det": "{m}.linalg.det({x})",
     "logdet": "{m}.linalg.slogdet({x})[1]", "norm": "{m}.linalg.norm({x})", "kron": "{m}.kron({x}, {y})",
@@ -58,7 +58,7 @@ JAX = Backend("jax", "jnp", ("import jax", "import jax.numpy as jnp"), {
 TORCH = Backend("torch", "torch", ("import torch",), {
     **_COMMON, "sigmoid": "torch.sigmoid({x})", "relu": "torch.relu({x})",
     "softplus": "torch.nn.functional.softplus({x})", "softmax": "torch.softmax({x}, dim=0)",
-    "logsumexp": "torch.logsumexp({x}.reshape(-1), 0)", "eye": "torch.eye({n}, dtype=dtype)",
+    "logsumexp": "torch.logsumexp({x}.reshape(-1), 0)", "array": "torch.tensor({x}, dtype=dtype)", "eye": "torch.eye({n}, dtype=dtype)",
     "zeros": "torch.zeros(({r}, {c}), dtype=dtype)", "ones": "torch.ones(({r}, {c}), dtype=dtype)",
     "rowsum": "torch.sum({x}, dim=1, keepdim=True)", "swap01": "permute(1, 0, 2)",
     "kron": "torch.kron({x}.contiguous(), {y}.contiguous())",   # torch 2.13: kron of a transposed view fails

@@ -68,6 +68,9 @@ class PythonPrinter:
         return self.term(e)[0]
 
     def at(self, e: Expr, level: int, op: str | None = None, left: bool = True) -> str:
+        if level >= DOT and isinstance(e, Const) and e not in self.names:
+            # `1.reshape(...)` is no Python, and a number has no .T: an array of the number
+            return self.op("array", x=number(e.value))
         return wrap(self.term(e), level, op, left)
 
     def dims(self, e: Expr) -> tuple:
@@ -183,10 +186,14 @@ def py_transpose(e: Transpose, p) -> tuple:
 
 
 def py_inverse(e: Inverse, p) -> tuple:
+    if is_scalar(e.arg):                               # a scalar (0-d or 1x1): linalg wants a matrix
+        return f"1 / {p.at(e.arg, MUL, '/')}", MUL, "/"
     return dense(piece(e, p), p) if isinstance(e.arg, DiagMat) else (p.op("inv", x=p.arg(e.arg)), ATOM, None)
 
 
 def py_mat_pow(e: MatPow, p) -> tuple:
+    if is_scalar(e.arg):
+        return py_hadamard_pow(HadamardPow(e.k, e.arg), p)
     return p.op("matrix_power", x=p.arg(e.arg), k=number(e.k)), ATOM, None
 
 
@@ -248,14 +255,25 @@ def py_diag_of(e: DiagOf, p) -> tuple:
 
 
 def py_vec(e: Vec, p) -> tuple:
+    if is_scalar(e.arg):                               # vec of a scalar is the scalar
+        return p.term(e.arg)
     return f"{p.at(e.arg, DOT)}.T.reshape(-1, 1)", POSTFIX, None
 
 
 def py_unvec(e: Unvec, p) -> tuple:
+    if is_scalar(e):
+        return p.term(e.arg)
     return f"{p.at(e.arg, DOT)}.reshape({p.dim(e.cols)}, {p.dim(e.rows)}).T", POSTFIX, None
 
 
 def py_kron(e: Kron, p) -> tuple:
+    """A ⊗ B applied where it is used (products.py); a scalar factor only scales: a ⊗ B = a B
+    (a may be a 0-d array here, which `@` and kron refuse)."""
+    scalars = [a for a in e.args if is_scalar(a)]
+    if scalars:
+        rest = [a for a in e.args if not is_scalar(a)]
+        rest = [Kron(tuple(rest))] if len(rest) > 1 else rest
+        return " * ".join(p.at(a, MUL, "*") for a in scalars + rest), MUL, "*"
     return dense(piece(e, p), p)
 
 
@@ -267,6 +285,25 @@ def call(op):
     return lambda e, p: (p.op(op, x=p.arg(e.arg)), ATOM, None)
 
 
+def of_matrix(op, scalar):
+    """det, logdet, tr, ...: NumPy's linalg wants a matrix, and a scalar here may be 0-d, so a
+    scalar argument is written with `scalar` (det(a) = a, logdet(a) = log|a| as slogdet gives)."""
+    general = op if callable(op) else call(op)
+    return lambda e, p: scalar(e, p) if is_scalar(e.arg) else general(e, p)
+
+
+def _itself(e, p):
+    return p.term(e.arg)
+
+
+def _log_abs(e, p):
+    return p.op("log", x=p.op("abs", x=p.arg(e.arg))), ATOM, None
+
+
+def _abs(e, p):
+    return p.op("abs", x=p.arg(e.arg)), ATOM, None
+
+
 def py_differential(e, p):
     raise MatdiffError(f"internal: a differential d{e.of} in generated code")
 
@@ -276,8 +313,9 @@ PY = {
     Differential: py_differential,
     Add: py_add, Mul: py_mul, Hadamard: py_hadamard, MatMul: py_matmul, Kron: py_kron,
     Transpose: py_transpose, Inverse: py_inverse, MatPow: py_mat_pow, HadamardPow: py_hadamard_pow,
-    Apply: py_apply, Trace: py_trace, Det: call("det"), LogDet: call("logdet"), Sum: call("sum"),
-    Norm: call("norm"), DiagMat: py_diag_mat, DiagOf: py_diag_of, Vec: py_vec, Unvec: py_unvec,
+    Apply: py_apply, Trace: of_matrix(py_trace, _itself), Det: of_matrix("det", _itself),
+    LogDet: of_matrix("logdet", _log_abs), Sum: call("sum"), Norm: of_matrix("norm", _abs), DiagMat: py_diag_mat,
+    DiagOf: of_matrix(py_diag_of, _itself), Vec: py_vec, Unvec: py_unvec,
     Softmax: call("softmax"), LogSumExp: call("logsumexp"),
 }
 
