@@ -8,7 +8,7 @@ import sys
 
 from . import __version__
 from .errors import MatdiffError
-from .limits import LIMITS
+from .limits import LIMITS, budgeted
 
 EXAMPLES = """examples:
   matdiff parse 'c^T Psi((W + V) Phi(W x + b))'
@@ -262,7 +262,7 @@ def main(argv=None) -> int:
         for item in getattr(a, "limit", []):
             name, _, value = item.partition("=")
             LIMITS.set(name.strip(), value.strip())
-        return a.run(a)
+        return budgeted(a.run)(a)                 # the whole command, printing included, in one budget
     except MatdiffError as e:
         print(f"matdiff: error: {e}", file=sys.stderr)
         return 2

@@ -29,6 +29,7 @@ from .expr import (
     Add, Apply, Expr, Fn, Leaf, MatMul, Transpose, Var, children, postorder, substitute, transform, with_children,
 )
 from .gradient import derive_gradient
+from .limits import budgeted
 from .printing.pycode import BACKENDS, ELEMENTWISE, Y_FORMS, Y_SUFFIX, derivative_name
 from .printing.python import TRANSPARENT, PythonPrinter, repeats
 from .printing.text import to_text
@@ -375,6 +376,7 @@ def _docstring(p: Problem, names: list, hessian: bool, fkeys: list) -> str:
     return '    """' + text[4:] + '\n    """'
 
 
+@budgeted
 def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False) -> Lambdified:
     """Generated code for the value and the gradients (and with hessian=True the Hessians).
 
@@ -393,6 +395,7 @@ def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hes
     return Lambdified(src, compile_source(src), defaults)
 
 
+@budgeted
 def emit(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False) -> str:
     """The source text alone (`matdiff grad ... --emit numpy`); imports no backend."""
     declared, builtin, _ = implementations(functions)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Sequence, Union
 
+from .limits import tick
+
 Dim = Union[int, str]
 Shape = tuple  # () | (d,) | (d, d): a Var's declared shape
 Shape2 = tuple  # (rows, cols): every node's shape after inference
@@ -341,6 +343,7 @@ def with_children(e: Expr, kids: Sequence[Expr]) -> Expr:
 def postorder(root: Expr, done=()) -> list:
     """Every distinct node once, children before parents; iterative, so depth is no limit.
     Nodes in `done` (a set or dict of nodes already handled) are neither listed nor entered."""
+    tick()                                       # every walk looks at the clock: one place covers all
     seen: set = set(done) if not isinstance(done, (set, dict)) else done
     if seen is done:
         seen = _Overlay(done)
@@ -421,6 +424,7 @@ def substitute(root: Expr, mapping: dict) -> Expr:
     inside replaced nodes and without simplifying (a DAG stays a DAG)."""
     if not mapping:
         return root
+    tick()
     memo: dict = {}
     stack = [(root, False)]
     while stack:
