@@ -258,6 +258,7 @@ def main(argv=None) -> int:
     if not getattr(a, "run", None):
         parser.print_help()
         return 2
+    saved = vars(LIMITS).copy()             # --limit holds for this command only (main() called from Python)
     try:
         for item in getattr(a, "limit", []):
             name, _, value = item.partition("=")
@@ -274,3 +275,5 @@ def main(argv=None) -> int:
     except BrokenPipeError:                 # `matdiff grad ... | head`
         sys.stderr.close()
         return 0
+    finally:
+        vars(LIMITS).update(saved)

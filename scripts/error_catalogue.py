@@ -31,6 +31,9 @@ EXAMPLES = [
     ("DerivativeError", "the gradient of a vector", ("grad", "A x", "--wrt", "x")),
     ("LimitError", "nesting past the limit", ("parse", " + ".join(["x"] * 300))),
     ("LimitError", "a matrix power past the limit", ("grad", "tr(A^1000)", "--wrt", "A")),
+    ("LimitError", "a command past its time limit",
+     ("grad", "\n".join(f"h{i} = tanh(W h{i - 1})" for i in range(1, 301)) + "\nJ = sum(h300)", "--wrt", "W",
+      "--limit", "seconds=0.001")),
     ("MatdiffError", "a limit that does not exist", ("parse", "x", "--limit", "speed=3")),
     ("MatdiffError", "--wrt missing", ("grad", "x^T x")),
 ]

@@ -266,3 +266,10 @@ def test_latex_of_a_deep_expression(k):
     for i in range(k):
         expected = f"{expected}^{{-1}}" if i == 0 else f"({expected})^{{-1}}"
     assert matdiff.latex("A" + "^-1" * k) == expected
+
+
+def test_a_limit_on_the_command_line_holds_for_that_command_only(limits, capsys):
+    before = LIMITS.max_depth
+    assert main(["parse", "x^T (x + x)", "--limit", "depth=2"]) == 2
+    assert "--limit depth=" in capsys.readouterr().err
+    assert LIMITS.max_depth == before                  # main() called from Python leaves LIMITS as it was
