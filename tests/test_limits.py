@@ -79,6 +79,7 @@ def chain(n: int, step: str = "{prev} + x", last: str = "f = h{n}^T h{n}") -> st
 BIG = chain(400, step="tanh(W {prev})", last="f = sum(h{n})")
 
 ENTRY_POINTS = {
+    "parse": lambda: matdiff.parse(BIG),
     "understand": lambda: matdiff.understand(BIG),
     "derive_gradient": lambda: matdiff.derive_gradient(BIG, "W"),
     "gradient": lambda: matdiff.gradient(BIG, "W"),
