@@ -89,10 +89,10 @@ def current() -> Deadline | None:
 
 def too_deep() -> LimitError:
     """What a RecursionError means to the user: some walk over the expression went too deep."""
-    return LimitError(f"the expression is nested too deeply to work with (Python's recursion limit, "
-                      f"{sys.getrecursionlimit()} frames, was reached; the depth limit is {LIMITS.max_depth}, "
-                      f"lower it with matdiff.LIMITS.max_depth or --limit depth=N to be refused "
-                      f"earlier, or write the deep part as a program of named steps)")
+    return LimitError(f"the expression is nested too deeply to work with: Python's recursion limit "
+                      f"({sys.getrecursionlimit()} frames) was reached. A SymPy result writes a program's "
+                      f"steps out in full, where derive_gradient (matdiff grad) keeps them named. The "
+                      f"depth limit is {LIMITS.max_depth} (matdiff.LIMITS.max_depth or --limit depth=N)")
 
 
 def budgeted(fn):
