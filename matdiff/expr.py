@@ -58,6 +58,8 @@ class Expr:
             if (id(a), id(b)) in seen:
                 continue
             seen.add((id(a), id(b)))
+            if not len(seen) % 4096:
+                tick()                           # two big equal DAGs, not the same objects, take a while
             for x, y in zip(a.fields(), b.fields()):
                 if isinstance(x, tuple) and isinstance(y, tuple) and len(x) == len(y):
                     stack.extend(zip(x, y))
