@@ -123,6 +123,7 @@ def sheet(expr, wrt, shapes=None, functions=None, notation: str = "diag", check:
     return solution_sheet(Problem.of(expr, shapes, functions), wrt, notation, check)
 
 
+@budgeted
 def latex(result, shapes=None, functions=None) -> str:
     """LaTeX of any result: a SymPy expression (via sympy.latex), a matdiff Expr or Gradient,
     a dict of results (one line each), or the text of an expression (as matdiff understands it).

@@ -9,7 +9,7 @@ import warnings
 
 from . import __version__
 from .errors import MatdiffError, MatdiffWarning
-from .limits import LIMITS, refuse
+from .limits import LIMITS, budgeted, refuse
 
 EXAMPLES = """examples:
   matdiff parse 'c^T Psi((W + V) Phi(W x + b))'
@@ -344,6 +344,7 @@ def main(argv=None) -> int:
     if not getattr(a, "run", None):
         parser.print_help()
         return 2
+    saved = vars(LIMITS).copy()             # --limit holds for this command only (main() called from Python)
     try:
         for item in getattr(a, "limit", []):
             name, _, value = item.partition("=")
@@ -351,7 +352,7 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _note_printer(warnings.showwarning)
             warnings.simplefilter("always", MatdiffWarning)
-            return a.run(a)
+            return budgeted(a.run)(a)             # the whole command, printing included, in one budget
     except MatdiffError as e:
         print(f"matdiff: error: {e}", file=sys.stderr)
         return 2
@@ -367,3 +368,5 @@ def main(argv=None) -> int:
     except BrokenPipeError:                 # `matdiff grad ... | head`
         sys.stderr.close()
         return 0
+    finally:
+        vars(LIMITS).update(saved)

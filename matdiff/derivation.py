@@ -164,8 +164,11 @@ def back_substitute(df: Expr, eqs: list) -> list:
         below[q.sym] = set().union(*([uses[q.sym]] + [below[s] for s in uses[q.sym]]))
     lines = [Line(df)]
     e = df
+    order = {s: i for i, s in enumerate(d)}
     while True:
-        present = [s for s in d if Differential(s) in set(postorder(e))]
+        # one walk of e per line (a walk per symbol made a long program's sheet cubic)
+        present = sorted({n.of for n in postorder(e) if isinstance(n, Differential) and n.of in order},
+                         key=order.get)
         if not present:
             break
         ready = tuple(s for s in present if not any(s in below[t] for t in present if t != s))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Sequence, Union
 
-from .limits import check_number
+from .limits import check_number, tick
 
 Dim = Union[int, str]
 Shape = tuple  # () | (d,) | (d, d): a Var's declared shape
@@ -58,6 +58,8 @@ class Expr:
             if (id(a), id(b)) in seen:
                 continue
             seen.add((id(a), id(b)))
+            if not len(seen) % 4096:
+                tick()                           # two big equal DAGs, not the same objects, take a while
             for x, y in zip(a.fields(), b.fields()):
                 if isinstance(x, tuple) and isinstance(y, tuple) and len(x) == len(y):
                     stack.extend(zip(x, y))
@@ -355,6 +357,7 @@ def with_children(e: Expr, kids: Sequence[Expr]) -> Expr:
 def postorder(root: Expr, done=()) -> list:
     """Every distinct node once, children before parents; iterative, so depth is no limit.
     Nodes in `done` (a set or dict of nodes already handled) are neither listed nor entered."""
+    tick()                                       # every walk looks at the clock: one place covers all
     seen: set = set(done) if not isinstance(done, (set, dict)) else done
     if seen is done:
         seen = _Overlay(done)
@@ -435,6 +438,7 @@ def substitute(root: Expr, mapping: dict) -> Expr:
     inside replaced nodes and without simplifying (a DAG stays a DAG)."""
     if not mapping:
         return root
+    tick()
     memo: dict = {}
     stack = [(root, False)]
     while stack:

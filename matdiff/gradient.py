@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from .algebra import add
 from .canon import backprop
 from . import limits
+from .limits import budgeted
 from .errors import MatdiffError
 from .expr import (
     Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, computation_order, postorder,
@@ -43,6 +44,7 @@ class Gradient:
             mapping[d] = substitute(e, mapping)
         self.grads = {w: substitute(g, mapping) for w, g in self.backprop.items()}
 
+    @budgeted
     def text(self) -> str:
         """The program's steps, the deltas used, then `∂f/∂W = ...` for each variable."""
         p = self.problem
@@ -53,6 +55,7 @@ class Gradient:
         lines += [f"∂{f}/∂{w} = {to_text(g, self.names)}" for w, g in self.backprop.items()]
         return "\n".join(lines)
 
+    @budgeted
     def latex_lines(self) -> list:
         """The lines of text() as LaTeX (left side, right side) pairs."""
         p = self.problem
@@ -69,14 +72,26 @@ class Gradient:
         """Jupyter renders a Gradient as its LaTeX lines."""
         return "$$" + aligned(self.latex_lines()) + "$$"
 
+    @budgeted
     def sympy(self) -> dict:
-        from .printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
-        return {w: to_sympy(g) for w, g in self.grads.items()}
+        return {w: _sympy_of(g) for w, g in self.grads.items()}
 
+    @budgeted
     def check(self, seed: int = 0) -> CheckReport:
         from .checking import check_gradients     # NumPy costs ~50 ms at start-up: load it when asked
         p = self.problem
         return check_gradients(p.f, {p.var(w): g for w, g in self.grads.items()}, p.shaped, seed)
+
+
+def _sympy_of(g: Expr):
+    """g as SymPy. SymPy's classes recurse over their arguments (MatAdd.shape), so a gradient
+    with a 2,000-step chain inline (h2000 = (((x + x) + x) + ...)) is too deep for them; simplified,
+    such a chain collapses (to 2000 x) in linear time, and only then is it tried again."""
+    from .printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
+    try:
+        return to_sympy(g)
+    except RecursionError:
+        return to_sympy(simplify(g))          # still too deep: the API boundary says so (LimitError)
 
 
 def derive_gradient(p: Problem, wrt) -> Gradient:

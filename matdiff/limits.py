@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
+import threading
 import time
 from dataclasses import dataclass, fields
 
@@ -108,24 +110,44 @@ class Deadline:
                          LIMITS.max_seconds)
 
 
-_current: list = [None]      # the budget of the derivation under way, if any
+# The budget of the call under way in this thread, if any. Per thread: a call that finishes in
+# one thread must neither clear nor share the budget of a call running in another.
+_local = threading.local()
+
+
+def current() -> Deadline | None:
+    """The budget of the call under way in this thread (None outside any)."""
+    return getattr(_local, "deadline", None)
+
+
+def too_deep() -> LimitError:
+    """What a RecursionError means to the user: some walk over the expression went too deep."""
+    return LimitError(f"the expression is nested too deeply to work with: Python's recursion limit "
+                      f"({sys.getrecursionlimit()} frames) was reached. A SymPy result writes a program's "
+                      f"steps out in full, where derive_gradient (matdiff grad) keeps them named. The "
+                      f"depth limit is {LIMITS.max_depth} (matdiff.LIMITS.max_depth or --limit depth=N)")
 
 
 def budgeted(fn):
-    """Run fn under one time budget (the API's entry points). A call inside another shares the
-    outer budget; outside any, tick() costs nothing, so internal functions stay usable alone."""
+    """Run fn under one time budget (the API's entry points). A call inside another (in the same
+    thread) shares the outer budget; outside any, tick() costs nothing, so internal functions stay
+    usable alone. The outermost call also turns a RecursionError, from any walk that user input
+    drove too deep, into a LimitError: no entry point lets a traceback out."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if _current[0] is not None:
+        if current() is not None:
             return fn(*args, **kwargs)
-        _current[0] = Deadline()
+        _local.deadline = Deadline()
         try:
             return fn(*args, **kwargs)
+        except RecursionError:
+            raise too_deep() from None
         finally:
-            _current[0] = None
+            _local.deadline = None
     return wrapper
 
 
 def tick() -> None:
-    if _current[0] is not None:
-        _current[0].tick()
+    deadline = getattr(_local, "deadline", None)
+    if deadline is not None:
+        deadline.tick()

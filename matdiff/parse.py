@@ -23,7 +23,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import functions as F
 from .errors import LimitError, MatdiffError, ParseError, UnknownFunctionError, caret
-from .limits import MAX_DIGITS, check_depth, check_text
+from .limits import MAX_DIGITS, budgeted, check_depth, check_text, tick
 from .expr import (
     MINUS_ONE, Add, Apply, Assign, Const, Det, DiagMat, Expr, Fn, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Program, Softmax, Sum, Trace,
@@ -345,6 +345,7 @@ def _parse_tree(src: str, functions: frozenset) -> Tree:
         raise ParseError("the input is empty: expected an expression such as `x^T A x`")
     parser = _PARSER.parse_interactive()
     for tok in _retype(tokens, src, functions):
+        tick()                                     # 100,000 characters take a while to parse
         parser.feed_token(tok)
     if bad is not None:
         bad.allowed = parser.accepts()
@@ -394,6 +395,7 @@ def _mark_norm_bars(src: str) -> str:
     return "".join(out)
 
 
+@budgeted
 def parse(src: str, functions=()) -> Program:
     """Parse an expression or a program.
 

@@ -15,10 +15,12 @@ from .algebra import normalize
 from .errors import DerivativeError, MatdiffError, MatdiffWarning
 from .expr import Expr, Program, Var, postorder, substitute
 from .inference import Shaped, infer_shapes
+from .limits import budgeted, tick
 from .parse import parse
 from .shapes import shape_of
 
 
+@budgeted
 def understand(src, shapes=None, functions=None) -> Shaped:
     """Parse and shape an expression or program: the function as matdiff understands it."""
     functions = function_names(functions)
@@ -54,13 +56,19 @@ class Problem:
         symbols: dict = {}                       # shaped node of a step -> its symbol
         steps = []
         for name, node in shaped.defs:
-            rhs = normalize(substitute(node, {k: v for k, v in symbols.items() if k != node}))
+            tick()
             sym = Var(name, user_shape(node))
-            symbols.setdefault(node, sym)
+            # a step whose node an earlier step already names (`g = W x` after `h = W x`) keeps its
+            # own right-hand side, not `g = h`: that symbol steps aside for this one substitution
+            # (set aside and put back, not a filtered copy of symbols: a copy per step was quadratic)
+            earlier = symbols.pop(node, None)
+            rhs = normalize(substitute(node, symbols))
+            symbols[node] = earlier if earlier is not None else sym
             steps.append((sym, rhs))
         result = normalize(substitute(shaped.expr, symbols))
         inline: dict = {}
         for sym, rhs in steps:
+            tick()
             inline[sym] = substitute(rhs, inline)
         f = substitute(result, inline)
         vars_ = {v.name: v for v in postorder(f) if isinstance(v, Var)}

@@ -15,6 +15,7 @@ from .errors import DerivativeError, MatdiffError
 from .expr import Expr
 from .gradient import _used_names, auto_names, derive_gradient
 from .jacobian import jacobian_expr
+from .limits import budgeted
 from .kronecker import commutation_names, is_commutation, without_vec
 from .printing.text import to_text
 from .problem import Problem
@@ -41,6 +42,7 @@ class DerivativeMatrix:
     def symbol(self) -> str:
         return {"jacobian": "J", "hessian": "H", "diagonal": "diag H"}[self.kind]
 
+    @budgeted
     def text(self) -> str:
         """Auxiliary names used, then `J = ...`; commutation matrices print as K_{m,n}."""
         names = {**self.names, **commutation_names(self.matrix)}
@@ -55,11 +57,13 @@ class DerivativeMatrix:
                             "an approximation here: off-diagonal second derivatives are neglected)"))
         return "\n".join(lines)
 
+    @budgeted
     def formula(self) -> str:
         """The right-hand side as text: `diag(tanh'(W x)) W`, `-K_{n,n} (X^-T ⊗ X^-1)`."""
         names = {**self.names, **commutation_names(self.matrix)}
         return names[self.matrix] if self.matrix in names else to_text(self.matrix, names)
 
+    @budgeted
     def latex_lines(self) -> list:
         """The lines of text() as LaTeX (left side, right side) pairs."""
         from .printing.latex import latex_dim, latex_name, to_latex
@@ -81,10 +85,12 @@ class DerivativeMatrix:
         from .printing.latex import aligned
         return "$$" + aligned(self.latex_lines()) + "$$"
 
+    @budgeted
     def sympy(self):
         from .printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
         return to_sympy(without_vec(self.matrix), shallow=True)
 
+    @budgeted
     def check(self, seed: int = 0) -> CheckReport:
         from .checking import check_hessian, check_hessian_diagonal, check_jacobian   # NumPy: when asked
         p = self.problem

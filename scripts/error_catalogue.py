@@ -37,6 +37,9 @@ EXAMPLES = [
     ("LimitError", "a matrix power past the limit", ("grad", "tr(A^1000)", "--wrt", "A")),
     ("LimitError", "a number of more than 300 digits", ("parse", "x * 1" + "0" * 300)),
     ("LimitError", "a number folded past 300 digits", ("grad", "x^T x * ((10^60)^60)^60", "--wrt", "x")),
+    ("LimitError", "a command past its time limit",
+     ("grad", "\n".join(f"h{i} = tanh(W h{i - 1})" for i in range(1, 301)) + "\nJ = sum(h300)", "--wrt", "W",
+      "--limit", "seconds=0.001")),
     ("MatdiffError", "a limit that does not exist", ("parse", "x", "--limit", "speed=3")),
     ("MatdiffError", "--wrt missing", ("grad", "x^T x")),
 ]

@@ -244,3 +244,22 @@ def test_a_derivation_too_long_for_a_sheet_is_refused_quickly():
     with pytest.raises(matdiff.LimitError, match="too long for a solution sheet"):
         build_sheet(Problem.of("\n".join(layers)), "W")
     assert main(["sheet", "\n".join(layers), "--wrt", "W"]) == 2
+
+
+def test_back_substitution_walks_each_line_once(monkeypatch):
+    """A program's sheet walked every line once per symbol: a 2,000-line program took minutes."""
+    from matdiff import derivation
+    from matdiff.expr import postorder
+
+    def nodes_walked(n):
+        src = "\n".join(["h1 = x"] + [f"h{i} = h{i - 1} + x" for i in range(2, n + 1)] + [f"f = h{n}^T h{n}"])
+        count = [0]
+
+        def counting(root, done=()):
+            out = postorder(root, done)
+            count[0] += len(out)
+            return out
+        monkeypatch.setattr(derivation, "postorder", counting)
+        matdiff.sheet(src, "x")
+        return count[0]
+    assert nodes_walked(200) < 6 * nodes_walked(50)      # 4 times the lines: linear ~4, once per symbol ~16

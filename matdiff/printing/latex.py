@@ -13,7 +13,7 @@ from fractions import Fraction
 from ..expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
-    Transpose, Unvec, Var, Vec, Zero,
+    Transpose, Unvec, Var, Vec, Zero, children, postorder,
 )
 from ..functions import GREEK
 from .precedence import HADAMARD, POSTFIX, PRODUCT, SUM, is_negative, precedence
@@ -178,6 +178,9 @@ def split_lines(s: str, width: int) -> list:
 
 # ---- the printer ------------------------------------------------------------------------------
 
+SHALLOW = 60       # nesting the printer's recursion takes without help (see LatexPrinter.__call__)
+
+
 class LatexPrinter:
     """One function per node type via the LATEX table; `names` prints named sub-expressions by name."""
 
@@ -185,10 +188,15 @@ class LatexPrinter:
         self.names = names or {}
         self.brk = BREAK if breaks else ""      # where a long line may be broken (see split_lines)
         self.brk_product = BREAK_PRODUCT if breaks else ""
+        self.memo: dict = {}                    # node -> its LaTeX as an operand (top=False)
 
     def __call__(self, e: Expr, top: bool = True) -> str:
         if not top and e in self.names:
             return latex_name(self.names[e])
+        if not top and e in self.memo:
+            return self.memo[e]
+        if top:
+            self.warm(e)
         k = broadcast_number(e)
         if k is not None:
             return self(k, top)
@@ -199,6 +207,22 @@ class LatexPrinter:
         s = self(e, top=False)
         p = 50 if e in self.names else precedence(broadcast_number(e) or e)
         return parens(s) if p < level or (strict and p == level) else s
+
+    def warm(self, e: Expr) -> None:
+        """The printer recurses a few frames per level: a deep expression (A^-1^-1... 240 deep,
+        within the depth limit) would pass Python's recursion limit. Its operands printed first,
+        children before parents, every recursive call finds its operand printed and returns at
+        once. Named nodes print as their name: the walk stops there (a program's steps stay linear)."""
+        order: list = []
+        for c in children(e):
+            order += postorder(c, done=self.names)
+        height: dict = {}
+        for n in order:
+            height[n] = 1 + max((height.get(c, 0) for c in children(n)), default=0)
+        if max(height.values(), default=0) > SHALLOW:
+            for n in order:
+                if n not in self.memo:
+                    self.memo[n] = self(n, top=False)
 
     def base(self, e: Expr) -> str:
         """The base of a superscript: anything that carries a superscript itself is parenthesised,
