@@ -84,7 +84,7 @@ class Draws:
     `find(measure)` draws inputs at which every expression in `finite` is finite and hands them
     to measure(values, dims), which returns its result, or a string saying why finite differences
     cannot be trusted at these inputs. After TRIES rejected sets at one choice of sizes the next
-    is tried (distinct sizes, all 3, the distinct sizes the other way round): some functions are
+    is tried (distinct sizes, the distinct sizes the other way round, all 3): some functions are
     singular at distinct sizes (logdet(X^T X) for a wide X). Sizes that worked are kept."""
 
     def __init__(self, shaped: Shaped, exprs: tuple, rng, scale: float = 1.0):
@@ -96,7 +96,9 @@ class Draws:
     def _sizes(self):
         first = self.first
         out = []
-        for d in (self.dims, first, {k: 3 for k in first}, dict(zip(first, reversed(list(first.values()))))):
+        # the distinct sizes the other way round before equal ones: at equal sizes a claim with a
+        # wrong transpose can pass (logdet(A^T A) is singular for a wide A, fine for a tall one)
+        for d in (self.dims, first, dict(zip(first, reversed(list(first.values())))), {k: 3 for k in first}):
             if d not in out:
                 out.append(dict(d))
         return out
@@ -165,6 +167,17 @@ def rough_points(exprs) -> list:
             else:
                 out.append((f"{n.arg}", n.arg, "entries"))
     return out
+
+
+def singular(points: list, values: dict, dims: dict) -> str | None:
+    """Where a matrix that is inverted (or under logdet) is singular to working precision, every
+    value computed from it is rounding noise: say which."""
+    mats = [(what, e) for what, e, kind in points if kind == "matrix"]
+    for (what, _), M in zip(mats, evaluate_many([e for _, e in mats], Env(values, dims))):
+        s = np.linalg.svd(M, compute_uv=False) if _finite((M,)) else None
+        if s is None or not s[-1] > 1e-10 * s[0]:
+            return f"{what} near singular"
+    return None
 
 
 def reach(points: list, at, dims: dict, least: float) -> float | str:
@@ -362,6 +375,7 @@ def compare(a: Expr, b: Expr, shaped: Shaped, f: Expr, seed: int = 0, trials: in
     above 1, where an equal formula written another way may overflow (exp(x) ./ (1 + exp(x))): there
     such inputs are drawn again, and a scale where none will do is skipped and said so."""
     rng = np.random.default_rng(seed + 1)
+    points = rough_points((f, a, b))
     worst, excess, error = None, -1.0, 0.0
     compared, skipped, notes, dims = [], {}, [], None
     for scale in scales:
@@ -371,6 +385,9 @@ def compare(a: Expr, b: Expr, shaped: Shaped, f: Expr, seed: int = 0, trials: in
 
         def measure(values, d):
             env = Env(values, d)
+            why = singular(points, values, d)
+            if why:
+                return why
             A, B = evaluate_many([a, b], env)
             if scale > 1 and not _finite((A,)):
                 return "the claim overflows"
