@@ -122,15 +122,19 @@ class Draws:
                            f"({common}, at every input drawn)")
 
     def note(self) -> str:
-        """'re-drew inputs 3 times: relu's argument near 0 (2), ...', or '' when nothing was drawn again."""
-        n = sum(self.redrawn.values())
-        if not n:
-            return ""
-        why = ", ".join(f"{w} ({k})" for w, k in self.redrawn.most_common())
-        moved = "" if self.dims == self.first else \
-            " (so at sizes " + ", ".join(f"{k}={v}" for k, v in self.dims.items()) + ", not " + \
-            ", ".join(f"{k}={v}" for k, v in self.first.items()) + ")"
-        return f"re-drew inputs {n} time{'s' if n > 1 else ''}: {why}{moved}"
+        return _redraw_note(self.redrawn, self.dims, self.first)
+
+
+def _redraw_note(redrawn: Counter, dims: dict, first: dict) -> str:
+    """'re-drew inputs 3 times: the argument of relu near 0 (2), ...', or '' when none was drawn again."""
+    n = sum(redrawn.values())
+    if not n:
+        return ""
+    why = ", ".join(f"{w} ({k})" for w, k in redrawn.most_common())
+    moved = "" if dims == first else \
+        " (so at sizes " + ", ".join(f"{k}={v}" for k, v in dims.items()) + ", not " + \
+        ", ".join(f"{k}={v}" for k, v in first.items()) + ")"
+    return f"re-drew inputs {n} time{'s' if n > 1 else ''}: {why}{moved}"
 
 
 def finite_inputs(f: Expr, shaped: Shaped, rng, dims: dict, also: tuple = ()) -> dict:
@@ -353,7 +357,8 @@ class Comparison:
     """a == b at random inputs at several scales: the verdict, and the worst entry seen."""
     ok: bool
     error: float                    # the largest difference relative to the largest entry, over all inputs
-    worst: tuple | None             # (values, A, B, index, scale) where a and b differ most against tolerance
+    worst: tuple | None             # (values, A, B, index, scale, sizes): where a and b differ most
+                                    # against the tolerance
     dims: dict
     scales: list                    # the scales compared
     skipped: dict                   # scale -> why it was not compared
@@ -377,7 +382,8 @@ def compare(a: Expr, b: Expr, shaped: Shaped, f: Expr, seed: int = 0, trials: in
     rng = np.random.default_rng(seed + 1)
     points = rough_points((f, a, b))
     worst, excess, error = None, -1.0, 0.0
-    compared, skipped, notes, dims = [], {}, [], None
+    compared, skipped, dims = [], {}, None
+    redrawn: Counter = Counter()
     for scale in scales:
         draws = Draws(shaped, (f, a, b), rng, scale)
         if dims is not None:
@@ -394,12 +400,12 @@ def compare(a: Expr, b: Expr, shaped: Shaped, f: Expr, seed: int = 0, trials: in
             na, nb = rounding_noise([a, b], env, rng)
             diff = np.where(np.isfinite(A), np.abs(A - B), np.inf)
             tol = EQUAL_RTOL * np.maximum(np.abs(np.where(np.isfinite(A), A, 0)), np.abs(B)) + NOISE * (na + nb)
-            return values, A, B, diff, tol, NOISE * (na + nb)
+            return values, A, B, diff, tol, NOISE * (na + nb), d
 
         done = 0
         try:
             for _ in range(trials):
-                values, A, B, diff, tol, noise = draws.find(measure, (f, b))
+                values, A, B, diff, tol, noise, at = draws.find(measure, (f, b))
                 # the error reported: the difference beyond rounding, relative to the largest entry
                 big = max(np.max(np.abs(B), initial=0.0), np.max(np.abs(np.where(np.isfinite(A), A, 0)), initial=0.0))
                 gap = float(np.max(np.maximum(diff - noise, 0.0), initial=0.0))
@@ -408,7 +414,7 @@ def compare(a: Expr, b: Expr, shaped: Shaped, f: Expr, seed: int = 0, trials: in
                     ratio = diff / np.maximum(tol, 1e-300)        # over 1: more than rounding explains
                 idx = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
                 if worst is None or ratio[idx] > excess:
-                    worst, excess = (values, A, B, idx, scale), float(ratio[idx])
+                    worst, excess = (values, A, B, idx, scale, dict(at)), float(ratio[idx])
                 done += 1
         except MatdiffError:
             if scale == 1.0:
@@ -417,11 +423,13 @@ def compare(a: Expr, b: Expr, shaped: Shaped, f: Expr, seed: int = 0, trials: in
                 skipped[scale] = (draws.redrawn.most_common(1)[0][0] if draws.redrawn else "no inputs") + \
                     " at every input drawn"
                 continue
+        finally:
+            redrawn.update(draws.redrawn)
         compared.append(scale)
-        dims = dims or draws.dims
-        if draws.note():
-            notes.append(f"{draws.note()} (scale {scale:g})")
-    return Comparison(excess <= 1, error, worst, dims, compared, skipped, "; ".join(notes))
+        if dims is None:
+            dims, first = draws.dims, draws.first
+    note = _redraw_note(redrawn, dims, first) if dims else ""
+    return Comparison(excess <= 1, error, worst, dims, compared, skipped, note)
 
 
 def check_equal(a: Expr, b: Expr, shaped: Shaped, f: Expr, seed: int = 0, trials: int = 3):

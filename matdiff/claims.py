@@ -47,7 +47,7 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
     symbolic = simplify(G) == right
     c = compare(G, right, p.shaped, p.f, seed)
     ok = symbolic or c.ok
-    values, A, B, idx, scale = c.worst if c.worst is not None else (None, None, None, None, None)
+    values, A, B, idx, scale, dims = c.worst if c.worst is not None else (None,) * 6
     report = CheckReport(ok, c.error, [], c.dims, labels=("claim", "matdiff's gradient"),
                          method="the claim against matdiff's gradient, " + c.describe(),
                          verdicts=("the claim is right", "the claim is WRONG"),
@@ -66,7 +66,7 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
     report.note = (f"counterexample: at the inputs{at}\n{_inputs(values)}{_stand_ins(p.f)}\n"
                    f"  entry {where} of the claim is {A[idx]:+.6g}, of matdiff's gradient {B[idx]:+.6g}\n"
                    f"matdiff's gradient:\n{answer}"
-                   + (_misprint(G, right) or _differing_term(G, right, p, c.dims, values)))
+                   + (_misprint(G, right) or _differing_term(G, right, p, dims, values)))
     return report
 
 
