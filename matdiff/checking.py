@@ -166,10 +166,9 @@ def rough_points(exprs) -> list:
         elif isinstance(n, Norm):
             out.append(("the argument of a norm", n.arg, "norm"))
         elif isinstance(n, (Inverse, LogDet, Det)) or isinstance(n, MatPow) and n.k < 0:
-            if shape_of(n.arg)[0] != 1:
-                out.append((f"{n.arg}", n.arg, "matrix"))
-            else:
-                out.append((f"{n.arg}", n.arg, "entries"))
+            text = str(n.arg)
+            what = text if len(text) <= 40 else "a matrix inverted"
+            out.append((what, n.arg, "matrix" if shape_of(n.arg)[0] != 1 else "entries"))
     return out
 
 
@@ -194,9 +193,11 @@ def reach(points: list, at, dims: dict, least: float) -> float | str:
     lo, mid, hi = (evaluate_many(exprs, Env(at(s), dims)) for s in (-STEP, 0.0, STEP))
     out = STEP
     for (what, _, kind), a, b, c in zip(points, lo, mid, hi):
-        move = np.maximum(np.abs(a - b), np.abs(c - b))
+        with np.errstate(invalid="ignore"):
+            # NaN where the argument leaves its own domain at ±STEP: an inner point limits the reach
+            move = np.nan_to_num(np.maximum(np.abs(a - b), np.abs(c - b)), nan=0.0)
         if kind == "matrix":
-            if not _finite((a, b, c)):
+            if not _finite((b,)):
                 return f"{what} singular"
             size = np.linalg.svd(b, compute_uv=False)
             dist, move = size[-1], np.linalg.norm(move, 2)
