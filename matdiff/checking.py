@@ -397,7 +397,7 @@ def compare(a: Expr, b: Expr, shaped: Shaped, f: Expr, seed: int = 0, trials: in
                 return why
             A, B = evaluate_many([a, b], env)
             if scale > 1 and not _finite((A,)):
-                return "the claim overflows"
+                return "the claim not finite (overflow)"
             na, nb = rounding_noise([a, b], env, rng)
             diff = np.where(np.isfinite(A), np.abs(A - B), np.inf)
             tol = EQUAL_RTOL * np.maximum(np.abs(np.where(np.isfinite(A), A, 0)), np.abs(B)) + NOISE * (na + nb)
