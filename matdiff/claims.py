@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from .algebra import normalize
-from .checking import CheckReport, Row, check_equal
+from .checking import EQUAL_RTOL, NOISE, CheckReport, Row, compare
 from .errors import MatdiffError, ShapeError
-from .expr import Add, Apply, Expr, Hadamard, Mul, Program, children, postorder
+from .expr import Add, Apply, Const, Expr, Hadamard, Mul, Program, Zero, children, postorder
 from .functions import ELEMENTWISE
 from .gradient import derive_gradient
 from .inference import infer_shapes
@@ -34,32 +34,45 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
     except ShapeError as e:
         raise ShapeError(f"the claim does not fit the function's shapes: {e}") from None
     G = normalize(shaped.expr)
-    want = shape_of(p.vars[wrt])
+    var = p.var(wrt)                  # an input that cancels (x^T x - x^T x) has the gradient 0
+    want = shape_of(var)
+    if shape_of(G) != want and _is_zero(G):
+        G = Zero(want)                # `0` claims the zero gradient, whatever its shape
     if shape_of(G) != want:
         raise ShapeError(f"the claim is {_shape(shape_of(G))}, but the gradient with respect to {wrt} "
                          f"is {_shape(want)} (the shape of {wrt})")
     unknown = set(shaped.inputs) - set(p.shaped.inputs)
     if unknown:
         raise MatdiffError(f"the claim uses {', '.join(sorted(unknown))}, which the function does not")
-    ok, err, worst, dims = check_equal(G, right, p.shaped, p.f, seed)
-    values, A, B, idx = worst if worst is not None else (None, None, None, None)
-    report = CheckReport(ok, err, [], dims, labels=("claim", "matdiff's gradient"),
-                         method="the claim against matdiff's gradient at random inputs",
-                         verdicts=("the claim is right", "the claim is WRONG"))
+    symbolic = simplify(G) == right
+    c = compare(G, right, p.shaped, p.f, seed)
+    ok = symbolic or c.ok
+    values, A, B, idx, scale, dims = c.worst if c.worst is not None else (None,) * 6
+    report = CheckReport(ok, c.error, [], c.dims, labels=("claim", "matdiff's gradient"),
+                         method="the claim against matdiff's gradient, " + c.describe(),
+                         verdicts=("the claim is right", "the claim is WRONG"),
+                         tolerance=f"tolerance per entry: relative {EQUAL_RTOL:g} plus {NOISE} times "
+                                   f"the rounding noise of each side", redrawn=c.redrawn)
     answer = "\n".join("    " + line for line in g.text().splitlines())
     if A is not None:
         where = f"[{idx[0]}, {idx[1]}]" if A.shape[1] > 1 else f"[{idx[0]}]"
-        report.rows = [Row(f"{wrt}{where}", float(A[idx]), float(B[idx]), err, ok)]
+        report.rows = [Row(f"{wrt}{where}", float(A[idx]), float(B[idx]), c.error, ok)]
     if ok:
-        how = "symbolically, after simplification" if simplify(G) == right else \
-            "at every entry, at three random inputs"
+        how = "symbolically, after simplification" if symbolic else \
+            f"at every entry, at random inputs at scales {', '.join(f'{s:g}' for s in c.scales)}"
         report.note = f"the claim equals matdiff's gradient ({how}):\n{answer}"
         return report
-    report.note = (f"counterexample: at the inputs\n{_inputs(values)}{_stand_ins(p.f)}\n"
+    at = "" if scale == 1 else f" (random inputs times {scale:g})"
+    report.note = (f"counterexample: at the inputs{at}\n{_inputs(values)}{_stand_ins(p.f)}\n"
                    f"  entry {where} of the claim is {A[idx]:+.6g}, of matdiff's gradient {B[idx]:+.6g}\n"
                    f"matdiff's gradient:\n{answer}"
                    + (_misprint(G, right) or _differing_term(G, right, p, dims, values)))
     return report
+
+
+def _is_zero(e: Expr) -> bool:
+    """The number 0 (or a zero of any shape): how a claim says the gradient is zero."""
+    return isinstance(e, Zero) or isinstance(e, Const) and e.value == 0
 
 
 def _inputs(values: dict) -> str:

@@ -198,11 +198,17 @@ def evaluate(e: Expr, env: Env) -> np.ndarray:
     return memo[e]
 
 
-def evaluate_many(roots: list, env: Env) -> list:
+def evaluate_many(roots: list, env: Env, jitter=None) -> list:
+    """The values of several expressions, shared nodes computed once. jitter=(rng, r): every value
+    computed, inputs and numbers included, is multiplied entrywise by 1 + r N(0, 1), as rounding
+    might have perturbed it (checking.rounding_noise)."""
     memo: dict = {}
     with np.errstate(all="ignore"):
         for r in roots:
             for n in postorder(r):
                 if n not in memo:
-                    memo[n] = EVAL[type(n)](n, [memo[c] for c in children(n)], env)
+                    v = EVAL[type(n)](n, [memo[c] for c in children(n)], env)
+                    if jitter is not None:
+                        v = v * (1 + jitter[1] * jitter[0].standard_normal(np.shape(v)))
+                    memo[n] = v
     return [memo[r] for r in roots]

@@ -67,3 +67,98 @@ def test_cli_check_claim(capsys):
 def test_plain_check_keeps_its_rows():
     text = str(matdiff.check("x^T A x", "x"))
     assert text.startswith("check passed") and "finite differences" in text and "formula" in text
+
+
+# ---- honest verdicts: a claim wrong only where one scale of inputs looks is WRONG (issue 11, item 7) ----
+
+SEEDS = range(8)
+
+NEAR_MISSES = [
+    # wrong only near 0: exp(-50 x^T x) is 1 there and vanishes at unit inputs
+    ("x^T x + exp(-50 x^T x)", "x", "2 x", None),
+    # wrong only far out: exp(x^T x - 60) is below rounding at unit inputs
+    ("x^T x + exp(x^T x - 60)", "x", "2 x", None),
+    # wrong by a tiny relative amount everywhere
+    ("x^T A x", "x", "1.001 (A + A^T) x", None),
+    ("x^T A x", "x", "(A + A^T) x + 1/100000 x", None),
+    # right only for a symmetric A
+    ("x^T A x", "x", "2 A x", None),
+    ("x^T A x", "x", "A x", None),
+    # right only for a square A, where the projection A (A^T A)^-1 A^T is I; logdet(A^T A) is
+    # singular at the first distinct sizes (A wide): the check must go to the other distinct sizes
+    ("logdet(A^T A)", "A", "2 A (A^T A)^-1 + (A (A^T A)^-1 A^T - I) (0 A + 1)", None),
+    # right only near 0: the first terms of a series
+    ("sum(tanh(x))", "x", "1 - x .^ 2", None),
+    ("sum(softplus(x))", "x", "1/2 + x / 4", None),
+]
+
+
+@pytest.mark.parametrize("src, wrt, claim, shapes", NEAR_MISSES,
+                         ids=[f"{s} | {c}" for s, _, c, _ in NEAR_MISSES])
+def test_a_near_miss_claim_is_wrong_at_every_seed(src, wrt, claim, shapes):
+    for seed in SEEDS:
+        report = matdiff.check(src, wrt, shapes=shapes, claim=claim, seed=seed)
+        assert not report.ok, f"seed {seed}:\n{report}"
+        assert str(report).startswith("the claim is WRONG")
+
+
+def test_a_claim_wrong_only_near_0_names_the_scale_of_its_counterexample():
+    report = matdiff.check("x^T x + exp(-50 x^T x)", "x", claim="2 x")
+    text = str(report)
+    assert "scales 1, 0.001, 0.1, 10, 100" in text                     # the scales compared
+    assert "tolerance per entry: relative 1e-09" in text                # the tolerance used
+    assert "counterexample: at the inputs (random inputs times 0." in text      # 0.1 or 0.001
+    row = report.rows[0]
+    assert abs(row.numeric - row.symbolic) > 0.1 * abs(row.symbolic)   # far beyond any rounding
+
+
+RIGHT_IN_OTHER_FORMS = [
+    ("x^T A x", "x", "A x + A^T x"),
+    ("x^T A x", "x", "(A + A^T) x"),
+    ("sum(softplus(x))", "x", "exp(x) ./ (1 + exp(x))"),            # the unstable form of sigmoid
+    ("sum(sigmoid(x))", "x", "sigmoid(x) ∘ (1 - sigmoid(x))"),      # 1 - sigmoid(t) is 0 in floats at t = 40
+    ("sum(softmax(x))", "x", "0"),                                  # 0 exactly; matdiff's is 0 up to rounding
+    ("logsumexp(x)", "x", "exp(x) / sum(exp(x))"),
+    ("log(det(X))", "X", "inv(X)^T"),
+    ("x^T x + exp(-50 x^T x)", "x", "2 x - 100 exp(-50 x^T x) x"),
+    ("||A x - b||^2", "x", "2 A^T A x - 2 A^T b"),
+    ("sum(tanh(W x))", "W", "(1 - tanh(W x) .^ 2) x^T"),
+    ("exp(a^T X b)", "X", "exp(a^T X b) a b^T"),
+]
+
+
+@pytest.mark.parametrize("src, wrt, claim", RIGHT_IN_OTHER_FORMS,
+                         ids=[f"{s} | {c}" for s, _, c in RIGHT_IN_OTHER_FORMS])
+def test_a_right_claim_in_another_form_is_right_at_every_seed(src, wrt, claim):
+    for seed in SEEDS:
+        report = matdiff.check(src, wrt, claim=claim, seed=seed)
+        assert report.ok, f"seed {seed}:\n{report}"
+
+
+def test_a_scale_where_the_claim_overflows_is_named_not_compared():
+    text = str(matdiff.check("sum(softplus(x .^ 2))", "x", claim="2 x ∘ exp(x .^ 2) ./ (1 + exp(x .^ 2))"))
+    assert text.startswith("the claim is right")
+    assert "inputs at scales 1, 0.001, 0.1, 10; not at scale 100: the claim not finite (overflow)" in text
+
+
+# ---- a variable that cancels, and the claim 0 (issue 11, item 5) -----------------------------------
+
+def test_a_claim_for_a_variable_that_cancels_is_checked():
+    report = matdiff.check("x^T x - x^T x", "x", claim="x")
+    assert not report.ok and "∂f/∂x = 0" in report.note
+    assert matdiff.check("x^T x - x^T x", "x", claim="0").ok
+    assert matdiff.check("x^T x - x^T x", "x", claim="x - x").ok
+
+
+@pytest.mark.parametrize("src, wrt", [("x^T A x", "x"), ("tr(W)", "W"), ("x^T x - x^T x", "x")])
+def test_the_claim_0_is_the_zero_of_the_gradient_s_shape(src, wrt):
+    report = matdiff.check(src, wrt, claim="0")
+    assert report.ok == (src == "x^T x - x^T x")
+
+
+def test_cli_claims_for_a_variable_that_cancels(capsys):
+    assert main(["check", "x^T x - x^T x", "--wrt", "x", "--claim", "x"]) == 1
+    out, err = capsys.readouterr()
+    assert "the claim is WRONG" in out and "Traceback" not in err
+    assert main(["check", "x^T x - x^T x", "--wrt", "x", "--claim", "0"]) == 0
+    assert "the claim is right" in capsys.readouterr().out

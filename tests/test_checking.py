@@ -1,0 +1,118 @@
+"""The numerical check (`--check`, matdiff.check without a claim): a right answer passes at every
+seed, even where random inputs land next to a kink (relu), on the edge of a domain, or where the
+function is singular at the first sizes tried (logdet(A^T A) for a wide A); the report says which
+inputs were drawn again and why; a wrong answer still fails. And every entry point checks a
+function whose variable cancels, or whose result has a size no input fixes, without a traceback
+(issue 11, items 5 and 7)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import matdiff
+from matdiff.checking import check_gradients, reach, rough_points
+from matdiff.cli import main
+from matdiff.numeric import evaluate_many, Env
+from matdiff.problem import Problem
+from matdiff.second_order import derive_hessian, derive_jacobian
+
+SEEDS = range(10)
+NET = "1/2 ||W2 relu(W1 x) - t||^2"
+
+KINKED = [
+    ("sum(relu(W x))", "W"),
+    ("sum(relu(A))", "A"),
+    (NET, "W1"),
+    ("sum(sqrt(x .^ 2))", "x"),                # |x|
+    ("logdet(A^T A)", "A"),                     # singular for a wide A: the sizes the other way round
+    ("log(det(A^T A))", "A"),
+    ("z = W x\nh = relu(z)\ntheta = U h\nJ = -y^T log(softmax(theta))", "W"),
+]
+
+
+def _checks(src, wrt):
+    p = Problem.of(src)
+    yield "gradient", lambda seed: matdiff.check(src, wrt, seed=seed)
+    yield "jacobian", lambda seed: derive_jacobian(p, wrt).check(seed)
+    yield "hessian", lambda seed: derive_hessian(p, wrt).check(seed)
+    yield "diagonal", lambda seed: derive_hessian(p, wrt, diagonal=True).check(seed)
+
+
+@pytest.mark.parametrize("src, wrt", KINKED, ids=[s.splitlines()[-1] + " | " + w for s, w in KINKED])
+def test_a_right_answer_passes_next_to_kinks_at_every_seed(src, wrt):
+    for kind, check in _checks(src, wrt):
+        for seed in SEEDS:
+            report = check(seed)
+            if kind == "diagonal" and "an approximation" in report.note:
+                continue                        # its difference from the exact diagonal is expected
+            assert report.ok, f"{kind}, seed {seed}:\n{report}"
+
+
+def test_the_report_says_which_inputs_were_drawn_again_and_why():
+    report = matdiff.check("logdet(A^T A)", "A")
+    assert report.ok
+    text = str(report)
+    assert "re-drew inputs" in text and "A^T A near singular" in text
+    assert "(so at sizes n=4, m=3, not n=3, m=4)" in text          # still distinct sizes
+    assert "tolerance: relative 1e-05" in text
+
+
+def test_hessian_of_relu_next_to_a_kink_is_drawn_again():
+    """seed 8 once put relu's argument within a second-difference step of 0: f'' = 264, H = 0."""
+    report = derive_hessian(Problem.of("sum(relu(A))"), "A").check(8)
+    assert report.ok, str(report)
+    assert "re-drew inputs" in str(report) and "the argument of relu near 0" in str(report)
+
+
+def test_reach_stops_short_of_a_kink():
+    p = Problem.of("sum(relu(x))")
+    points = rough_points((p.f,))
+    values = {"x": np.array([[1.0], [-2.0], [0.004]])}
+    V = np.array([[1.0], [1.0], [1.0]])
+    r = reach(points, lambda s: {"x": values["x"] + s * V}, {"n": 3}, 1e-5)
+    assert 0 < r <= 0.004 / 2 + 1e-12                   # half the distance to relu's kink at -0.004
+    values = {"x": np.array([[1.0], [-2.0], [1e-9]])}
+    assert "relu near 0" in reach(points, lambda s: {"x": values["x"] + s * V}, {"n": 3}, 1e-5)
+
+
+def test_a_wrong_gradient_next_to_kinks_still_fails():
+    """Inputs are drawn again for what the differences cannot do, never because the numbers disagree."""
+    p = Problem.of("sum(relu(W x))")
+    g = matdiff.derive_gradient("sum(relu(W x))", "W").grads["W"]
+    from matdiff.algebra import const, mul
+    for seed in range(4):
+        report = check_gradients(p.f, {p.var("W"): mul(const(1.01), g)}, p.shaped, seed)
+        assert not report.ok and "re-drew" not in str(report)
+
+
+# ---- tracebacks before (issue 11, item 5) ------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, status, expect", [
+    (["jacobian", "A^0", "--wrt", "A", "--check"], 0, "J = 0"),
+    (["hessian", "z = W x; L = y^T y", "--wrt", "W", "--check"], 0, "H = 0"),
+    (["hessian", "z = W x; L = y^T y", "--wrt", "W", "--check", "--diagonal"], 0, "check passed"),
+    (["hessian", "x^T x - x^T x", "--wrt", "x", "--check"], 0, "H = 0"),
+    (["jacobian", "x - x", "--wrt", "x", "--check"], 0, "J = 0"),
+    (["grad", "x^T x - x^T x", "--wrt", "x", "--check"], 0, "check passed"),
+    (["check", "x^T x - x^T x", "--wrt", "x", "--claim", "x"], 1, "the claim is WRONG"),
+    (["check", "x^T x - x^T x", "--wrt", "x", "--claim", "0"], 0, "the claim is right"),
+    (["jacobian", "x^T x I", "--wrt", "x", "--check"], 0, "J = 2 vec(I) x^T"),
+    (["grad", "tr(x^T x I)", "--wrt", "x", "--check"], 0, "check passed"),
+    (["hessian", "tr(x^T x I)", "--wrt", "x", "--check"], 0, "check passed"),
+    (["hessian", "tr(x^T x I)", "--wrt", "x", "--check", "--diagonal"], 0, "check passed"),
+    (["check", "tr(x^T x I)", "--wrt", "x", "--claim", "2 tr(I) x"], 0, "the claim is right"),
+])
+def test_checks_that_raised_a_traceback(capsys, argv, status, expect):
+    assert main(argv) == status
+    out, err = capsys.readouterr()
+    assert expect in out and "Traceback" not in err, out + err
+
+
+def test_a_size_no_input_fixes_gets_a_size():
+    """tr(x^T x I): the size of I is free; the check gives it one (it counts in the gradient)."""
+    report = matdiff.check("tr(x^T x I)", "x")
+    assert report.ok and len(report.sizes) == 2
+    f = Problem.of("tr(x^T x I)").f
+    n, m = report.sizes.values()
+    x = np.arange(1.0, n + 1).reshape(-1, 1)
+    assert evaluate_many([f], Env({"x": x}, report.sizes))[0][0, 0] == pytest.approx(m * np.sum(x**2))
