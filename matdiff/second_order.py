@@ -83,7 +83,7 @@ class DerivativeMatrix:
 
     def sympy(self):
         from .printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
-        return to_sympy(without_vec(self.matrix), shallow=True)
+        return to_sympy(without_vec(self.matrix))
 
     def check(self, seed: int = 0) -> CheckReport:
         from .checking import check_hessian, check_hessian_diagonal, check_jacobian   # NumPy: when asked
