@@ -28,7 +28,7 @@ SPEC_CLASSES = (
 )
 SCALAR_ALGEBRA = (
     sp.Integer, sp.Rational, sp.Add, sp.Mul, sp.Pow, sp.Derivative, sp.Subs, AppliedUndef,
-    sp.exp, sp.log, sp.sin, sp.cos, sp.tanh, sp.Heaviside, sp.Max, sp.MatPow, DiagonalOf, sp.ZeroMatrix,
+    sp.exp, sp.log, sp.sin, sp.cos, sp.tanh, sp.cosh, sp.Heaviside, sp.Max, sp.MatPow, DiagonalOf, sp.ZeroMatrix,
     sp.Dummy,
     sp.Tuple, sp.core.symbol.Str,       # the argument containers of Lambda, Derivative and MatrixSymbol
 )

@@ -15,9 +15,12 @@ its Lambda body. So a concrete function's derivative is built already evaluated
 (1 - tanh(t)**2), and an abstract one keeps Derivative(Phi(t), t) in the body,
 which a user makes concrete by substituting Phi and evaluating the body.
 
-sigmoid, softplus, softmax and logsumexp are written so that no exponential can
-overflow where the function is finite (as the generated code does): exp only ever
-sees a number <= 0, or a number bounded by log n.
+sigmoid, softplus, softmax and logsumexp evaluate to finite numbers where the function
+is finite (as the generated code does): an exp that overflows only ever makes a
+denominator inf and its term 0, the right limit (sigmoid and its derivatives, softmax);
+softplus in a Lambda takes exp of numbers <= 0; logsumexp's exponents stay below log n.
+The Lambda bodies stay small: SymPy's printer calls doit(), which composes nested
+ElementwiseApplyFunctions, and composing Max-bodies costs SymPy seconds.
 """
 from __future__ import annotations
 
@@ -38,44 +41,39 @@ from ..shapes import shape_of
 
 T = sp.Symbol("t")
 U = sp.Symbol("u")
-_S, _R = sp.symbols("S R")        # sigmoid(t) and sigmoid(-t), while building sigmoid's derivatives
-
-
-def _sigmoid_parts(t, scalar_level: bool):
-    """sigmoid(t) and sigmoid(-t). In a Lambda body: exp(t - m) / d and exp(-m) / d with
-    m = Max(t, 0) and d = 1 + exp(-|t|), so every exponent is <= 0 and nothing overflows; SymPy
-    differentiates Max (Heaviside). For a scalar argument (sigmoid(a^T x)): 1 / (1 + exp(-t)) and
-    1 / (1 + exp(t)), made of functions of one argument, which any evaluator of scalar SymPy
-    expressions handles (Max is no sp.Function); an exponential that overflows there only makes
-    a denominator inf, and the value 0, the right limit. (Not Abs, nor sqrt(t^2): their
-    constructors run signsimp over the argument, which breaks on the matrices inside a Trace.)"""
-    if scalar_level:
-        return 1 / (1 + sp.exp(-t)), 1 / (1 + sp.exp(t))
-    m = sp.Max(t, 0)
-    d = 1 + sp.exp(t - 2 * m)
-    return sp.exp(t - m) / d, sp.exp(-m) / d
 
 
 @functools.lru_cache(maxsize=None)
 def _sigmoid_derivative(k: int) -> sp.Expr:
-    """sigmoid^(k) as a polynomial in S = sigmoid(t) and R = sigmoid(-t) = 1 - S:
-    S' = S R and R' = -S R, so no 1 - S cancels in either tail."""
-    p = _S
+    """sigmoid^(k)(t) as a polynomial in S = sigmoid(t) = 1 / (1 + exp(-t)) and R = sigmoid(-t)
+    = 1 / (1 + exp(t)): S' = S R and R' = -S R. No 1 - S cancels in either tail, and no inf / inf:
+    an exponential that overflows only makes a denominator inf and its factor 0, the right limit
+    (exp(-t) / (1 + exp(-t))^2, SymPy's own derivative, is nan at t = -800)."""
+    S, R = sp.symbols("S R")
+    p = S
     for _ in range(k):
-        p = sp.factor(sp.expand((sp.diff(p, _S) - sp.diff(p, _R)) * _S * _R))
-    return p
+        p = sp.factor(sp.expand((sp.diff(p, S) - sp.diff(p, R)) * S * R))
+    return p.xreplace({S: 1 / (1 + sp.exp(-T)), R: 1 / (1 + sp.exp(T))})
 
 
-def _stable(name: str, order: int, t, scalar_level: bool) -> sp.Expr:
-    """sigmoid^(k)(t) and softplus^(k)(t) without overflow; softplus' = sigmoid."""
+def _stable(name: str, order: int, scalar_level: bool) -> sp.Expr:
+    """sigmoid^(k)(t) and softplus^(k)(t) without overflow; softplus' = sigmoid.
+    softplus itself is max(t, 0) + log(1 + exp(-|t|)) with Max(t, 0), whose derivative SymPy knows
+    (Heaviside), in a Lambda body; of a scalar argument it stays log(1 + exp(t)), which overflows
+    past t ~ 709: Max is no sp.Function, and an evaluator of scalar SymPy expressions may know only
+    functions of one argument. (Not Abs, nor sqrt(t^2): building them runs SymPy's signsimp over
+    the argument, which breaks on the matrix expressions inside a Trace.)"""
     if name == "softplus" and order == 0:
-        if scalar_level:                                 # overflows past t ~ 709 (see _sigmoid_parts)
-            return sp.log(1 + sp.exp(t))
-        m = sp.Max(t, 0)
-        return m + sp.log(1 + sp.exp(t - 2 * m))         # log(1 + e^t) = max(t, 0) + log(1 + e^-|t|)
+        if scalar_level:
+            return sp.log(1 + sp.exp(T))
+        m = sp.Max(T, 0)
+        return m + sp.log(1 + sp.exp(T - 2 * m))
     k = order if name == "sigmoid" else order - 1
-    s, r = _sigmoid_parts(t, scalar_level)
-    return _sigmoid_derivative(k).xreplace({_S: s, _R: r})
+    if k == 1:
+        # S R, with t once: SymPy's printer composes nested elementwise functions (doit), and
+        # a body that holds t twice doubles with each level of nesting
+        return 1 / (2 * sp.cosh(T) + 2)
+    return _sigmoid_derivative(k)
 
 
 # derivatives by SymPy's diff of the formula; sigmoid and softplus by _stable
@@ -90,10 +88,10 @@ BUILTIN = (*CONCRETE, *STABLE)
 @functools.lru_cache(maxsize=None)
 def function_body(fn, scalar_level: bool = False) -> sp.Expr:
     """The scalar function of t: tanh'' -> its evaluated formula, Phi' -> Derivative(Phi(t), t).
-    scalar_level: the body is for a scalar argument, not a Lambda (see _positive_part)."""
+    scalar_level: the body is for a scalar argument, not a Lambda (see _stable)."""
     with sp.evaluate(True):                     # cached: never the unevaluated form of a caller's context
         if fn.name in STABLE:
-            return _stable(fn.name, fn.order, T, scalar_level)
+            return _stable(fn.name, fn.order, scalar_level)
         if fn.name in CONCRETE:
             body = CONCRETE[fn.name](T)
             if fn.name == "relu" and fn.order >= 1:
