@@ -69,7 +69,7 @@ def _stable(name: str, order: int, scalar_level: bool) -> sp.Expr:
         m = sp.Max(T, 0)
         return m + sp.log(1 + sp.exp(T - 2 * m))
     k = order if name == "sigmoid" else order - 1
-    if k == 1:
+    if k == 1 and not scalar_level:
         # S R, with t once: SymPy's printer composes nested elementwise functions (doit), and
         # a body that holds t twice doubles with each level of nesting
         return 1 / (2 * sp.cosh(T) + 2)
