@@ -380,3 +380,14 @@ def test_kronecker_with_a_scalar_factor(src, shapes):
     plus = f(**{k: vals[k] + h * dirs[k] for k in vals})
     minus = f(**{k: vals[k] - h * dirs[k] for k in vals})
     assert_close(got, (plus - minus) / (2 * h))
+
+
+def test_sympy_failure_is_a_matdiff_error():
+    """SymPy's Pow of a Pow runs signsimp into the Trace and breaks on the MatAdd y - x (a
+    NotImplementedError once): either a SymPy result or a MatdiffError that names the place."""
+    try:
+        g = matdiff.gradient("(sigmoid(a^T (y - x))) .^ {1/2}", "x", shapes=dict(a=(3,), x=(3,), y=(3,)))
+    except matdiff.MatdiffError as err:
+        assert "SymPy cannot build" in str(err) and "a^T" in str(err)
+    else:
+        assert isinstance(g, sp.MatrixExpr)

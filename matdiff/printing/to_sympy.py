@@ -38,6 +38,7 @@ from ..expr import (
     Vec, Zero, children, postorder,
 )
 from ..shapes import shape_of
+from .text import to_text
 
 T = sp.Symbol("t")
 U = sp.Symbol("u")
@@ -297,9 +298,15 @@ def to_sympy(e: Expr):
     for n in postorder(e):
         limits.tick()
         kids = [memo[c] for c in children(n)]
-        if type(n) in SCALAR and shape_of(n) == (1, 1) and all(shape_of(c) == (1, 1) for c in children(n)):
-            memo[n] = SCALAR[type(n)](n, [scalar(k) for k in kids])
-        else:
-            memo[n] = SYMPY[type(n)](n, kids)
+        try:
+            if type(n) in SCALAR and shape_of(n) == (1, 1) and all(shape_of(c) == (1, 1) for c in children(n)):
+                memo[n] = SCALAR[type(n)](n, [scalar(k) for k in kids])
+            else:
+                memo[n] = SYMPY[type(n)](n, kids)
+        except (NotImplementedError, TypeError, ValueError) as err:
+            # SymPy's own scalar algebra (Pow of a Pow, Abs) runs signsimp into the matrices inside
+            # a Trace and breaks on a MatAdd such as y - x: sqrt(sigmoid(a^T (y - x)))
+            raise MatdiffError(f"SymPy cannot build the result at {to_text(n)} ({err}); "
+                               "the text result (matdiff grad, Gradient.text()) holds it") from None
     out = memo[e]
     return scalar(out) if shape_of(e) == (1, 1) else out
