@@ -88,7 +88,7 @@ class DerivativeMatrix:
     @budgeted
     def sympy(self):
         from .printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
-        return to_sympy(without_vec(self.matrix), shallow=True)
+        return to_sympy(without_vec(self.matrix))
 
     @budgeted
     def check(self, seed: int = 0) -> CheckReport:

@@ -3,6 +3,8 @@
 Every structural claim is backed by a numerical one."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -12,7 +14,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 import matdiff
 from helpers_calculus import (
-    as_natural, assert_close, draw_all, fd_directional, fd_gradient, sympy_evaluate,
+    as_natural, assert_close, draw_all, fd_directional, fd_gradient, matdiff_value, sympy_evaluate,
 )
 from test_cookbook import ALL as COOKBOOK_CASES
 from test_diff_rules import CASES as RULE_CASES
@@ -26,7 +28,7 @@ SPEC_CLASSES = (
 )
 SCALAR_ALGEBRA = (
     sp.Integer, sp.Rational, sp.Add, sp.Mul, sp.Pow, sp.Derivative, sp.Subs, AppliedUndef,
-    sp.exp, sp.log, sp.sin, sp.cos, sp.tanh, sp.Heaviside, sp.Max, sp.MatPow, DiagonalOf, sp.ZeroMatrix,
+    sp.exp, sp.log, sp.sin, sp.cos, sp.tanh, sp.cosh, sp.Heaviside, sp.Max, sp.MatPow, DiagonalOf, sp.ZeroMatrix,
     sp.Dummy,
     sp.Tuple, sp.core.symbol.Str,       # the argument containers of Lambda, Derivative and MatrixSymbol
 )
@@ -269,3 +271,123 @@ def test_seed_dims_cover_results():
     for c in SEEDS[:3]:
         g = matdiff.gradient(c.expr, c.wrt, shapes=dict(c.shapes))
         assert {s.name for s in g.free_symbols if type(s) is sp.Symbol} <= set(DIMS) | set(c.shapes)
+
+
+# ---- conversion cost, overflow, scalar Kronecker factors (issue 11) ---------------------------------
+
+def sympy_and_matdiff(src, wrt, shapes, values):
+    """The SymPy gradient's value and matdiff's own evaluation of its gradient, at values."""
+    grad = matdiff.derive_gradient(src, wrt, shapes=shapes)
+    theirs = sympy_evaluate(grad.sympy()[wrt], values)
+    return np.asarray(theirs, dtype=float), matdiff_value(grad.grads[wrt], values)
+
+
+@pytest.mark.parametrize("src, wrt, shapes", [
+    pytest.param("g1 = sin(sigmoid(sqrt(softplus(b))))\nz2 = sqrt(sigmoid(g1))\nL = log(sigmoid(z2 + b))^T (c + z2)",
+                 "b", dict(b=(4,), c=(4,)), id="sigmoid-chain"),       # 44 s in SymPy's MatMul.doit once
+    pytest.param("||inv(2 I + tanh(diag(y .^ 3 + y + sin(y) - sin(x))) / 4)||_F^2",
+                 "y", dict(y=(3,), x=(3,)), id="inv-diag"),             # 6 s in DiagonalOf.doit once
+])
+def test_conversion_is_quick_and_right(src, wrt, shapes):
+    """Each node is built by its class's constructor, once: no SymPy doit() during the conversion.
+    (A hang guard, not a benchmark: it takes well under a second.)"""
+    start = time.monotonic()
+    matdiff.gradient(src, wrt, shapes=shapes)
+    assert time.monotonic() - start < 5.0
+    vals = draw_all(shapes, np.random.default_rng(11))
+    theirs, ours = sympy_and_matdiff(src, wrt, shapes, vals)
+    assert np.all(np.isfinite(theirs))
+    assert_close(theirs, ours, 1e-9)
+
+
+def test_conversion_checks_the_time_limit(monkeypatch):
+    """The conversion's loop looks at the call's clock (a budget already spent stops it)."""
+    from matdiff.errors import LimitError
+    from matdiff.limits import budgeted
+    grad = matdiff.derive_gradient("x^T A x", "x")
+    monkeypatch.setattr(matdiff.LIMITS, "max_seconds", 1e-9)
+    with pytest.raises(LimitError):
+        budgeted(lambda: (time.sleep(0.01), grad.sympy()))()
+
+
+@pytest.mark.parametrize("scale", [1.0, 50.0])
+def test_softmax_result_has_no_overflow(scale):
+    """exp of (X (y ./ exp(y))) .^ 3 overflows at ordinary y; the softmax is written with
+    differences x_j - x_i, so the gradient (0: the entries sum to 1) evaluates to finite numbers."""
+    shapes = dict(X=(3, 3), y=(3,))
+    rng = np.random.default_rng(12)
+    vals = {"X": scale * rng.normal(size=(3, 3)), "y": rng.normal(size=3) - 1.0}
+    theirs, ours = sympy_and_matdiff("sum(softmax((X (y ./ exp(y))) .^ 3))", "y", shapes, vals)
+    assert np.all(np.isfinite(theirs)), theirs
+    assert_close(theirs, ours, 1e-9)
+
+
+STABLE_CASES = ["sum(softplus(x))", "sum(sigmoid(x))", "c^T sigmoid'(x)", "c^T sigmoid''(x)", "c^T softplus''(x)",
+                "logsumexp(x)", "c^T softmax(x)", "logsumexp(x) + c^T softmax(x)"]
+
+
+@pytest.mark.parametrize("src, scale", [(src, scale) for src in STABLE_CASES for scale in (1.0, 50.0, 800.0)]
+                         # the gradient sigmoid'(x) ./ sigmoid(x) is 0/0 at -800 in any evaluator
+                         + [("sum(log(sigmoid(x)))", 1.0), ("sum(log(sigmoid(x)))", 50.0)])
+def test_stable_forms_at_large_inputs(src, scale):
+    """Where the function is finite the SymPy result is finite and equals matdiff's evaluator,
+    also at entries of +-800, past exp's range."""
+    shapes = dict(x=(4,), c=(4,))
+    rng = np.random.default_rng(13)
+    vals = {"x": scale * np.array([1.0, -1.0, 0.5, -0.25]) + rng.normal(size=4), "c": rng.normal(size=4)}
+    with np.errstate(over="ignore"):       # an entry whose exponent overflows is 1/inf = 0: right
+        theirs, ours = sympy_and_matdiff(src, "x", shapes, vals)
+    assert np.all(np.isfinite(ours))
+    assert np.all(np.isfinite(theirs)), f"{src}: {theirs.ravel()}"
+    assert_close(theirs, ours, 1e-9)
+
+
+def test_stable_forms_are_the_functions():
+    """softplus, sigmoid and sigmoid's derivatives as written equal their textbook formulas."""
+    from matdiff.expr import Fn
+    from matdiff.printing.to_sympy import T as t
+    from matdiff.printing.to_sympy import function_body
+    sig = 1 / (1 + sp.exp(-t))
+    textbook = {("softplus", 0): sp.log(1 + sp.exp(t)), ("sigmoid", 0): sig}
+    for k in range(1, 4):
+        textbook["sigmoid", k] = sp.diff(sig, t, k)
+        textbook["softplus", k] = sp.diff(sig, t, k - 1)
+    for (name, k), ref in textbook.items():
+        for level in (False, True):
+            body = function_body(Fn(name, k), scalar_level=level)
+            assert not body.has(sp.Derivative)
+            for point in (-3.5, -0.2, 0.7, 4.0):
+                assert abs(float(body.subs(t, point)) - float(ref.subs(t, point))) < 1e-12, (name, k, level, point)
+
+
+@pytest.mark.parametrize("src, shapes", [
+    ("kron(A, alpha)", dict(A=(2, 3), alpha=())),
+    ("kron(alpha, A)", dict(A=(2, 3), alpha=())),
+    ("kron(A, a^T x)", dict(A=(2, 3), a=(2,), x=(2,))),
+])
+def test_kronecker_with_a_scalar_factor(src, shapes):
+    """kron with a 1x1 factor is scaling; SymPy's KroneckerProduct refuses a scalar (a traceback once)."""
+    d = matdiff.differential(src, shapes=shapes)
+    rng = np.random.default_rng(14)
+    vals = draw_all(shapes, rng)
+    dirs = {k: rng.normal(size=s) if s else float(rng.normal()) for k, s in shapes.items()}
+    got = sympy_evaluate(d, {**vals, **{"d" + k: v for k, v in dirs.items()}})
+
+    def f(**v):
+        scal = v["alpha"] if "alpha" in v else v["a"] @ v["x"]
+        return np.kron(v["A"], np.array([[scal]])) if src.startswith("kron(A") else scal * v["A"]
+    h = 1e-6
+    plus = f(**{k: vals[k] + h * dirs[k] for k in vals})
+    minus = f(**{k: vals[k] - h * dirs[k] for k in vals})
+    assert_close(got, (plus - minus) / (2 * h))
+
+
+def test_sympy_failure_is_a_matdiff_error():
+    """SymPy's Pow of a Pow runs signsimp into the Trace and breaks on the MatAdd y - x (a
+    NotImplementedError once): either a SymPy result or a MatdiffError that names the place."""
+    try:
+        g = matdiff.gradient("(sigmoid(a^T (y - x))) .^ {1/2}", "x", shapes=dict(a=(3,), x=(3,), y=(3,)))
+    except matdiff.MatdiffError as err:
+        assert "SymPy cannot build" in str(err) and "a^T" in str(err)
+    else:
+        assert isinstance(g, sp.MatrixExpr)

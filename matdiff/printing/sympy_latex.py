@@ -13,9 +13,13 @@ from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
 
 from ..expr import Fn
 from .latex import function_name
-from .to_sympy import CONCRETE, T, function_body
+from .to_sympy import BUILTIN, T, function_body
 
-_KNOWN = {function_body(Fn(name, k)): (name, k) for name in CONCRETE for k in range(4)}
+# softplus' is sigmoid, so their bodies coincide: the first name (sigmoid) is the one printed
+_KNOWN: dict = {}
+for _name in BUILTIN:
+    for _k in range(4):
+        _KNOWN.setdefault(function_body(Fn(_name, _k)), (_name, _k))
 
 
 def _name_order(body, t):

@@ -5,17 +5,32 @@ expression stands as a scalar (a coefficient, the argument of a scalar function)
 it is wrapped in Trace: SymPy's MatMul would otherwise multiply a 1 x 1 by an
 n x n and report a wrong shape.
 
+Every node is built with its class's constructor, never with `*`, `/` or doit():
+SymPy's operators call doit() on the whole product, which composes nested
+ElementwiseApplyFunctions into ever larger Lambdas (minutes for a small program).
+Each node of matdiff's DAG converts once, so the work is linear in its size.
+
 A trap in SymPy (applyfunc.py): ElementwiseApplyFunction.doit() never evaluates
 its Lambda body. So a concrete function's derivative is built already evaluated
 (1 - tanh(t)**2), and an abstract one keeps Derivative(Phi(t), t) in the body,
 which a user makes concrete by substituting Phi and evaluating the body.
+
+sigmoid, softplus, softmax and logsumexp evaluate to finite numbers where the function
+is finite (as the generated code does): an exp that overflows only ever makes a
+denominator inf and its term 0, the right limit (sigmoid and its derivatives, softmax);
+softplus in a Lambda takes exp of numbers <= 0; logsumexp's exponents stay below log n.
+The Lambda bodies stay small: SymPy's printer calls doit(), which composes nested
+ElementwiseApplyFunctions, and composing Max-bodies costs SymPy seconds.
 """
 from __future__ import annotations
+
+import functools
 
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
+from .. import limits
 from ..errors import MatdiffError
 from ..expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
@@ -23,27 +38,68 @@ from ..expr import (
     Vec, Zero, children, postorder,
 )
 from ..shapes import shape_of
+from .text import to_text
 
 T = sp.Symbol("t")
 U = sp.Symbol("u")
 
+
+@functools.lru_cache(maxsize=None)
+def _sigmoid_derivative(k: int) -> sp.Expr:
+    """sigmoid^(k)(t) as a polynomial in S = sigmoid(t) = 1 / (1 + exp(-t)) and R = sigmoid(-t)
+    = 1 / (1 + exp(t)): S' = S R and R' = -S R. No 1 - S cancels in either tail, and no inf / inf:
+    an exponential that overflows only makes a denominator inf and its factor 0, the right limit
+    (exp(-t) / (1 + exp(-t))^2, SymPy's own derivative, is nan at t = -800)."""
+    S, R = sp.symbols("S R")
+    p = S
+    for _ in range(k):
+        p = sp.factor(sp.expand((sp.diff(p, S) - sp.diff(p, R)) * S * R))
+    return p.xreplace({S: 1 / (1 + sp.exp(-T)), R: 1 / (1 + sp.exp(T))})
+
+
+def _stable(name: str, order: int, scalar_level: bool) -> sp.Expr:
+    """sigmoid^(k)(t) and softplus^(k)(t) without overflow; softplus' = sigmoid.
+    softplus itself is max(t, 0) + log(1 + exp(-|t|)) with Max(t, 0), whose derivative SymPy knows
+    (Heaviside), in a Lambda body; of a scalar argument it stays log(1 + exp(t)), which overflows
+    past t ~ 709: Max is no sp.Function, and an evaluator of scalar SymPy expressions may know only
+    functions of one argument. (Not Abs, nor sqrt(t^2): building them runs SymPy's signsimp over
+    the argument, which breaks on the matrix expressions inside a Trace.)"""
+    if name == "softplus" and order == 0:
+        if scalar_level:
+            return sp.log(1 + sp.exp(T))
+        m = sp.Max(T, 0)
+        return m + sp.log(1 + sp.exp(T - 2 * m))
+    k = order if name == "sigmoid" else order - 1
+    if k == 1 and not scalar_level:
+        # S R, with t once: SymPy's printer composes nested elementwise functions (doit), and
+        # a body that holds t twice doubles with each level of nesting
+        return 1 / (2 * sp.cosh(T) + 2)
+    return _sigmoid_derivative(k)
+
+
+# derivatives by SymPy's diff of the formula; sigmoid and softplus by _stable
 CONCRETE = {
     "exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tanh": sp.tanh, "sqrt": sp.sqrt,
-    "sigmoid": lambda t: 1 / (1 + sp.exp(-t)),
     "relu": lambda t: sp.Max(t, 0),
-    "softplus": lambda t: sp.log(1 + sp.exp(t)),
 }
+STABLE = ("sigmoid", "softplus")
+BUILTIN = (*CONCRETE, *STABLE)
 
 
-def function_body(fn) -> sp.Expr:
-    """The scalar function of t: tanh'' -> its evaluated formula, Phi' -> Derivative(Phi(t), t)."""
-    if fn.name in CONCRETE:
-        body = CONCRETE[fn.name](T)
-        if fn.name == "relu" and fn.order >= 1:
-            return sp.Heaviside(T) if fn.order == 1 else sp.Integer(0)
-        return sp.diff(body, T, fn.order) if fn.order else body   # as SymPy writes it: 1 - tanh(t)**2
-    f = sp.Function(fn.name)(T)
-    return sp.Derivative(f, (T, fn.order)) if fn.order else f
+@functools.lru_cache(maxsize=None)
+def function_body(fn, scalar_level: bool = False) -> sp.Expr:
+    """The scalar function of t: tanh'' -> its evaluated formula, Phi' -> Derivative(Phi(t), t).
+    scalar_level: the body is for a scalar argument, not a Lambda (see _stable)."""
+    with sp.evaluate(True):                     # cached: never the unevaluated form of a caller's context
+        if fn.name in STABLE:
+            return _stable(fn.name, fn.order, scalar_level)
+        if fn.name in CONCRETE:
+            body = CONCRETE[fn.name](T)
+            if fn.name == "relu" and fn.order >= 1:
+                return sp.Heaviside(T) if fn.order == 1 else sp.Integer(0)
+            return sp.diff(body, T, fn.order) if fn.order else body   # as SymPy writes it: 1 - tanh(t)**2
+        f = sp.Function(fn.name)(T)
+        return sp.Derivative(f, (T, fn.order)) if fn.order else f
 
 
 def dim(d):
@@ -66,7 +122,8 @@ def _apply(e, v):
     arg = v[0]
     if shape_of(e) == (1, 1):
         if not body.has(sp.Derivative) or isinstance(arg, sp.Symbol):
-            return body.subs(T, scalar(arg))    # a function of a scalar: tanh(w1*x1 + w2*x2)
+            # a function of a scalar: tanh(w1*x1 + w2*x2)
+            return function_body(e.fn, scalar_level=True).subs(T, scalar(arg))
         if not is_matrix(arg):
             arg = sp.MatMul(arg, sp.Identity(1))   # Phi'(alpha beta): as a 1x1 matrix, not Subs
     # elementwise, and also for a 1x1 matrix (a^T x): there the body keeps Derivative(Phi(t), t)
@@ -81,33 +138,65 @@ def _apply(e, v):
     return ElementwiseApplyFunction(sp.Lambda(T, body), arg)
 
 
+def _product(factors):
+    """The matrix product of factors (scalars among them), nested products flattened and the
+    scalar coefficients in front; built by MatMul's constructor, which never calls doit()."""
+    coeffs, mats = [], []
+    for f in factors:
+        for a in (f.args if isinstance(f, sp.MatMul) else (f,)):
+            (mats if is_matrix(a) else coeffs).append(a)
+    coeff = sp.Mul(*coeffs)
+    if coeff == 1 and len(mats) == 1:
+        return mats[0]
+    return sp.MatMul(*([] if coeff == 1 else [coeff]), *mats)
+
+
 def _mul(e, v):
     scalars = [scalar(a) for a, x in zip(v, e.args) if shape_of(x) == (1, 1)]
     wide = [a for a, x in zip(v, e.args) if shape_of(x) != (1, 1)]
-    return sp.Mul(*scalars) * wide[0] if wide else sp.Mul(*scalars)
+    return _product([sp.Mul(*scalars), wide[0]]) if wide else sp.Mul(*scalars)
 
 
 def _matmul(e, v):
-    return sp.MatMul(*v).doit(deep=False) if shape_of(e) != (1, 1) else sp.MatMul(*v)
+    return _product(v)
 
 
 def _sum(e, v):
     r, c = shape_of(e.arg)
-    return sp.Trace(sp.MatMul(sp.OneMatrix(1, dim(r)), v[0], sp.OneMatrix(dim(c), 1)))
+    return sp.Trace(_product([sp.OneMatrix(1, dim(r)), v[0], sp.OneMatrix(dim(c), 1)]))
 
 
-def _exp_sum(x, n):
-    E = ElementwiseApplyFunction(sp.Lambda(T, sp.exp(T)), x)
-    return E, sp.Trace(sp.MatMul(sp.OneMatrix(1, n), E))
+def _exp(x):
+    return ElementwiseApplyFunction(sp.Lambda(T, sp.exp(T)), x)
+
+
+def _softmax_parts(x, n):
+    """D^T and softmax(x), where D = 1 x^T + (-x) 1^T (D_ij = x_j - x_i) and softmax(x) =
+    1 ./ (exp(D) 1), that is softmax(x)_i = 1 / sum_j exp(x_j - x_i). The largest entry's sum lies
+    in [1, n]; where an exponent overflows, the entry is 1 / inf = 0, its true value to machine
+    precision (exp(x) / 1^T exp(x) would be inf / inf).
+    -x is the elementwise t -> -t: no term of the MatAdd then has a leading -1 or a nested MatMul.
+    SymPy's signsimp (run by Abs, by Pow, and by the printer, on anything a Trace holds) pulls a
+    leading -1 out of a MatAdd into a scalar Mul, and fails."""
+    ones, row = sp.OneMatrix(n, 1), sp.OneMatrix(1, n)
+    neg = ElementwiseApplyFunction(sp.Lambda(T, -T), x)
+    D = sp.MatAdd(sp.MatMul(ones, sp.Transpose(x)), sp.MatMul(neg, row))
+    Dt = sp.MatAdd(sp.MatMul(x, row), sp.MatMul(ones, sp.Transpose(neg)))     # D^T, built as such
+    return Dt, sp.HadamardPower(sp.MatMul(_exp(D), ones), -1)
 
 
 def _softmax(e, v):
-    E, s = _exp_sum(v[0], dim(shape_of(e)[0]))
-    return E / s
+    return _softmax_parts(v[0], dim(shape_of(e)[0]))[1]
 
 
 def _logsumexp(e, v):
-    return sp.log(_exp_sum(v[0], dim(shape_of(e.arg)[0]))[1])
+    """logsumexp(x) = c + log(1^T exp(x - c 1)) for any c; c = p^T x with p = softmax(x) lies
+    within log n below max(x) (logsumexp - c is the entropy of p), so each exp(x_i - c) <= n and
+    the sum >= 1: neither overflow nor log(0). x - c 1 = D^T p, with D and p of _softmax_parts."""
+    x, n = v[0], dim(shape_of(e.arg)[0])
+    Dt, p = _softmax_parts(x, n)
+    c = sp.Trace(sp.MatMul(sp.Transpose(p), x))
+    return c + sp.log(sp.Trace(sp.MatMul(sp.OneMatrix(1, n), _exp(sp.MatMul(Dt, p)))))
 
 
 def _var(e, v):
@@ -130,16 +219,20 @@ def _hadamard_pow(e, v):
 
 
 def _kron(e, v):
-    """Scalar coefficients of the factors go in front: SymPy's KroneckerProduct.doit() breaks on a
-    factor such as (1/s) E E^T (extract_commutative makes a Mul of matrices, then fails)."""
-    coeff, args = sp.Integer(1), []
-    for a in v:
+    """A 1x1 factor is a scalar: kron(A, alpha) = alpha A (SymPy's KroneckerProduct refuses a
+    scalar). Scalar coefficients of the factors go in front: SymPy's KroneckerProduct.doit()
+    breaks on a factor such as (1/s) E E^T (extract_commutative makes a Mul of matrices, then fails)."""
+    coeffs, args = [], []
+    for a, x in zip(v, e.args):
+        if shape_of(x) == (1, 1):
+            coeffs.append(scalar(a))
+            continue
         if isinstance(a, sp.MatMul):
             c, ms = a.as_coeff_matrices()
-            coeff, a = coeff * c, sp.MatMul(*ms) if len(ms) > 1 else ms[0]
+            coeffs.append(c)
+            a = sp.MatMul(*ms) if len(ms) > 1 else ms[0]
         args.append(a)
-    k = sp.KroneckerProduct(*args)
-    return k if coeff == 1 else sp.MatMul(coeff, k)
+    return _product([*coeffs, sp.KroneckerProduct(*args) if len(args) > 1 else args[0]])
 
 
 SYMPY = {
@@ -175,14 +268,6 @@ SYMPY = {
 }
 
 
-def _mul_shallow(e, v):
-    """s A without SymPy's deep doit(): KroneckerProduct.doit() breaks on a factor with a scalar
-    coefficient and several matrices (s E E^T inside a softmax's Hessian)."""
-    scalars = [scalar(a) for a, x in zip(v, e.args) if shape_of(x) == (1, 1)]
-    wide = [a for a, x in zip(v, e.args) if shape_of(x) != (1, 1)]
-    return sp.MatMul(sp.Mul(*scalars), wide[0]).doit(deep=False) if wide else sp.Mul(*scalars)
-
-
 # A node whose value and arguments are all 1x1 is scalar algebra: SymPy's matrix classes
 # (DiagonalOf, Inverse, KroneckerProduct, ...) refuse a scalar, so these say it as scalars.
 SCALAR = {
@@ -206,16 +291,22 @@ SCALAR = {
 }
 
 
-def to_sympy(e: Expr, shallow: bool = False):
-    """The SymPy expression of e; a 1x1 result is a SymPy scalar. shallow=True never runs doit()
-    below a scalar multiple (Jacobians and Hessians, whose Kronecker products need it)."""
-    table = {**SYMPY, Mul: _mul_shallow} if shallow else SYMPY
+def to_sympy(e: Expr):
+    """The SymPy expression of e; a 1x1 result is a SymPy scalar. Each distinct node converts
+    once (the Expr is a DAG), under the call's time budget."""
     memo: dict = {}
     for n in postorder(e):
+        limits.tick()
         kids = [memo[c] for c in children(n)]
-        if type(n) in SCALAR and shape_of(n) == (1, 1) and all(shape_of(c) == (1, 1) for c in children(n)):
-            memo[n] = SCALAR[type(n)](n, [scalar(k) for k in kids])
-        else:
-            memo[n] = table[type(n)](n, kids)
+        try:
+            if type(n) in SCALAR and shape_of(n) == (1, 1) and all(shape_of(c) == (1, 1) for c in children(n)):
+                memo[n] = SCALAR[type(n)](n, [scalar(k) for k in kids])
+            else:
+                memo[n] = SYMPY[type(n)](n, kids)
+        except (NotImplementedError, TypeError, ValueError) as err:
+            # SymPy's own scalar algebra (Pow of a Pow, Abs) runs signsimp into the matrices inside
+            # a Trace and breaks on a MatAdd such as y - x: sqrt(sigmoid(a^T (y - x)))
+            raise MatdiffError(f"SymPy cannot build the result at {to_text(n)} ({err}); "
+                               "the text result (matdiff grad, Gradient.text()) holds it") from None
     out = memo[e]
     return scalar(out) if shape_of(e) == (1, 1) else out
