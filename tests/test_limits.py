@@ -45,3 +45,18 @@ def test_limits_can_be_raised(monkeypatch):
 def test_unknown_limit_is_named():
     with pytest.raises(LimitError, match="no limit called speed"):
         LIMITS.set("speed", 3)
+
+
+def test_a_hessian_of_a_deep_chain_keeps_to_the_time_limit():
+    """Found by fuzzing: the Hessian of sum(exp(exp(...(W x)))) 120 deep has a Jacobian quadratic
+    in the depth, built without looking at the clock (14 s against a limit of 3 s)."""
+    src = "sum(" + "exp(" * 120 + "W x" + ")" * 120 + ")"
+    saved = LIMITS.max_seconds
+    LIMITS.max_seconds = 3
+    t = time.monotonic()
+    try:
+        with pytest.raises(LimitError, match="longer than 3 s"):
+            matdiff.derive_hessian(src, "W")
+    finally:
+        LIMITS.max_seconds = saved
+    assert time.monotonic() - t < 3 + 2
