@@ -244,3 +244,23 @@ def test_a_derivation_too_long_for_a_sheet_is_refused_quickly():
     with pytest.raises(matdiff.LimitError, match="too long for a solution sheet"):
         build_sheet(Problem.of("\n".join(layers)), "W")
     assert main(["sheet", "\n".join(layers), "--wrt", "W"]) == 2
+
+
+def test_a_long_program_sheet_keeps_to_the_time_limit():
+    """Found by fuzzing: back-substitution walked the whole line once per symbol of the program
+    (cubic: 29 s for 600 lines `h_i = h_{i-1} + x`) and never looked at the clock."""
+    import time
+    from matdiff.errors import LimitError
+    from matdiff.limits import LIMITS
+    src = "\n".join(["h0 = x"] + [f"h{i} = h{i - 1} + x" for i in range(1, 600)] + ["L = sum(h599)"])
+    saved = LIMITS.max_seconds
+    LIMITS.max_seconds = 3
+    t = time.monotonic()
+    try:
+        tex = matdiff.sheet(src, "x")
+        assert "h_{599}" in tex
+    except LimitError as e:
+        assert "longer than 3 s" in str(e)
+    finally:
+        LIMITS.max_seconds = saved
+    assert time.monotonic() - t < 3 + 3
