@@ -314,8 +314,9 @@ class Finding:
 
     def key(self) -> tuple:
         """Findings with the same key are the same bug (scripts/fuzz.py reports each once)."""
-        return (self.entry.split(":")[0] if self.kind != "exception" else "", self.kind,
-                self.error.split(":")[0], self.frame)
+        if self.kind == "slow":                      # "took 7.9 s": the time is no part of the bug
+            return (self.entry, self.kind)
+        return (self.entry if self.kind != "exception" else "", self.kind, self.error.split(":")[0], self.frame)
 
     def __str__(self) -> str:
         where = f" at {self.frame}" if self.frame else ""
