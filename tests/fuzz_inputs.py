@@ -391,7 +391,7 @@ def e_parse(case):
 def e_understand(case):
     s = api.understand(case.src, case.shapes, _fn(case))
     from matdiff.printing.text import to_text
-    to_text(s.expr)
+    to_text(s.expr, s.names)            # as `matdiff parse` prints it: a program's steps by name
 
 
 def e_gradient(case):
