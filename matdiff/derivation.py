@@ -24,6 +24,7 @@ from .canon import pullback
 from .checking import CheckReport, check_gradients
 from .diff import differential
 from .errors import LimitError, MatdiffError
+from .limits import tick
 from .expr import (
     Add, Const, Differential, Expr, Hadamard, HadamardPow, Inverse, Leaf, MatPow,
     Mul, Trace, Transpose, Var, Zero, children, computation_order, postorder, substitute,
@@ -162,13 +163,13 @@ def back_substitute(df: Expr, eqs: list) -> list:
     below: dict = {}                              # sym -> every symbol it is computed from
     for q in eqs:
         below[q.sym] = set().union(*([uses[q.sym]] + [below[s] for s in uses[q.sym]]))
+    order = {s: i for i, s in enumerate(d)}
     lines = [Line(df)]
     e = df
-    order = {s: i for i, s in enumerate(d)}
     while True:
-        # one walk of e per line (a walk per symbol made a long program's sheet cubic)
-        present = sorted({n.of for n in postorder(e) if isinstance(n, Differential) and n.of in order},
-                         key=order.get)
+        tick()                                    # one line per round: a long program has many
+        # one walk over e, and only its own differentials looked up: linear per line, not per symbol
+        present = sorted({n.of for n in postorder(e) if isinstance(n, Differential) and n.of in d}, key=order.get)
         if not present:
             break
         ready = tuple(s for s in present if not any(s in below[t] for t in present if t != s))

@@ -21,6 +21,7 @@ from .expr import (
     Transpose, Unvec, Var, Vec, Zero, children, postorder,
 )
 from .kronecker import commutation, diag_selector, kron2, simplify_jacobian, size, vec_of
+from .limits import tick
 from .shapes import is_scalar, prod, shape_of
 from .simplify import simplify
 
@@ -154,6 +155,7 @@ def jacobian_of_linear(dY: Expr, X: Var) -> Expr:
     for e in postorder(dY):
         if not has[e]:
             continue
+        tick()                   # a Hessian's J can grow quadratically in the depth: keep to the limit
         try:
             rule = JACOBIAN_RULES[type(e)]
         except KeyError:

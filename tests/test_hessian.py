@@ -438,3 +438,17 @@ def test_cli_hessian_of_a_vector_is_an_error(capsys):
     status = main(["hessian", "W x", "--wrt", "x"])
     _, err = capsys.readouterr()
     assert status == 2 and "scalar" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["jacobian", "hessian", "diagonal"])
+def test_check_with_respect_to_a_variable_that_cancels(kind):
+    """Found by fuzzing: b is an input of the program, but the result does not use it (y reads
+    W2h, not h): the Jacobian, Hessian and diagonal are 0, and their check says so (it raised
+    KeyError: 'b'). The finite differences of f along b are computed, not assumed."""
+    src = "z = W1 x + b\nh = sigmoid(z)\ny = W2h + b2\nL = 1/2 ||y - t||^2"
+    p = Problem.of(src)
+    from matdiff.second_order import derive_jacobian
+    d = derive_jacobian(p, "b") if kind == "jacobian" else derive_hessian(p, "b", diagonal=kind == "diagonal")
+    report = d.check()
+    assert report.ok and report.rows
+    assert all(r.numeric == 0 and r.symbolic == 0 for r in report.rows)

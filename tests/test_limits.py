@@ -69,6 +69,8 @@ def test_numbers_up_to_300_digits_are_exact_and_longer_ones_refused():
         with pytest.raises(LimitError, match="at most 300 digits"):
             matdiff.gradient(src, wrt="x")
         assert time.perf_counter() - t < 2
+
+
 # ---- the time budget: every entry point, per thread, nested calls share it ----------------------
 
 import dataclasses
@@ -164,6 +166,7 @@ def test_the_budget_belongs_to_its_thread(limits):
     done = threading.Event()
 
     def long_call():
+        t = time.perf_counter()
         try:
             matdiff.derive_hessian(long_src, "x")
             outcome["long"] = "finished"
@@ -295,3 +298,18 @@ def test_a_limit_on_the_command_line_holds_for_that_command_only(limits, capsys)
     assert main(["parse", "x^T (x + x)", "--limit", "depth=2"]) == 2
     assert "--limit depth=" in capsys.readouterr().err
     assert LIMITS.max_depth == before                  # main() called from Python leaves LIMITS as it was
+def test_the_jacobian_of_a_differential_looks_at_the_clock(monkeypatch):
+    """Found by fuzzing: the Hessian of sum(exp(exp(...(W x)))) 120 deep has a Jacobian quadratic
+    in the depth, built without looking at the clock (14 s against a limit of 3 s). Here the
+    budget is spent before the Jacobian starts: it must stop at once, not at the end."""
+    from matdiff.diff import differential
+    from matdiff.jacobian import jacobian_of_linear
+    from matdiff.limits import budgeted
+    from matdiff.problem import Problem
+    src = "sum(" + "exp(" * 30 + "W x" + ")" * 30 + ")"
+    X = Problem.of(src).var("W")
+    G = matdiff.derive_gradient(src, "W").grads["W"]
+    dG = differential(G, {X})
+    monkeypatch.setattr(LIMITS, "max_seconds", 1e-9)
+    with pytest.raises(LimitError, match="the derivation took longer"):
+        budgeted(jacobian_of_linear)(dG, X)

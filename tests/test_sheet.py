@@ -263,3 +263,21 @@ def test_back_substitution_walks_each_line_once(monkeypatch):
         matdiff.sheet(src, "x")
         return count[0]
     assert nodes_walked(200) < 6 * nodes_walked(50)      # 4 times the lines: linear ~4, once per symbol ~16
+def test_a_long_program_sheet_keeps_to_the_time_limit():
+    """Found by fuzzing: back-substitution walked the whole line once per symbol of the program
+    (cubic: 29 s for 600 lines `h_i = h_{i-1} + x`) and never looked at the clock."""
+    import time
+    from matdiff.errors import LimitError
+    from matdiff.limits import LIMITS
+    src = "\n".join(["h0 = x"] + [f"h{i} = h{i - 1} + x" for i in range(1, 600)] + ["L = sum(h599)"])
+    saved = LIMITS.max_seconds
+    LIMITS.max_seconds = 3
+    t = time.monotonic()
+    try:
+        tex = matdiff.sheet(src, "x")
+        assert "h_{599}" in tex
+    except LimitError as e:
+        assert "longer than 3 s" in str(e)
+    finally:
+        LIMITS.max_seconds = saved
+    assert time.monotonic() - t < 3 + 3
