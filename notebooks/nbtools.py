@@ -5,6 +5,9 @@ and a SymPy result of matdiff evaluated at numbers.
 MathJax, which knows the mathematics but not the document around it, so the document is
 translated: sections become headings, itemize a list, the tabular of the numerical check a
 table, `align*` an `aligned` display with each equation's `\\tag*` note set beside it.
+
+A module, not a notebook: the notebooks' text sources are the NN_name.py beside it, each paired
+with its NN_name.ipynb in a jupytext header, which this file has not.
 """
 from __future__ import annotations
 
