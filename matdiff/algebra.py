@@ -12,7 +12,8 @@ from fractions import Fraction
 from .errors import DerivativeError
 from .expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
-    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Vec, Zero, transform,
+    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
+    transform,
 )
 from .limits import check_number, check_power_size
 from .shapes import is_scalar, shape_of
@@ -341,14 +342,24 @@ REBUILD = {
     Norm:         lambda e, k: Norm(k[0]),
     Softmax:      lambda e, k: Softmax(k[0]),
     LogSumExp:    lambda e, k: LogSumExp(k[0]),
+    # leaves have no children: a leaf is itself
+    Var:          lambda e, k: e,
+    Const:        lambda e, k: e,
+    Identity:     lambda e, k: e,
+    Zero:         lambda e, k: e,
+    Ones:         lambda e, k: e,
     Differential: lambda e, k: e,
 }
 
 
 def rebuild(e: Expr, kids: list) -> Expr:
-    """The node with new children, through its smart constructor."""
-    build = REBUILD.get(type(e))
-    return build(e, kids) if build else e
+    """The node with new children, through its smart constructor. A node type without a row is
+    an error, not the old node returned: that would silently stop every rewrite above it."""
+    try:
+        build = REBUILD[type(e)]
+    except KeyError:
+        raise TypeError(f"algebra.REBUILD has no row for {type(e).__name__}: add one") from None
+    return build(e, kids)
 
 
 def normalize(e: Expr, memo: dict | None = None) -> Expr:

@@ -69,17 +69,17 @@ def implementations(functions) -> tuple:
 # ---- lowering: the expression as the generated code computes it --------------------------------------
 
 def lower(builtin: dict):
-    """A transform step: abstract functions given as built-ins renamed; tanh^(k)(x) and
-    sigmoid^(k)(x) written through y = f(x) (shared with the forward pass); softplus' = sigmoid."""
+    """A transform step: abstract functions given as built-ins renamed; a derivative written as
+    its record says (code_derivative: exp' = exp, ...), and tanh^(k)(x), sigmoid^(k)(x) through
+    y = f(x) (y_forms, shared with the forward pass)."""
     def step(e: Expr, kids: list) -> Expr:
         if not isinstance(e, Apply):
             return e if all(k is c for k, c in zip(kids, children(e))) else _with(e, kids)
         x = kids[0]
         name, k = builtin.get(e.fn.name, e.fn.name), e.fn.order
-        if name == "softplus" and k >= 1:
-            name, k = "sigmoid", k - 1
-        if name == "exp":
-            k = 0
+        record = F.ELEMENTWISE.get(name)
+        if record is not None and record.code_derivative is not None and k >= 1:
+            name, k = record.code_derivative(k)
         if name in Y_FORMS and k >= 1:
             if k >= len(Y_FORMS[name]):
                 raise MatdiffError(f"no code for the derivative of order {k} of {name}")

@@ -23,7 +23,7 @@ from .algebra import ONE, add, matmul, normalize, transpose
 from .canon import pullback
 from .checking import CheckReport, check_gradients
 from .diff import differential
-from .errors import LimitError, MatdiffError
+from .errors import DerivativeError, LimitError, MatdiffError
 from .limits import tick
 from .expr import (
     Add, Const, Differential, Expr, Hadamard, HadamardPow, Inverse, Leaf, MatPow,
@@ -254,6 +254,10 @@ def derive(p: Problem, wrt: str, notation: str = "diag") -> Derivation:
         if any(isinstance(n, Var) and n in varying for n in postorder(q.rhs)):
             q.d, q.steps = _equation_differential(q.rhs, varying, named, notation)
             varying.add(q.sym)
+    if eqs[-1].d is None:
+        # (this was a DerivativeError from the pull-back of None before rebuild refused unknown nodes)
+        raise DerivativeError(f"{fname} does not depend on {wrt}: its gradient is 0, and there is "
+                              f"no derivation to write")
     lines = back_substitute(eqs[-1].d, eqs[:-1])
     rounds, terms = trace_rounds(lines[-1].expr)
     matrix = shape_of(W)[1] != 1

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import functions as F
 from .errors import DerivativeError, MatdiffError
 from .expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
@@ -20,38 +21,8 @@ from .expr import (
 )
 
 
-def _sigmoid(t):
-    """1 / (1 + e^-t), accurate in both tails (0.5 (1 + tanh(t/2)) cancels for t << 0)."""
-    return np.exp(-np.logaddexp(0, -t))
-
-
-def _dsigmoid(t):
-    """sigmoid' = s(t) (1 - s(t)) = s(t) s(-t), without the cancellation in 1 - s(t)."""
-    return _sigmoid(t) * _sigmoid(-t)
-
-
-def _sech2(t):
-    """tanh' = 1 - tanh^2 = 1 / cosh^2, without the cancellation in 1 - tanh^2."""
-    return 1 / np.cosh(t) ** 2
-
-
-# name -> (f, f', f'', f''') as NumPy functions of an array
-ELEMENTWISE = {
-    "exp":      (np.exp, np.exp, np.exp, np.exp),
-    "log":      (np.log, lambda t: 1 / t, lambda t: -1 / t**2, lambda t: 2 / t**3),
-    "sin":      (np.sin, np.cos, lambda t: -np.sin(t), lambda t: -np.cos(t)),
-    "cos":      (np.cos, lambda t: -np.sin(t), lambda t: -np.cos(t), np.sin),
-    "tanh":     (np.tanh, _sech2, lambda t: -2 * np.tanh(t) * _sech2(t),
-                 lambda t: (6 * np.tanh(t)**2 - 2) * _sech2(t)),
-    "sigmoid":  (_sigmoid, _dsigmoid,
-                 lambda t: _dsigmoid(t) * (_sigmoid(-t) - _sigmoid(t)),
-                 lambda t: _dsigmoid(t) * (1 - 6 * _dsigmoid(t))),
-    "relu":     (lambda t: np.maximum(t, 0), lambda t: (t > 0).astype(float),
-                 np.zeros_like, np.zeros_like),
-    "softplus": (lambda t: np.logaddexp(0, t), _sigmoid, _dsigmoid,
-                 lambda t: _dsigmoid(t) * (_sigmoid(-t) - _sigmoid(t))),
-    "sqrt":     (np.sqrt, lambda t: 0.5 / np.sqrt(t), lambda t: -0.25 * t**-1.5, lambda t: 0.375 * t**-2.5),
-}
+# name -> (f, f', f'', f''') as NumPy functions of an array, from the records
+ELEMENTWISE = {name: r.numpy(np) for name, r in F.ELEMENTWISE.items()}
 
 
 def stand_in(name: str):

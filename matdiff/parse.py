@@ -25,9 +25,8 @@ from . import functions as F
 from .errors import LimitError, MatdiffError, ParseError, UnknownFunctionError, caret
 from .limits import MAX_DIGITS, budgeted, check_depth, check_text, tick
 from .expr import (
-    MINUS_ONE, Add, Apply, Assign, Const, Det, DiagMat, Expr, Fn, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Program, Softmax, Sum, Trace,
-    Transpose, Var, Vec,
+    MINUS_ONE, Add, Apply, Assign, Const, Det, Expr, Fn, Hadamard, HadamardPow, Identity,
+    Inverse, Kron, LogDet, MatMul, MatPow, Mul, Norm, Program, Transpose, Var,
 )
 
 
@@ -263,37 +262,16 @@ class ToExpr(Transformer):
 
     def _apply(self, f: _Callee, args: list) -> Expr:
         name = f.fn.name
-        arity = F.STRUCTURAL.get(name, 1)
+        node, arity = F.STRUCTURAL.get(name, (None, 1))
         if len(args) != arity:
             raise self._error(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", f.pos)
         if f.fn.order and name not in F.ELEMENTWISE and name not in self.functions - F.BUILTIN:
             raise self._error(f"{name}' : only elementwise functions have a derivative here", f.pos)
-        (x, *rest) = args
-        match name:
-            case "tr":
-                return Trace(x)
-            case "det":
-                return Det(x)
-            case "logdet":
-                return LogDet(x)
-            case "inv":
-                return Inverse(x)
-            case "softmax":
-                return Softmax(x)
-            case "logsumexp":
-                return LogSumExp(x)
-            case "norm":
-                return Norm(x)
-            case "sum":
-                return Sum(x)
-            case "diag":
-                return DiagMat(x)
-            case "vec":
-                return Vec(x)
-            case "kron":
-                return Kron((x, rest[0]))
-            case "log" if isinstance(x, Det) and f.fn.order == 0:
-                return LogDet(x.arg)                     # log(det(A)) is logdet(A)
+        x = args[0]
+        if node is not None:
+            return node(x) if arity == 1 else node(tuple(args))      # Trace(x), Kron((x, y))
+        if name == "log" and isinstance(x, Det) and f.fn.order == 0:
+            return LogDet(x.arg)                         # log(det(A)) is logdet(A)
         return Apply(f.fn, x)
 
     def _error(self, message: str, pos: int, cls=ParseError) -> ParseError:

@@ -19,6 +19,7 @@ from collections import Counter
 
 import numpy as np
 
+from . import functions as F
 from .errors import MatdiffError
 from .expr import Apply, Det, Expr, HadamardPow, Inverse, LogDet, MatPow, Norm, postorder
 from .inference import Shaped
@@ -149,7 +150,8 @@ def finite_inputs(f: Expr, shaped: Shaped, rng, dims: dict, also: tuple = ()) ->
 
 # ---- how far finite differences may step -------------------------------------------------------------
 
-_EDGES = ("relu", "sqrt", "log")        # a kink (relu) or the edge of the domain (sqrt, log) at 0
+# a kink (relu) or the edge of the domain (sqrt, log) at 0, as the records say (functions.ELEMENTWISE)
+_EDGES = frozenset(name for name, r in F.ELEMENTWISE.items() if r.kink_at_zero or r.domain == "positive")
 
 
 def rough_points(exprs) -> list:

@@ -9,12 +9,13 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .algebra import (
-    add, const, hadamard, hadamard_pow, mat_pow, matmul, mul, neg, rebuild, sum_, transpose,
+    add, hadamard, hadamard_pow, mat_pow, matmul, mul, rebuild, sum_, transpose,
 )
 from .expr import (
-    Add, Apply, DiagMat, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Ones, Kron, MatMul, MatPow,
+    Add, Apply, DiagMat, DiagOf, Expr, Hadamard, HadamardPow, Identity, Ones, Kron, MatMul, MatPow,
     Mul, Transpose, children,
 )
+from .functions import ELEMENTWISE
 from .limits import tick
 from .printing.precedence import is_negative
 from .shapes import is_scalar, shape_of
@@ -51,27 +52,14 @@ def ratio_sums(e: MatMul) -> Expr | None:
 # ---- concrete derivatives ------------------------------------------------------------------------
 
 def known_derivative(e: Apply) -> Expr | None:
-    """exp' = exp, log'(x) = x^-1, sin' = cos, cos' = -sin, softplus' = sigmoid, sqrt'(x) = 1/2 x^-1/2.
-    tanh', sigmoid' and relu' stay as written: shorter than their formulas, and as the sheets write them."""
-    f, x = e.fn, e.arg
-    if f.order == 0:
+    """A built-in's derivative as its record writes it (functions.ELEMENTWISE, field
+    `derivative`): exp' = exp, log'(x) = x^-1, sin' = cos, sqrt'(x) = 1/2 x^-1/2, ...
+    tanh', sigmoid' and relu' have none and stay as written: shorter than their formulas, and
+    as the sheets write them."""
+    record = ELEMENTWISE.get(e.fn.name)
+    if e.fn.order == 0 or record is None or record.derivative is None:
         return None
-    match f.name, f.order:
-        case "exp", _:
-            return Apply(Fn("exp"), x)
-        case "log", 1:
-            return hadamard_pow(-1, x)
-        case "log", 2:                          # Hessians: log''(x) = -x^-2
-            return neg(hadamard_pow(-2, x))
-        case "sin", 1:
-            return Apply(Fn("cos"), x)
-        case "cos", 1:
-            return neg(Apply(Fn("sin"), x))
-        case "softplus", 1:
-            return Apply(Fn("sigmoid"), x)
-        case "sqrt", 1:
-            return mul(const(Fraction(1, 2)), hadamard_pow(Fraction(-1, 2), x))
-    return None
+    return record.derivative(e.fn.order, e.arg)
 
 
 # ---- elementwise powers of the same base combine ----------------------------------------------------

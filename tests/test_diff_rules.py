@@ -25,6 +25,7 @@ import matdiff
 from helpers_calculus import (
     PHI, as_natural, assert_close, draw_all, fd_directional, fd_gradient, matdiff_value, sigmoid, softmax, sympy_evaluate, to2d,
 )
+from matdiff import functions as F
 from matdiff.api import derive_differential
 from matdiff.canon import PULLBACK_RULES, pullback
 from matdiff.diff import DIFF_RULES, depends_on, local_differential
@@ -58,7 +59,7 @@ ELEMENTWISE = {
     "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh, "sigmoid": sigmoid,
     "relu": lambda z: np.maximum(z, 0), "softplus": lambda z: np.logaddexp(0, z), "sqrt": np.sqrt,
 }
-POSITIVE_ARG = {"log", "sqrt"}
+POSITIVE_ARG = {name for name, r in F.ELEMENTWISE.items() if r.domain == "positive"}
 
 CASES = [
     # sum, difference, negation

@@ -11,6 +11,7 @@ from matdiff.expr import (
     Apply, Assign, Det, DiagMat, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogDet, LogSumExp,
     MatPow, Norm, Program, Softmax, Sum, Trace, Vec,
 )
+from matdiff.functions import ELEMENTWISE
 from matdiff.parse import parse, parse_expression
 
 A, B, W, X, x, y, z, b, c, t, v = (V(n) for n in "ABWXxyzbctv")
@@ -95,8 +96,7 @@ SPELLINGS = [
     ("log(det(A))",         LogDet(A)),
     ("log(x)",              fn("log", x)),
     # builtin elementwise functions
-    *[(f"{f}(z)",           fn(f, z)) for f in
-      ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "sqrt")],
+    *[(f"{f}(z)",           fn(f, z)) for f in ELEMENTWISE],
     ("σ(z)",                fn("sigmoid", z)),
     ("tanh'(z)",            fn("tanh", z, 1)),
     # abstract elementwise functions and their derivatives

@@ -13,13 +13,14 @@ from matdiff.expr import (
     LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Softmax, Sum, Trace, Transpose, Var, Vec, postorder,
     transform, with_children,
 )
+from matdiff import functions as F
 from matdiff.parse import parse
 from matdiff.printing.text import to_text
 from test_grammar import PRECEDENCE, SPELLINGS
 
 DECLARED = ["f", "g1"]                       # abstract functions declared for these tests
 NAMES = ["A", "B", "W1", "X_2", "x", "y", "b_1", "abc", "θ", "α_2", "Σ", "T", "e"]
-ELEMENTWISE = ["exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "sqrt"]
+ELEMENTWISE = list(F.ELEMENTWISE)          # in the records' order
 ABSTRACT = ["Phi", "Psi", "phi", "psi", "Φ", "Ψ", "φ", "ψ", *DECLARED]
 MINUS_ONE_K = Fraction(-1)
 

@@ -281,3 +281,10 @@ def test_a_long_program_sheet_keeps_to_the_time_limit():
     finally:
         LIMITS.max_seconds = saved
     assert time.monotonic() - t < 3 + 3
+
+
+def test_sheet_of_a_function_that_does_not_depend_on_wrt_says_so():
+    """`heta` for `theta`: J does not depend on W. Found by the fuzzer once rebuild refused None."""
+    src = "z = W x\nh = relu(z)\nheta = U h\nJ = -y^T log(softmax(theta))"
+    with pytest.raises(matdiff.DerivativeError, match="J does not depend on W: its gradient is 0"):
+        matdiff.sheet(src, wrt="W")

@@ -15,7 +15,7 @@ from ..expr import (
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, children, postorder,
 )
-from ..functions import GREEK
+from ..functions import ELEMENTWISE, GREEK
 from .precedence import HADAMARD, POSTFIX, PRODUCT, SUM, is_negative, precedence
 from .text import broadcast_number, known_matrix, known_scalar, known_shape, negate, split_division
 
@@ -28,9 +28,7 @@ _ESCAPES = {"\\": r"\backslash ", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&"
             "%": r"\%", "_": r"\_", "^": r"\wedge ", "~": r"\sim "}
 
 # elementwise functions with a usual LaTeX spelling; other names go through latex_name
-FUNCTIONS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
-             "sigmoid": r"\sigma", "relu": r"\operatorname{relu}", "softplus": r"\operatorname{softplus}",
-             "sqrt": r"\operatorname{sqrt}"}
+FUNCTIONS = {name: r.latex for name, r in ELEMENTWISE.items()}
 
 
 def escape(text: str) -> str:
@@ -304,8 +302,9 @@ def l_matpow(e, p):
 
 
 def l_apply(e, p):
-    if e.fn.name == "sqrt" and e.fn.order == 0:
-        return rf"\sqrt{{{p(e.arg, top=False)}}}"
+    record = ELEMENTWISE.get(e.fn.name)
+    if record is not None and record.latex_applied and e.fn.order == 0:        # \sqrt{x}
+        return record.latex_applied.replace("{x}", p(e.arg, top=False))
     return function_name(e.fn.name) + "'" * e.fn.order + p.paren(e.arg)
 
 

@@ -2,13 +2,16 @@
 
 A piece of generated code is a tuple (text, precedence, operator); `wrap` parenthesizes it
 where it binds too loosely for its place. BACKENDS holds what differs between the three
-libraries; ELEMENTWISE and Y_FORMS the built-in functions and their derivatives.
+libraries; ELEMENTWISE and Y_FORMS the built-in functions and their derivatives, read from
+their records (functions.ELEMENTWISE).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+
+from ..functions import ELEMENTWISE as RECORDS
 
 # how tightly a piece of Python binds (higher binds tighter)
 ADD, MUL, UNARY, POWER, POSTFIX, ATOM = 50, 60, 70, 80, 90, 100
@@ -25,9 +28,13 @@ class Backend:
     helpers: dict = field(default_factory=dict)   # helper name -> its source, added where used
 
 
+def _functions(backend: str) -> dict:
+    """The built-in elementwise functions' ops in one backend, from their records."""
+    return {name: r.code[backend] for name, r in RECORDS.items()}
+
+
 _COMMON = {
-    "exp": "{m}.exp({x})", "abs": "{m}.abs({x})", "array": "{m}.asarray({x})", "log": "{m}.log({x})", "sin": "{m}.sin({x})", "cos": "{m}.cos({x})",
-    "tanh": "{m}.tanh({x})", "sqrt": "{m}.sqrt({x})", "sum": "{m}.sum({x})", "trace": "{m}.trace({x})",
+    "abs": "{m}.abs({x})", "array": "{m}.asarray({x})", "sum": "{m}.sum({x})", "trace": "{m}.trace({x})",
     "inv": "{m}.linalg.inv({x})", "solve": "{m}.linalg.solve({x}, {y})", "det": "{m}.linalg.det({x})",
     "logdet": "{m}.linalg.slogdet({x})[1]", "norm": "{m}.linalg.norm({x})", "kron": "{m}.kron({x}, {y})",
     "matrix_power": "{m}.linalg.matrix_power({x}, {k})", "diagflat": "{m}.diagflat({x})",
@@ -39,26 +46,26 @@ _COMMON = {
 }
 
 NUMPY = Backend("numpy", "np", ("import numpy as np",), {
-    **_COMMON, "sigmoid": "_sigmoid({x})", "relu": "np.maximum({x}, 0.0)", "softplus": "np.logaddexp(0.0, {x})",
+    **_COMMON, **_functions("numpy"),
     "softmax": "_softmax({x})", "logsumexp": "_logsumexp({x})",
     # u v^T: einsum writes it half again as fast as broadcasting (numpy 2.4, n = 256 ... 1024)
     "outer": 'np.einsum("ik,jk->ij", {x}, {y})', "outer_row": 'np.einsum("ik,kj->ij", {x}, {y})',
 }, {
-    "_sigmoid": "def _sigmoid(t):\n    \"\"\"1 / (1 + e^-t), accurate in both tails.\"\"\"\n"
-                "    return np.exp(-np.logaddexp(0.0, -t))\n",
+    **{"_" + name: r.numpy_helper for name, r in RECORDS.items() if r.numpy_helper},
     "_softmax": "def _softmax(x):\n    e = np.exp(x - np.max(x))\n    return e / np.sum(e)\n",
     "_logsumexp": "def _logsumexp(x):\n    m = np.max(x)\n    return m + np.log(np.sum(np.exp(x - m)))\n",
 })
 
 JAX = Backend("jax", "jnp", ("import jax", "import jax.numpy as jnp"), {
-    **_COMMON, "sigmoid": "jax.nn.sigmoid({x})", "relu": "jnp.maximum({x}, 0.0)", "softplus": "jax.nn.softplus({x})",
+    **_COMMON, **_functions("jax"),
     "softmax": "jax.nn.softmax({x}, axis=0)", "logsumexp": "jax.nn.logsumexp({x})",
 })
 
 TORCH = Backend("torch", "torch", ("import torch",), {
-    **_COMMON, "sigmoid": "torch.sigmoid({x})", "relu": "torch.relu({x})",
-    "softplus": "torch.nn.functional.softplus({x})", "softmax": "torch.softmax({x}, dim=0)",
-    "logsumexp": "torch.logsumexp({x}.reshape(-1), 0)", "array": "torch.tensor({x}, dtype=dtype)", "eye": "torch.eye({n}, dtype=dtype)",
+    **_COMMON, **_functions("torch"),
+    "softmax": "torch.softmax({x}, dim=0)",
+    "logsumexp": "torch.logsumexp({x}.reshape(-1), 0)", "array": "torch.tensor({x}, dtype=dtype)",
+    "eye": "torch.eye({n}, dtype=dtype)",
     "zeros": "torch.zeros(({r}, {c}), dtype=dtype)", "ones": "torch.ones(({r}, {c}), dtype=dtype)",
     "rowsum": "torch.sum({x}, dim=1, keepdim=True)", "swap01": "permute(1, 0, 2)",
     "kron": "torch.kron({x}.contiguous(), {y}.contiguous())",   # torch 2.13: kron of a transposed view fails
@@ -67,27 +74,12 @@ TORCH = Backend("torch", "torch", ("import torch",), {
 BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH)}
 
 # The k-th derivative of each built-in elementwise function, over {x}; "op:NAME" is a backend op.
-ELEMENTWISE = {
-    "exp":      ["op:exp"] * 4,
-    "log":      ["op:log", "1 / {x}", "-1 / {x} ** 2", "2 / {x} ** 3"],
-    "sin":      ["op:sin", "op:cos", "-op:sin", "-op:cos"],
-    "cos":      ["op:cos", "-op:sin", "-op:cos", "op:sin"],
-    "tanh":     ["op:tanh"],
-    "sigmoid":  ["op:sigmoid"],
-    "relu":     ["op:relu"],
-    "softplus": ["op:softplus"],
-    "sqrt":     ["op:sqrt", "0.5 / op:sqrt", "-0.25 * {x} ** -1.5", "0.375 * {x} ** -2.5"],
-}
+ELEMENTWISE = {name: list(r.code_derivatives) for name, r in RECORDS.items()}
 
 # Derivatives written with the function's value y = f(x), which the forward pass has computed
 # already: tanh' = 1 - y^2, sigmoid' = y (1 - y), relu' = sign(y), as back-propagation code
 # writes them. codegen.lower turns tanh^(k)(x) into Apply(Fn("tanh@y", k), tanh(x)).
-Y_FORMS = {
-    "relu":    [None, "{m}.sign({y})", "0 * {y}", "0 * {y}"],
-    "tanh":    [None, "1 - {y} ** 2", "-2 * {y} * (1 - {y} ** 2)", "(6 * {y} ** 2 - 2) * (1 - {y} ** 2)"],
-    "sigmoid": [None, "{y} * (1 - {y})", "{y} * (1 - {y}) * (1 - 2 * {y})",
-                "{y} * (1 - {y}) * (1 - 6 * {y} * (1 - {y}))"],
-}
+Y_FORMS = {name: [None, *r.y_forms] for name, r in RECORDS.items() if r.y_forms}
 Y_SUFFIX = "@y"
 
 _SIMPLE = re.compile(r"[\w.]+(\((?:[^()]|\([^()]*\))*\))?")

@@ -56,7 +56,7 @@ class PythonPrinter:
         for key, value in kw.items():                   # `{x}.contiguous()`: x must be one piece
             if "{" + key + "}." in template and not _SIMPLE.fullmatch(value):
                 kw[key] = f"({value})"
-        if name in ("sigmoid", "softmax", "logsumexp") and self.b.helpers:
+        if "_" + name in self.b.helpers:               # NumPy's _sigmoid, _softmax, ...
             self.helpers.add("_" + name)
         if "dtype" in template:
             self.uses_dtype = True

@@ -15,7 +15,8 @@ from ..expr import Fn
 from .latex import function_name
 from .to_sympy import BUILTIN, T, function_body
 
-# softplus' is sigmoid, so their bodies coincide: the first name (sigmoid) is the one printed
+# where one function's derivative is another function their bodies coincide: the first name in
+# the records' order (the function itself, before the one whose derivative it is) is printed
 _KNOWN: dict = {}
 for _name in BUILTIN:
     for _k in range(4):

@@ -15,12 +15,12 @@ its Lambda body. So a concrete function's derivative is built already evaluated
 (1 - tanh(t)**2), and an abstract one keeps Derivative(Phi(t), t) in the body,
 which a user makes concrete by substituting Phi and evaluating the body.
 
-sigmoid, softplus, softmax and logsumexp evaluate to finite numbers where the function
-is finite (as the generated code does): an exp that overflows only ever makes a
-denominator inf and its term 0, the right limit (sigmoid and its derivatives, softmax);
-softplus in a Lambda takes exp of numbers <= 0; logsumexp's exponents stay below log n.
-The Lambda bodies stay small: SymPy's printer calls doit(), which composes nested
-ElementwiseApplyFunctions, and composing Max-bodies costs SymPy seconds.
+The elementwise functions' bodies (their records in functions.ELEMENTWISE), softmax and
+logsumexp evaluate to finite numbers where the function is finite (as the generated code
+does): an exp that overflows only ever makes a denominator inf and its term 0, the right
+limit (the logistic function and its derivatives, softmax); logsumexp's exponents stay
+below log n. The Lambda bodies stay small: SymPy's printer calls doit(), which composes
+nested ElementwiseApplyFunctions, and composing Max-bodies costs SymPy seconds.
 """
 from __future__ import annotations
 
@@ -37,67 +37,33 @@ from ..expr import (
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, children, postorder,
 )
+from ..functions import ELEMENTWISE
 from ..shapes import shape_of
 from .text import to_text
 
 T = sp.Symbol("t")
 U = sp.Symbol("u")
 
-
-@functools.lru_cache(maxsize=None)
-def _sigmoid_derivative(k: int) -> sp.Expr:
-    """sigmoid^(k)(t) as a polynomial in S = sigmoid(t) = 1 / (1 + exp(-t)) and R = sigmoid(-t)
-    = 1 / (1 + exp(t)): S' = S R and R' = -S R. No 1 - S cancels in either tail, and no inf / inf:
-    an exponential that overflows only makes a denominator inf and its factor 0, the right limit
-    (exp(-t) / (1 + exp(-t))^2, SymPy's own derivative, is nan at t = -800)."""
-    S, R = sp.symbols("S R")
-    p = S
-    for _ in range(k):
-        p = sp.factor(sp.expand((sp.diff(p, S) - sp.diff(p, R)) * S * R))
-    return p.xreplace({S: 1 / (1 + sp.exp(-T)), R: 1 / (1 + sp.exp(T))})
-
-
-def _stable(name: str, order: int, scalar_level: bool) -> sp.Expr:
-    """sigmoid^(k)(t) and softplus^(k)(t) without overflow; softplus' = sigmoid.
-    softplus itself is max(t, 0) + log(1 + exp(-|t|)) with Max(t, 0), whose derivative SymPy knows
-    (Heaviside), in a Lambda body; of a scalar argument it stays log(1 + exp(t)), which overflows
-    past t ~ 709: Max is no sp.Function, and an evaluator of scalar SymPy expressions may know only
-    functions of one argument. (Not Abs, nor sqrt(t^2): building them runs SymPy's signsimp over
-    the argument, which breaks on the matrix expressions inside a Trace.)"""
-    if name == "softplus" and order == 0:
-        if scalar_level:
-            return sp.log(1 + sp.exp(T))
-        m = sp.Max(T, 0)
-        return m + sp.log(1 + sp.exp(T - 2 * m))
-    k = order if name == "sigmoid" else order - 1
-    if k == 1 and not scalar_level:
-        # S R, with t once: SymPy's printer composes nested elementwise functions (doit), and
-        # a body that holds t twice doubles with each level of nesting
-        return 1 / (2 * sp.cosh(T) + 2)
-    return _sigmoid_derivative(k)
-
-
-# derivatives by SymPy's diff of the formula; sigmoid and softplus by _stable
-CONCRETE = {
-    "exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tanh": sp.tanh, "sqrt": sp.sqrt,
-    "relu": lambda t: sp.Max(t, 0),
-}
-STABLE = ("sigmoid", "softplus")
-BUILTIN = (*CONCRETE, *STABLE)
+# the built-in elementwise functions, in the order of their records: where two bodies coincide
+# (one function's derivative is another function), printing/sympy_latex.py names the first
+BUILTIN = tuple(ELEMENTWISE)
 
 
 @functools.lru_cache(maxsize=None)
 def function_body(fn, scalar_level: bool = False) -> sp.Expr:
     """The scalar function of t: tanh'' -> its evaluated formula, Phi' -> Derivative(Phi(t), t).
-    scalar_level: the body is for a scalar argument, not a Lambda (see _stable)."""
+    A built-in's body is its record's (functions.ELEMENTWISE: `sympy`, `sympy_scalar`,
+    `sympy_derivative`); without a `sympy_derivative`, f^(k) is SymPy's diff of the body.
+    scalar_level: the body is for a scalar argument, not a Lambda (see the record's `sympy_scalar`)."""
     with sp.evaluate(True):                     # cached: never the unevaluated form of a caller's context
-        if fn.name in STABLE:
-            return _stable(fn.name, fn.order, scalar_level)
-        if fn.name in CONCRETE:
-            body = CONCRETE[fn.name](T)
-            if fn.name == "relu" and fn.order >= 1:
-                return sp.Heaviside(T) if fn.order == 1 else sp.Integer(0)
-            return sp.diff(body, T, fn.order) if fn.order else body   # as SymPy writes it: 1 - tanh(t)**2
+        record = ELEMENTWISE.get(fn.name)
+        if record is not None:
+            if fn.order == 0:
+                build = record.sympy_scalar if scalar_level and record.sympy_scalar else record.sympy
+                return build(sp, T)
+            if record.sympy_derivative is not None:          # the stable forms; relu' = Heaviside
+                return record.sympy_derivative(sp, T, fn.order, scalar_level)
+            return sp.diff(record.sympy(sp, T), T, fn.order)   # as SymPy writes it: 1 - tanh(t)**2
         f = sp.Function(fn.name)(T)
         return sp.Derivative(f, (T, fn.order)) if fn.order else f
 
