@@ -25,8 +25,6 @@ from .shapes import shape_of
 if TYPE_CHECKING:                                 # NumPy is loaded only when a check is asked for
     from .checking import CheckReport
 
-KINDS = ("jacobian", "hessian", "diagonal")
-
 
 @dataclass
 class DerivativeMatrix:
