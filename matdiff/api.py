@@ -10,14 +10,11 @@ from typing import TYPE_CHECKING
 from .diff import differential as _differential
 from .errors import MatdiffError
 from .expr import Expr
-from .gradient import Gradient
-from .gradient import derive_gradient as _derive_gradient
+from .gradient import Gradient, gradient_of
 from .limits import budgeted
 from .printing.latex import aligned, latex_name, to_latex
 from .problem import Problem, understand
-from .second_order import DerivativeMatrix
-from .second_order import derive_hessian as _derive_hessian
-from .second_order import derive_jacobian as _derive_jacobian
+from .second_order import DerivativeMatrix, hessian_of, jacobian_of
 from .simplify import simplify
 
 if TYPE_CHECKING:                                 # NumPy is loaded only when a check is asked for
@@ -30,7 +27,7 @@ __all__ = ["understand", "derive_gradient", "gradient", "differential", "check",
 @budgeted
 def derive_gradient(expr, wrt, shapes=None, functions=None) -> Gradient:
     """The gradients as matdiff's own expressions (the engine behind gradient() and `matdiff grad`)."""
-    return _derive_gradient(Problem.of(expr, shapes, functions), wrt)
+    return gradient_of(Problem.of(expr, shapes, functions), wrt)
 
 
 @budgeted
@@ -74,7 +71,7 @@ def check(expr, wrt, shapes=None, functions=None, claim=None, seed: int = 0) -> 
 @budgeted
 def derive_jacobian(expr, wrt, shapes=None, functions=None) -> DerivativeMatrix:
     """The Jacobian as matdiff's own expression (the engine behind jacobian() and `matdiff jacobian`)."""
-    return _derive_jacobian(Problem.of(expr, shapes, functions), wrt)
+    return jacobian_of(Problem.of(expr, shapes, functions), wrt)
 
 
 @budgeted
@@ -88,14 +85,14 @@ def jacobian(expr, wrt, shapes=None, functions=None):
     """
     names = [wrt] if isinstance(wrt, str) else list(wrt)
     p = Problem.of(expr, shapes, functions)
-    out = {w: _derive_jacobian(p, w).sympy() for w in names}
+    out = {w: jacobian_of(p, w).sympy() for w in names}
     return out[wrt] if isinstance(wrt, str) else out
 
 
 @budgeted
 def derive_hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False) -> DerivativeMatrix:
     """The Hessian (or its Becker–LeCun diagonal) as matdiff's own expression."""
-    return _derive_hessian(Problem.of(expr, shapes, functions), wrt, diagonal)
+    return hessian_of(Problem.of(expr, shapes, functions), wrt, diagonal)
 
 
 @budgeted
@@ -111,7 +108,7 @@ def hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False):
     """
     names = [wrt] if isinstance(wrt, str) else list(wrt)
     p = Problem.of(expr, shapes, functions)
-    out = {w: _derive_hessian(p, w, diagonal).sympy() for w in names}
+    out = {w: hessian_of(p, w, diagonal).sympy() for w in names}
     return out[wrt] if isinstance(wrt, str) else out
 
 
@@ -129,7 +126,7 @@ def latex(result, shapes=None, functions=None) -> str:
     a dict of results (one line each), or the text of an expression (as matdiff understands it).
 
     >>> import matdiff
-    >>> matdiff.latex(matdiff.derive_gradient("x^T A x", wrt="x").grads["x"])
+    >>> matdiff.latex(matdiff.derive_gradient("x^T A x", wrt="x").inlined["x"])
     '(A + A^{\\\\top}) \\\\, x'
     """
     if isinstance(result, (Gradient, DerivativeMatrix)):

@@ -3,8 +3,10 @@
 Write <M, E> for Tr(M^T E). A pull-back rule moves one layer of the linear
 expression E onto the cotangent M with one trace identity; when E is a
 placeholder dX, M is X's share of the gradient: df = Tr(M^T dX). These are
-JAX's transpose rules written as trace algebra. Inverse, Apply, ... have no
-rule on purpose: inside a differential they are constant coefficients.
+JAX's transpose rules written as trace algebra; the first line of each rule's
+docstring is its identity, which the solution sheets quote (record.identity).
+Inverse, Apply, ... have no rule on purpose: inside a differential they are
+constant coefficients.
 """
 from __future__ import annotations
 
@@ -33,18 +35,21 @@ def linear_factor(e: Expr) -> int:
     return idx[0]
 
 
-def pb_add(M, e, pb):        # <M, A + B> = <M, A> + <M, B>               (linearity of the trace)
+def pb_add(M, e, pb):
+    """<M, A + B> = <M, A> + <M, B>   (linearity of the trace)"""
     for a in e.args:
         pb(M, a)
 
 
-def pb_matmul(M, e, pb):     # <M, A E B> = <A^T M B^T, E>                (cyclic: Tr(M^T A E B) = Tr(B M^T A E))
+def pb_matmul(M, e, pb):
+    """<M, A E B> = <A^T M B^T, E>   (cyclic: Tr(M^T A E B) = Tr(B M^T A E))"""
     i = linear_factor(e)
     A, B = e.args[:i], e.args[i + 1:]
     pb(matmul(*(transpose(a) for a in reversed(A)), M, *(transpose(b) for b in reversed(B))), e.args[i])
 
 
-def pb_mul(M, e, pb):        # <M, s E> = <s M, E>;  <M, ds P> = ds <M, P>  (scalars move freely)
+def pb_mul(M, e, pb):
+    """<M, s E> = <s M, E>;  <M, ds P> = ds <M, P>   (scalars move freely)"""
     i = linear_factor(e)
     rest = e.args[:i] + e.args[i + 1:]
     if is_scalar(e.args[i]) and not is_scalar(e):
@@ -53,38 +58,50 @@ def pb_mul(M, e, pb):        # <M, s E> = <s M, E>;  <M, ds P> = ds <M, P>  (sca
         pb(mul(*rest, M), e.args[i])
 
 
-def pb_hadamard(M, e, pb):   # <M, P ∘ E> = <P ∘ M, E>                    (Frobenius/Hadamard swap)
+def pb_hadamard(M, e, pb):
+    """<M, P ∘ E> = <P ∘ M, E>   (Frobenius/Hadamard swap)"""
     i = linear_factor(e)
     pb(hadamard(*e.args[:i], *e.args[i + 1:], M), e.args[i])
 
 
-def pb_transpose(M, e, pb):  # <M, E^T> = <M^T, E>                        (Tr X = Tr X^T)
+def pb_transpose(M, e, pb):
+    """<M, E^T> = <M^T, E>   (Tr X = Tr X^T)"""
     pb(transpose(M), e.arg)
 
 
-def pb_trace(M, e, pb):      # <m, tr(E)> = <m I, E>                      (m is 1x1)
+def pb_trace(M, e, pb):
+    """<m, tr(E)> = <m I, E>   (m is 1x1)"""
     pb(mul(M, Identity(shape_of(e.arg)[0])), e.arg)
 
 
-def pb_sum(M, e, pb):        # <m, sum(E)> = <m 1 1^T, E>
+def pb_sum(M, e, pb):
+    """<m, sum(E)> = <m 1 1^T, E>"""
     pb(mul(M, Ones(shape_of(e.arg))), e.arg)
 
 
-def pb_diag_mat(M, e, pb):   # <M, diag(e)> = <diag(M), e>
+def pb_diag_mat(M, e, pb):
+    """<M, diag(e)> = <diag(M), e>"""
     pb(diag_of(M), e.arg)
 
 
-def pb_diag_of(M, e, pb):    # <m, diag(E)> = <diag(m), E>
+def pb_diag_of(M, e, pb):
+    """<m, diag(E)> = <diag(m), E>"""
     pb(diag_mat(M), e.arg)
 
 
-def pb_vec(M, e, pb):        # <m, vec(E)> = <unvec(m), E>
+def pb_vec(M, e, pb):
+    """<m, vec(E)> = <unvec(m), E>"""
     r, c = shape_of(e.arg)
     pb(unvec(r, c, M), e.arg)
 
 
-def pb_unvec(M, e, pb):      # <M, unvec(e)> = <vec(M), e>
+def pb_unvec(M, e, pb):
+    """<M, unvec(e)> = <vec(M), e>"""
     pb(vec(M), e.arg)
+
+
+def pb_zero(M, e, pb):
+    """<M, 0> = 0"""
 
 
 PULLBACK_RULES = {
@@ -99,7 +116,7 @@ PULLBACK_RULES = {
     DiagOf:    pb_diag_of,
     Vec:       pb_vec,
     Unvec:     pb_unvec,
-    Zero:      lambda M, e, pb: None,   # <M, 0> = 0
+    Zero:      pb_zero,
 }
 
 

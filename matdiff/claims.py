@@ -8,7 +8,7 @@ from .checking import EQUAL_RTOL, NOISE, CheckReport, Row, compare
 from .errors import MatdiffError, ShapeError
 from .expr import Add, Apply, Const, Expr, Hadamard, Mul, Program, Zero, children, postorder
 from .functions import ELEMENTWISE
-from .gradient import derive_gradient
+from .gradient import gradient_of
 from .inference import infer_shapes
 from .numeric import Env, evaluate, stand_in
 from .parse import parse
@@ -24,9 +24,9 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
     it can tell, the term of the claim that differs."""
     if not isinstance(wrt, str):
         raise MatdiffError("a claim is the gradient with respect to one variable: wrt='W'")
-    g = derive_gradient(Problem.of(expr, shapes, functions), wrt)
+    g = gradient_of(Problem.of(expr, shapes, functions), wrt)
     p = g.problem
-    right = g.grads[wrt]
+    right = g.inlined[wrt]
     declared = {**p.shaped.inputs, **(shapes or {})}
     parsed = parse(claim, tuple(functions or ()))
     try:

@@ -148,12 +148,12 @@ def cmd_second(kind: str):
     """matdiff jacobian / matdiff hessian: one result per --wrt, then --sympy, --latex, --check."""
     def run(a) -> int:
         from .problem import Problem
-        from .second_order import derive_hessian, derive_jacobian
+        from .second_order import hessian_of, jacobian_of
 
         p = Problem.of(read_source(a.source), **problem_args(a))
         ok = True
         for w in wrt_list(a):
-            d = derive_jacobian(p, w) if kind == "jacobian" else derive_hessian(p, w, a.diagonal)
+            d = jacobian_of(p, w) if kind == "jacobian" else hessian_of(p, w, a.diagonal)
             print(d.text())
             if a.sympy:
                 print(f"sympy: {d.sympy()}")

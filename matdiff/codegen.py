@@ -29,7 +29,7 @@ from .algebra import add, matmul, transpose
 from .expr import (
     Add, Apply, Expr, Fn, Leaf, MatMul, Transpose, Var, children, postorder, substitute, transform, with_children,
 )
-from .gradient import derive_gradient
+from .gradient import gradient_of
 from .limits import budgeted, tick
 from .printing.pycode import BACKENDS, ELEMENTWISE, Y_FORMS, Y_SUFFIX, derivative_name
 from .printing.python import TRANSPARENT, PythonPrinter, repeats
@@ -170,7 +170,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     if backend not in BACKENDS:
         raise MatdiffError(f"backend={backend!r}: one of {', '.join(BACKENDS)}")
     names = [wrt] if isinstance(wrt, str) else list(wrt)
-    g = derive_gradient(p, names)
+    g = gradient_of(p, names)
     hess = _hessians(p, names) if hessian else {}
     B = BACKENDS[backend]
     namer = Namer({B.m, "jax", "np", "jnp", "torch", *B.helpers})
@@ -188,7 +188,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     stmts.append(("value", p.result, "forward"))
     for d, e in g.deltas:
         stmts.append((d, e, "backward"))
-    stmts += [(("grad", w), g.backprop[w], "backward") for w in names]
+    stmts += [(("grad", w), g.stepwise[w], "backward") for w in names]
     stmts += [(("hess", w), hess[w], "Hessians") for w in hess]
     stmts, lowered = _lowered(stmts, p, builtin or {})
     stmts = _live(stmts)
@@ -238,7 +238,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     f = p.shaped.name or "f"
     # the formula above each gradient's line, where it fits: over the program's names (which are
     # locals here), not the printer's auxiliary z1, z4 (which the code need not have)
-    notes = {grad_names[w]: f"∂{f}/∂{w} = {to_text(g.backprop[w])}".replace("\n", " ") for w in names}
+    notes = {grad_names[w]: f"∂{f}/∂{w} = {to_text(g.stepwise[w])}".replace("\n", " ") for w in names}
     notes = {k: v for k, v in notes.items() if len(v) <= 96}
     body = _emit(stmts, printer, namer, auto, notes)
     sig = ", ".join(py for py, _ in inputs.values())
@@ -272,9 +272,9 @@ def _compiles(text: str) -> None:
 
 def _hessians(p: Problem, names: list) -> dict:
     """Each variable's Hessian (matdiff.hessian), written over the program's steps where it can."""
-    from .second_order import derive_hessian
+    from .second_order import hessian_of
     back = {inline: sym for sym, inline in p.inline.items() if not isinstance(inline, Leaf)}
-    return {w: substitute(derive_hessian(p, w).matrix, back) for w in names}
+    return {w: substitute(hessian_of(p, w).matrix, back) for w in names}
 
 
 def _lowered(stmts: list, p: Problem, builtin: dict) -> tuple:

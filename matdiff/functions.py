@@ -280,7 +280,3 @@ def is_greek_lower(name: str) -> bool:
 def function_names(extra=()) -> frozenset:
     """Every name that is applied rather than multiplied: builtins, default abstract, declared."""
     return BUILTIN | DEFAULT_ABSTRACT | frozenset(extra)
-
-
-def abstract_names(extra=()) -> frozenset:
-    return DEFAULT_ABSTRACT | frozenset(extra)

@@ -33,16 +33,16 @@ if TYPE_CHECKING:                                 # NumPy is loaded only when a 
 class Gradient:
     """Gradients of one scalar function, as matdiff's expressions, and how to print them."""
     problem: Problem
-    backprop: dict                                # name -> gradient over the steps' symbols and deltas
+    stepwise: dict                                # name -> gradient over the steps' symbols and deltas, as printed
     deltas: list = field(default_factory=list)    # [(delta symbol, its expression)], output side first
     names: dict = field(default_factory=dict)     # node -> auxiliary name (z1, z4) for printing
-    grads: dict = field(init=False)               # name -> gradient over the inputs only
+    inlined: dict = field(init=False)             # name -> gradient over the inputs only (SymPy, the check)
 
     def __post_init__(self):
         mapping = dict(self.problem.inline)       # deltas and steps replaced by what they stand for
         for d, e in self.deltas:
             mapping[d] = substitute(e, mapping)
-        self.grads = {w: substitute(g, mapping) for w, g in self.backprop.items()}
+        self.inlined = {w: substitute(g, mapping) for w, g in self.stepwise.items()}
 
     @budgeted
     def text(self) -> str:
@@ -50,9 +50,9 @@ class Gradient:
         p = self.problem
         f = p.shaped.name or "f"
         lines = [f"{s.name} = {to_text(e, self.names)}" for s, e in p.steps]
-        lines += [f"{n} = {to_text(e, self.names)}" for e, n in _used_names(list(self.backprop.values()), self.names)]
+        lines += [f"{n} = {to_text(e, self.names)}" for e, n in _used_names(list(self.stepwise.values()), self.names)]
         lines += [f"{d.name} = {to_text(e)}" for d, e in self.deltas]
-        lines += [f"∂{f}/∂{w} = {to_text(g, self.names)}" for w, g in self.backprop.items()]
+        lines += [f"∂{f}/∂{w} = {to_text(g, self.names)}" for w, g in self.stepwise.items()]
         return "\n".join(lines)
 
     @budgeted
@@ -62,10 +62,10 @@ class Gradient:
         f = latex_name(p.shaped.name or "f")
         lines = [(latex_name(s.name), to_latex(e, self.names)) for s, e in p.steps]
         lines += [(latex_name(n), to_latex(e, self.names))
-                  for e, n in _used_names(list(self.backprop.values()), self.names)]
+                  for e, n in _used_names(list(self.stepwise.values()), self.names)]
         lines += [(latex_name(d.name), to_latex(e)) for d, e in self.deltas]
         lines += [(rf"\frac{{\partial {f}}}{{\partial {latex_name(w)}}}", to_latex(g, self.names))
-                  for w, g in self.backprop.items()]
+                  for w, g in self.stepwise.items()]
         return lines
 
     def _repr_latex_(self) -> str:
@@ -74,13 +74,13 @@ class Gradient:
 
     @budgeted
     def sympy(self) -> dict:
-        return {w: _sympy_of(g) for w, g in self.grads.items()}
+        return {w: _sympy_of(g) for w, g in self.inlined.items()}
 
     @budgeted
     def check(self, seed: int = 0) -> CheckReport:
         from .checking import check_gradients     # NumPy costs ~50 ms at start-up: load it when asked
         p = self.problem
-        return check_gradients(p.f, {p.var(w): g for w, g in self.grads.items()}, p.shaped, seed)
+        return check_gradients(p.f, {p.var(w): g for w, g in self.inlined.items()}, p.shaped, seed)
 
 
 def _sympy_of(g: Expr):
@@ -94,7 +94,7 @@ def _sympy_of(g: Expr):
         return to_sympy(simplify(g))          # still too deep: the API boundary says so (LimitError)
 
 
-def derive_gradient(p: Problem, wrt) -> Gradient:
+def gradient_of(p: Problem, wrt) -> Gradient:
     p.require_scalar("gradient")
     names = [wrt] if isinstance(wrt, str) else list(wrt)
     if not names:
@@ -125,10 +125,10 @@ def derive_gradient(p: Problem, wrt) -> Gradient:
             deltas.append((d, M))
             M = d
         _pass_on(rhs, M, users, cot, named)
-    grads = {w: simplify(add(*cot[v])) if v in cot else Zero(shape_of(v)) for w, v in zip(names, targets)}
-    deltas = _used_deltas(list(grads.values()), deltas)
-    names_ = {} if p.steps else auto_names(p.f, list(grads.values()))
-    return Gradient(p, grads, deltas, names_)
+    stepwise = {w: simplify(add(*cot[v])) if v in cot else Zero(shape_of(v)) for w, v in zip(names, targets)}
+    deltas = _used_deltas(list(stepwise.values()), deltas)
+    names_ = {} if p.steps else auto_names(p.f, list(stepwise.values()))
+    return Gradient(p, stepwise, deltas, names_)
 
 
 def _pass_on(rhs: Expr, seed, active: set, cot: dict, named: dict) -> None:

@@ -51,10 +51,6 @@ def dim(d, dims: dict) -> int:
     return dims[d]
 
 
-def _scalar(v) -> float:
-    return v[0, 0]
-
-
 def _mul(vals):
     out = 1.0
     wide = None
@@ -81,11 +77,6 @@ def _chain(vals):
     for v in vals[1:]:
         out = out @ v
     return out
-
-
-def _2d(v) -> np.ndarray:
-    a = np.asarray(v, dtype=float)
-    return a.reshape(1, 1) if a.ndim == 0 else a.reshape(-1, 1) if a.ndim == 1 else a
 
 
 EVAL = {

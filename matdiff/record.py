@@ -2,14 +2,13 @@
 
 `diff.differential` and `canon.pullback` take an optional `record` callback; each
 rule application then reports a `Step`: the rule's name, its identity (written
-once, in the rule's docstring or the comment on its `def` line), the node before
-and what the rule made of it. This is sympy's `strategies.debug`
+once, as the first line of the rule's docstring), the node before and what the
+rule made of it. This is sympy's `strategies.debug`
 (`Rule: %s / In: %s / Out: %s`) as values instead of prints. Off by default: the
 drivers' results are the same with or without a recorder.
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,16 +26,9 @@ class Step:
 
 @lru_cache(maxsize=None)
 def identity(rule) -> str:
-    """The identity a rule implements: the first line of its docstring, else the comment on
-    its first source line (canon's pull-back rules keep their identity there)."""
+    """The identity a rule implements: the first line of its docstring ("" if it has none)."""
     doc = rule.__doc__
-    if doc and doc.strip():
-        return doc.strip().splitlines()[0].strip()
-    try:
-        first = inspect.getsourcelines(rule)[0][0]
-    except (OSError, TypeError):
-        return ""
-    return first.split("#", 1)[1].strip() if "#" in first else ""
+    return doc.strip().splitlines()[0].strip() if doc and doc.strip() else ""
 
 
 class Recorder(list):

@@ -1,9 +1,10 @@
 """Problem -> Jacobian or Hessian (vec convention, SPEC §3), as text, SymPy and checked.
 
-derive_jacobian: J with dvec(y) = J dvec(X) (jacobian.jacobian_expr over the function inline).
-derive_hessian:  H = the Jacobian of the gradient that derive_gradient finds, so that
-                 d²f = vec(dX)^T H vec(dX); with diagonal=True the Becker–LeCun diagonal
-                 (curvature.diagonal_hessian), shaped like X.
+jacobian_of: J with dvec(y) = J dvec(X) (jacobian.jacobian_expr over the function inline).
+hessian_of:  H = the Jacobian of the gradient that gradient_of finds, so that
+             d²f = vec(dX)^T H vec(dX); with diagonal=True the Becker–LeCun diagonal
+             (curvature.diagonal_hessian), shaped like X.
+(api.derive_jacobian and api.derive_hessian are the same from the text of a function.)
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 from .curvature import diagonal_hessian
 from .errors import DerivativeError, MatdiffError
 from .expr import Expr
-from .gradient import _used_names, auto_names, derive_gradient
+from .gradient import _used_names, auto_names, gradient_of
 from .jacobian import jacobian_expr
 from .limits import budgeted
 from .kronecker import commutation_names, is_commutation, without_vec
@@ -23,8 +24,6 @@ from .shapes import shape_of
 
 if TYPE_CHECKING:                                 # NumPy is loaded only when a check is asked for
     from .checking import CheckReport
-
-KINDS = ("jacobian", "hessian", "diagonal")
 
 
 @dataclass
@@ -113,15 +112,15 @@ def _one_name(wrt) -> str:
     return wrt
 
 
-def derive_jacobian(p: Problem, wrt: str) -> DerivativeMatrix:
+def jacobian_of(p: Problem, wrt: str) -> DerivativeMatrix:
     """J with dvec(y) = J dvec(X): m x n for y in R^m and x in R^n; a scalar y gives 1 x n."""
     X = p.var(_one_name(wrt))
-    grad = derive_gradient(p, wrt).grads[wrt] if shape_of(p.f) == (1, 1) else None
+    grad = gradient_of(p, wrt).inlined[wrt] if shape_of(p.f) == (1, 1) else None
     J = jacobian_expr(p.f, X, grad)
     return DerivativeMatrix(p, wrt, "jacobian", J, names=_names(p, J))
 
 
-def derive_hessian(p: Problem, wrt: str, diagonal: bool = False) -> DerivativeMatrix:
+def hessian_of(p: Problem, wrt: str, diagonal: bool = False) -> DerivativeMatrix:
     """H = dvec(G)/dvec(X) for the gradient G of a scalar f: d²f = vec(dX)^T H vec(dX).
     With diagonal=True, the entries ∂²f/∂X_ij² shaped like X (Becker–LeCun, see curvature.py)."""
     p.require_scalar("Hessian")
@@ -129,7 +128,7 @@ def derive_hessian(p: Problem, wrt: str, diagonal: bool = False) -> DerivativeMa
     if diagonal:
         D, exact = diagonal_hessian(p.f, X)
         return DerivativeMatrix(p, wrt, "diagonal", D, exact=exact, names=_names(p, D))
-    G = derive_gradient(p, wrt).grads[wrt]
+    G = gradient_of(p, wrt).inlined[wrt]
     try:
         H = jacobian_expr(G, X)
     except DerivativeError as e:

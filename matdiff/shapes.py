@@ -61,11 +61,17 @@ def shape_mul(e, ss, u):
     return ss[main]
 
 
-def square(what):
+def square(what, result):
+    """The rule of an operation on a square matrix, whose result is shaped like the argument
+    (result="same": the inverse, a power) or 1x1 (result="scalar": the trace, the determinant);
+    `what` names the operation in the message."""
+    if result not in ("same", "scalar"):
+        raise ValueError(f"result is 'same' or 'scalar', not {result!r}")
+
     def rule(e, ss, u):
         (r, c), = ss
         _need(u.unify(r, c), lambda: f"{what} needs a square matrix, but {_show(e.arg, ss[0], u)} is not square")
-        return (r, r) if what in ("the inverse", "a matrix power") else (1, 1)
+        return (r, r) if result == "same" else (1, 1)
     return rule
 
 
@@ -114,13 +120,13 @@ SHAPE_RULES = {
     Mul:          shape_mul,
     Kron:         shape_kron,
     Transpose:    lambda e, ss, u: ss[0][::-1],
-    Inverse:      square("the inverse"),
-    MatPow:       square("a matrix power"),
+    Inverse:      square("the inverse", result="same"),
+    MatPow:       square("a matrix power", result="same"),
     HadamardPow:  lambda e, ss, u: ss[0],
     Apply:        lambda e, ss, u: ss[0],
-    Trace:        square("the trace"),
-    Det:          square("the determinant"),
-    LogDet:       square("the log-determinant"),
+    Trace:        square("the trace", result="scalar"),
+    Det:          square("the determinant", result="scalar"),
+    LogDet:       square("the log-determinant", result="scalar"),
     Sum:          lambda e, ss, u: (1, 1),
     Norm:         lambda e, ss, u: (1, 1),
     DiagMat:      shape_diag,

@@ -249,7 +249,7 @@ def odd_shape_case(rng: random.Random) -> Case:
 def claim_for(rng: random.Random, src: str, wrt: str) -> str:
     """A claimed gradient: matdiff's own (right), a mutant of it, or a near miss."""
     try:
-        g = api.derive_gradient(src, wrt).backprop[wrt]
+        g = api.derive_gradient(src, wrt).stepwise[wrt]
         from matdiff.printing.text import to_text
         text = to_text(g)
     except Exception:                      # noqa: BLE001 - any text will do as a claim
@@ -458,7 +458,7 @@ def e_latex_text(case):
 def e_latex_result(case):
     g = api.derive_gradient(case.src, case.wrt, case.shapes, _fn(case))
     matdiff.latex(g)
-    matdiff.latex(g.grads[case.wrt])
+    matdiff.latex(g.inlined[case.wrt])
     matdiff.latex(g.sympy())
 
 
@@ -512,7 +512,7 @@ def _lambdified(case):
 
     p = Problem.of(case.src, case.shapes, case.functions)
     g = api.derive_gradient(case.src, case.wrt, case.shapes, case.functions)
-    names = _abstract_names([p.f, *g.grads.values()]) | set(case.functions or ())
+    names = _abstract_names([p.f, *g.inlined.values()]) | set(case.functions or ())
     fns = {n: _stand_in(n) for n in names}
     fn = matdiff.lambdify(case.src, case.wrt, shapes=case.shapes, functions=fns or case.functions,
                           hessian=case.seed % 5 == 0)
@@ -537,7 +537,7 @@ def e_lambdify(case):
     rng = np.random.default_rng(case.seed)
     values2d = {n: rng.normal(size=rc) for n, rc in sizes.items()}
     natural = {n: _natural(values2d[n], p.shaped.inputs[n]) for n in values2d}
-    ref = evaluate_many([p.f, g.grads[case.wrt]], Env(values2d, dims))
+    ref = evaluate_many([p.f, g.inlined[case.wrt]], Env(values2d, dims))
     out = fn(**natural)
     _agree("the value", out[0], ref[0], case)
     _agree(f"the gradient wrt {case.wrt}", out[1][case.wrt], ref[1], case)

@@ -14,7 +14,7 @@ from matdiff.checking import check_gradients, reach, rough_points
 from matdiff.cli import main
 from matdiff.numeric import evaluate_many, Env
 from matdiff.problem import Problem
-from matdiff.second_order import derive_hessian, derive_jacobian
+from matdiff.second_order import hessian_of, jacobian_of
 
 SEEDS = range(10)
 NET = "1/2 ||W2 relu(W1 x) - t||^2"
@@ -33,9 +33,9 @@ KINKED = [
 def _checks(src, wrt):
     p = Problem.of(src)
     yield "gradient", lambda seed: matdiff.check(src, wrt, seed=seed)
-    yield "jacobian", lambda seed: derive_jacobian(p, wrt).check(seed)
-    yield "hessian", lambda seed: derive_hessian(p, wrt).check(seed)
-    yield "diagonal", lambda seed: derive_hessian(p, wrt, diagonal=True).check(seed)
+    yield "jacobian", lambda seed: jacobian_of(p, wrt).check(seed)
+    yield "hessian", lambda seed: hessian_of(p, wrt).check(seed)
+    yield "diagonal", lambda seed: hessian_of(p, wrt, diagonal=True).check(seed)
 
 
 @pytest.mark.parametrize("src, wrt", KINKED, ids=[s.splitlines()[-1] + " | " + w for s, w in KINKED])
@@ -59,7 +59,7 @@ def test_the_report_says_which_inputs_were_drawn_again_and_why():
 
 def test_hessian_of_relu_next_to_a_kink_is_drawn_again():
     """seed 8 once put relu's argument within a second-difference step of 0: f'' = 264, H = 0."""
-    report = derive_hessian(Problem.of("sum(relu(A))"), "A").check(8)
+    report = hessian_of(Problem.of("sum(relu(A))"), "A").check(8)
     assert report.ok, str(report)
     assert "re-drew inputs" in str(report) and "the argument of relu near 0" in str(report)
 
@@ -78,7 +78,7 @@ def test_reach_stops_short_of_a_kink():
 def test_a_wrong_gradient_next_to_kinks_still_fails():
     """Inputs are drawn again for what the differences cannot do, never because the numbers disagree."""
     p = Problem.of("sum(relu(W x))")
-    g = matdiff.derive_gradient("sum(relu(W x))", "W").grads["W"]
+    g = matdiff.derive_gradient("sum(relu(W x))", "W").inlined["W"]
     from matdiff.algebra import const, mul
     for seed in range(4):
         report = check_gradients(p.f, {p.var("W"): mul(const(1.01), g)}, p.shaped, seed)

@@ -17,10 +17,10 @@ import matdiff
 from matdiff.checking import dimension_sizes, finite_inputs
 from matdiff.codegen import emit, lambdify
 from matdiff.expr import Fn
-from matdiff.gradient import derive_gradient
+from matdiff.gradient import gradient_of
 from matdiff.numeric import Env, elementwise, evaluate_many
 from matdiff.problem import Problem
-from matdiff.second_order import derive_hessian
+from matdiff.second_order import hessian_of
 from seed_cases import NET002, MLP003, MLP003_SHAPES, NET004, SEEDS
 
 BACKENDS = ["numpy", "jax", "torch"]
@@ -60,11 +60,11 @@ def reference(src, wrt, shapes, hessian=False, seed=0):
     """Random inputs (2-D, as numeric.py takes them) and f, the gradients (and Hessians) there."""
     p = Problem.of(src, shapes)
     names = [wrt] if isinstance(wrt, str) else list(wrt)
-    g = derive_gradient(p, names)
+    g = gradient_of(p, names)
     dims = dimension_sizes(p.shaped)
     values = finite_inputs(p.f, p.shaped, np.random.default_rng(seed), dims)
-    roots = [p.f] + [g.grads[w] for w in names]
-    roots += [derive_hessian(p, w).matrix for w in names] if hessian else []
+    roots = [p.f] + [g.inlined[w] for w in names]
+    roots += [hessian_of(p, w).matrix for w in names] if hessian else []
     return p, values, evaluate_many(roots, Env(values, dims))
 
 
@@ -283,14 +283,14 @@ def test_random_functions_through_generated_code():
         wrt = [n for n, _ in g.vars if n in present and n not in g.kron_vars]
         assume(wrt)
         p = Problem.of(g.text, shapes)
-        grad = derive_gradient(p, wrt)
+        grad = gradient_of(p, wrt)
         env = Env({n: np.asarray(v, dtype=float).reshape(-1, 1) if len(shapes[n]) == 1 else
                    np.asarray(v, dtype=float).reshape(1, 1) if not shapes[n] else np.asarray(v, dtype=float)
                    for n, v in values.items()}, {})
-        refs = evaluate_many([p.f] + [grad.grads[w] for w in wrt], env)
+        refs = evaluate_many([p.f] + [grad.inlined[w] for w in wrt], env)
         assume(all(np.all(np.isfinite(r)) for r in refs))
         try:                                      # and the Hessian with respect to the first variable
-            H = derive_hessian(p, wrt[0]).matrix
+            H = hessian_of(p, wrt[0]).matrix
         except matdiff.MatdiffError:
             H = None
         if H is not None:
@@ -316,10 +316,10 @@ def reference_fns(src, wrt, functions, hessian=False, seed=0):
     """reference() for a source that declares abstract functions."""
     p = Problem.of(src, None, functions)
     names = [wrt] if isinstance(wrt, str) else list(wrt)
-    g = derive_gradient(p, names)
+    g = gradient_of(p, names)
     dims = dimension_sizes(p.shaped)
     values = finite_inputs(p.f, p.shaped, np.random.default_rng(seed), dims)
-    roots = [p.f] + [g.grads[w] for w in names] + ([derive_hessian(p, w).matrix for w in names] if hessian else [])
+    roots = [p.f] + [g.inlined[w] for w in names] + ([hessian_of(p, w).matrix for w in names] if hessian else [])
     return p, values, evaluate_many(roots, Env(values, dims))
 
 

@@ -34,6 +34,7 @@ from matdiff.expr import (
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec,
     Var, Vec, Zero,
 )
+from matdiff.record import identity
 from matdiff.shapes import shape_of
 
 
@@ -200,7 +201,7 @@ def _sympy_params():
 def test_gradient_against_finite_differences(c: Case):
     """matdiff's gradient, evaluated with matdiff's evaluator, vs the entrywise FD gradient."""
     values = _values(c)
-    g = matdiff.derive_gradient(c.src, c.wrt, shapes=c.shapes).grads[c.wrt]
+    g = matdiff.derive_gradient(c.src, c.wrt, shapes=c.shapes).inlined[c.wrt]
     got = as_natural(matdiff_value(g, values), c.shapes[c.wrt])
     assert_close(got, fd_gradient(c.f, values, c.wrt))
 
@@ -381,6 +382,12 @@ PULLBACK_CASES = {
 def test_every_pullback_rule_is_tested():
     names = {k.split("-")[0] for k in PULLBACK_CASES}
     assert names == {t.__name__ for t in PULLBACK_RULES}
+
+
+def test_pullback_rules_state_their_identity():
+    """As the differential rules do: the docstring's first line is the identity a sheet quotes."""
+    missing = [t.__name__ for t, r in PULLBACK_RULES.items() if not identity(r).startswith(("<M, ", "<m, "))]
+    assert not missing, f"pull-back rules without an identity docstring: {missing}"
 
 
 @pytest.mark.parametrize("name", list(PULLBACK_CASES))

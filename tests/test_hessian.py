@@ -17,7 +17,7 @@ import matdiff
 from helpers_calculus import draw_all, matdiff_value, sympy_evaluate, to2d
 from matdiff.cli import main
 from matdiff.problem import Problem
-from matdiff.second_order import derive_hessian
+from matdiff.second_order import hessian_of
 from test_jacobian import SCALAR_OF_VECTOR, SHAPES, matrices, sigmoid, softmax, vectors
 
 
@@ -139,7 +139,7 @@ CASES = [
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_hessian_against_second_differences(c: Case, rng):
-    d = derive_hessian(Problem.of(c.src, c.shapes), c.wrt)
+    d = hessian_of(Problem.of(c.src, c.shapes), c.wrt)
     values = draw_all(c.shapes, rng, c.kinds)
     ref = fd_hessian(c.ref, values, c.wrt)
     got = matdiff_value(d.matrix, values)
@@ -155,7 +155,7 @@ def test_logistic_regression_hessian_is_the_textbook_form(rng):
     """H = X^T diag(p ∘ (1 - p)) X with p = σ(X w), whatever form matdiff prints."""
     shapes = dict(X=(6, 3), w=(3,), y=(6,))
     c = next(c for c in CASES if c.id == "logistic-regression")
-    d = derive_hessian(Problem.of(c.src, shapes), "w")
+    d = hessian_of(Problem.of(c.src, shapes), "w")
     values = draw_all(shapes, rng, dict(y="simplex"))
     X, w = values["X"], values["w"]
     p = sigmoid(X @ w)
@@ -164,7 +164,7 @@ def test_logistic_regression_hessian_is_the_textbook_form(rng):
 
 def test_gaussian_mean_hessian_is_minus_the_precision(rng):
     shapes = dict(x=(3,), mu=(3,), S=(3, 3))
-    d = derive_hessian(Problem.of("-1/2 (x - mu)^T inv(S) (x - mu)", shapes), "mu")
+    d = hessian_of(Problem.of("-1/2 (x - mu)^T inv(S) (x - mu)", shapes), "mu")
     values = draw_all(shapes, rng, dict(S="spd"))
     assert_close(matdiff_value(d.matrix, values), -np.linalg.inv(values["S"]), tol=1e-9)
 
@@ -172,7 +172,7 @@ def test_gaussian_mean_hessian_is_minus_the_precision(rng):
 def test_hessian_is_symmetric_and_the_jacobian_of_the_gradient(rng):
     """d²f = vec(dX)^T H vec(dX): H is the Jacobian of vec(∇f)."""
     src, shapes = "sum(tanh(A X B))", dict(A=(2, 3), X=(3, 4), B=(4, 2))
-    d = derive_hessian(Problem.of(src, shapes), "X")
+    d = hessian_of(Problem.of(src, shapes), "X")
     values = draw_all(shapes, rng)
     H = matdiff_value(d.matrix, values)
     assert H.shape == (12, 12)
@@ -211,13 +211,13 @@ def test_diagonal_is_exact_for_one_layer(name, src, shapes, ref, rng):
     """Eq. (5) is exact: ∂²L/∂w_ji² = ∂²L/∂a_j² z_i²; equal to the exact Hessian's diagonal."""
     wrt = "W1" if "W1" in shapes else "W"
     p = Problem.of(src, shapes)
-    d = derive_hessian(p, wrt, diagonal=True)
+    d = hessian_of(p, wrt, diagonal=True)
     assert d.exact
     values = draw_all(shapes, rng, dict(t="simplex") if "log(" in src else {})
     D = matdiff_value(d.matrix, values)
     assert D.shape == to2d(values[wrt]).shape
     assert_close(D, fd_diagonal(ref, values, wrt), tol=1e-4)
-    H = matdiff_value(derive_hessian(p, wrt).matrix, values)          # the full Hessian's diagonal
+    H = matdiff_value(hessian_of(p, wrt).matrix, values)          # the full Hessian's diagonal
     assert_close(D, np.diag(H).reshape(D.shape, order="F"), tol=1e-9)
     S = matdiff.hessian(src, wrt=wrt, shapes=shapes, diagonal=True)
     assert_close(sympy_evaluate(S, values), D, tol=1e-9)
@@ -247,7 +247,7 @@ def becker_lecun_numpy(W1, W2, W3, x, t):
 def test_diagonal_for_hidden_layers_is_becker_lecun_eq10(rng):
     """Two hidden layers down: the approximation of eq. (10), exactly as written out by hand;
     it is not the exact diagonal, and matdiff says so."""
-    d = derive_hessian(Problem.of(MLP3, MLP3_SHAPES), "W1", diagonal=True)
+    d = hessian_of(Problem.of(MLP3, MLP3_SHAPES), "W1", diagonal=True)
     assert not d.exact
     values = draw_all(MLP3_SHAPES, rng)
     D = matdiff_value(d.matrix, values)
@@ -262,7 +262,7 @@ def test_diagonal_for_hidden_layers_is_becker_lecun_eq10(rng):
 
 @pytest.mark.parametrize("wrt, exact", [("W3", True), ("W2", True), ("W1", False)])
 def test_diagonal_exactness_by_layer(wrt, exact, rng):
-    d = derive_hessian(Problem.of(MLP3, MLP3_SHAPES), wrt, diagonal=True)
+    d = hessian_of(Problem.of(MLP3, MLP3_SHAPES), wrt, diagonal=True)
     assert d.exact is exact
     if exact:
         values = draw_all(MLP3_SHAPES, rng)
@@ -276,9 +276,9 @@ def test_diagonal_of_a_softmax_network_program():
     src = "z = W x\nh = tanh(z)\ntheta = U h\nyhat = softmax(theta)\nJ = -y^T log(yhat)"
     shapes = dict(W=(3, 4), x=(4,), U=(2, 3), y=(2,))
     p = Problem.of(src, shapes)
-    assert derive_hessian(p, "U", diagonal=True).exact
-    assert not derive_hessian(p, "W", diagonal=True).exact
-    assert derive_hessian(p, "U", diagonal=True).check().ok
+    assert hessian_of(p, "U", diagonal=True).exact
+    assert not hessian_of(p, "W", diagonal=True).exact
+    assert hessian_of(p, "U", diagonal=True).check().ok
 
 
 SINGLE_RULES = [   # one node kind at a time, each where the diagonal is exact
@@ -305,7 +305,7 @@ SINGLE_RULES = [   # one node kind at a time, each where the diagonal is exact
 
 @pytest.mark.parametrize("kind, src, wrt, shapes, ref, kinds", SINGLE_RULES, ids=[c[0] for c in SINGLE_RULES])
 def test_each_diagonal_rule(kind, src, wrt, shapes, ref, kinds, rng):
-    d = derive_hessian(Problem.of(src, shapes), wrt, diagonal=True)
+    d = hessian_of(Problem.of(src, shapes), wrt, diagonal=True)
     values = draw_all(shapes, rng, kinds)
     D = matdiff_value(d.matrix, values)
     exact = fd_diagonal(ref, values, wrt)
@@ -325,7 +325,7 @@ def test_diagonal_rules_cover_every_node_kind():
 
 def test_diagonal_of_a_quadratic_form_is_flagged_approximate():
     """x^T A x uses x twice: the cross term between the two uses is what Becker–LeCun drop."""
-    d = derive_hessian(Problem.of("x^T A x", dict(x=(3,), A=(3, 3))), "x", diagonal=True)
+    d = hessian_of(Problem.of("x^T A x", dict(x=(3,), A=(3, 3))), "x", diagonal=True)
     assert not d.exact
 
 
@@ -366,7 +366,7 @@ def _values(p, wrt, seed):
 def _check_hessian(src, fn, wrt, seed):
     p = Problem.of(src, SHAPES2)
     values = _values(p, wrt, seed)
-    d = derive_hessian(p, wrt)
+    d = hessian_of(p, wrt)
     got = matdiff_value(d.matrix, values)
     assert_close(got, fd_hessian(lambda **v: fn(v), values, wrt), tol=1e-4, what=f"{src}\nH = {d.formula()}")
 
@@ -390,7 +390,7 @@ def test_random_diagonals_are_exact_where_they_say_so(e, seed):
     """The exactness flag is sound: wherever it says exact, the diagonal is the exact one."""
     src, fn, wrt = e
     p = Problem.of(src, SHAPES2)
-    d = derive_hessian(p, wrt, diagonal=True)
+    d = hessian_of(p, wrt, diagonal=True)
     values = _values(p, wrt, seed)
     D = matdiff_value(d.matrix, values)
     assert D.shape == to2d(values[wrt]).shape and np.all(np.isfinite(D))
@@ -447,8 +447,8 @@ def test_check_with_respect_to_a_variable_that_cancels(kind):
     KeyError: 'b'). The finite differences of f along b are computed, not assumed."""
     src = "z = W1 x + b\nh = sigmoid(z)\ny = W2h + b2\nL = 1/2 ||y - t||^2"
     p = Problem.of(src)
-    from matdiff.second_order import derive_jacobian
-    d = derive_jacobian(p, "b") if kind == "jacobian" else derive_hessian(p, "b", diagonal=kind == "diagonal")
+    from matdiff.second_order import jacobian_of
+    d = jacobian_of(p, "b") if kind == "jacobian" else hessian_of(p, "b", diagonal=kind == "diagonal")
     report = d.check()
     assert report.ok and report.rows
     assert all(r.numeric == 0 and r.symbolic == 0 for r in report.rows)

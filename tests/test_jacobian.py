@@ -19,7 +19,7 @@ from matdiff.jacobian import jacobian_expr
 from matdiff.kronecker import commutation, unvec_explicit, vec_explicit
 from matdiff.numeric import Env, evaluate
 from matdiff.problem import Problem
-from matdiff.second_order import derive_jacobian
+from matdiff.second_order import jacobian_of
 
 
 def vec(a) -> np.ndarray:
@@ -105,7 +105,7 @@ CASES = [
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_jacobian_against_finite_differences(c: Case, rng):
-    d = derive_jacobian(Problem.of(c.src, c.shapes, list(c.functions)), c.wrt)
+    d = jacobian_of(Problem.of(c.src, c.shapes, list(c.functions)), c.wrt)
     values = draw_all(c.shapes, rng, c.kinds)
     ref = fd_jacobian(c.ref, values, c.wrt)
     got = matdiff_value(d.matrix, values)
@@ -166,7 +166,7 @@ def test_jacobian_of_several_variables_is_a_dict():
 
 
 def test_jacobian_of_a_scalar_is_a_row():
-    d = derive_jacobian(Problem.of("x^T A x", dict(x=(3,), A=(3, 3))), "x")
+    d = jacobian_of(Problem.of("x^T A x", dict(x=(3,), A=(3, 3))), "x")
     from matdiff.shapes import shape_of
     assert shape_of(d.matrix) == (1, 3)
 
@@ -316,7 +316,7 @@ def test_check_fails_on_a_wrong_jacobian():
     """The check is a real oracle: a Jacobian that is off by a transpose fails it."""
     from dataclasses import replace
     from matdiff.algebra import transpose
-    d = derive_jacobian(Problem.of("A x", dict(A=(3, 3), x=(3,))), "x")
+    d = jacobian_of(Problem.of("A x", dict(A=(3, 3), x=(3,))), "x")
     wrong = replace(d, matrix=transpose(d.matrix))
     assert d.check().ok and not wrong.check().ok
 

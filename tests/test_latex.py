@@ -172,7 +172,7 @@ TUTORIAL12 = "c^T Psi((W + V) Phi(W x + b))"
 
 def test_latex_of_every_kind_of_result():
     g = matdiff.derive_gradient(TUTORIAL12, "W")
-    assert matdiff.latex(g.grads["W"]).startswith(r"(\Psi'(")                 # an Expr
+    assert matdiff.latex(g.inlined["W"]).startswith(r"(\Psi'(")                 # an Expr
     assert r"\frac{\partial f}{\partial W}" in matdiff.latex(g)               # a Gradient
     s = matdiff.latex(matdiff.gradient(TUTORIAL12, wrt="W"))                  # a SymPy expression
     assert r"\Psi'" in s and r"\Phi'" in s and "mapsto" not in s

@@ -490,7 +490,7 @@ def test_gradient_of_random_function(g: G, seed):
     assert report.ok, f"{g.text}\n{grad.text()}\n{report}"
     # our own finite differences, of our own NumPy function, at our own inputs
     for n in wrt:
-        G_ = matdiff_value(grad.grads[n], values)
+        G_ = matdiff_value(grad.inlined[n], values)
         assert G_.shape == to2d(values[n]).shape, f"{g.text}: gradient wrt {n} has shape {G_.shape}"
         for _ in range(2):
             V = rng.normal(size=shapes[n]) if shapes[n] else float(rng.normal())
@@ -521,7 +521,7 @@ def test_sympy_result_equals_matdiff_evaluator(g: G, seed):
     sym = grad.sympy()
     functions = {"Phi": PHI.sympy(), "Psi": PSI.sympy()}
     for n in wrt:
-        ours = matdiff_value(grad.grads[n], values)
+        ours = matdiff_value(grad.inlined[n], values)
         theirs = to2d(sympy_evaluate(sym[n], values, functions=functions))
         assert theirs.shape == ours.shape, f"{g.text} wrt {n}: SymPy shape {theirs.shape}, matdiff {ours.shape}"
         scale = max(1.0, float(np.max(np.abs(ours))))
@@ -612,7 +612,7 @@ def test_stand_ins_match_matdiff():
 def test_variable_that_cancels_has_zero_gradient(text, shapes, vanished):
     """A variable that cancels out has gradient 0 (asking for it is not an error)."""
     g = matdiff.derive_gradient(text, vanished, shapes=shapes)
-    assert np.allclose(matdiff_value(g.grads[vanished], values_for(tuple(shapes.items()), 0)), 0)
+    assert np.allclose(matdiff_value(g.inlined[vanished], values_for(tuple(shapes.items()), 0)), 0)
 
 
 def test_simplify_alone_has_no_stale_deadline(monkeypatch):

@@ -491,7 +491,7 @@ def test_the_norms_matdiff_accepts_are_the_ones_written(src, shapes, reference, 
     p = matdiff.derive_gradient(src, wrt=list(shapes), shapes=shapes).problem
     assert float(matdiff_value(p.f, values)[0, 0]) == pytest.approx(reference(values), rel=1e-12)
     name = next(iter(shapes))
-    g = matdiff_value(matdiff.derive_gradient(src, wrt=name, shapes=shapes).grads[name], values)
+    g = matdiff_value(matdiff.derive_gradient(src, wrt=name, shapes=shapes).inlined[name], values)
     fd = fd_gradient(lambda **v: reference(v), values, name)
     assert np.allclose(g.reshape(np.shape(fd)), fd, atol=1e-6)
 
@@ -579,8 +579,8 @@ def test_the_two_readings_of_I_give_different_answers_and_print_differently(rng)
     full = matdiff.derive_gradient("c^T (I - 1/3) x", wrt="x")       # I n×n, 1/3 in every entry
     assert small.text() != full.text() and "I" not in small.text()
     c = rng.standard_normal(4)
-    got_small = matdiff_value(small.grads["x"], dict(c=c), dims=dict(n=4)).ravel()
-    got_full = matdiff_value(full.grads["x"], dict(c=c), dims=dict(n=4)).ravel()
+    got_small = matdiff_value(small.inlined["x"], dict(c=c), dims=dict(n=4)).ravel()
+    got_full = matdiff_value(full.inlined["x"], dict(c=c), dims=dict(n=4)).ravel()
     assert np.allclose(got_small, 2 / 3 * c)                                   # 1 - 1/3 = 2/3
     assert np.allclose(got_full, (np.eye(4) - np.ones((4, 4)) / 3).T @ c)
     assert not np.allclose(got_small, got_full)

@@ -1,5 +1,5 @@
 """Solution sheets: every seed problem's sheet holds its auxiliary variables and every differential,
-its boxed gradient equals derive_gradient's at random inputs, and it compiles with pdflatex. The
+its boxed gradient equals gradient_of's at random inputs, and it compiles with pdflatex. The
 Tutorial 12 sheet follows the worked solution line by line. The steps are recorded from the rules
 (record=), and recording changes no result."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ from matdiff.cli import main
 from matdiff.derivation import derive
 from matdiff.diff import differential
 from matdiff.errors import MatdiffError
-from matdiff.gradient import auto_names, derive_gradient
+from matdiff.gradient import auto_names, gradient_of
 from matdiff.printing.latex import latex_name, to_latex
 from matdiff.printing.sheet import build_sheet, compile_pdf
 from matdiff.printing.text import to_text
@@ -52,8 +52,8 @@ def test_seed_sheet_content(case, notation):
             assert f"d{latex_name(q.sym.name)} = {to_latex(q.d)}" in tex
     assert any(q.d is not None for q in d.equations)
     assert r"\boxed{g = " in tex or r"\boxed{\begin{aligned} g &= " in tex
-    # the boxed gradient equals derive_gradient's, at random inputs
-    right = derive_gradient(p, wrt).grads[wrt]
+    # the boxed gradient equals gradient_of's, at random inputs
+    right = gradient_of(p, wrt).inlined[wrt]
     ok, err, _, _ = check_equal(d.g_inline, right, p.shaped, p.f)
     assert ok, f"{d.g_inline} != {right} (relative difference {err:.1e})"
     # the back-substitution ends in dW alone, and the trace steps end in Tr(g^T dW) (or g^T dw, g dx)
@@ -128,7 +128,7 @@ def test_tutorial12_hadamard_notation_uses_the_hadamard_swap():
 
 def test_auxiliary_names_agree_with_the_gradient_printer():
     p = Problem.of(TUTORIAL12, SEED000)
-    names = auto_names(p.f, list(derive_gradient(p, "W").grads.values()))
+    names = auto_names(p.f, list(gradient_of(p, "W").inlined.values()))
     d = derive(p, "W")
     mine = {d.inline[q.sym]: q.sym.name for q in d.equations[:-1]}
     assert all(mine[e] == n for e, n in names.items())          # z1 and z4 are the same nodes
@@ -173,9 +173,9 @@ def test_pullback_records_each_rule_with_its_identity():
 @pytest.mark.parametrize("case", CASES[:8], ids=IDS[:8])
 def test_gradients_are_the_same_after_sheets_were_made(case):
     _, src, wrt, shapes = case
-    before = to_text(derive_gradient(Problem.of(src, shapes), wrt).grads[wrt])
+    before = to_text(gradient_of(Problem.of(src, shapes), wrt).inlined[wrt])
     sheet(src, wrt, shapes)
-    assert to_text(derive_gradient(Problem.of(src, shapes), wrt).grads[wrt]) == before
+    assert to_text(gradient_of(Problem.of(src, shapes), wrt).inlined[wrt]) == before
 
 
 # ---- the command line ---------------------------------------------------------------------------------
