@@ -194,13 +194,14 @@ def test_the_hash_is_computed_once_and_cached():
 
 
 def test_hash_and_equality_of_a_shared_dag_are_linear():
-    """h = h + h, 400 times: 2^400 paths, 401 distinct nodes. A hash or == recomputed per path
-    would never finish; cached, each is one pass."""
-    a, b = chain(400), chain(400)
+    """h = h + h, 3000 times: 2^3000 paths, 3001 distinct nodes, thousands deep. A hash or ==
+    recomputed per path would never finish (and a recursive one would overflow the stack);
+    cached and iterative, each is one pass."""
+    a, b = chain(3000), chain(3000)
     assert a is not b
     assert hash(a) == hash(b)
     assert a == b
-    assert chain(400) != Add((chain(399), chain(398)))
+    assert chain(3000) != Add((chain(2999), chain(2998)))
 
 
 def test_nodes_survive_pickling():
