@@ -37,7 +37,7 @@ from matdiff import api
 from matdiff.errors import MatdiffError
 from matdiff.limits import LIMITS
 
-from seed_cases import SEEDS as SEED_CASES
+from seed_cases import GRAPH001, MLP2, SEEDS as SEED_CASES, SOFTMAX_NET, TUTORIAL12
 
 SECONDS = 5.0          # LIMITS.max_seconds during the fuzz
 MARGIN = 2.0           # a call may overrun its limit by this much (the clock is read between steps)
@@ -53,8 +53,8 @@ TOKENS = ["x", "y", "A", "B", "W", "b", "c", "alpha", "θ", "\\theta", "I", "2",
           "norm(", "sum(", "diag(", "kron(", "vec(", "inv(", "trace(", "\\sigma(", " ", "  "]
 
 README = [
-    "c^T Psi((W + V) Phi(W x + b))",
-    "z = W x\nh = relu(z)\ntheta = U h\nJ = -y^T log(softmax(theta))",
+    TUTORIAL12,
+    SOFTMAX_NET,
     "x^T A x", "log(det(X))", "inv(A)", "tanh(W x)", "W x", "logdet(X)",
     "1/2 ||W2 tanh(W1 x) - t||^2", "sum(softplus(X w))", "(a^T X b) / (c^T X d)",
     "Phi'(z) ∘ W^T v", "A^-T", "A .* B + A ./ B", "sum(diag(x) A)", "A ⊗ B", "vec(X)",
@@ -62,14 +62,14 @@ README = [
 ]
 
 SEEDS = [
-    "c^T Psi((W + V) Phi(W x + b))",
-    "z = W x\nh = relu(z)\ntheta = U h\nJ = -y^T log(softmax(theta))",
-    "z1 = tanh(W1 x + b1)\nz2 = tanh(W2 z1 + b2)\nR = 1/2 ||z2 - t||^2",
+    TUTORIAL12,
+    SOFTMAX_NET,
+    MLP2,
     "x^T A x + b^T x",
     "logdet(S) + (x - m)^T inv(S) (x - m)",
     "||X W - Y||_F^2 + lambda ||W||_F^2",
     "sum(sigmoid(X w)) + tr(A^2 B)",
-    "h1 = 2 x\nh2 = 2 h1^2\nh3 = h1 + y\nl = h2 h3",
+    GRAPH001,
     "sum(diag(x) A) + sum(kron(A, B))",
     "logsumexp(W x) - y^T W x",
     "tr(A X B X^T) + det(X)",
@@ -79,7 +79,7 @@ SEEDS = [
 ]
 
 # (text, shapes, wrt) where they are known: the 25 seed problems of the acceptance check
-CORPUS = [(s, dict(sh), w) for _, s, w, sh in SEED_CASES] + [(s, None, None) for s in SEEDS + README]
+CORPUS = [(c.src, dict(c.shapes), c.wrt) for c in SEED_CASES] + [(s, None, None) for s in SEEDS + README]
 
 # look-alikes, marks and controls: each must parse to the same thing, or be refused with a caret
 UNICODE = ["θ", "ϑ", "φ", "ϕ", "Φ", "ψ", "Ψ", "σ", "λ", "µ", "μ", "Ｘ", "ｘ", "Ｗ", "１", "＋", "（", "）",

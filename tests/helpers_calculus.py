@@ -9,10 +9,12 @@ comparing matdiff against these helpers compares two different computations:
   check uses (`matdiff.numeric.stand_in`), so matdiff's evaluator and these tests agree on
   *which* function Phi is, not on how to compute it.
 - `sympy_evaluate`: a walker over SymPy's own matrix-expression classes with NumPy.
+- `Case`: one calculus test case (text, variable, shapes, the function by hand), the one case
+  type of the cookbook, rule, Jacobian, Hessian and seed tests.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -23,6 +25,37 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from matdiff.numeric import stand_in
 
+# ---- a test case --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    """One calculus test case: a function as the user writes it, the variable, the declared shapes,
+    and the same function written by hand in NumPy.
+
+    The first seven fields may be given by position, the rest only by name:
+    Case(id, src, wrt, shapes, f, grad, kinds, golden=, functions=, xfail=, sympy_xfail=).
+    """
+    id: str
+    src: str                     # the text handed to matdiff
+    wrt: str                     # the variable
+    shapes: dict                 # name -> declared shape: () scalar, (n,) vector, (m, n) matrix
+    f: Callable                  # the function by hand: f(**values) with natural-shaped values
+    grad: Callable | None = None     # its gradient in closed form, by hand, where the test has one
+    kinds: dict = field(default_factory=dict)   # name -> a `draw` kind ("wellcond", "spd", "simplex", ...)
+    _: KW_ONLY
+    golden: str | None = None        # the result as matdiff prints it (`formula()`), where it is known
+    functions: dict = field(default_factory=dict)   # abstract name (Phi) -> the SymPy function standing in
+    xfail: str | None = None         # why deriving the gradient is known to fail (a strict xfail)
+    sympy_xfail: str | None = None   # why only the SymPy result is known to fail
+
+    def __post_init__(self):
+        # a closed form in the place of a golden string (or the reverse) is an error, not a silent skip
+        assert self.grad is None or callable(self.grad), f"{self.id}: grad must be a function, not {self.grad!r}"
+        assert self.golden is None or isinstance(self.golden, str), f"{self.id}: golden must be a string"
+        assert isinstance(self.kinds, dict), f"{self.id}: kinds must be a dict, not {self.kinds!r}"
+        assert self.wrt in self.shapes, f"{self.id}: {self.wrt} has no declared shape"
+
+
 # ---- reference functions, written by hand in NumPy ----------------------------------------------
 
 def sigmoid(z):
@@ -32,6 +65,10 @@ def sigmoid(z):
 def softmax(z):
     e = np.exp(z - z.max())
     return e / e.sum()
+
+
+def relu(z):
+    return np.maximum(z, 0)
 
 
 # ---- sampling ----------------------------------------------------------------------------------

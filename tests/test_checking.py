@@ -15,6 +15,7 @@ from matdiff.cli import main
 from matdiff.numeric import evaluate_many, Env
 from matdiff.problem import Problem
 from matdiff.second_order import hessian_of, jacobian_of
+from seed_cases import SOFTMAX_NET
 
 SEEDS = range(10)
 NET = "1/2 ||W2 relu(W1 x) - t||^2"
@@ -26,7 +27,7 @@ KINKED = [
     ("sum(sqrt(x .^ 2))", "x"),                # |x|
     ("logdet(A^T A)", "A"),                     # singular for a wide A: the sizes the other way round
     ("log(det(A^T A))", "A"),
-    ("z = W x\nh = relu(z)\ntheta = U h\nJ = -y^T log(softmax(theta))", "W"),
+    (SOFTMAX_NET, "W"),
 ]
 
 

@@ -7,9 +7,7 @@ import pytest
 
 import matdiff
 from matdiff.cli import main
-
-TUTORIAL12 = "c^T Psi((W + V) Phi(W x + b))"
-SEED000 = dict(W=("n", "n"), V=("n", "n"), x=("n",), b=("n",), c=("n",))
+from seed_cases import SEED000, TUTORIAL12
 
 # the sheet's printed final line: Psi(W x + b) where Phi(W x + b) is meant (Jacobians as Hadamard products)
 MISPRINT = ("(Psi'((W + V) Psi(W x + b)) ∘ c) Psi(W x + b)^T"

@@ -11,8 +11,7 @@ import pytest
 
 import matdiff
 from matdiff.cli import main
-
-SEED = "c^T Psi((W + V) Phi(W x + b))"
+from seed_cases import SOFTMAX_NET, TUTORIAL12
 
 
 def run(capsys, *argv):
@@ -30,9 +29,9 @@ def shapes_line(out: str) -> dict:
 
 
 def test_parse_shows_the_expression_and_every_shape(capsys):
-    status, out, err = run(capsys, "parse", SEED)
+    status, out, err = run(capsys, "parse", TUTORIAL12)
     assert status == 0 and err == ""
-    assert out.splitlines()[0] == SEED
+    assert out.splitlines()[0] == TUTORIAL12
     assert "W: n×n" in out and "→ scalar" in out
     assert shapes_line(out) == {"W": "n×n", "V": "n×n", "c": "n", "x": "n", "b": "n", "→": "scalar"}
 
@@ -46,12 +45,11 @@ def test_parse_normalises_spellings(capsys):
 
 def test_parse_a_program_file(capsys, tmp_path):
     prog = tmp_path / "net.txt"
-    prog.write_text("# a network\nz = W x\nh = relu(z)\ntheta = U h\nJ = -y^T log(softmax(theta))\n",
-                    encoding="utf-8")
+    prog.write_text(f"# a network\n{SOFTMAX_NET}\n", encoding="utf-8")
     status, out, err = run(capsys, "parse", str(prog))
     assert status == 0 and err == ""
     lines = out.splitlines()
-    assert lines[:4] == ["z = W x", "h = relu(z)", "theta = U h", "J = -y^T log(softmax(theta))"]
+    assert lines[:4] == SOFTMAX_NET.splitlines()
     assert shapes_line(out) == {"W": "n×m", "U": "k×n", "x": "m", "y": "k", "→": "scalar"}
 
 
@@ -160,7 +158,7 @@ def test_python_dash_m_matdiff_works_outside_the_repository(tmp_path):
     env = {**os.environ, "PYTHONPATH": package_parent + os.pathsep + os.environ.get("PYTHONPATH", "")}
     prog = tmp_path / "prog.txt"
     prog.write_text("z = W x + b\nJ = c^T tanh(z)\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "matdiff", "parse", SEED], cwd=tmp_path, env=env,
+    done = subprocess.run([sys.executable, "-m", "matdiff", "parse", TUTORIAL12], cwd=tmp_path, env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 0, done.stderr
     assert "W: n×n" in done.stdout and "→ scalar" in done.stdout

@@ -21,7 +21,7 @@ from matdiff.gradient import gradient_of
 from matdiff.numeric import Env, elementwise, evaluate_many
 from matdiff.problem import Problem
 from matdiff.second_order import hessian_of
-from seed_cases import NET002, MLP003, MLP003_SHAPES, NET004, SEEDS
+from seed_cases import MLP003, MLP003_SHAPES, NET002, NET004, SEEDS, TUTORIAL12
 
 BACKENDS = ["numpy", "jax", "torch"]
 
@@ -85,8 +85,9 @@ def close(got, want, rtol=1e-9, atol=1e-11) -> bool:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("cid, src, wrt, shapes", SEEDS, ids=[s[0] for s in SEEDS])
-def test_seed_problems(cid, src, wrt, shapes, backend, request):
+@pytest.mark.parametrize("c", SEEDS, ids=[c.id for c in SEEDS])
+def test_seed_problems(c, backend, request):
+    src, wrt, shapes = c.src, c.wrt, c.shapes
     torch = backend_module(backend, request)
     p, values, (f, G) = reference(src, wrt, shapes)
     fn = lambdify(src, wrt, backend=backend, shapes=shapes)
@@ -99,7 +100,7 @@ def test_seed_problems(cid, src, wrt, shapes, backend, request):
 
 
 @pytest.mark.parametrize("src, wrt", [
-    ("c^T Psi((W + V) Phi(W x + b))", "x"),
+    (TUTORIAL12, "x"),
     (MLP003, "x"),
     (NET002, "x"),
     (NET004, "x"),
@@ -127,7 +128,7 @@ def test_hessians(src, wrt, backend, request):
 def test_builtin_implementations_of_abstract_functions():
     """functions={'Phi': 'tanh'} writes tanh inline, derivatives included: the same numbers as
     the concrete expression."""
-    abstract = lambdify("c^T Psi((W + V) Phi(W x + b))", "W", functions={"Phi": "tanh", "Psi": "sin"})
+    abstract = lambdify(TUTORIAL12, "W", functions={"Phi": "tanh", "Psi": "sin"})
     p, values, (f, G) = reference("c^T sin((W + V) tanh(W x + b))", "W", None)
     value, grads = abstract(**as_given(values, p.shaped.inputs))
     assert close(value, f) and close(grads["W"], G)
@@ -166,7 +167,7 @@ def test_forward_values_are_reused_not_recomputed():
     src = emit(MLP003, ["W1", "b1", "W2", "b3"], shapes=MLP003_SHAPES)
     assert src.count("np.tanh(") == 3
     assert "1 - z1 ** 2" in src and "np.cosh" not in src
-    t12 = emit("c^T Psi((W + V) Phi(W x + b))", "W", functions={"Phi": "tanh", "Psi": "sin"})
+    t12 = emit(TUTORIAL12, "W", functions={"Phi": "tanh", "Psi": "sin"})
     body = "\n".join(line for line in t12.split('"""')[-1].splitlines() if not line.strip().startswith("#"))
     assert body.count("np.tanh(") == 1 and body.count("W @ x") == 1
     assert "W + V" not in body            # only ever multiplied by vectors: (W + V) h = W h + V h
@@ -198,7 +199,7 @@ def test_products_in_the_cheapest_order():
 def test_jax_raw_function_jits(x64):
     import functools
     jnp = pytest.importorskip("jax.numpy")
-    fn = lambdify("c^T Psi((W + V) Phi(W x + b))", "W", backend="jax")
+    fn = lambdify(TUTORIAL12, "W", backend="jax")
     raw = x64.jit(functools.partial(fn.raw, Phi=jnp.tanh, Phi_prime=lambda t: 1 - jnp.tanh(t) ** 2,
                                     Psi=jnp.sin, Psi_prime=jnp.cos))
     rng = np.random.default_rng(1)
@@ -225,7 +226,7 @@ def test_errors_are_matdiff_errors():
 
 def test_cli_emit(capsys):
     from matdiff.cli import main
-    assert main(["grad", "c^T Psi((W + V) Phi(W x + b))", "--wrt", "W", "--emit", "numpy"]) == 0
+    assert main(["grad", TUTORIAL12, "--wrt", "W", "--emit", "numpy"]) == 0
     code = capsys.readouterr().out
     assert code.startswith("import numpy as np") and "def value_and_grad(" in code
     namespace: dict = {}
@@ -246,7 +247,7 @@ def test_the_command_does_not_import_sympy():
     """SymPy costs half a second at start-up and NumPy ~50 ms: `matdiff grad` without --sympy
     or --check loads neither (nor jax, nor torch). Start-up time is issue 6's 0.3 s goal."""
     code = ("import sys, runpy\n"
-            "sys.argv = ['matdiff', 'grad', 'c^T Psi((W + V) Phi(W x + b))', '--wrt', 'W']\n"
+            f"sys.argv = ['matdiff', 'grad', {TUTORIAL12!r}, '--wrt', 'W']\n"
             "try:\n    runpy.run_module('matdiff', run_name='__main__')\nexcept SystemExit:\n    pass\n"
             "print('LOADED:', sorted(m for m in ('sympy', 'numpy', 'jax', 'torch') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)

@@ -17,15 +17,13 @@ expression is general and only the sampled value is symmetric.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pytest
 
 import matdiff
 from helpers_calculus import (
-    as_natural, assert_close, draw_all, fd_gradient, matdiff_value, sigmoid, softmax, sympy_evaluate,
+    Case, as_natural, assert_close, draw_all, fd_gradient, matdiff_value, sigmoid, softmax, sympy_evaluate,
 )
 
 inv, det, tr = np.linalg.inv, np.linalg.det, np.trace
@@ -34,18 +32,6 @@ mpow = np.linalg.matrix_power
 
 def dtanh(z):
     return 1 - np.tanh(z) ** 2
-
-
-@dataclass
-class Case:
-    id: str
-    src: str
-    wrt: str
-    shapes: dict
-    f: Callable          # the function, by hand
-    grad: Callable       # the closed-form gradient, by hand
-    kinds: dict = field(default_factory=dict)
-    xfail: str | None = None
 
 
 KRON_BUG = "no pull-back rule for Kron: the gradient through kron(A, X) raises DerivativeError"

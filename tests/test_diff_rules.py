@@ -14,16 +14,15 @@ variables, and each PULLBACK_RULES identity <M, E> = sum <g_X, dX>, both numeric
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable
 
 import numpy as np
 import pytest
 
 import matdiff
 from helpers_calculus import (
-    PHI, as_natural, assert_close, draw_all, fd_directional, fd_gradient, matdiff_value, sigmoid, softmax, sympy_evaluate, to2d,
+    PHI, Case, as_natural, assert_close, draw_all, fd_directional, fd_gradient, matdiff_value, sigmoid, softmax,
+    sympy_evaluate, to2d,
 )
 from matdiff import functions as F
 from matdiff.api import derive_differential
@@ -36,18 +35,6 @@ from matdiff.expr import (
 )
 from matdiff.record import identity
 from matdiff.shapes import shape_of
-
-
-@dataclass
-class Case:
-    id: str
-    src: str
-    wrt: str
-    shapes: dict
-    f: Callable
-    kinds: dict = field(default_factory=dict)
-    sympy_xfail: str | None = None
-    grad_xfail: str | None = None
 
 
 NO_UNVEC = "the gradient through vec is unvec(.), which has no SymPy matrix-expression class"
@@ -85,8 +72,8 @@ CASES = [
          lambda x, a, X, b: (x @ x) * (a @ X @ b)),
     # transpose, inverse, powers
     Case("transpose", "a^T X^T b", "X", dict(a=(4,), X=(3, 4), b=(3,)), lambda a, X, b: a @ X.T @ b),
-    Case("inverse", "a^T inv(X) b", "X", SQ, lambda a, X, b: a @ np.linalg.inv(X) @ b, dict(X="wellcond")),
-    Case("inverse-caret", "a^T X^-1 b", "X", SQ, lambda a, X, b: a @ np.linalg.inv(X) @ b, dict(X="wellcond")),
+    Case("inverse", "a^T inv(X) b", "X", SQ, lambda a, X, b: a @ np.linalg.inv(X) @ b, kinds=dict(X="wellcond")),
+    Case("inverse-caret", "a^T X^-1 b", "X", SQ, lambda a, X, b: a @ np.linalg.inv(X) @ b, kinds=dict(X="wellcond")),
     Case("matpow-2", "a^T X^2 b", "X", SQ, lambda a, X, b: a @ X @ X @ b),
     Case("matpow-3", "a^T X^3 b", "X", SQ, lambda a, X, b: a @ np.linalg.matrix_power(X, 3) @ b),
     Case("matpow-of-transpose", "a^T (X^T)^2 b", "X", SQ, lambda a, X, b: a @ X.T @ X.T @ b),
@@ -96,21 +83,21 @@ CASES = [
     Case("hadamard-self", "a^T (X .* X .* Y) b", "X", dict(a=(3,), X=(3, 4), Y=(3, 4), b=(4,)),
          lambda a, X, Y, b: a @ (X * X * Y) @ b),
     Case("hadamard-div-num", "a^T (X ./ Y) b", "X", dict(a=(3,), X=(3, 4), Y=(3, 4), b=(4,)),
-         lambda a, X, Y, b: a @ (X / Y) @ b, dict(Y="pos")),
+         lambda a, X, Y, b: a @ (X / Y) @ b, kinds=dict(Y="pos")),
     Case("hadamard-div-den", "a^T (X ./ Y) b", "Y", dict(a=(3,), X=(3, 4), Y=(3, 4), b=(4,)),
-         lambda a, X, Y, b: a @ (X / Y) @ b, dict(Y="pos")),
+         lambda a, X, Y, b: a @ (X / Y) @ b, kinds=dict(Y="pos")),
     Case("hadamard-pow-3", "a^T (X .^ 3) b", "X", V34, lambda a, X, b: a @ X ** 3 @ b),
-    Case("hadamard-pow-half", "a^T (X .^ {1/2}) b", "X", V34, lambda a, X, b: a @ np.sqrt(X) @ b, dict(X="pos")),
-    Case("hadamard-pow-neg", "a^T (X .^ -2) b", "X", V34, lambda a, X, b: a @ X ** -2.0 @ b, dict(X="pos")),
+    Case("hadamard-pow-half", "a^T (X .^ {1/2}) b", "X", V34, lambda a, X, b: a @ np.sqrt(X) @ b, kinds=dict(X="pos")),
+    Case("hadamard-pow-neg", "a^T (X .^ -2) b", "X", V34, lambda a, X, b: a @ X ** -2.0 @ b, kinds=dict(X="pos")),
     Case("div-by-number", "a^T X b / 2", "X", V34, lambda a, X, b: a @ X @ b / 2),
     Case("div-by-scalar-var", "(a^T X b) / alpha", "alpha", dict(alpha=(), **V34),
-         lambda alpha, a, X, b: a @ X @ b / alpha, dict(alpha="pos")),
+         lambda alpha, a, X, b: a @ X @ b / alpha, kinds=dict(alpha="pos")),
     Case("matrix-div-by-scalar", "a^T (X / alpha) b", "X", dict(alpha=(), **V34),
-         lambda alpha, a, X, b: a @ (X / alpha) @ b, dict(alpha="pos")),
+         lambda alpha, a, X, b: a @ (X / alpha) @ b, kinds=dict(alpha="pos")),
     # elementwise functions, builtin and abstract
     *[Case(f"apply-{name}", f"a^T {name}(X b)", "X", V34,
            (lambda fn: lambda a, X, b: a @ fn(X @ b))(fn),
-           dict(X="pos", b="pos") if name in POSITIVE_ARG else {})
+           kinds=dict(X="pos", b="pos") if name in POSITIVE_ARG else {})
       for name, fn in ELEMENTWISE.items()],
     Case("apply-sigma", "a^T σ(X b)", "b", V34, lambda a, X, b: a @ sigmoid(X @ b)),
     Case("apply-Phi", "a^T Phi(X b)", "X", V34, lambda a, X, b: a @ PHI(X @ b)),
@@ -122,8 +109,8 @@ CASES = [
     Case("trace-alone", "tr(X)", "X", dict(X=(3, 3)), lambda X: np.trace(X)),
     Case("det", "det(X)", "X", dict(X=(3, 3)), lambda X: np.linalg.det(X)),
     Case("det-of-product", "det(A X)", "X", dict(A=(3, 3), X=(3, 3)), lambda A, X: np.linalg.det(A @ X)),
-    Case("logdet", "logdet(X)", "X", dict(X=(3, 3)), lambda X: np.linalg.slogdet(X)[1], dict(X="wellcond")),
-    Case("log-det", "log(det(X))", "X", dict(X=(3, 3)), lambda X: np.log(np.linalg.det(X)), dict(X="wellcond")),
+    Case("logdet", "logdet(X)", "X", dict(X=(3, 3)), lambda X: np.linalg.slogdet(X)[1], kinds=dict(X="wellcond")),
+    Case("log-det", "log(det(X))", "X", dict(X=(3, 3)), lambda X: np.log(np.linalg.det(X)), kinds=dict(X="wellcond")),
     # vector functions
     Case("softmax", "a^T softmax(X b)", "X", V34, lambda a, X, b: a @ softmax(X @ b)),
     Case("softmax-wrt-b", "a^T softmax(X b)", "b", V34, lambda a, X, b: a @ softmax(X @ b)),
@@ -148,9 +135,9 @@ CASES = [
          lambda a, A, X: a @ np.diag(A @ X)),
     # Kronecker product, vec
     Case("kron-right", "tr(kron(A, X) B)", "X", dict(A=(2, 3), X=(3, 2), B=(6, 6)),
-         lambda A, X, B: np.trace(np.kron(A, X) @ B), grad_xfail=KRON_BUG),
+         lambda A, X, B: np.trace(np.kron(A, X) @ B), xfail=KRON_BUG),
     Case("kron-left", "c^T kron(x, y)", "x", dict(c=(6,), x=(3,), y=(2,)),
-         lambda c, x, y: c @ np.kron(x, y), grad_xfail=KRON_BUG),
+         lambda c, x, y: c @ np.kron(x, y), xfail=KRON_BUG),
     Case("kron-const", "a^T kron(A, B) b + a^T kron(A, B) X b", "X", dict(a=(6,), A=(2, 3), B=(3, 2), X=(6, 6), b=(6,)),
          lambda a, A, B, X, b: a @ np.kron(A, B) @ b + a @ np.kron(A, B) @ X @ b),
     Case("vec", "a^T vec(X)", "X", dict(a=(6,), X=(3, 2)), lambda a, X: a @ X.reshape(-1, order="F"),
@@ -161,10 +148,10 @@ CASES = [
     # identity
     Case("identity", "a^T (X + I) b", "X", SQ, lambda a, X, b: a @ (X + np.eye(3)) @ b),
     Case("inverse-shifted", "a^T inv(X + I) b", "X", SQ, lambda a, X, b: a @ np.linalg.inv(X + np.eye(3)) @ b,
-         dict(X="wellcond")),
+         kinds=dict(X="wellcond")),
     # scalar functions of 1x1 expressions
-    Case("exp-of-scalar", "exp(a^T X b)", "X", V34, lambda a, X, b: np.exp(a @ X @ b), dict(X="small")),
-    Case("tanh-of-scalar", "tanh(a^T X b)", "X", V34, lambda a, X, b: np.tanh(a @ X @ b), dict(X="small")),
+    Case("exp-of-scalar", "exp(a^T X b)", "X", V34, lambda a, X, b: np.exp(a @ X @ b), kinds=dict(X="small")),
+    Case("tanh-of-scalar", "tanh(a^T X b)", "X", V34, lambda a, X, b: np.tanh(a @ X @ b), kinds=dict(X="small")),
     Case("log-of-scalar", "log(x^T x)", "x", dict(x=(3,)), lambda x: np.log(x @ x)),
     Case("sqrt-of-scalar", "sqrt(x^T x)", "x", dict(x=(3,)), lambda x: np.sqrt(x @ x)),
     Case("Phi-of-scalar", "Phi(a^T X b)", "X", V34, lambda a, X, b: PHI(a @ X @ b)),
@@ -184,14 +171,14 @@ def _values(c: Case, seed: int = 0) -> dict:
 
 
 def _grad_params():
-    return [pytest.param(c, id=c.id, marks=pytest.mark.xfail(strict=True, reason=c.grad_xfail))
-            if c.grad_xfail else pytest.param(c, id=c.id) for c in CASES]
+    return [pytest.param(c, id=c.id, marks=pytest.mark.xfail(strict=True, reason=c.xfail))
+            if c.xfail else pytest.param(c, id=c.id) for c in CASES]
 
 
 def _sympy_params():
     out = []
     for c in CASES:
-        reason = c.grad_xfail or c.sympy_xfail
+        reason = c.xfail or c.sympy_xfail
         out.append(pytest.param(c, id=c.id, marks=pytest.mark.xfail(strict=True, reason=reason))
                    if reason else pytest.param(c, id=c.id))
     return out

@@ -13,6 +13,7 @@ from matdiff.expr import (
 )
 from matdiff.functions import ELEMENTWISE
 from matdiff.parse import parse, parse_expression
+from seed_cases import SOFTMAX_NET, TUTORIAL12, TUTORIAL12_UNICODE
 
 A, B, W, X, x, y, z, b, c, t, v = (V(n) for n in "ABWXxyzbctv")
 
@@ -150,8 +151,8 @@ def test_spelling(src, expected):
 
 def test_seed_expression():
     expected = mm(T(c), fn("Psi", mm(add(W, V("V")), fn("Phi", add(mm(W, x), b)))))
-    assert P("c^T Psi((W + V) Phi(W x + b))") == expected
-    assert P("cᵀ Ψ((W + V) Φ(W x + b))") == mm(
+    assert P(TUTORIAL12) == expected
+    assert P(TUTORIAL12_UNICODE) == mm(
         T(c), fn("Ψ", mm(add(W, V("V")), fn("Φ", add(mm(W, x), b)))))
 
 
@@ -230,7 +231,7 @@ def test_whitespace_comments_and_parentheses_do_not_matter(src):
 
 # ---- programs ----------------------------------------------------------------------------------------
 
-NET = "z = W x\nh = relu(z)\ntheta = U h\nJ = -y^T log(softmax(theta))"
+NET = SOFTMAX_NET
 
 
 def test_program_lines_are_assignments_and_the_last_is_the_function():

@@ -5,7 +5,6 @@ the Becker–LeCun diagonal against the exact diagonal and against eq. (10) writ
 hypothesis-generated functions; the CLI."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -14,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import matdiff
-from helpers_calculus import draw_all, matdiff_value, sympy_evaluate, to2d
+from helpers_calculus import Case, draw_all, matdiff_value, sympy_evaluate, to2d
 from matdiff.cli import main
 from matdiff.problem import Problem
 from matdiff.second_order import hessian_of
+from seed_cases import NET004
 from test_jacobian import SCALAR_OF_VECTOR, SHAPES, matrices, sigmoid, softmax, vectors
 
 
@@ -69,17 +69,6 @@ def assert_close(got, ref, tol=2e-5, what=""):
     np.testing.assert_allclose(got.reshape(ref.shape), ref, rtol=tol, atol=tol * scale, err_msg=what)
 
 
-@dataclass
-class Case:
-    id: str
-    src: str
-    wrt: str
-    shapes: dict
-    ref: Callable
-    golden: str | None = None
-    kinds: dict = field(default_factory=dict)
-
-
 M = lambda *s: tuple(s)  # noqa: E731
 
 
@@ -90,20 +79,20 @@ def logistic_nll(X, w, y):
 
 CASES = [
     # the issue's examples
-    Case("quadratic-form", "x^T A x", "x", dict(x=M(3), A=M(3, 3)), lambda x, A: x @ A @ x, "A + A^T"),
+    Case("quadratic-form", "x^T A x", "x", dict(x=M(3), A=M(3, 3)), lambda x, A: x @ A @ x, golden="A + A^T"),
     Case("least-squares", "||A x - b||^2", "x", dict(A=M(4, 3), x=M(3), b=M(4)),
-         lambda A, x, b: np.sum((A @ x - b) ** 2), "2 A^T A"),
+         lambda A, x, b: np.sum((A @ x - b) ** 2), golden="2 A^T A"),
     Case("logsumexp", "logsumexp(x)", "x", dict(x=M(4)), lambda x: np.log(np.sum(np.exp(x))),
-         "diag(softmax(x)) - softmax(x) softmax(x)^T"),
+         golden="diag(softmax(x)) - softmax(x) softmax(x)^T"),
     Case("softplus-glm", "sum(softplus(X w))", "w", dict(X=M(5, 3), w=M(3)),
-         lambda X, w: np.sum(np.logaddexp(0, X @ w)), "X^T diag(sigmoid'(X w)) X"),
+         lambda X, w: np.sum(np.logaddexp(0, X @ w)), golden="X^T diag(sigmoid'(X w)) X"),
     Case("trace-quadratic", "tr(X^T A X)", "X", dict(X=M(3, 2), A=M(3, 3)), lambda X, A: np.trace(X.T @ A @ X),
-         "I ⊗ (A + A^T)"),
+         golden="I ⊗ (A + A^T)"),
     Case("logdet", "logdet(X)", "X", dict(X=M(3, 3)), lambda X: np.linalg.slogdet(X)[1],
-         "-K_{3,3} (X^-T ⊗ X^-1)", dict(X="wellcond")),
+         golden="-K_{3,3} (X^-T ⊗ X^-1)", kinds=dict(X="wellcond")),
     # textbook Hessians: Matrix Cookbook, ML objectives
     Case("half-least-squares", "1/2 ||X w - y||^2", "w", dict(X=M(5, 3), w=M(3), y=M(5)),
-         lambda X, w, y: 0.5 * np.sum((X @ w - y) ** 2), "X^T X"),
+         lambda X, w, y: 0.5 * np.sum((X @ w - y) ** 2), golden="X^T X"),
     Case("logistic-regression", "-(y^T log(sigmoid(X w)) + (1 - y)^T log(1 - sigmoid(X w)))", "w",
          dict(X=M(6, 3), w=M(3), y=M(6)), logistic_nll, kinds=dict(y="simplex")),
     Case("gaussian-mu", "-1/2 (x - mu)^T inv(S) (x - mu)", "mu", dict(x=M(3), mu=M(3), S=M(3, 3)),
@@ -112,10 +101,10 @@ CASES = [
          dict(x=M(2), mu=M(2), S=M(2, 2)),
          lambda x, mu, S: -0.5 * np.linalg.slogdet(S)[1] - 0.5 * (x - mu) @ np.linalg.inv(S) @ (x - mu),
          kinds=dict(S="spd")),
-    Case("linear-is-flat", "a^T X b", "X", dict(a=M(2), X=M(2, 3), b=M(3)), lambda a, X, b: a @ X @ b, "0"),
-    Case("frobenius", "||X||_F^2", "X", dict(X=M(2, 3)), lambda X: np.sum(X ** 2), "2 I"),
+    Case("linear-is-flat", "a^T X b", "X", dict(a=M(2), X=M(2, 3), b=M(3)), lambda a, X, b: a @ X @ b, golden="0"),
+    Case("frobenius", "||X||_F^2", "X", dict(X=M(2, 3)), lambda X: np.sum(X ** 2), golden="2 I"),
     Case("trace-XAXtB", "tr(X A X^T B)", "X", dict(X=M(3, 2), A=M(2, 2), B=M(3, 3)),
-         lambda X, A, B: np.trace(X @ A @ X.T @ B), "A^T ⊗ B + A ⊗ B^T"),
+         lambda X, A, B: np.trace(X @ A @ X.T @ B), golden="A^T ⊗ B + A ⊗ B^T"),
     Case("trace-XtAXB", "tr(X^T A X B)", "X", dict(X=M(3, 2), A=M(3, 3), B=M(2, 2)),
          lambda X, A, B: np.trace(X.T @ A @ X @ B)),
     Case("det", "det(X)", "X", dict(X=M(3, 3)), lambda X: np.linalg.det(X)),
@@ -125,13 +114,13 @@ CASES = [
     Case("rayleigh-num", "x^T A x / (x^T x)", "x", dict(x=M(3), A=M(3, 3)), lambda x, A: x @ A @ x / (x @ x)),
     Case("norm", "||x||", "x", dict(x=M(3)), lambda x: np.linalg.norm(x)),
     Case("scalar-variable", "(alpha x)^T (alpha x)", "alpha", dict(alpha=(), x=M(3)),
-         lambda alpha, x: alpha**2 * (x @ x), "2 (x^T x)"),
+         lambda alpha, x: alpha**2 * (x @ x), golden="2 (x^T x)"),
     Case("cross-entropy", "-t^T log(softmax(W x))", "W", dict(t=M(3), W=M(3, 2), x=M(2)),
          lambda t, W, x: -t @ np.log(softmax(W @ x)), kinds=dict(t="simplex")),
-    Case("network-W1", "z = W1 x + b1\nh = sigmoid(z)\ny = W2 h + b2\nL = 1/2 ||y - t||^2", "W1",
+    Case("network-W1", NET004, "W1",
          dict(W1=M(3, 2), b1=M(3), W2=M(2, 3), b2=M(2), x=M(2), t=M(2)),
          lambda W1, b1, W2, b2, x, t: 0.5 * np.sum((W2 @ sigmoid(W1 @ x + b1) + b2 - t) ** 2)),
-    Case("network-b1", "z = W1 x + b1\nh = sigmoid(z)\ny = W2 h + b2\nL = 1/2 ||y - t||^2", "b1",
+    Case("network-b1", NET004, "b1",
          dict(W1=M(3, 2), b1=M(3), W2=M(2, 3), b2=M(2), x=M(2), t=M(2)),
          lambda W1, b1, W2, b2, x, t: 0.5 * np.sum((W2 @ sigmoid(W1 @ x + b1) + b2 - t) ** 2)),
 ]
@@ -141,7 +130,7 @@ CASES = [
 def test_hessian_against_second_differences(c: Case, rng):
     d = hessian_of(Problem.of(c.src, c.shapes), c.wrt)
     values = draw_all(c.shapes, rng, c.kinds)
-    ref = fd_hessian(c.ref, values, c.wrt)
+    ref = fd_hessian(c.f, values, c.wrt)
     got = matdiff_value(d.matrix, values)
     assert got.shape == ref.shape, f"{c.src}: H is {got.shape}, expected {ref.shape}"
     assert_close(got, ref, what=c.src)

@@ -4,7 +4,6 @@ against this file's own central differences of a NumPy function, through SymPy's
 result has a textbook form; hypothesis-generated expressions; the CLI."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -13,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import matdiff
-from helpers_calculus import PHI, draw_all, matdiff_value, sigmoid, softmax, sympy_evaluate, to2d
+from helpers_calculus import PHI, Case, draw_all, matdiff_value, sigmoid, softmax, sympy_evaluate, to2d
 from matdiff.cli import main
 from matdiff.jacobian import jacobian_expr
 from matdiff.kronecker import commutation, unvec_explicit, vec_explicit
@@ -43,61 +42,49 @@ def fd_jacobian(f: Callable, values: dict, name: str, h: float = 1e-6) -> np.nda
     return np.hstack(cols)
 
 
-@dataclass
-class Case:
-    id: str
-    src: str
-    wrt: str
-    shapes: dict
-    ref: Callable
-    golden: str | None = None
-    kinds: dict = field(default_factory=dict)
-    functions: dict = field(default_factory=dict)
-
-
 M = lambda *s: tuple(s)  # noqa: E731 - shapes read as W=M(3, 4)
 
 CASES = [
     # the issue's examples
     Case("tanh-layer", "tanh(W x)", "x", dict(W=M(3, 4), x=M(4)), lambda W, x: np.tanh(W @ x),
-         "diag(tanh'(W x)) W"),
+         golden="diag(tanh'(W x)) W"),
     Case("softmax", "softmax(x)", "x", dict(x=M(4)), lambda x: softmax(x),
-         "diag(softmax(x)) - softmax(x) softmax(x)^T"),
+         golden="diag(softmax(x)) - softmax(x) softmax(x)^T"),
     Case("x-times-Ax", "x .* (A x)", "x", dict(A=M(3, 3), x=M(3)), lambda A, x: x * (A @ x),
-         "diag(A x) + diag(x) A"),
-    Case("linear-wrt-W", "W x", "W", dict(W=M(3, 4), x=M(4)), lambda W, x: W @ x, "x^T ⊗ I"),
+         golden="diag(A x) + diag(x) A"),
+    Case("linear-wrt-W", "W x", "W", dict(W=M(3, 4), x=M(4)), lambda W, x: W @ x, golden="x^T ⊗ I"),
     # textbook Jacobians (Magnus & Neudecker, Matrix Cookbook §2)
-    Case("linear", "A x", "x", dict(A=M(2, 3), x=M(3)), lambda A, x: A @ x, "A"),
+    Case("linear", "A x", "x", dict(A=M(2, 3), x=M(3)), lambda A, x: A @ x, golden="A"),
     Case("affine-b", "sigmoid(W x + b)", "b", dict(W=M(3, 2), x=M(2), b=M(3)),
-         lambda W, x, b: sigmoid(W @ x + b), "diag(sigmoid'(W x + b))"),
-    Case("AXB", "A X B", "X", dict(A=M(2, 3), X=M(3, 4), B=M(4, 2)), lambda A, X, B: A @ X @ B, "B^T ⊗ A"),
-    Case("transpose", "X^T", "X", dict(X=M(2, 3)), lambda X: X.T, "K_{2,3}"),
+         lambda W, x, b: sigmoid(W @ x + b), golden="diag(sigmoid'(W x + b))"),
+    Case("AXB", "A X B", "X", dict(A=M(2, 3), X=M(3, 4), B=M(4, 2)), lambda A, X, B: A @ X @ B, golden="B^T ⊗ A"),
+    Case("transpose", "X^T", "X", dict(X=M(2, 3)), lambda X: X.T, golden="K_{2,3}"),
     Case("AXtB", "A X^T B", "X", dict(A=M(2, 4), X=M(3, 4), B=M(3, 2)), lambda A, X, B: A @ X.T @ B),
-    Case("inverse", "inv(X)", "X", dict(X=M(3, 3)), lambda X: np.linalg.inv(X), "-X^-T ⊗ X^-1",
+    Case("inverse", "inv(X)", "X", dict(X=M(3, 3)), lambda X: np.linalg.inv(X), golden="-X^-T ⊗ X^-1",
          kinds=dict(X="wellcond")),
     Case("square", "X X", "X", dict(X=M(3, 3)), lambda X: X @ X),
     Case("hadamard-square", "X .* X", "X", dict(X=M(2, 3)), lambda X: X * X),
-    Case("exp", "exp(x)", "x", dict(x=M(3)), lambda x: np.exp(x), "diag(exp(x))"),
+    Case("exp", "exp(x)", "x", dict(x=M(3)), lambda x: np.exp(x), golden="diag(exp(x))"),
     Case("log", "log(x)", "x", dict(x=M(3)), lambda x: np.log(x), kinds=dict(x="pos")),
-    Case("scaled", "(x^T x) a", "x", dict(x=M(3), a=M(2)), lambda x, a: (x @ x) * a, "2 a x^T"),
+    Case("scaled", "(x^T x) a", "x", dict(x=M(3), a=M(2)), lambda x, a: (x @ x) * a, golden="2 a x^T"),
     Case("normalize", "x / ||x||", "x", dict(x=M(3)), lambda x: x / np.linalg.norm(x)),
     Case("softmax-layer-W", "softmax(W x)", "W", dict(W=M(3, 2), x=M(2)), lambda W, x: softmax(W @ x)),
     Case("abstract", "Phi(W x)", "W", dict(W=M(2, 3), x=M(3)), lambda W, x: PHI(W @ x),
-         "x^T ⊗ diag(Phi'(W x))", functions=dict(Phi=PHI.sympy())),
+         golden="x^T ⊗ diag(Phi'(W x))", functions=dict(Phi=PHI.sympy())),
     Case("relu-rect", "W2 relu(W1 x)", "W1", dict(W2=M(2, 3), W1=M(3, 4), x=M(4)),
          lambda W2, W1, x: W2 @ np.maximum(W1 @ x, 0)),
     Case("kron", "kron(A, X)", "X", dict(A=M(2, 3), X=M(2, 2)), lambda A, X: np.kron(A, X)),
     Case("kron-left", "kron(X, A)", "X", dict(A=M(2, 1), X=M(3, 2)), lambda A, X: np.kron(X, A)),
     Case("diag-of", "diag(X)", "X", dict(X=M(3, 3)), lambda X: np.diag(X).reshape(-1, 1)),
     Case("diag-mat", "diag(x)", "x", dict(x=M(3)), lambda x: np.diag(x)),
-    Case("vec", "vec(X)", "X", dict(X=M(3, 2)), lambda X: vec(X), "I"),
-    Case("scalar-variable", "alpha x", "alpha", dict(alpha=(), x=M(3)), lambda alpha, x: alpha * x, "x"),
+    Case("vec", "vec(X)", "X", dict(X=M(3, 2)), lambda X: vec(X), golden="I"),
+    Case("scalar-variable", "alpha x", "alpha", dict(alpha=(), x=M(3)), lambda alpha, x: alpha * x, golden="x"),
     Case("scalar-valued", "x^T A x", "x", dict(x=M(3), A=M(3, 3)), lambda x, A: x @ A @ x),
     Case("scalar-wrt-matrix", "a^T X b", "X", dict(a=M(2), X=M(2, 3), b=M(3)), lambda a, X, b: a @ X @ b,
-         "b^T ⊗ a^T"),
-    Case("trace", "tr(A X)", "X", dict(A=M(3, 2), X=M(2, 3)), lambda A, X: np.trace(A @ X), "vec(A^T)^T"),
+         golden="b^T ⊗ a^T"),
+    Case("trace", "tr(A X)", "X", dict(A=M(3, 2), X=M(2, 3)), lambda A, X: np.trace(A @ X), golden="vec(A^T)^T"),
     Case("program", "z = W x\nh = tanh(z)\ny = U h", "x", dict(W=M(3, 2), U=M(4, 3), x=M(2)),
-         lambda W, U, x: U @ np.tanh(W @ x), "U diag(tanh'(z)) W"),
+         lambda W, U, x: U @ np.tanh(W @ x), golden="U diag(tanh'(z)) W"),
     Case("program-wrt-W", "z = W x\nh = tanh(z)\ny = U h", "W", dict(W=M(3, 2), U=M(4, 3), x=M(2)),
          lambda W, U, x: U @ np.tanh(W @ x)),
 ]
@@ -107,7 +94,7 @@ CASES = [
 def test_jacobian_against_finite_differences(c: Case, rng):
     d = jacobian_of(Problem.of(c.src, c.shapes, list(c.functions)), c.wrt)
     values = draw_all(c.shapes, rng, c.kinds)
-    ref = fd_jacobian(c.ref, values, c.wrt)
+    ref = fd_jacobian(c.f, values, c.wrt)
     got = matdiff_value(d.matrix, values)
     assert got.shape == ref.shape, f"{c.src}: J is {got.shape}, expected {ref.shape}"
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)

@@ -19,6 +19,7 @@ from matdiff.expr import (
 from matdiff.printing.latex import LATEX, function_name, latex_name, to_latex
 from matdiff.printing.sheet import compile_pdf, identity_latex
 from matdiff.problem import Problem
+from seed_cases import TUTORIAL12, TUTORIAL12_CONCRETE
 
 A, B, C, X = (Var(n, ("n", "n")) for n in "ABCX")
 x, y = Var("x", ("n",)), Var("y", ("n",))
@@ -156,7 +157,7 @@ def from_latex(s: str) -> str:
     "A - (B - C)", "(A + B)^T", "(A B)^T", "A (B + C)", "(A + B) (C + X)", "(A ∘ B) C", "A ∘ (B C)",
     "(A ∘ B) ∘ C", "A ∘ (B + C)", "-(A + B)", "-A B", "2 (A + B)", "(x^T x) A", "inv(A + B)",
     "inv(A)^T", "(A^T)^-1", "tr(A X B) + det(X)", "logdet(X)", "exp(A x) ∘ y", "Phi'(W x + b)",
-    "c^T Psi((W + V) Phi(W x + b))", "1/2 ||X W - Y||_F^2", "x^T A x / (x^T x)", "kron(A, B) C",
+    TUTORIAL12, "1/2 ||X W - Y||_F^2", "x^T A x / (x^T x)", "kron(A, B) C",
     "diag(x) y", "sigmoid(x) ./ x", "x .^ 2", "A^3", "alpha^2 x", "sqrt(x) + tanh(x)",
 ])
 def test_precedence_round_trips_through_latex(src):
@@ -166,9 +167,6 @@ def test_precedence_round_trips_through_latex(src):
 
 
 # ---- matdiff.latex and the CLI ---------------------------------------------------------------------
-
-TUTORIAL12 = "c^T Psi((W + V) Phi(W x + b))"
-
 
 def test_latex_of_every_kind_of_result():
     g = matdiff.derive_gradient(TUTORIAL12, "W")
@@ -184,7 +182,7 @@ def test_latex_of_every_kind_of_result():
 
 
 def test_sympy_latex_of_concrete_functions():
-    s = matdiff.latex(matdiff.gradient("c^T tanh((W + V) sigmoid(W x + b))", wrt="W"))
+    s = matdiff.latex(matdiff.gradient(TUTORIAL12_CONCRETE, wrt="W"))
     assert r"\tanh'" in s and r"\sigma'" in s
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from seed_cases import GRAPH001, GRAPH001_SHAPES, MLP2, NET002, TUTORIAL12
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
@@ -105,10 +107,10 @@ def test_stored_notebooks_have_outputs():
         assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", [])), path.name
 
 
-SHEETS = [("c^T Psi((W + V) Phi(W x + b))", "W", None),
-          ("z = W x\nh = relu(z)\ntheta = U h\nyhat = softmax(theta)\nJ = -y^T log(yhat)", "W", None),
-          ("z1 = tanh(W1 x + b1)\nz2 = tanh(W2 z1 + b2)\nR = 1/2 ||z2 - t||^2", ["W1", "b2"], None),
-          ("h1 = 2 x\nh2 = 2 h1^2\nh3 = h1 + y\nl = h2 h3", "x", {"x": (), "y": ()})]
+SHEETS = [(TUTORIAL12, "W", None),
+          (NET002, "W", None),
+          (MLP2, ["W1", "b2"], None),
+          (GRAPH001, "x", GRAPH001_SHAPES)]
 
 
 @pytest.mark.parametrize("expr, wrt, shapes", SHEETS)

@@ -16,6 +16,7 @@ from matdiff.expr import (
 from matdiff import functions as F
 from matdiff.parse import parse
 from matdiff.printing.text import to_text
+from seed_cases import TUTORIAL12
 from test_grammar import PRECEDENCE, SPELLINGS
 
 DECLARED = ["f", "g1"]                       # abstract functions declared for these tests
@@ -121,7 +122,7 @@ def test_printed_spelling_parses_back_to_the_same_tree(src):
 # ---- exact printed forms ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("src, text", [
-    ("c^T Psi((W + V) Phi(W x + b))", "c^T Psi((W + V) Phi(W x + b))"),
+    (TUTORIAL12,            TUTORIAL12),
     ("x' A x",              "x^T A x"),
     ("A'",                  "A^T"),
     ("Aᵀ",                  "A^T"),

@@ -28,49 +28,42 @@ from matdiff.expr import (
 )
 from matdiff.inference import infer_shapes
 from matdiff.shapes import shape_of, shape_text
+from seed_cases import (
+    GRAPH001, GRAPH001_SHAPES, GRAPH003, GRAPH003_SHAPES, MLP003, MLP003_SHAPES, NET002, NET002_SHAPES, NET004,
+    NET004_SHAPES, NORM001_SHAPES, SEED000, TUTORIAL12, TUTORIAL12_CONCRETE, TUTORIAL12_UNICODE,
+)
 
-# ---- the seed programs of the acceptance check (../shared/acceptance/check.py), copied ---------
-
-SEED000 = dict(W=("n", "n"), V=("n", "n"), x=("n",), b=("n",), c=("n",))
-NET002 = "z = W x\nh = relu(z)\ntheta = U h\nyhat = softmax(theta)\nJ = -y^T log(yhat)"
-MLP003 = "z1 = tanh(W1 x + b1)\nz2 = tanh(W2 z1 + b2)\nz3 = tanh(W3 z2 + b3)\nR = 1/2 ||z3 - t||^2"
-NET004 = "z = W1 x + b1\nh = sigmoid(z)\ny = W2 h + b2\nL = 1/2 ||y - t||^2"
-GRAPH001 = "h1 = 2 x\nh2 = 2 h1^2\nh3 = h1 + y\nl = h2 h3"
-GRAPH003 = "c1 = tanh(w1 x1 + w2 x2)\nc2 = tanh(w2 x2 + w3 x3)\nh2 = sigmoid(c1 c2)\ny = log(h2)"
-S6 = dict(x1=(), x2=(), x3=(), w1=(), w2=(), w3=())
+# ---- the seed programs of the acceptance check (tests/seed_cases.py) -------------------------------
 
 # id, source, declared shapes (as in check.py), the same shapes as inference must find them
 # without declarations, up to renaming the dimensions, and the shapes of the program's steps.
-SEEDS = [
-    ("seed000-abstract", "c^T Psi((W + V) Phi(W x + b))", SEED000, SEED000, {}),
-    ("seed000-unicode", "cᵀ Ψ((W + V) Φ(W x + b))", SEED000, SEED000, {}),
-    ("seed000-concrete", "c^T tanh((W + V) sigmoid(W x + b))", SEED000, SEED000, {}),
-    ("seed001-graph", GRAPH001, dict(x=(), y=()), dict(x=(), y=()),
+SHAPE_SEEDS = [
+    ("seed000-abstract", TUTORIAL12, SEED000, SEED000, {}),
+    ("seed000-unicode", TUTORIAL12_UNICODE, SEED000, SEED000, {}),
+    ("seed000-concrete", TUTORIAL12_CONCRETE, SEED000, SEED000, {}),
+    ("seed001-graph", GRAPH001, GRAPH001_SHAPES, dict(x=(), y=()),
      dict(h1=(1, 1), h2=(1, 1), h3=(1, 1))),
-    ("seed001-norm", "||W x||^2", dict(W=("d1", "d2"), x=("d2",)), dict(W=("a", "b"), x=("b",)), {}),
-    ("seed001-norm-program", "y = W x\nL = y^T y", dict(W=("d1", "d2"), x=("d2",)),
+    ("seed001-norm", "||W x||^2", NORM001_SHAPES, dict(W=("a", "b"), x=("b",)), {}),
+    ("seed001-norm-program", "y = W x\nL = y^T y", NORM001_SHAPES,
      dict(W=("a", "b"), x=("b",)), dict(y=("W0", 1))),
     ("seed001-trace", "tr(B A)", dict(B=("m", "n"), A=("n", "m")), dict(B=("a", "b"), A=("b", "a")), {}),
     ("seed002-linear", "sum(tanh(X W))", dict(X=("N", "D"), W=("D", "M")),
      dict(X=("a", "b"), W=("b", "c")), {}),
     ("seed002-sigmoid", "sum(sigmoid(y))", dict(y=("n",)), dict(y=("a",)), {}),
     ("seed002-relu", "sum(relu(W x))", dict(W=("m", "n"), x=("n",)), dict(W=("a", "b"), x=("b",)), {}),
-    ("seed002-net", NET002, dict(W=("M", "D"), x=("D",), U=("C", "M"), y=("C",)),
+    ("seed002-net", NET002, NET002_SHAPES,
      dict(W=("a", "b"), x=("b",), U=("c", "a"), y=("c",)),
      dict(z=("W0", 1), h=("W0", 1), theta=("U0", 1), yhat=("U0", 1))),
-    ("seed003-graph", GRAPH003, S6, S6, dict(c1=(1, 1), c2=(1, 1), h2=(1, 1))),
-    ("seed003-mlp", MLP003,
-     dict(W1=("n1", "n0"), b1=("n1",), W2=("n2", "n1"), b2=("n2",), W3=("n3", "n2"), b3=("n3",),
-          x=("n0",), t=("n3",)),
+    ("seed003-graph", GRAPH003, GRAPH003_SHAPES, GRAPH003_SHAPES, dict(c1=(1, 1), c2=(1, 1), h2=(1, 1))),
+    ("seed003-mlp", MLP003, MLP003_SHAPES,
      dict(W1=("a", "b"), b1=("a",), W2=("c", "a"), b2=("c",), W3=("d", "c"), b3=("d",),
           x=("b",), t=("d",)),
      dict(z1=("W10", 1), z2=("W20", 1), z3=("W30", 1))),
-    ("seed004-net", NET004,
-     dict(W1=("m", "n"), b1=("m",), W2=("k", "m"), b2=("k",), x=("n",), t=("k",)),
+    ("seed004-net", NET004, NET004_SHAPES,
      dict(W1=("a", "b"), b1=("a",), W2=("c", "a"), b2=("c",), x=("b",), t=("c",)),
      dict(z=("W10", 1), h=("W10", 1), y=("W20", 1))),
 ]
-IDS = [s[0] for s in SEEDS]
+IDS = [s[0] for s in SHAPE_SEEDS]
 
 
 def step_shapes(shaped, declared, expected):
@@ -81,7 +74,7 @@ def step_shapes(shaped, declared, expected):
         {n: (dim(r), dim(c)) for n, (r, c) in expected.items()}
 
 
-@pytest.mark.parametrize("id, src, declared, structure, steps", SEEDS, ids=IDS)
+@pytest.mark.parametrize("id, src, declared, structure, steps", SHAPE_SEEDS, ids=IDS)
 def test_seed_with_declared_shapes(id, src, declared, structure, steps):
     shaped = S(src, declared)
     assert shaped.inputs == declared
@@ -107,7 +100,7 @@ def same_structure(actual: dict, expected: dict) -> bool:
     return len(set(rename.values())) == len(rename)
 
 
-@pytest.mark.parametrize("id, src, declared, structure, steps", SEEDS, ids=IDS)
+@pytest.mark.parametrize("id, src, declared, structure, steps", SHAPE_SEEDS, ids=IDS)
 def test_seed_without_declared_shapes(id, src, declared, structure, steps):
     shaped = S(src)
     assert same_structure(shaped.inputs, structure), shaped.inputs
@@ -126,7 +119,7 @@ def test_same_structure_helper_tells_structures_apart():
 
 
 def test_the_seed_expression_names_its_dimension_n():
-    shaped = S("c^T Psi((W + V) Phi(W x + b))")
+    shaped = S(TUTORIAL12)
     assert shaped.inputs == dict(c=("n",), W=("n", "n"), V=("n", "n"), x=("n",), b=("n",))
     assert list(shaped.inputs) == ["c", "W", "V", "x", "b"]          # order of first appearance
 
@@ -542,8 +535,8 @@ def readings(src, shapes=None):
     ("||X θ - y||^2",         None,              []),
     ("tr(I)",                 None,              []),
     ("x^T x A",               None,              []),
-    ("h1 = 2 x\nh2 = 2 h1^2\nh3 = h1 + y\nl = h2 h3", None, []),       # a scalar graph (seed 001)
-    ("c1 = tanh(w1 x1 + w2 x2)\nc2 = tanh(w2 x2 + w3 x3)\nh2 = sigmoid(c1 c2)\ny = log(h2)", None, []),
+    (GRAPH001,                None,              []),                    # a scalar graph (seed 001)
+    (GRAPH003,                None,              []),
 ])
 def test_degenerate_readings_are_recorded(src, shapes, expected):
     assert readings(src, shapes) == expected

@@ -23,11 +23,13 @@ from matdiff.printing.sheet import build_sheet, compile_pdf
 from matdiff.printing.text import to_text
 from matdiff.problem import Problem
 from matdiff.record import Recorder
-from seed_cases import SEEDS, SEED000, NET002, TUTORIAL12
+from seed_cases import NET002, NET002_SHAPES, SEED000, SEED_BY_ID, SEEDS, TUTORIAL12
 
-CASES = SEEDS
-IDS = [c[0] for c in CASES]
-assert len(CASES) == 25
+IDS = [c.id for c in SEEDS]
+
+# the seeds of Tutorial 12 and exercise series 4 whose gradients must not change once a sheet is made
+RECORDED_SEEDS = [SEED_BY_ID[i] for i in ("seed000-abstract", "seed000-unicode", "seed000-concrete", "seed000-wrt-V",
+                                          "seed000-wrt-b", "seed001-graph", "seed001-norm", "seed001-norm-program")]
 
 # CI installs pdflatex and sets MATDIFF_REQUIRE_PDFLATEX: there a missing TeX fails, never skips
 needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None and not os.environ.get("MATDIFF_REQUIRE_PDFLATEX"),
@@ -41,9 +43,9 @@ def sheet(src, wrt, shapes, notation="diag", check=False):
 
 
 @pytest.mark.parametrize("notation", ["diag", "hadamard"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", SEEDS, ids=IDS)
 def test_seed_sheet_content(case, notation):
-    _, src, wrt, shapes = case
+    src, wrt, shapes = case.src, case.wrt, case.shapes
     p, tex, d, _ = sheet(src, wrt, shapes, notation)
     # the auxiliary variables (or the program's own steps) and every differential
     for q in d.equations:
@@ -56,10 +58,57 @@ def test_seed_sheet_content(case, notation):
     right = gradient_of(p, wrt).inlined[wrt]
     ok, err, _, _ = check_equal(d.g_inline, right, p.shaped, p.f)
     assert ok, f"{d.g_inline} != {right} (relative difference {err:.1e})"
-    # the back-substitution ends in dW alone, and the trace steps end in Tr(g^T dW) (or g^T dw, g dx)
+    # the back-substitution ends in dW alone (how the gradient is read off: the tests below)
     last = d.backsub[-1].expr
     assert {n.of.name for n in _differentials(last)} == {wrt}
-    assert r"_{g^{\top}}" in tex or r"_{g}" in tex or r"\bigr) \, d" in tex
+
+
+def seed_sheet(case, notation):
+    return sheet(case.src, case.wrt, case.shapes, notation)
+
+
+# The last line of "Reading off the gradient" is df = tr(g^T dW), g^T marked under a brace, for a
+# vector or matrix variable; df = g dx, g under the brace, for a scalar one; and where the
+# expression is too wide for one line, it is broken over several lines ending in `\bigr) \, dW`.
+WIDE_READ_OFF = {("seed000-concrete", "diag"), ("seed003-graph", "diag"), ("seed003-graph", "hadamard"),
+                 ("seed003-mlp-W1", "diag"), ("seed003-mlp-W1", "hadamard"), ("seed003-mlp-b1", "diag"),
+                 ("seed003-mlp-b1", "hadamard"), ("seed003-mlp-W2", "diag")}
+
+
+def read_off_cases(kind):
+    """(case, notation) pairs whose read-off is `kind`: "matrix" (a vector or matrix variable, one
+    line), "scalar" (a scalar variable, one line) or "wide" (broken over several lines)."""
+    out = []
+    for c in SEEDS:
+        for notation in ("diag", "hadamard"):
+            k = "wide" if (c.id, notation) in WIDE_READ_OFF else "scalar" if c.shapes[c.wrt] == () else "matrix"
+            if k == kind:
+                out.append(pytest.param(c, notation, id=f"{c.id}-{notation}"))
+    return out
+
+
+@pytest.mark.parametrize("case, notation", read_off_cases("matrix"))
+def test_seed_sheet_reads_off_g_transpose_for_a_vector_or_matrix(case, notation):
+    _, tex, _, _ = seed_sheet(case, notation)
+    assert rf"}}_{{g^{{\top}}}} \, d{latex_name(case.wrt)}" in tex
+
+
+@pytest.mark.parametrize("case, notation", read_off_cases("scalar"))
+def test_seed_sheet_reads_off_g_for_a_scalar(case, notation):
+    _, tex, _, _ = seed_sheet(case, notation)
+    assert rf"}}_{{g}} \, d{latex_name(case.wrt)}" in tex
+
+
+@pytest.mark.parametrize("case, notation", read_off_cases("wide"))
+def test_seed_sheet_breaks_a_wide_read_off_over_lines(case, notation):
+    _, tex, _, _ = seed_sheet(case, notation)
+    assert rf"\bigr) \, d{latex_name(case.wrt)}" in tex
+
+
+def test_every_seed_sheet_reads_off_its_gradient_one_way():
+    """The three tests above cover every seed sheet, each in one of the three ways."""
+    kinds = [read_off_cases(k) for k in ("matrix", "scalar", "wide")]
+    assert sum(map(len, kinds)) == 2 * len(SEEDS) and all(kinds)
 
 
 def _differentials(e):
@@ -68,9 +117,9 @@ def _differentials(e):
 
 
 @needs_pdflatex
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", SEEDS, ids=IDS)
 def test_seed_sheet_compiles(case):
-    _, src, wrt, shapes = case
+    src, wrt, shapes = case.src, case.wrt, case.shapes
     _, tex, _, reports = sheet(src, wrt, shapes, check=True)
     assert all(r.ok for r in reports)
     assert compile_pdf(tex).startswith(b"%PDF")
@@ -78,7 +127,7 @@ def test_seed_sheet_compiles(case):
 
 @needs_pdflatex
 def test_hadamard_and_several_variables_compile():
-    _, tex, _, _ = sheet(NET002, ["W", "U", "x"], CASES[13][3], "hadamard", check=True)
+    _, tex, _, _ = sheet(NET002, ["W", "U", "x"], NET002_SHAPES, "hadamard", check=True)
     assert tex.count(r"\section*{The gradient with respect to") == 3
     assert compile_pdf(tex).startswith(b"%PDF")
 
@@ -141,7 +190,7 @@ def test_constant_equations_are_said_to_be_constant():
 
 
 def test_softmax_cross_entropy_simplifies_as_the_sheet_does():
-    p, tex, d, _ = sheet(NET002, "U", CASES[13][3])
+    p, tex, d, _ = sheet(NET002, "U", NET002_SHAPES)
     assert to_text(d.g) == "(sum(y) yhat - y) h^T"
     assert d.simplification and "Multiplying out" in tex
 
@@ -170,9 +219,9 @@ def test_pullback_records_each_rule_with_its_identity():
     assert rec[0].after[0][1] == rec[1].before[1]
 
 
-@pytest.mark.parametrize("case", CASES[:8], ids=IDS[:8])
+@pytest.mark.parametrize("case", RECORDED_SEEDS, ids=[c.id for c in RECORDED_SEEDS])
 def test_gradients_are_the_same_after_sheets_were_made(case):
-    _, src, wrt, shapes = case
+    src, wrt, shapes = case.src, case.wrt, case.shapes
     before = to_text(gradient_of(Problem.of(src, shapes), wrt).inlined[wrt])
     sheet(src, wrt, shapes)
     assert to_text(gradient_of(Problem.of(src, shapes), wrt).inlined[wrt]) == before
