@@ -4,15 +4,15 @@
 >>> matdiff.gradient("x^T A x", wrt="x")
 (A + A.T)*x
 """
-from .api import (
+from matdiff.api import (
     check, derive_gradient, derive_hessian, derive_jacobian, differential, gradient, hessian, jacobian, latex,
     sheet, understand,
 )
-from .errors import (
+from matdiff.errors import (
     DerivativeError, LimitError, MatdiffError, MatdiffWarning, ParseError, ShapeError, UnknownFunctionError,
 )
-from .limits import LIMITS
-from .parse import parse
+from matdiff.limits import LIMITS
+from matdiff.language.parse import parse
 
 __all__ = ["gradient", "jacobian", "hessian", "differential", "check", "latex", "sheet", "understand", "derive_gradient",
            "derive_jacobian", "derive_hessian", "lambdify", "parse", "CheckReport", "LIMITS",
@@ -25,10 +25,10 @@ def __getattr__(name):
     other the code generator, and the command line needs neither to print a gradient (start-up
     time, issue 6)."""
     if name == "CheckReport":
-        from .checking import CheckReport
+        from matdiff.checking.check import CheckReport
         return CheckReport
     if name == "lambdify":
-        from .codegen import lambdify
+        from matdiff.codegen.generate import lambdify
         return lambdify
     raise AttributeError(f"module 'matdiff' has no attribute {name!r}")
 

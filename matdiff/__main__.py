@@ -1,4 +1,4 @@
 """`python -m matdiff` is the `matdiff` command."""
-from .cli import main
+from matdiff.cli import main
 
 raise SystemExit(main())

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .diff import differential as _differential
-from .errors import MatdiffError
-from .expr import Expr
-from .gradient import Gradient, gradient_of
-from .limits import budgeted
-from .printing.latex import aligned, latex_name, to_latex
-from .problem import Problem, understand
-from .second_order import DerivativeMatrix, hessian_of, jacobian_of
-from .simplify import simplify
+from matdiff.calculus.diff import differential as _differential
+from matdiff.errors import MatdiffError
+from matdiff.language.expr import Expr
+from matdiff.calculus.gradient import Gradient, gradient_of
+from matdiff.limits import budgeted
+from matdiff.printing.latex import aligned, latex_name, to_latex
+from matdiff.language.problem import Problem, understand
+from matdiff.calculus.second_order import DerivativeMatrix, hessian_of, jacobian_of
+from matdiff.calculus.simplify import simplify
 
 if TYPE_CHECKING:                                 # NumPy is loaded only when a check is asked for
-    from .checking import CheckReport
+    from matdiff.checking.check import CheckReport
 
 __all__ = ["understand", "derive_gradient", "gradient", "differential", "check", "latex", "sheet",
            "derive_jacobian", "jacobian", "derive_hessian", "hessian"]
@@ -48,7 +48,7 @@ def differential(expr, wrt=None, shapes=None, functions=None):
 
     Without wrt, every variable varies: differential("inv(A)") is -A^-1 dA A^-1.
     """
-    from .printing.to_sympy import to_sympy
+    from matdiff.printing.to_sympy import to_sympy
     return to_sympy(derive_differential(expr, wrt, shapes, functions)[1])
 
 
@@ -64,7 +64,7 @@ def check(expr, wrt, shapes=None, functions=None, claim=None, seed: int = 0) -> 
     """Check matdiff's gradient (or a claimed one) against finite differences at random inputs."""
     if claim is None:
         return derive_gradient(expr, wrt, shapes, functions).check(seed)
-    from .claims import check_claim               # NumPy costs ~50 ms at start-up: load it when asked
+    from matdiff.claims import check_claim               # NumPy costs ~50 ms at start-up: load it when asked
     return check_claim(expr, wrt, claim, shapes, functions, seed)
 
 
@@ -116,7 +116,7 @@ def hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False):
 def sheet(expr, wrt, shapes=None, functions=None, notation: str = "diag", check: bool = False) -> str:
     """A step-by-step solution sheet deriving the gradient, as a standalone LaTeX document
     (`matdiff sheet`); notation "diag" writes Jacobians as diag(Phi'(z)), "hadamard" as Phi'(z) ∘ dz."""
-    from .printing.sheet import solution_sheet    # it brings NumPy (its --check): load it when asked
+    from matdiff.sheets.document import solution_sheet    # it brings NumPy (its --check): load it when asked
     return solution_sheet(Problem.of(expr, shapes, functions), wrt, notation, check)
 
 
@@ -142,7 +142,7 @@ def latex(result, shapes=None, functions=None) -> str:
         return aligned(lines + [(latex_name(shaped.name or "f"), body)]) if lines or shaped.name else body
     import sympy                              # SymPy costs half a second: load it when asked
     if isinstance(result, sympy.Basic):
-        from .printing.sympy_latex import sympy_latex
+        from matdiff.printing.sympy_latex import sympy_latex
         return sympy_latex(result)
     raise MatdiffError(f"latex() takes a result of matdiff (a SymPy expression, an Expr, a Gradient, "
                        f"a dict of them) or an expression's text, got {type(result).__name__}")

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .algebra import normalize
-from .checking import EQUAL_RTOL, NOISE, CheckReport, Row, compare
-from .errors import MatdiffError, ShapeError
-from .expr import Add, Apply, Const, Expr, Hadamard, Mul, Program, Zero, children, postorder
-from .functions import ELEMENTWISE
-from .gradient import gradient_of
-from .inference import infer_shapes
-from .numeric import Env, evaluate, stand_in
-from .parse import parse
-from .problem import Problem
-from .shapes import shape_of
-from .simplify import simplify
+from matdiff.language.algebra import normalize
+from matdiff.checking.check import EQUAL_RTOL, NOISE, CheckReport, Row, compare
+from matdiff.errors import MatdiffError, ShapeError
+from matdiff.language.expr import Add, Apply, Const, Expr, Hadamard, Mul, Program, Zero, children, postorder
+from matdiff.language.functions import ELEMENTWISE
+from matdiff.calculus.gradient import gradient_of
+from matdiff.language.inference import infer_shapes
+from matdiff.checking.numeric import Env, evaluate, stand_in
+from matdiff.language.parse import parse
+from matdiff.language.problem import Problem
+from matdiff.language.shapes import shape_of
+from matdiff.calculus.simplify import simplify
 
 
 def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) -> CheckReport:

@@ -7,9 +7,9 @@ import re
 import sys
 import warnings
 
-from . import __version__
-from .errors import MatdiffError, MatdiffWarning
-from .limits import LIMITS, budgeted, refuse
+from matdiff import __version__
+from matdiff.errors import MatdiffError, MatdiffWarning
+from matdiff.limits import LIMITS, budgeted, refuse
 
 EXAMPLES = """examples:
   matdiff parse 'c^T Psi((W + V) Phi(W x + b))'
@@ -76,9 +76,9 @@ def problem_args(a) -> dict:
 
 
 def cmd_parse(a) -> int:
-    from .api import understand
-    from .printing.text import to_text
-    from .shapes import shape_of, shape_text
+    from matdiff.api import understand
+    from matdiff.printing.text import to_text
+    from matdiff.language.shapes import shape_of, shape_text
 
     shaped = understand(read_source(a.source), **problem_args(a))
     names = shaped.names
@@ -101,10 +101,10 @@ def wrt_list(a) -> list:
 
 
 def cmd_grad(a) -> int:
-    from .api import derive_gradient
+    from matdiff.api import derive_gradient
 
     if getattr(a, "emit", None):
-        from .codegen import emit
+        from matdiff.codegen.generate import emit
         print(emit(read_source(a.source), wrt_list(a), a.emit, **problem_args(a)), end="")
         return 0
     g = derive_gradient(read_source(a.source), wrt_list(a), **problem_args(a))
@@ -113,7 +113,7 @@ def cmd_grad(a) -> int:
         for w, e in g.sympy().items():
             print(f"sympy ∂/∂{w}: {e}")
     if getattr(a, "latex", False):
-        from .printing.latex import aligned
+        from matdiff.printing.latex import aligned
         print(aligned(g.latex_lines()))
     if a.check:
         report = g.check()
@@ -123,8 +123,8 @@ def cmd_grad(a) -> int:
 
 
 def cmd_diff(a) -> int:
-    from .api import derive_differential
-    from .printing.text import to_text
+    from matdiff.api import derive_differential
+    from matdiff.printing.text import to_text
 
     p, d = derive_differential(read_source(a.source), a.wrt or None, **problem_args(a))
     f = p.shaped.name or "f"
@@ -133,7 +133,7 @@ def cmd_diff(a) -> int:
 
 
 def cmd_check(a) -> int:
-    from .api import check
+    from matdiff.api import check
 
     wrt = wrt_list(a)
     if a.claim is not None and len(wrt) != 1:
@@ -147,8 +147,8 @@ def cmd_check(a) -> int:
 def cmd_second(kind: str):
     """matdiff jacobian / matdiff hessian: one result per --wrt, then --sympy, --latex, --check."""
     def run(a) -> int:
-        from .problem import Problem
-        from .second_order import hessian_of, jacobian_of
+        from matdiff.language.problem import Problem
+        from matdiff.calculus.second_order import hessian_of, jacobian_of
 
         p = Problem.of(read_source(a.source), **problem_args(a))
         ok = True
@@ -158,7 +158,7 @@ def cmd_second(kind: str):
             if a.sympy:
                 print(f"sympy: {d.sympy()}")
             if a.latex:
-                from .printing.latex import aligned
+                from matdiff.printing.latex import aligned
                 print(aligned(d.latex_lines()))
             if a.check:
                 report = d.check()
@@ -195,8 +195,8 @@ def grad_latex_options(p):
 
 
 def cmd_sheet(a) -> int:
-    from .printing.sheet import build_sheet, write_pdf
-    from .problem import Problem
+    from matdiff.sheets.document import build_sheet, write_pdf
+    from matdiff.language.problem import Problem
 
     p = Problem.of(read_source(a.source), **problem_args(a))
     tex, _, reports = build_sheet(p, wrt_list(a), notation=a.notation, check=a.check)

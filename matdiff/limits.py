@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, fields
 
-from .errors import LimitError
+from matdiff.errors import LimitError
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))          # this checkout's matdiff, not an installed one
 
-from matdiff.parse import TABLES_FILE, grammar_hash, parse_tables  # noqa: E402
+from matdiff.language.parse import TABLES_FILE, grammar_hash, parse_tables  # noqa: E402
 
 
 def render() -> str:

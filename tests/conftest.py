@@ -7,9 +7,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from matdiff.expr import MINUS_ONE, Add, Const, Hadamard, HadamardPow, MatMul, Mul, Transpose, Var
-from matdiff.parse import parse
-from matdiff.inference import infer_shapes
+from matdiff.language.expr import MINUS_ONE, Add, Const, Hadamard, HadamardPow, MatMul, Mul, Transpose, Var
+from matdiff.language.parse import parse
+from matdiff.language.inference import infer_shapes
 
 
 @pytest.fixture

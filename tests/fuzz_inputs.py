@@ -469,7 +469,7 @@ def e_sheet(case):
 
 def e_emit(case):
     """--emit text for every backend: it must compile (jax and torch need not be installed)."""
-    from matdiff.codegen import emit
+    from matdiff.codegen.generate import emit
     for backend in ("numpy", "jax", "torch"):
         text = emit(case.src, case.wrt, backend, case.shapes, _fn(case), hessian=case.seed % 4 == 0)
         try:
@@ -481,14 +481,14 @@ def e_emit(case):
 # what the generated code is compared with: matdiff's own evaluator, with abstract functions
 # replaced by the same stand-ins (numeric.stand_in) that the generated code is given
 def _stand_in(name: str):
-    from matdiff.numeric import stand_in
+    from matdiff.checking.numeric import stand_in
     a, b = stand_in(name)
     return tuple((lambda t, k=k: a**k * np.sin(a * t + b + k * np.pi / 2)) for k in range(4))
 
 
 def _abstract_names(expr_roots) -> set:
-    from matdiff.expr import Apply, postorder
-    from matdiff.numeric import ELEMENTWISE
+    from matdiff.language.expr import Apply, postorder
+    from matdiff.checking.numeric import ELEMENTWISE
     out = set()
     seen: set = set()
     for r in expr_roots:
@@ -506,9 +506,9 @@ def _lambdified(case):
     """The generated function (abstract functions bound to numeric.py's stand-ins), the problem,
     the gradient, the sizes of the symbolic dimensions and of each input; None where an input
     would be too large to allocate."""
-    from matdiff.checking import dimension_sizes
-    from matdiff.problem import Problem
-    from matdiff.shapes import as2
+    from matdiff.checking.check import dimension_sizes
+    from matdiff.language.problem import Problem
+    from matdiff.language.shapes import as2
 
     p = Problem.of(case.src, case.shapes, case.functions)
     g = api.derive_gradient(case.src, case.wrt, case.shapes, case.functions)
@@ -528,7 +528,7 @@ def _lambdified(case):
 
 def e_lambdify(case):
     """Generate, call at inputs of the declared sizes, compare with numeric.evaluate."""
-    from matdiff.numeric import Env, evaluate_many
+    from matdiff.checking.numeric import Env, evaluate_many
 
     made = _lambdified(case)
     if made is None:
@@ -578,7 +578,7 @@ def _natural(v2d, shape):
 def _inconsistent(inputs: dict, dims: dict, sizes: dict) -> list:
     """(name, 2-D size) pairs in which one dimension of one input is off by one, where that
     dimension is a number or is shared with another input: sizes no call may accept."""
-    from matdiff.shapes import as2
+    from matdiff.language.shapes import as2
     count: dict = {}
     for s in inputs.values():
         for d in s:

@@ -6,7 +6,7 @@ comparing matdiff against these helpers compares two different computations:
 - `fd_gradient`: the full gradient of a NumPy function, entry by entry, by central differences.
 - `StandIn`: the concrete function that replaces an abstract one (Phi, Psi, ...), with all
   its derivatives written out here; its two parameters are the ones matdiff's numerical
-  check uses (`matdiff.numeric.stand_in`), so matdiff's evaluator and these tests agree on
+  check uses (`matdiff.checking.numeric.stand_in`), so matdiff's evaluator and these tests agree on
   *which* function Phi is, not on how to compute it.
 - `sympy_evaluate`: a walker over SymPy's own matrix-expression classes with NumPy.
 - `Case`: one calculus test case (text, variable, shapes, the function by hand), the one case
@@ -23,7 +23,7 @@ from sympy.core.function import AppliedUndef
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
-from matdiff.numeric import stand_in
+from matdiff.checking.numeric import stand_in
 
 # ---- a test case --------------------------------------------------------------------------------
 
@@ -376,7 +376,7 @@ def sympy_evaluate(expr, values: dict, dims: dict | None = None, functions: dict
 
 def matdiff_value(e, values: dict, dims: dict | None = None, directions: dict | None = None) -> np.ndarray:
     """Evaluate a matdiff Expr with matdiff.numeric (values natural-shaped; directions named dX)."""
-    from matdiff.numeric import Env, evaluate
+    from matdiff.checking.numeric import Env, evaluate
     env = {k: to2d(v) for k, v in values.items()}
     env.update({"d" + k: to2d(v) for k, v in (directions or {}).items()})
     return evaluate(e, Env(env, dims or {}))

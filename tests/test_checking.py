@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import matdiff
-from matdiff.checking import check_gradients, reach, rough_points
+from matdiff.checking.check import check_gradients, reach, rough_points
 from matdiff.cli import main
-from matdiff.numeric import evaluate_many, Env
-from matdiff.problem import Problem
-from matdiff.second_order import hessian_of, jacobian_of
+from matdiff.checking.numeric import evaluate_many, Env
+from matdiff.language.problem import Problem
+from matdiff.calculus.second_order import hessian_of, jacobian_of
 from seed_cases import SOFTMAX_NET
 
 SEEDS = range(10)
@@ -80,7 +80,7 @@ def test_a_wrong_gradient_next_to_kinks_still_fails():
     """Inputs are drawn again for what the differences cannot do, never because the numbers disagree."""
     p = Problem.of("sum(relu(W x))")
     g = matdiff.derive_gradient("sum(relu(W x))", "W").inlined["W"]
-    from matdiff.algebra import const, mul
+    from matdiff.language.algebra import const, mul
     for seed in range(4):
         report = check_gradients(p.f, {p.var("W"): mul(const(1.01), g)}, p.shaped, seed)
         assert not report.ok and "re-drew" not in str(report)

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 import matdiff
-from matdiff.checking import dimension_sizes, finite_inputs
-from matdiff.codegen import emit, lambdify
-from matdiff.expr import Fn
-from matdiff.gradient import gradient_of
-from matdiff.numeric import Env, elementwise, evaluate_many
-from matdiff.problem import Problem
-from matdiff.second_order import hessian_of
+from matdiff.checking.check import dimension_sizes, finite_inputs
+from matdiff.codegen.generate import emit, lambdify
+from matdiff.language.expr import Fn
+from matdiff.calculus.gradient import gradient_of
+from matdiff.checking.numeric import Env, elementwise, evaluate_many
+from matdiff.language.problem import Problem
+from matdiff.calculus.second_order import hessian_of
 from seed_cases import MLP003, MLP003_SHAPES, NET002, NET004, SEEDS, TUTORIAL12
 
 BACKENDS = ["numpy", "jax", "torch"]
@@ -484,7 +484,7 @@ def test_long_products_are_ordered_in_polynomial_time(src, wrt):
 
 def test_long_products_compute_right():
     """The greedy order of a long chain (past EXACT_CHAIN) against numeric.py."""
-    from matdiff.printing.products import EXACT_CHAIN
+    from matdiff.codegen.products import EXACT_CHAIN
     n = EXACT_CHAIN + 6
     src = "c^T " + " ".join(f"A{i}" for i in range(1, n + 1)) + " diag(v) B x"
     p, values, refs = reference(src, ["A3", "v", "x"], None)
@@ -501,7 +501,7 @@ def test_a_singular_matrix_at_the_call():
 
 def test_code_that_would_not_compile_is_refused(monkeypatch):
     """The last guard: --emit never prints what Python rejects (here a broken docstring)."""
-    import matdiff.codegen as codegen
+    import matdiff.codegen.generate as codegen
     monkeypatch.setattr(codegen, "_docstring", lambda *args: '    """unclosed')
     with pytest.raises(matdiff.MatdiffError, match="not valid Python"):
         emit("x^T x", "x")

@@ -24,17 +24,17 @@ from helpers_calculus import (
     PHI, Case, as_natural, assert_close, draw_all, fd_directional, fd_gradient, matdiff_value, sigmoid, softmax,
     sympy_evaluate, to2d,
 )
-from matdiff import functions as F
+from matdiff.language import functions as F
 from matdiff.api import derive_differential
-from matdiff.canon import PULLBACK_RULES, pullback
-from matdiff.diff import DIFF_RULES, depends_on, local_differential
-from matdiff.expr import (
+from matdiff.calculus.canon import PULLBACK_RULES, pullback
+from matdiff.calculus.diff import DIFF_RULES, depends_on, local_differential
+from matdiff.language.expr import (
     NODE_TYPES, Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Fn, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec,
     Var, Vec, Zero,
 )
-from matdiff.record import identity
-from matdiff.shapes import shape_of
+from matdiff.calculus.record import identity
+from matdiff.language.shapes import shape_of
 
 
 NO_UNVEC = "the gradient through vec is unvec(.), which has no SymPy matrix-expression class"
@@ -304,7 +304,7 @@ def _rule_values(e, rng):
 
 
 def _walk(e):
-    from matdiff.expr import postorder
+    from matdiff.language.expr import postorder
     return postorder(e)
 
 

@@ -5,8 +5,8 @@ import pytest
 
 import matdiff
 from matdiff import MatdiffError, ParseError, ShapeError, UnknownFunctionError
-from matdiff.expr import Apply, Fn, Var
-from matdiff.parse import parse
+from matdiff.language.expr import Apply, Fn, Var
+from matdiff.language.parse import parse
 
 
 def caret_parts(message: str):

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 
 import matdiff
 from matdiff.errors import MatdiffError
-from matdiff.expr import (
+from matdiff.language.expr import (
     MINUS_ONE, NODE_TYPES, ONE, Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Fn, Hadamard,
     HadamardPow, Identity, Inverse, Kron, Leaf, LogDet, LogSumExp, MatMul, MatPow, Mul, Nary, Norm, Ones,
     Softmax, Sum, Trace, Transpose, Unary, Unvec, Var, Vec, Zero, children, computation_order, depth, postorder,

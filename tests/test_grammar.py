@@ -7,12 +7,12 @@ import pytest
 
 from conftest import C, P, T, V, add, div, had, mm, neg, sub
 from matdiff import ParseError
-from matdiff.expr import (
+from matdiff.language.expr import (
     Apply, Assign, Det, DiagMat, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogDet, LogSumExp,
     MatPow, Norm, Program, Softmax, Sum, Trace, Vec,
 )
-from matdiff.functions import ELEMENTWISE
-from matdiff.parse import parse, parse_expression
+from matdiff.language.functions import ELEMENTWISE
+from matdiff.language.parse import parse, parse_expression
 from seed_cases import SOFTMAX_NET, TUTORIAL12, TUTORIAL12_UNICODE
 
 A, B, W, X, x, y, z, b, c, t, v = (V(n) for n in "ABWXxyzbctv")

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 import matdiff
 from helpers_calculus import Case, draw_all, matdiff_value, sympy_evaluate, to2d
 from matdiff.cli import main
-from matdiff.problem import Problem
-from matdiff.second_order import hessian_of
+from matdiff.language.problem import Problem
+from matdiff.calculus.second_order import hessian_of
 from seed_cases import NET004
 from test_jacobian import SCALAR_OF_VECTOR, SHAPES, matrices, sigmoid, softmax, vectors
 
@@ -166,7 +166,7 @@ def test_hessian_is_symmetric_and_the_jacobian_of_the_gradient(rng):
     H = matdiff_value(d.matrix, values)
     assert H.shape == (12, 12)
     np.testing.assert_allclose(H, H.T, atol=1e-12)
-    from matdiff.jacobian import jacobian_expr
+    from matdiff.calculus.jacobian import jacobian_expr
     assert_close(matdiff_value(jacobian_expr(d.gradient, d.problem.vars["X"]), values), H, tol=1e-12)
 
 
@@ -306,8 +306,8 @@ def test_each_diagonal_rule(kind, src, wrt, shapes, ref, kinds, rng):
 
 
 def test_diagonal_rules_cover_every_node_kind():
-    from matdiff.curvature import DIAG_RULES
-    from matdiff.expr import NODE_TYPES, Kron, Leaf, MatPow
+    from matdiff.calculus.curvature import DIAG_RULES
+    from matdiff.language.expr import NODE_TYPES, Kron, Leaf, MatPow
     wanted = {t for t in NODE_TYPES if not issubclass(t, Leaf)} - {Kron, MatPow}   # MatPow: rewritten
     assert wanted <= set(DIAG_RULES), wanted - set(DIAG_RULES)
 
@@ -414,8 +414,8 @@ def test_cli_hessian_diagonal(capsys):
 
 
 def test_cli_hessian_check_exits_1_on_a_wrong_hessian(capsys, monkeypatch):
-    import matdiff.second_order as so
-    from matdiff.algebra import const, mul
+    import matdiff.calculus.second_order as so
+    from matdiff.language.algebra import const, mul
     right = so.jacobian_expr
     monkeypatch.setattr(so, "jacobian_expr", lambda G, X, gradient=None: mul(const(2), right(G, X)))
     status = main(["hessian", "x^T A x", "--wrt", "x", "--check"])
@@ -436,7 +436,7 @@ def test_check_with_respect_to_a_variable_that_cancels(kind):
     KeyError: 'b'). The finite differences of f along b are computed, not assumed."""
     src = "z = W1 x + b\nh = sigmoid(z)\ny = W2h + b2\nL = 1/2 ||y - t||^2"
     p = Problem.of(src)
-    from matdiff.second_order import jacobian_of
+    from matdiff.calculus.second_order import jacobian_of
     d = jacobian_of(p, "b") if kind == "jacobian" else hessian_of(p, "b", diagonal=kind == "diagonal")
     report = d.check()
     assert report.ok and report.rows

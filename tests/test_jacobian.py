@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 import matdiff
 from helpers_calculus import PHI, Case, draw_all, matdiff_value, sigmoid, softmax, sympy_evaluate, to2d
 from matdiff.cli import main
-from matdiff.jacobian import jacobian_expr
-from matdiff.kronecker import commutation, unvec_explicit, vec_explicit
-from matdiff.numeric import Env, evaluate
-from matdiff.problem import Problem
-from matdiff.second_order import jacobian_of
+from matdiff.calculus.jacobian import jacobian_expr
+from matdiff.calculus.kronecker import commutation, unvec_explicit, vec_explicit
+from matdiff.checking.numeric import Env, evaluate
+from matdiff.language.problem import Problem
+from matdiff.calculus.second_order import jacobian_of
 
 
 def vec(a) -> np.ndarray:
@@ -127,7 +127,7 @@ def test_commutation_matrix_in_sympy_with_symbolic_sizes():
 
 
 def test_vec_and_unvec_written_without_vec(rng):
-    from matdiff.expr import Var
+    from matdiff.language.expr import Var
     G = Var("G", ("m", "n"))
     values = {"G": rng.normal(size=(3, 2))}
     dims = dict(m=3, n=2)
@@ -140,7 +140,7 @@ def test_vec_and_unvec_written_without_vec(rng):
 
 def test_symbolic_shapes_and_sizes():
     """With symbolic sizes J is size(y) x size(X), whatever the order of the dimensions' product."""
-    from matdiff.shapes import shape_of
+    from matdiff.language.shapes import shape_of
     p = Problem.of("A X^T B", dict(A=("k", "n"), X=("m", "n"), B=("m", "l")))
     J = jacobian_expr(p.f, p.vars["X"])
     rows, cols = shape_of(J)
@@ -154,7 +154,7 @@ def test_jacobian_of_several_variables_is_a_dict():
 
 def test_jacobian_of_a_scalar_is_a_row():
     d = jacobian_of(Problem.of("x^T A x", dict(x=(3,), A=(3, 3))), "x")
-    from matdiff.shapes import shape_of
+    from matdiff.language.shapes import shape_of
     assert shape_of(d.matrix) == (1, 3)
 
 
@@ -302,7 +302,7 @@ def test_cli_jacobian_bad_input_is_an_error_not_a_traceback(capsys):
 def test_check_fails_on_a_wrong_jacobian():
     """The check is a real oracle: a Jacobian that is off by a transpose fails it."""
     from dataclasses import replace
-    from matdiff.algebra import transpose
+    from matdiff.language.algebra import transpose
     d = jacobian_of(Problem.of("A x", dict(A=(3, 3), x=(3,))), "x")
     wrong = replace(d, matrix=transpose(d.matrix))
     assert d.check().ok and not wrong.check().ok
@@ -311,8 +311,8 @@ def test_check_fails_on_a_wrong_jacobian():
 # ---- each Kronecker simplification keeps the value where it fires --------------------------------
 
 def _rule_cases():
-    from matdiff import kronecker as jm
-    from matdiff.expr import Identity, Kron, MatMul, Transpose, Var
+    from matdiff.calculus import kronecker as jm
+    from matdiff.language.expr import Identity, Kron, MatMul, Transpose, Var
     b = Var("b", (3,))
     yield "mixed_product", jm.mixed_product, "kron(A, B) kron(C, D)", \
         dict(A=(2, 3), B=(2, 2), C=(3, 2), D=(2, 3))
@@ -338,7 +338,7 @@ RULE_CASES = list(_rule_cases())
 
 @pytest.mark.parametrize("name, rule, src, shapes", RULE_CASES, ids=[c[0] for c in RULE_CASES])
 def test_kronecker_rule_keeps_the_value(name, rule, src, shapes, rng):
-    from matdiff.expr import postorder, Var
+    from matdiff.language.expr import postorder, Var
     e = Problem.of(src, shapes).f if isinstance(src, str) else src
     target = next((n for n in postorder(e) if rule.__name__ and _fires(rule, n)), None)
     assert target is not None, f"{name} does not fire on {e}"

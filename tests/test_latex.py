@@ -11,14 +11,14 @@ import pytest
 
 import matdiff
 from matdiff.cli import main
-from matdiff.expr import (
+from matdiff.language.expr import (
     NODE_TYPES, Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Fn, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec,
     Var, Vec, Zero,
 )
 from matdiff.printing.latex import LATEX, function_name, latex_name, to_latex
-from matdiff.printing.sheet import compile_pdf, identity_latex
-from matdiff.problem import Problem
+from matdiff.sheets.document import compile_pdf, identity_latex
+from matdiff.language.problem import Problem
 from seed_cases import TUTORIAL12, TUTORIAL12_CONCRETE
 
 A, B, C, X = (Var(n, ("n", "n")) for n in "ABCX")
@@ -205,9 +205,9 @@ def test_cli_grad_latex(capsys):
 def test_every_node_and_identity_compiles():
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not installed (CI installs it)")
-    from matdiff.canon import PULLBACK_RULES
-    from matdiff.diff import DIFF_RULES
-    from matdiff.record import identity
+    from matdiff.calculus.canon import PULLBACK_RULES
+    from matdiff.calculus.diff import DIFF_RULES
+    from matdiff.calculus.record import identity
     exprs = [e for e, _ in test_each_node.pytestmark[0].args[1]]
     lines = [to_latex(e) for e in exprs]
     lines += [to_latex(Problem.of(s).f) for s in test_precedence_round_trips_through_latex.pytestmark[0].args[1]]

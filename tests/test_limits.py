@@ -78,10 +78,10 @@ import threading
 
 import numpy as np
 
-from matdiff import codegen
+from matdiff.codegen import generate as codegen
 from matdiff.cli import main
 from matdiff.limits import budgeted
-from matdiff.problem import Problem
+from matdiff.language.problem import Problem
 from helpers_calculus import sympy_evaluate
 
 
@@ -302,10 +302,10 @@ def test_the_jacobian_of_a_differential_looks_at_the_clock(monkeypatch):
     """Found by fuzzing: the Hessian of sum(exp(exp(...(W x)))) 120 deep has a Jacobian quadratic
     in the depth, built without looking at the clock (14 s against a limit of 3 s). Here the
     budget is spent before the Jacobian starts: it must stop at once, not at the end."""
-    from matdiff.diff import differential
-    from matdiff.jacobian import jacobian_of_linear
+    from matdiff.calculus.diff import differential
+    from matdiff.calculus.jacobian import jacobian_of_linear
     from matdiff.limits import budgeted
-    from matdiff.problem import Problem
+    from matdiff.language.problem import Problem
     src = "sum(" + "exp(" * 30 + "W x" + ")" * 30 + ")"
     X = Problem.of(src).var("W")
     G = matdiff.derive_gradient(src, "W").inlined["W"]

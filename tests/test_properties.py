@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 
 import matdiff
 from helpers_calculus import PHI, PSI, StandIn, matdiff_value, softmax, sympy_evaluate, to2d
-from matdiff.algebra import normalize
-from matdiff.canon import backprop
-from matdiff.expr import variables
-from matdiff.simplify import simplify
+from matdiff.language.algebra import normalize
+from matdiff.calculus.canon import backprop
+from matdiff.language.expr import variables
+from matdiff.calculus.simplify import simplify
 
 DIMS = (2, 3)
 SCALE = float(os.environ.get("MATDIFF_PROPERTY_SCALE", "1"))   # more examples for a long local run
@@ -576,7 +576,7 @@ def test_simplify_preserves_raw_gradients(g: G, seed):
 def test_generator_reaches_every_node_type():
     """The random functions above exercise every node type of matdiff's AST (except Unvec and
     Differential, which only back-propagation makes)."""
-    from matdiff.expr import NODE_TYPES, postorder
+    from matdiff.language.expr import NODE_TYPES, postorder
     seen = set()
 
     @settings(max_examples=300, **{**SETTINGS, "derandomize": True, "database": None})
@@ -597,8 +597,8 @@ def test_generator_reaches_every_node_type():
 
 def test_stand_ins_match_matdiff():
     """Our stand-in for Phi is the function matdiff's check uses (same name, same parameters)."""
-    from matdiff.numeric import elementwise
-    from matdiff.expr import Fn
+    from matdiff.checking.numeric import elementwise
+    from matdiff.language.expr import Fn
     x = np.linspace(-2, 2, 7).reshape(-1, 1)
     for name in ("Phi", "Psi"):
         s = StandIn(name)

@@ -8,13 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import P, S
-from matdiff.expr import (
+from matdiff.language.expr import (
     MINUS_ONE, Add, Apply, Const, Det, DiagMat, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron,
     LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Softmax, Sum, Trace, Transpose, Var, Vec, postorder,
     transform, with_children,
 )
-from matdiff import functions as F
-from matdiff.parse import parse
+from matdiff.language import functions as F
+from matdiff.language.parse import parse
 from matdiff.printing.text import to_text
 from seed_cases import TUTORIAL12
 from test_grammar import PRECEDENCE, SPELLINGS

@@ -128,13 +128,13 @@ def test_nothing_is_unpickled_at_all(tmp_path):
             "pickle.load = pickle.loads = trap\n"
             "import sys, matdiff\n"
             "print(matdiff.parse('x^T A x').result)\n"
-            "print(sys.modules['matdiff.parse']._PARSER.source_path)\n")
+            "print(sys.modules['matdiff.language.parse']._PARSER.source_path)\n")
     out = _run_python(code, dict(os.environ), tmp_path)
     assert out.returncode == 0, out.stderr
     result, source = out.stdout.splitlines()
     assert result.replace(" ", "") == "x^TAx"
     import json
-    from matdiff.parse import TABLES_FILE, _grammar_path
+    from matdiff.language.parse import TABLES_FILE, _grammar_path
     shipped = json.loads(_grammar_path(TABLES_FILE).read_text(encoding="utf-8"))
     if shipped["lark"] == lark.__version__:
         assert source == "<deserialized>", "the shipped parse tables were not used"
@@ -165,7 +165,7 @@ def test_shipped_tables_parse_as_the_grammar_does(monkeypatch):
 
     from fuzz_inputs import SEEDS, mutant, token_soup
     from lark import Lark
-    P = importlib.import_module("matdiff.parse")       # the module: matdiff.parse is the function
+    P = importlib.import_module("matdiff.language.parse")       # the module: matdiff.parse is the function
 
     rng = random.Random(11)
     corpus = list(SEEDS) + [mutant(rng) for _ in range(300)] + [token_soup(rng) for _ in range(300)]
@@ -187,7 +187,7 @@ def test_stale_or_broken_tables_fall_back_to_the_grammar(tmp_path, monkeypatch):
     """Tables built from another grammar, or a file that is not tables, are ignored: the parser
     is built from the grammar (slower, as right)."""
     import json
-    P = importlib.import_module("matdiff.parse")
+    P = importlib.import_module("matdiff.language.parse")
 
     def parser_with(text):
         (tmp_path / P.TABLES_FILE).write_text(text, encoding="utf-8")

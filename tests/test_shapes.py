@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from matdiff import MatdiffError, ShapeError
-from matdiff.expr import (
+from matdiff.language.expr import (
     MINUS_ONE,
     Add,
     Hadamard,
@@ -26,8 +26,8 @@ from matdiff.expr import (
     children,
     postorder,
 )
-from matdiff.inference import infer_shapes
-from matdiff.shapes import shape_of, shape_text
+from matdiff.language.inference import infer_shapes
+from matdiff.language.shapes import shape_of, shape_text
 from seed_cases import (
     GRAPH001, GRAPH001_SHAPES, GRAPH003, GRAPH003_SHAPES, MLP003, MLP003_SHAPES, NET002, NET002_SHAPES, NET004,
     NET004_SHAPES, NORM001_SHAPES, SEED000, TUTORIAL12, TUTORIAL12_CONCRETE, TUTORIAL12_UNICODE,
@@ -552,7 +552,7 @@ def test_a_note_says_what_was_made_degenerate_and_where():
 
 
 def test_a_one_by_one_identity_is_the_number_one_and_never_prints_as_I():
-    from matdiff.expr import ONE
+    from matdiff.language.expr import ONE
     from matdiff.printing.latex import to_latex
     from matdiff.printing.text import to_text
     shaped = S("c^T (I - 1/3 1 1^T) x")

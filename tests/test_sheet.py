@@ -11,18 +11,18 @@ import shutil
 import pytest
 
 import matdiff
-from matdiff.canon import pullback
-from matdiff.checking import check_equal
+from matdiff.calculus.canon import pullback
+from matdiff.checking.check import check_equal
 from matdiff.cli import main
-from matdiff.derivation import derive
-from matdiff.diff import differential
+from matdiff.sheets.derivation import derive
+from matdiff.calculus.diff import differential
 from matdiff.errors import MatdiffError
-from matdiff.gradient import auto_names, gradient_of
+from matdiff.calculus.gradient import auto_names, gradient_of
 from matdiff.printing.latex import latex_name, to_latex
-from matdiff.printing.sheet import build_sheet, compile_pdf
+from matdiff.sheets.document import build_sheet, compile_pdf
 from matdiff.printing.text import to_text
-from matdiff.problem import Problem
-from matdiff.record import Recorder
+from matdiff.language.problem import Problem
+from matdiff.calculus.record import Recorder
 from seed_cases import NET002, NET002_SHAPES, SEED000, SEED_BY_ID, SEEDS, TUTORIAL12
 
 IDS = [c.id for c in SEEDS]
@@ -112,7 +112,7 @@ def test_every_seed_sheet_reads_off_its_gradient_one_way():
 
 
 def _differentials(e):
-    from matdiff.expr import Differential, postorder
+    from matdiff.language.expr import Differential, postorder
     return [n for n in postorder(e) if isinstance(n, Differential)]
 
 
@@ -212,8 +212,8 @@ def test_pullback_records_each_rule_with_its_identity():
     p = Problem.of("tr(A X B)")
     dF = differential(p.f, {p.vars["X"]})
     rec = Recorder()
-    got = pullback(matdiff.algebra.ONE, dF, record=rec)
-    assert got == pullback(matdiff.algebra.ONE, dF)
+    got = pullback(matdiff.language.algebra.ONE, dF, record=rec)
+    assert got == pullback(matdiff.language.algebra.ONE, dF)
     assert [s.rule for s in rec] == ["pb_trace", "pb_matmul"]
     assert rec[1].identity.startswith("<M, A E B> = <A^T M B^T, E>")
     assert rec[0].after[0][1] == rec[1].before[1]
@@ -297,8 +297,8 @@ def test_a_derivation_too_long_for_a_sheet_is_refused_quickly():
 
 def test_back_substitution_walks_each_line_once(monkeypatch):
     """A program's sheet walked every line once per symbol: a 2,000-line program took minutes."""
-    from matdiff import derivation
-    from matdiff.expr import postorder
+    from matdiff.sheets import derivation
+    from matdiff.language.expr import postorder
 
     def nodes_walked(n):
         src = "\n".join(["h1 = x"] + [f"h{i} = h{i - 1} + x" for i in range(2, n + 1)] + [f"f = h{n}^T h{n}"])

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import matdiff.simplify as S
-from matdiff.algebra import normalize
+import matdiff.calculus.simplify as S
+from matdiff.language.algebra import normalize
 from matdiff.api import understand
-from matdiff.numeric import Env, evaluate
+from matdiff.checking.numeric import Env, evaluate
 
 DIMS = {"n": 3, "m": 4, "k": 2}
 SHAPES = dict(A=("n", "n"), B=("n", "m"), C=("m", "n"), X=("n", "m"), x=("n",), y=("n",), a=("n",),

@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from matdiff import expr as E
-from matdiff import functions as F
-from matdiff.algebra import rebuild
+from matdiff.language import expr as E
+from matdiff.language import functions as F
+from matdiff.language.algebra import rebuild
 from matdiff.errors import MatdiffError
-from matdiff.expr import Apply, Expr, Fn, Leaf, Nary, Unary, Var
+from matdiff.language.expr import Apply, Expr, Fn, Leaf, Nary, Unary, Var
 
 
 def _module(name: str):
@@ -34,18 +34,18 @@ def _module(name: str):
 
 # table name -> (module, attribute): every table keyed by node class that must know every node
 TABLES = {
-    "shape (SHAPE_RULES)":                 ("shapes", "SHAPE_RULES"),
-    "differential (DIFF_RULES)":           ("diff", "DIFF_RULES"),
-    "pull-back (PULLBACK_RULES)":          ("canon", "PULLBACK_RULES"),
-    "Jacobian (JACOBIAN_RULES)":           ("jacobian", "JACOBIAN_RULES"),
-    "Hessian diagonal (DIAG_RULES)":       ("curvature", "DIAG_RULES"),
-    "simplify rebuild (REBUILD)":          ("algebra", "REBUILD"),
+    "shape (SHAPE_RULES)":                 ("language.shapes", "SHAPE_RULES"),
+    "differential (DIFF_RULES)":           ("calculus.diff", "DIFF_RULES"),
+    "pull-back (PULLBACK_RULES)":          ("calculus.canon", "PULLBACK_RULES"),
+    "Jacobian (JACOBIAN_RULES)":           ("calculus.jacobian", "JACOBIAN_RULES"),
+    "Hessian diagonal (DIAG_RULES)":       ("calculus.curvature", "DIAG_RULES"),
+    "simplify rebuild (REBUILD)":          ("language.algebra", "REBUILD"),
     "text (TEXT)":                         ("printing.text", "TEXT"),
     "text and LaTeX precedence (PRECEDENCE)": ("printing.precedence", "PRECEDENCE"),
     "LaTeX (LATEX)":                       ("printing.latex", "LATEX"),
     "SymPy (SYMPY)":                       ("printing.to_sympy", "SYMPY"),
-    "NumPy evaluation (EVAL)":             ("numeric", "EVAL"),
-    "generated code (PY)":                 ("printing.python", "PY"),
+    "NumPy evaluation (EVAL)":             ("checking.numeric", "EVAL"),
+    "generated code (PY)":                 ("codegen.python", "PY"),
 }
 
 _CONSTANTS = ("Var", "Const", "Identity", "Ones")
@@ -132,7 +132,7 @@ def test_rebuild_refuses_a_node_type_it_does_not_know():
 
 @pytest.mark.parametrize("name", sorted(F.STRUCTURAL))
 def test_structural_builtin_parses_to_its_node(name):
-    from matdiff.parse import parse
+    from matdiff.language.parse import parse
     node, arity = F.STRUCTURAL[name]
     args = ", ".join(["A", "B"][:arity])
     e = parse(f"{name}({args})").result
@@ -154,8 +154,8 @@ def sample(record, n: int = 7) -> np.ndarray:
 
 def record_problems(r) -> list:
     """What the tables need from a record and it does not give."""
-    from matdiff.codegen import lower
-    from matdiff.printing.pycode import BACKENDS, ELEMENTWISE as CODE, Y_FORMS, Y_SUFFIX
+    from matdiff.codegen.generate import lower
+    from matdiff.codegen.backends import BACKENDS, ELEMENTWISE as CODE, Y_FORMS, Y_SUFFIX
     from matdiff.printing.to_sympy import function_body
     out = []
     if r.domain not in F.DOMAINS:
@@ -252,7 +252,7 @@ def test_domain_and_kink_are_what_numpy_says(r):
     """Where the check must not step across 0 (sampling._EDGES) is what the record says, and the
     record says what is true: f not finite below 0 is a positive domain; f' that jumps at 0 (and
     is not a positive domain) is a kink_at_zero."""
-    from matdiff import sampling
+    from matdiff.checking import sampling
     f, df = r.numpy(np)[:2]
     with np.errstate(all="ignore"):
         below = np.isfinite(f(np.array([-0.5]))).all()
@@ -265,7 +265,7 @@ def test_domain_and_kink_are_what_numpy_says(r):
 @pytest.mark.parametrize("r", [r for r in RECORDS if r.derivative], ids=lambda r: r.name)
 def test_symbolic_derivative_agrees_with_numpy(r):
     """How the record simplifies f^(k) (softplus' = sigmoid) is the same function."""
-    from matdiff.numeric import Env, evaluate
+    from matdiff.checking.numeric import Env, evaluate
     x = Var("x", (5, 1))
     t = sample(r)[:5]
     for k in range(1, len(ORDERS)):

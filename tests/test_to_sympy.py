@@ -13,7 +13,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 import matdiff
-from matdiff.functions import ELEMENTWISE
+from matdiff.language.functions import ELEMENTWISE
 from helpers_calculus import (
     as_natural, assert_close, draw_all, fd_directional, fd_gradient, matdiff_value, sympy_evaluate,
 )
@@ -346,7 +346,7 @@ def test_stable_forms_at_large_inputs(src, scale):
 
 def test_stable_forms_are_the_functions():
     """softplus, sigmoid and sigmoid's derivatives as written equal their textbook formulas."""
-    from matdiff.expr import Fn
+    from matdiff.language.expr import Fn
     from matdiff.printing.to_sympy import T as t
     from matdiff.printing.to_sympy import function_body
     sig = 1 / (1 + sp.exp(-t))

@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from ..expr import (
+from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, children, postorder,
 )
-from ..functions import ELEMENTWISE, GREEK
-from .precedence import HADAMARD, POSTFIX, PRODUCT, SUM, is_negative, precedence
-from .text import broadcast_number, known_matrix, known_scalar, known_shape, negate, split_division
+from matdiff.language.functions import ELEMENTWISE, GREEK
+from matdiff.language.algebra import is_negative
+from matdiff.printing.precedence import HADAMARD, POSTFIX, PRODUCT, SUM, precedence
+from matdiff.printing.text import broadcast_number, known_matrix, known_scalar, known_shape, negate, split_division
 
 # ---- names ------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """How tightly each node binds, shared by the text and LaTeX printers (higher binds tighter)."""
 from __future__ import annotations
 
-from ..expr import (
+from matdiff.language.algebra import is_negative
+from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Hadamard, HadamardPow, Identity, Inverse, Kron,
     LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
 )
@@ -18,12 +19,6 @@ PRECEDENCE = {
     DiagOf: ATOM, Vec: ATOM, Unvec: ATOM, Softmax: ATOM, LogSumExp: ATOM,
 }
 
-
-def is_negative(e) -> bool:
-    """-A, -2 A, -3: printed with a leading minus."""
-    if isinstance(e, Const):
-        return e.value < 0
-    return isinstance(e, Mul) and isinstance(e.args[0], Const) and e.args[0].value < 0
 
 
 def precedence(e) -> int:

@@ -11,9 +11,9 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
 
-from ..expr import Fn
-from .latex import function_name
-from .to_sympy import BUILTIN, T, function_body
+from matdiff.language.expr import Fn
+from matdiff.printing.latex import function_name
+from matdiff.printing.to_sympy import BUILTIN, T, function_body
 
 # where one function's derivative is another function their bodies coincide: the first name in
 # the records' order (the function itself, before the one whose derivative it is) is printed

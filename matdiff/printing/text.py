@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..errors import ShapeError
-from ..expr import (
+from matdiff.errors import ShapeError
+from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, postorder,
 )
-from ..shapes import shape_of
-from .precedence import HADAMARD, POSTFIX, PRODUCT, SUM, is_negative, precedence
+from matdiff.language.shapes import shape_of
+from matdiff.language.algebra import is_negative
+from matdiff.printing.precedence import HADAMARD, POSTFIX, PRODUCT, SUM, precedence
 
 
 def number(k: Fraction) -> str:

@@ -30,16 +30,16 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
-from .. import limits
-from ..errors import MatdiffError
-from ..expr import (
+from matdiff import limits
+from matdiff.errors import MatdiffError
+from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, children, postorder,
 )
-from ..functions import ELEMENTWISE
-from ..shapes import shape_of
-from .text import to_text
+from matdiff.language.functions import ELEMENTWISE
+from matdiff.language.shapes import shape_of
+from matdiff.printing.text import to_text
 
 T = sp.Symbol("t")
 U = sp.Symbol("u")

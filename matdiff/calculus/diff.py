@@ -1,0 +1,179 @@
+"""Expr -> its differential. One rule per node type; see DIFF_RULES.
+
+A rule gets the node and `d`, the differential of a child, and returns the
+node's differential, linear in the children's. The same table serves the whole
+differential (`differential(F, wrt)`: `d` recurses down to dW) and the local
+step of back-propagation (`d` of a child is the placeholder d(child)).
+"""
+from __future__ import annotations
+
+
+from matdiff.language.algebra import (
+    add, const, diag_mat, diag_of, hadamard, hadamard_pow, inner, inverse, kron, mat_pow, matmul, mul,
+    neg, sum_, trace, transpose, unvec, vec, zero_like,
+)
+from matdiff.errors import DerivativeError
+from matdiff.calculus.record import Step, identity
+from matdiff.language.expr import (
+    Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
+    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
+    Vec, Zero, postorder, children,
+)
+
+LEIBNIZ = {MatMul: matmul, Mul: mul, Hadamard: hadamard, Kron: kron}
+
+
+def d_zero(e, d):
+    """dC = 0 for a constant."""
+    return zero_like(e)
+
+
+def d_leibniz(e, d):
+    """d(A B C) = dA B C + A dB C + A B dC   (matrix, scalar, elementwise and Kronecker products)"""
+    build = LEIBNIZ[type(e)]
+    return add(*(build(*e.args[:i], d(a), *e.args[i + 1:]) for i, a in enumerate(e.args)))
+
+
+def d_add(e, d):
+    """d(A + B) = dA + dB"""
+    return add(*(d(a) for a in e.args))
+
+
+def d_transpose(e, d):
+    """d(A^T) = (dA)^T"""
+    return transpose(d(e.arg))
+
+
+def d_inverse(e, d):
+    """d(X^-1) = -X^-1 dX X^-1"""
+    return neg(matmul(e, d(e.arg), e))
+
+
+def d_mat_pow(e, d):
+    """d(X^k) = sum_i X^i dX X^(k-1-i)"""
+    X, k = e.arg, int(e.k)
+    dX = d(X)
+    return add(*(matmul(mat_pow(i, X), dX, mat_pow(k - 1 - i, X)) for i in range(k)))
+
+
+def d_hadamard_pow(e, d):
+    """d(X .^ k) = k X .^ (k-1) ∘ dX"""
+    return hadamard(mul(const(e.k), hadamard_pow(e.k - 1, e.arg)), d(e.arg))
+
+
+def d_apply(e, d):
+    """d f(Z) = f'(Z) ∘ dZ"""
+    return hadamard(Apply(e.fn.derivative(), e.arg), d(e.arg))
+
+
+def d_trace(e, d):
+    """d tr(X) = tr(dX)"""
+    return trace(d(e.arg))
+
+
+def d_det(e, d):
+    """d det(X) = det(X) tr(X^-1 dX)"""
+    return mul(e, trace(matmul(inverse(e.arg), d(e.arg))))
+
+
+def d_logdet(e, d):
+    """d logdet(X) = tr(X^-1 dX)"""
+    return trace(matmul(inverse(e.arg), d(e.arg)))
+
+
+def d_sum(e, d):
+    """d sum(X) = sum(dX)"""
+    return sum_(d(e.arg))
+
+
+def d_norm(e, d):
+    """d ||X|| = tr(X^T dX) / ||X||"""
+    return mul(hadamard_pow(-1, e), inner(e.arg, d(e.arg)))
+
+
+def d_softmax(e, d):
+    """d softmax(x) = s ∘ dx - s s^T dx,  s = softmax(x)"""
+    dx = d(e.arg)
+    return add(hadamard(e, dx), neg(matmul(e, transpose(e), dx)))
+
+
+def d_logsumexp(e, d):
+    """d logsumexp(x) = softmax(x)^T dx"""
+    return matmul(transpose(Softmax(e.arg)), d(e.arg))
+
+
+def d_unvec(e, d):
+    """d unvec(x) = unvec(dx)"""
+    return unvec(e.rows, e.cols, d(e.arg))
+
+
+def linear(build, name):
+    def rule(e, d):
+        return build(d(e.arg))
+    rule.__doc__ = f"d {name}(X) = {name}(dX)   ({name} is linear)"
+    rule.__name__ = f"d_{name}"
+    return rule
+
+
+DIFF_RULES = {
+    Const:        d_zero,
+    Identity:     d_zero,
+    Zero:         d_zero,
+    Ones:         d_zero,
+    Differential: d_zero,       # d(dX) = 0: dX is a constant direction
+    Add:          d_add,
+    Mul:          d_leibniz,
+    MatMul:       d_leibniz,
+    Hadamard:     d_leibniz,
+    Kron:         d_leibniz,
+    Transpose:    d_transpose,
+    Inverse:      d_inverse,
+    MatPow:       d_mat_pow,
+    HadamardPow:  d_hadamard_pow,
+    Apply:        d_apply,
+    Trace:        d_trace,
+    Det:          d_det,
+    LogDet:       d_logdet,
+    Sum:          d_sum,
+    Norm:         d_norm,
+    Softmax:      d_softmax,
+    LogSumExp:    d_logsumexp,
+    DiagMat:      linear(diag_mat, "diag"),
+    DiagOf:       linear(diag_of, "diag"),
+    Vec:          linear(vec, "vec"),
+    Unvec:        d_unvec,
+}
+
+
+def depends_on(root: Expr, wrt) -> dict:
+    """node -> whether it depends on any Var in wrt (a set of Vars)."""
+    dep: dict = {}
+    for e in postorder(root):
+        dep[e] = e in wrt if isinstance(e, Var) else any(dep[c] for c in children(e))
+    return dep
+
+
+def local_differential(e: Expr, dep: dict) -> Expr:
+    """e's differential in terms of its children's placeholders d(child) (0 for constants)."""
+    return DIFF_RULES[type(e)](e, lambda c: Differential(c) if dep[c] else zero_like(c))
+
+
+def differential(root: Expr, wrt, record=None) -> Expr:
+    """The whole differential dF, linear in dW for each W in wrt (a set of Vars).
+    With record (a callable), each rule application is reported as a record.Step."""
+    dep = depends_on(root, wrt)
+    memo: dict = {}
+    for e in postorder(root):
+        if not dep[e]:
+            memo[e] = zero_like(e)
+        elif isinstance(e, Var):
+            memo[e] = Differential(e)
+        else:
+            try:
+                rule = DIFF_RULES[type(e)]
+            except KeyError:
+                raise DerivativeError(f"no differential rule for {type(e).__name__}") from None
+            memo[e] = rule(e, memo.__getitem__)
+            if record is not None:
+                record(Step(rule.__name__, identity(rule), e, memo[e]))
+    return memo[root]

@@ -1,0 +1,212 @@
+"""Problem -> gradients: back-propagation step by step through a program, deltas named.
+
+Each step `z = rhs` gets the summed cotangent of z (its delta) and passes it to
+the symbols and inputs of rhs with canon.backprop, which runs over rhs's own DAG.
+A delta that more than one thing uses becomes a symbol `delta_z`, so the answer
+to a network reads like the sheets' back-propagation and stays linear in size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from matdiff.language.algebra import add
+from matdiff.calculus.canon import backprop
+from matdiff import limits
+from matdiff.limits import budgeted
+from matdiff.errors import MatdiffError
+from matdiff.language.expr import (
+    Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, computation_order, postorder,
+    substitute,
+)
+from matdiff.printing.latex import aligned, latex_name, to_latex
+from matdiff.printing.text import to_text
+from matdiff.language.problem import Problem
+from matdiff.language.shapes import shape_of
+from matdiff.calculus.simplify import simplify
+
+if TYPE_CHECKING:                                 # NumPy is loaded only when a check is asked for
+    from matdiff.checking.check import CheckReport
+
+
+@dataclass
+class Gradient:
+    """Gradients of one scalar function, as matdiff's expressions, and how to print them."""
+    problem: Problem
+    stepwise: dict                                # name -> gradient over the steps' symbols and deltas, as printed
+    deltas: list = field(default_factory=list)    # [(delta symbol, its expression)], output side first
+    names: dict = field(default_factory=dict)     # node -> auxiliary name (z1, z4) for printing
+    inlined: dict = field(init=False)             # name -> gradient over the inputs only (SymPy, the check)
+
+    def __post_init__(self):
+        mapping = dict(self.problem.inline)       # deltas and steps replaced by what they stand for
+        for d, e in self.deltas:
+            mapping[d] = substitute(e, mapping)
+        self.inlined = {w: substitute(g, mapping) for w, g in self.stepwise.items()}
+
+    @budgeted
+    def text(self) -> str:
+        """The program's steps, the deltas used, then `∂f/∂W = ...` for each variable."""
+        p = self.problem
+        f = p.shaped.name or "f"
+        lines = [f"{s.name} = {to_text(e, self.names)}" for s, e in p.steps]
+        lines += [f"{n} = {to_text(e, self.names)}" for e, n in _used_names(list(self.stepwise.values()), self.names)]
+        lines += [f"{d.name} = {to_text(e)}" for d, e in self.deltas]
+        lines += [f"∂{f}/∂{w} = {to_text(g, self.names)}" for w, g in self.stepwise.items()]
+        return "\n".join(lines)
+
+    @budgeted
+    def latex_lines(self) -> list:
+        """The lines of text() as LaTeX (left side, right side) pairs."""
+        p = self.problem
+        f = latex_name(p.shaped.name or "f")
+        lines = [(latex_name(s.name), to_latex(e, self.names)) for s, e in p.steps]
+        lines += [(latex_name(n), to_latex(e, self.names))
+                  for e, n in _used_names(list(self.stepwise.values()), self.names)]
+        lines += [(latex_name(d.name), to_latex(e)) for d, e in self.deltas]
+        lines += [(rf"\frac{{\partial {f}}}{{\partial {latex_name(w)}}}", to_latex(g, self.names))
+                  for w, g in self.stepwise.items()]
+        return lines
+
+    def _repr_latex_(self) -> str:
+        """Jupyter renders a Gradient as its LaTeX lines."""
+        return "$$" + aligned(self.latex_lines()) + "$$"
+
+    @budgeted
+    def sympy(self) -> dict:
+        return {w: _sympy_of(g) for w, g in self.inlined.items()}
+
+    @budgeted
+    def check(self, seed: int = 0) -> CheckReport:
+        from matdiff.checking.check import check_gradients     # NumPy costs ~50 ms at start-up: load it when asked
+        p = self.problem
+        return check_gradients(p.f, {p.var(w): g for w, g in self.inlined.items()}, p.shaped, seed)
+
+
+def _sympy_of(g: Expr):
+    """g as SymPy. SymPy's classes recurse over their arguments (MatAdd.shape), so a gradient
+    with a 2,000-step chain inline (h2000 = (((x + x) + x) + ...)) is too deep for them; simplified,
+    such a chain collapses (to 2000 x) in linear time, and only then is it tried again."""
+    from matdiff.printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
+    try:
+        return to_sympy(g)
+    except RecursionError:
+        return to_sympy(simplify(g))          # still too deep: the API boundary says so (LimitError)
+
+
+def gradient_of(p: Problem, wrt) -> Gradient:
+    p.require_scalar("gradient")
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    if not names:
+        raise MatdiffError("wrt= names at least one variable")
+    targets = [p.var(w) for w in names]
+    active = set(targets)
+    for sym, rhs in p.steps:                      # the steps that depend on a target
+        if any(isinstance(n, Var) and n in active for n in postorder(rhs)):
+            active.add(sym)
+    cot: dict = {}
+    # a step's right-hand side met again inside a derivative (softmax(theta) in d softmax) is
+    # written as the step's name (yhat), so that what cancels against yhat is seen to cancel
+    named = {rhs: sym for sym, rhs in p.steps}
+    _pass_on(p.result, None, active, cot, named)
+    deltas = []
+    for sym, rhs in reversed(p.steps):
+        if sym not in cot:
+            continue
+        M = simplify(add(*cot.pop(sym)))
+        if isinstance(M, Zero):
+            continue
+        users = {n for n in postorder(rhs) if isinstance(n, Var) and n in active}
+        limits.tick()
+        # a delta used twice or more, or grown big (a long chain of one-input steps), gets a name:
+        # that keeps every printed line short and the whole derivation linear in the program
+        if not isinstance(M, Leaf) and (len(users) > 1 or users & set(targets) or len(postorder(M)) > 40):
+            d = Var(f"delta_{sym.name}", sym.shape)
+            deltas.append((d, M))
+            M = d
+        _pass_on(rhs, M, users, cot, named)
+    stepwise = {w: simplify(add(*cot[v])) if v in cot else Zero(shape_of(v)) for w, v in zip(names, targets)}
+    deltas = _used_deltas(list(stepwise.values()), deltas)
+    names_ = {} if p.steps else auto_names(p.f, list(stepwise.values()))
+    return Gradient(p, stepwise, deltas, names_)
+
+
+def _pass_on(rhs: Expr, seed, active: set, cot: dict, named: dict) -> None:
+    """Back-propagate seed through rhs into the cotangents of the active symbols and inputs."""
+    targets = [n for n in dict.fromkeys(postorder(rhs)) if isinstance(n, Var) and n in active]
+    if not targets:
+        return
+    got = backprop(rhs, targets) if seed is None else backprop(rhs, targets, seed=seed)
+    for v, g in got.items():
+        if not isinstance(g, Zero):
+            cot.setdefault(v, []).append(substitute(g, named))
+
+
+def _used_deltas(outputs: list, deltas: list) -> list:
+    """The deltas the outputs use, directly or through other deltas (each walked once)."""
+    defined = dict(deltas)
+    used: set = set()
+    seen: set = set()
+    stack = list(outputs)
+    while stack:
+        for n in postorder(stack.pop(), done=seen):
+            seen.add(n)
+            if n in defined and n not in used:
+                used.add(n)
+                stack.append(defined[n])
+    return [(d, e) for d, e in deltas if d in used]
+
+
+def auto_names(f: Expr, outputs: list) -> dict:
+    """Auxiliary names for what the result repeats: the sheets' z0, z1, ... numbering the steps
+    of f as it is computed, innermost first; only the steps printed twice or more get named."""
+    steps = computation_order(f)                 # post-order, right to left, as the sheets number
+    numbered: dict = {}
+    for e in steps:
+        if not _trivial(e) and e != f:
+            numbered[e] = len(numbered)
+    names: dict = {}
+    for e in sorted(numbered, key=numbered.get, reverse=True):    # outermost first
+        if _occurrences(e, outputs, names) >= 2:
+            names[e] = ("Z" if shape_of(e)[1] != 1 else "z") + str(numbered[e])
+    return names
+
+
+def _trivial(e: Expr) -> bool:
+    """A leaf under transposes, inverses and powers (S^-1, A^-T): a name would not be shorter."""
+    while isinstance(e, (Transpose, Inverse, MatPow, HadamardPow)):
+        e = e.arg
+    return isinstance(e, Leaf)
+
+
+def _occurrences(target: Expr, outputs: list, opaque: dict, cap: int = 2) -> int:
+    """How often target shows in the printed outputs (named nodes print as their name);
+    counted over the DAG with a memo, so shared sub-expressions cost once."""
+    memo: dict = {}
+
+    def count(root):
+        for e in postorder(root):
+            if e not in memo:
+                memo[e] = 1 if e == target else 0 if e in opaque else \
+                    min(cap, sum(memo[c] for c in children(e)))
+        return memo[root]
+    return min(cap, sum(count(o) for o in outputs))
+
+
+def _used_names(outputs: list, names: dict) -> list:
+    """The named nodes the outputs use, innermost first, each once: (node, name)."""
+    used: list = []
+    seen: set = set()
+    stack = [(o, True, False) for o in reversed(outputs)]
+    while stack:
+        n, is_top, done = stack.pop()
+        if done:
+            used.append((n, names[n]))
+            continue
+        if n in names and not is_top:
+            if n in seen:
+                continue
+            seen.add(n)
+            stack.append((n, False, True))
+        stack.extend((c, False, False) for c in reversed(children(n)))
+    return used

@@ -1,0 +1,143 @@
+"""Problem -> Jacobian or Hessian (vec convention, SPEC §3), as text, SymPy and checked.
+
+jacobian_of: J with dvec(y) = J dvec(X) (jacobian.jacobian_expr over the function inline).
+hessian_of:  H = the Jacobian of the gradient that gradient_of finds, so that
+             d²f = vec(dX)^T H vec(dX); with diagonal=True the Becker–LeCun diagonal
+             (curvature.diagonal_hessian), shaped like X.
+(api.derive_jacobian and api.derive_hessian are the same from the text of a function.)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from matdiff.calculus.curvature import diagonal_hessian
+from matdiff.errors import DerivativeError, MatdiffError
+from matdiff.language.expr import Expr
+from matdiff.calculus.gradient import _used_names, auto_names, gradient_of
+from matdiff.calculus.jacobian import jacobian_expr
+from matdiff.limits import budgeted
+from matdiff.calculus.kronecker import commutation_names, is_commutation, without_vec
+from matdiff.printing.text import to_text
+from matdiff.language.problem import Problem
+from matdiff.language.shapes import shape_of
+
+if TYPE_CHECKING:                                 # NumPy is loaded only when a check is asked for
+    from matdiff.checking.check import CheckReport
+
+
+@dataclass
+class DerivativeMatrix:
+    """A Jacobian, a Hessian or a Hessian's diagonal of one function with respect to one variable."""
+    problem: Problem
+    wrt: str
+    kind: str                       # "jacobian" | "hessian" | "diagonal"
+    matrix: Expr                    # J, H, or the diagonal D (shaped like the variable)
+    gradient: Expr | None = None    # the gradient a Hessian differentiates
+    exact: bool = True              # diagonal: is the approximation the exact diagonal here
+    names: dict = field(default_factory=dict)
+
+    @property
+    def symbol(self) -> str:
+        return {"jacobian": "J", "hessian": "H", "diagonal": "diag H"}[self.kind]
+
+    @budgeted
+    def text(self) -> str:
+        """Auxiliary names used, then `J = ...`; commutation matrices print as K_{m,n}."""
+        names = {**self.names, **commutation_names(self.matrix)}
+        lines = [f"{n} = {to_text(e, names)}" for e, n in self.names.items() if _uses(self.matrix, e)]
+        lines.append(f"{self.symbol} = {self.formula()}")
+        lines += [f"{k}: the commutation matrix, {k} vec(A) = vec(A^T)" for k in
+                  commutation_names(self.matrix).values()]
+        if self.kind == "diagonal":
+            w = self.wrt
+            lines.append(f"(∂²f/∂{w}_ij² for every entry of {w}, back-propagated as Becker and LeCun do: "
+                         + ("exact here)" if self.exact else
+                            "an approximation here: off-diagonal second derivatives are neglected)"))
+        return "\n".join(lines)
+
+    @budgeted
+    def formula(self) -> str:
+        """The right-hand side as text: `diag(tanh'(W x)) W`, `-K_{n,n} (X^-T ⊗ X^-1)`."""
+        names = {**self.names, **commutation_names(self.matrix)}
+        return names[self.matrix] if self.matrix in names else to_text(self.matrix, names)
+
+    @budgeted
+    def latex_lines(self) -> list:
+        """The lines of text() as LaTeX (left side, right side) pairs."""
+        from matdiff.printing.latex import latex_dim, latex_name, to_latex
+        ks = {k: "K" if len(commutation_names(self.matrix)) == 1 else f"K{i + 1}"
+              for i, k in enumerate(commutation_names(self.matrix))}
+        names = {**self.names, **ks}
+        lines = [(latex_name(n), to_latex(e, names)) for e, n in self.names.items() if _uses(self.matrix, e)]
+        lhs = {"jacobian": "J", "hessian": "H",
+               "diagonal": rf"\operatorname{{diag}} H_{{{latex_name(self.wrt)}}}"}[self.kind]
+        body = latex_name(names[self.matrix]) if self.matrix in names else to_latex(self.matrix, names)
+        lines.append((lhs, body))
+        for k, n in ks.items():
+            m, q = is_commutation(k)
+            lines.append((latex_name(n), rf"K_{{{latex_dim(m)},{latex_dim(q)}}}\text{{, the commutation matrix: }}"
+                          rf"{latex_name(n)} \operatorname{{vec}}(A) = \operatorname{{vec}}(A^{{\top}})"))
+        return lines
+
+    def _repr_latex_(self) -> str:
+        from matdiff.printing.latex import aligned
+        return "$$" + aligned(self.latex_lines()) + "$$"
+
+    @budgeted
+    def sympy(self):
+        from matdiff.printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
+        return to_sympy(without_vec(self.matrix))
+
+    @budgeted
+    def check(self, seed: int = 0) -> CheckReport:
+        from matdiff.checking.check import check_hessian, check_hessian_diagonal, check_jacobian   # NumPy: when asked
+        p = self.problem
+        X = p.var(self.wrt)           # an input that cancels (A^0) is still an input
+        if self.kind == "jacobian":
+            return check_jacobian(p.f, self.matrix, X, p.shaped, seed)
+        if self.kind == "hessian":
+            return check_hessian(p.f, self.gradient, self.matrix, X, p.shaped, seed)
+        return check_hessian_diagonal(p.f, self.matrix, X, p.shaped, self.exact, seed)
+
+
+def _uses(root: Expr, e: Expr) -> bool:
+    from matdiff.language.expr import postorder
+    return e in postorder(root)
+
+
+def _one_name(wrt) -> str:
+    if not isinstance(wrt, str):
+        raise MatdiffError(f"wrt= names one variable here, got {wrt!r}")
+    return wrt
+
+
+def jacobian_of(p: Problem, wrt: str) -> DerivativeMatrix:
+    """J with dvec(y) = J dvec(X): m x n for y in R^m and x in R^n; a scalar y gives 1 x n."""
+    X = p.var(_one_name(wrt))
+    grad = gradient_of(p, wrt).inlined[wrt] if shape_of(p.f) == (1, 1) else None
+    J = jacobian_expr(p.f, X, grad)
+    return DerivativeMatrix(p, wrt, "jacobian", J, names=_names(p, J))
+
+
+def hessian_of(p: Problem, wrt: str, diagonal: bool = False) -> DerivativeMatrix:
+    """H = dvec(G)/dvec(X) for the gradient G of a scalar f: d²f = vec(dX)^T H vec(dX).
+    With diagonal=True, the entries ∂²f/∂X_ij² shaped like X (Becker–LeCun, see curvature.py)."""
+    p.require_scalar("Hessian")
+    X = p.var(_one_name(wrt))
+    if diagonal:
+        D, exact = diagonal_hessian(p.f, X)
+        return DerivativeMatrix(p, wrt, "diagonal", D, exact=exact, names=_names(p, D))
+    G = gradient_of(p, wrt).inlined[wrt]
+    try:
+        H = jacobian_expr(G, X)
+    except DerivativeError as e:
+        raise DerivativeError(f"the Hessian: {e}") from None
+    return DerivativeMatrix(p, wrt, "hessian", H, gradient=G, names=_names(p, H))
+
+
+def _names(p: Problem, M: Expr) -> dict:
+    """Names for parts of the result, innermost first: a program's own steps (h = tanh(z)),
+    else the sheets' auxiliary names (z0, z1, ...) for what the result repeats; never a K."""
+    names = {p.inline[sym]: sym.name for sym, _ in p.steps} if p.steps else auto_names(p.f, [M])
+    return dict(_used_names([M], {e: n for e, n in names.items() if not is_commutation(e)}))

@@ -1,0 +1,112 @@
+"""Python text for NumPy, JAX and PyTorch: each backend's spellings, and how tightly pieces bind.
+
+A piece of generated code is a tuple (text, precedence, operator); `wrap` parenthesizes it
+where it binds too loosely for its place. BACKENDS holds what differs between the three
+libraries; ELEMENTWISE and Y_FORMS the built-in functions and their derivatives, read from
+their records (functions.ELEMENTWISE).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from matdiff.language.functions import ELEMENTWISE as RECORDS
+
+# how tightly a piece of Python binds (higher binds tighter)
+ADD, MUL, UNARY, POWER, POSTFIX, ATOM = 50, 60, 70, 80, 90, 100
+DOT = POSTFIX - 1     # the level of `x` in `x.T`, `x.reshape(...)`: a postfix needs no parentheses
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The spellings that differ between NumPy, JAX and PyTorch ({m} is the module alias)."""
+    name: str
+    m: str
+    imports: tuple
+    ops: dict
+    helpers: dict = field(default_factory=dict)   # helper name -> its source, added where used
+
+
+def _functions(backend: str) -> dict:
+    """The built-in elementwise functions' ops in one backend, from their records."""
+    return {name: r.code[backend] for name, r in RECORDS.items()}
+
+
+_COMMON = {
+    "abs": "{m}.abs({x})", "array": "{m}.asarray({x})", "sum": "{m}.sum({x})", "trace": "{m}.trace({x})",
+    "inv": "{m}.linalg.inv({x})", "solve": "{m}.linalg.solve({x}, {y})", "det": "{m}.linalg.det({x})",
+    "logdet": "{m}.linalg.slogdet({x})[1]", "norm": "{m}.linalg.norm({x})", "kron": "{m}.kron({x}, {y})",
+    "matrix_power": "{m}.linalg.matrix_power({x}, {k})", "diagflat": "{m}.diagflat({x})",
+    "diagonal": "{m}.diagonal({x})[:, None]",
+    "eye": "{m}.eye({n})", "zeros": "{m}.zeros(({r}, {c}))",
+    "ones": "{m}.ones(({r}, {c}))", "rowsum": "{m}.sum({x}, axis=1, keepdims=True)",
+    "swap01": "transpose(1, 0, 2)", "hstack": "{m}.hstack(({x}))",
+    "outer": "{x} * {y}.T", "outer_row": "{x} * {y}",             # u v^T (v a column), u r (r a row)
+}
+
+NUMPY = Backend("numpy", "np", ("import numpy as np",), {
+    **_COMMON, **_functions("numpy"),
+    "softmax": "_softmax({x})", "logsumexp": "_logsumexp({x})",
+    # u v^T: einsum writes it half again as fast as broadcasting (numpy 2.4, n = 256 ... 1024)
+    "outer": 'np.einsum("ik,jk->ij", {x}, {y})', "outer_row": 'np.einsum("ik,kj->ij", {x}, {y})',
+}, {
+    **{"_" + name: r.numpy_helper for name, r in RECORDS.items() if r.numpy_helper},
+    "_softmax": "def _softmax(x):\n    e = np.exp(x - np.max(x))\n    return e / np.sum(e)\n",
+    "_logsumexp": "def _logsumexp(x):\n    m = np.max(x)\n    return m + np.log(np.sum(np.exp(x - m)))\n",
+})
+
+JAX = Backend("jax", "jnp", ("import jax", "import jax.numpy as jnp"), {
+    **_COMMON, **_functions("jax"),
+    "softmax": "jax.nn.softmax({x}, axis=0)", "logsumexp": "jax.nn.logsumexp({x})",
+})
+
+TORCH = Backend("torch", "torch", ("import torch",), {
+    **_COMMON, **_functions("torch"),
+    "softmax": "torch.softmax({x}, dim=0)",
+    "logsumexp": "torch.logsumexp({x}.reshape(-1), 0)", "array": "torch.tensor({x}, dtype=dtype)",
+    "eye": "torch.eye({n}, dtype=dtype)",
+    "zeros": "torch.zeros(({r}, {c}), dtype=dtype)", "ones": "torch.ones(({r}, {c}), dtype=dtype)",
+    "rowsum": "torch.sum({x}, dim=1, keepdim=True)", "swap01": "permute(1, 0, 2)",
+    "kron": "torch.kron({x}.contiguous(), {y}.contiguous())",   # torch 2.13: kron of a transposed view fails
+})
+
+BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH)}
+
+# The k-th derivative of each built-in elementwise function, over {x}; "op:NAME" is a backend op.
+ELEMENTWISE = {name: list(r.code_derivatives) for name, r in RECORDS.items()}
+
+# Derivatives written with the function's value y = f(x), which the forward pass has computed
+# already: tanh' = 1 - y^2, sigmoid' = y (1 - y), relu' = sign(y), as back-propagation code
+# writes them. codegen.lower turns tanh^(k)(x) into Apply(Fn("tanh@y", k), tanh(x)).
+Y_FORMS = {name: [None, *r.y_forms] for name, r in RECORDS.items() if r.y_forms}
+Y_SUFFIX = "@y"
+
+_SIMPLE = re.compile(r"[\w.]+(\((?:[^()]|\([^()]*\))*\))?")
+_CALL = re.compile(r"[\w.]+\((?:[^()]|\([^()]*\))*\)(\[[^\]]*\])?")
+
+N_LARGE = 1000   # the size a symbolic dimension is taken to have when ordering a product
+
+
+def number(k: Fraction) -> str:
+    return str(k.numerator) if k.denominator == 1 else repr(k.numerator / k.denominator)
+
+
+def derivative_name(name: str, order: int) -> str:
+    """The parameter that carries an abstract function's derivative: Phi_prime, Phi_prime2, ..."""
+    return name if order == 0 else f"{name}_prime" if order == 1 else f"{name}_prime{order}"
+
+
+def wrap(t: tuple, level: int, op: str | None = None, left: bool = True) -> str:
+    """Parenthesize a piece that binds looser than `level`. At the product level, `*` and `@`
+    bind alike in Python, so a piece of the other operator, or on the right of `@`, is wrapped."""
+    text, prec, own = t
+    if prec > level:
+        return text
+    if prec == level and level == MUL and op is not None and own == op and (left or op == "*"):
+        return text
+    return f"({text})"
+
+
+def template_prec(text: str) -> int:
+    return ATOM if _CALL.fullmatch(text) else ADD

@@ -1,0 +1,421 @@
+"""Program + optional declarations -> one shaped expression DAG (Shaped).
+
+Undeclared shapes are inferred by unifying dimensions: an upper-case name is a
+matrix, a lower-case name a vector, a Greek lower-case name a scalar where the
+expression allows; the constraints fix the rest, and every dimension still free
+gets a name (n, m, k, ...). The rules themselves are shapes.SHAPE_RULES.
+
+Where the expression fits only by making an undeclared name or an `I` degenerate (a matrix
+name a single row or column or 1x1, `I` 1x1), the Shaped result lists it in `readings`, and
+every entry point says so in a note (problem.understand warns; the CLI prints `note:` lines).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+from matdiff.language import functions as F
+from matdiff.language.dims import DIM_NAMES, FRESH, Dims, as2, prod
+from matdiff.errors import ParseError, ShapeError
+from matdiff.language.expr import (
+    ONE, Add, Const, DiagMat, DiagOf, Expr, Hadamard, HadamardPow, Identity, Inverse, Kron, LogSumExp, MatMul,
+    MatPow, Mul, Norm, Ones, Program, Softmax, Transpose, Var, Vec, Zero, children, postorder, transform,
+    with_children,
+)
+from matdiff.limits import check_power
+from matdiff.language.shapes import SHAPE_RULES, is_scalar, shape_matmul, shape_of, shape_text
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A name (or I) that inference had to make degenerate for the expression to fit: a matrix
+    made a single row or column or 1x1, a vector made 1x1, I made 1x1. Never silent: every entry
+    point says so in a note (a MatdiffWarning; `note:` lines in the CLI)."""
+    name: str           # the input's name, or "I"
+    shape: tuple        # the shape it got, as the user writes shapes: (), (n,), (1, n)
+    context: str = ""   # the expression that forced it, as text
+
+    def __str__(self) -> str:
+        if self.name == "I":
+            what = "I is 1×1 here, the number 1"
+        elif self.shape == ():
+            what = f"{self.name} is read as a scalar (1×1), not a {'matrix' if self.name[0].isupper() else 'vector'}"
+        else:
+            r, c = self.shape
+            what = f"{self.name} is read as a single {'row' if r == 1 else 'column'} ({shape_text(self.shape)}), not a matrix"
+        fit = f" so that `{self.context}` fits" if self.context else " so that the expression fits"
+        return f"{what},{fit}; declare shapes (shapes= or --shape) if you meant otherwise"
+
+
+@dataclass
+class Shaped:
+    """A program with every shape known: the function as one DAG, its named steps, its inputs."""
+    expr: Expr
+    defs: list            # [(name, Expr)] in program order; each Expr is a node of `expr`'s DAG
+    inputs: dict          # name -> declared-style shape, in order of first appearance
+    name: str | None = None
+    declared: dict = field(default_factory=dict)
+    readings: list = field(default_factory=list)    # [Reading]: degenerate readings, for notes
+
+    @property
+    def names(self) -> dict:
+        """node -> its name in the program (for printers)."""
+        return {e: n for n, e in self.defs}
+
+
+def infer_shapes(program: Program, shapes: dict | None = None) -> Shaped:
+    """Fill in every shape. Greek lower-case names are tried as scalars first, then as
+    vectors: when a scalar does not fit (`θ + x` with x declared a 3-vector), or fits only
+    awkwardly: by making a matrix a single row or column (`||X θ - y||^2` would make X
+    n x 1) or by transposing a scalar (`θ^T x`). A shape given as None is not declared."""
+    shapes = {k: _declared(k, v) for k, v in (shapes or {}).items() if v is not None}
+    try:
+        first = _Inference(program, shapes, greek_scalar=True).run()
+    except ShapeError as error:
+        try:
+            return _Inference(program, shapes, greek_scalar=False).run()
+        except ShapeError:
+            raise error from None
+    awkward = _awkward(first, shapes)
+    if not awkward or not any(F.is_greek_lower(n) and first.inputs[n] == () for n in first.inputs):
+        return first
+    try:
+        second = _Inference(program, shapes, greek_scalar=False).run()
+    except ShapeError:
+        return first
+    return second if _awkward(second, shapes) < awkward else first
+
+
+def _awkward(shaped: Shaped, declared: dict) -> int:
+    """Undeclared matrices made a single row or column, undeclared Latin vectors made scalars
+    (`x - mu` with mu a scalar would make x one), and transposed undeclared scalars."""
+    thin = sum(1 for n, s in shaped.inputs.items()
+               if n not in declared and n[0].isupper() and len(s) == 2 and 1 in s)
+    thin += sum(1 for n, s in shaped.inputs.items()
+                if n not in declared and s == () and not F.is_greek_lower(n) and n[0].islower())
+    seen: set = set()
+    for root in [shaped.expr, *(e for _, e in shaped.defs)]:     # the steps share nodes: walk each once
+        seen.update(postorder(root, done=seen))
+    transposed = {n.arg.name for n in seen
+                  if isinstance(n, Transpose) and isinstance(n.arg, Var) and n.arg.shape == ()
+                  and n.arg.name not in declared}
+    # the last line is the function: a Greek scalar that leaves it a row or a matrix where a
+    # Greek vector would make it a scalar (-y^T log(softmax(theta))) is the awkward reading
+    not_scalar = int(shape_of(shaped.expr) != (1, 1))
+    return thin + len(transposed) + not_scalar
+
+
+def _each_identity_apart(root: Expr) -> Expr:
+    """Every `I` written is its own identity with its own size (`A I + I A` for a 2x3 A has
+    a 3x3 and a 2x2). Equal nodes are one node to `transform`, so each unsized Identity
+    gets a placeholder size of its own first; the Identity rule replaces it by a fresh one."""
+    has_identity: dict = {}
+    for e in postorder(root):
+        has_identity[e] = (isinstance(e, Identity) and e.n is None) or any(has_identity[c] for c in children(e))
+    if not has_identity[root]:
+        return root
+    count, out, stack = 0, [], [(root, False)]
+    while stack:                            # a walk over the tree, iterative: depth is no limit
+        e, built = stack.pop()
+        if not has_identity[e]:
+            out.append(e)
+        elif built:
+            k = len(children(e))
+            kids, out[len(out) - k:] = out[len(out) - k:], []
+            if isinstance(e, Identity):
+                count += 1
+                out.append(Identity(f"{FRESH}I{count}"))
+            else:
+                out.append(with_children(e, kids))
+        else:
+            stack.append((e, True))
+            stack.extend((c, False) for c in reversed(children(e)))
+    return out[0]
+
+
+# The largest concrete dimension: past it no array could be allocated for a check, and a
+# dimension of thousands of digits cannot even be read as an int.
+MAX_DIM = 10 ** 9
+
+
+def _declared(name, shape) -> tuple:
+    if shape is None:
+        return None
+    if isinstance(shape, (str, int)):
+        shape = (shape,)
+    shape = tuple(shape)
+    if len(shape) > 2:
+        raise ShapeError(f"{name}: a shape has at most two dimensions, got {shape}")
+    out = []
+    for d in shape:
+        if isinstance(d, str):
+            text = d.strip()
+            if text.isascii() and text.isdigit():     # ASCII: '²' and '٣' pass str.isdigit, not int()
+                if len(text) > 18:                     # and int() refuses 4,300 digits
+                    raise _too_large(name, f"a number of {len(text):,} digits")
+                d = int(text)
+            elif text.isidentifier():
+                d = text
+            else:
+                raise ShapeError(f"{name}: a dimension is a positive integer or a name, got {text[:40]!r}")
+        if isinstance(d, bool) or not isinstance(d, (int, str)) or (isinstance(d, int) and d < 1):
+            raise ShapeError(f"{name}: a dimension is a positive integer or a name, got {d!r}")
+        if isinstance(d, int) and d > MAX_DIM:
+            raise _too_large(name, f"{d:,}" if d < 10 ** 18 else "a number of more than 18 digits")
+        out.append(d)
+    return tuple(out)
+
+
+def _too_large(name: str, shown: str) -> ShapeError:
+    return ShapeError(f"{name}: a dimension is at most {MAX_DIM:,} (or a name such as n for a size "
+                      f"left open), got {shown}")
+
+
+class _Inference:
+    def __init__(self, program: Program, declared: dict, greek_scalar: bool):
+        self.program = program
+        self.declared = declared
+        self.greek_scalar = greek_scalar
+        self.u = Dims()
+        self.inputs: dict = {}      # name -> Var with a provisional 2-D shape
+        self.kinds: dict = {}       # name -> "declared" | "vector" | "matrix" | "scalar"
+        self.defined: dict = {}     # program name -> shaped node
+        self.shape: dict = {}       # shaped node -> provisional 2-D shape
+
+    def run(self) -> Shaped:
+        defs = []
+        for a in self.program.defs:
+            if a.name in self.defined or a.name in self.declared:
+                raise ShapeError(f"{a.name} is defined twice" if a.name in self.defined
+                                 else f"{a.name} is both declared with a shape and defined in the program")
+            value = self.infer(a.value)
+            if a.name in self.inputs:           # `z = tanh(W z)`, or z used on a line above
+                raise ParseError(f"{a.name} is used before it is defined by `{a.name} = {a.value}`: "
+                                 f"a program defines each name once, before its first use")
+            self.defined[a.name] = value
+            defs.append(a.name)
+        result = self.infer(self.program.result)
+        return self.finish(result, defs)
+
+    def var(self, name: str) -> Expr:
+        if name in self.defined:
+            return self.defined[name]
+        if name not in self.inputs:
+            if name in self.declared:
+                s, kind = as2(self.declared[name]), "declared"
+            elif F.is_greek_lower(name) and self.greek_scalar:
+                s, kind = (1, 1), "scalar"
+            elif name[0].isupper():
+                s, kind = (self.u.fresh(), self.u.fresh()), "matrix"
+            else:
+                s, kind = (self.u.fresh(), 1), "vector"
+            self.inputs[name] = Var(name, s)
+            self.kinds[name] = kind
+        return self.inputs[name]
+
+    def infer(self, root: Expr) -> Expr:
+        """Bottom-up; every node gets a provisional shape, products of a scalar become Mul."""
+        return transform(_each_identity_apart(root), self.rule)
+
+    def rule(self, e: Expr, kids: list) -> Expr:
+        u = self.u
+        u.context = e               # what a dimension bound to 1 here was bound by (for notes)
+        if isinstance(e, Var):
+            new = self.var(e.name)
+            if new in self.shape:
+                return new
+            self.shape[new] = new.shape
+            return new
+        if isinstance(e, Identity):
+            n = u.fresh()
+            new = Identity(n)
+            self.shape[new] = (n, n)
+            return new
+        if isinstance(e, MatMul):
+            return self.product(kids)
+        if isinstance(e, Add):
+            kids = self.broadcast_numbers(kids)
+        new = type(e)(tuple(kids)) if isinstance(e, (Add, Mul, Hadamard, Kron)) else \
+            replace(e, arg=kids[0]) if kids else e
+        if isinstance(new, DiagMat) and u.find(self.shape[kids[0]][1]) != 1:
+            new = DiagOf(kids[0])     # diag of a matrix is its diagonal
+        self.shape[new] = SHAPE_RULES[type(new)](new, [self.shape[k] for k in kids], u)
+        return new
+
+    def product(self, kids: list) -> Expr:
+        """Juxtaposition, left to right: a 1x1 factor scales, anything else chains."""
+        acc, s = kids[0], self.shape[kids[0]]
+        for b in kids[1:]:
+            t = self.shape[b]
+            if self.u.is_one(s) or self.u.is_one(t):
+                new, shape = Mul((acc, b)), (t if self.u.is_one(s) else s)
+            else:
+                new = MatMul((acc, b))
+                shape = shape_matmul(new, [s, t], self.u)
+            self.shape[new] = shape
+            acc, s = new, shape
+        return acc
+
+    def broadcast_numbers(self, kids: list) -> list:
+        """`1 - v`: a number added to a vector or matrix means that number in every entry."""
+        wide = [self.shape[k] for k in kids if not self.u.is_one(self.shape[k])]
+        if not wide:
+            return kids
+        out = []
+        for k in kids:
+            if isinstance(k, Const) or (isinstance(k, Mul) and all(isinstance(a, Const) for a in k.args)):
+                ones = Ones(wide[0])
+                self.shape[ones] = wide[0]
+                k = Mul((k, ones))
+                self.shape[k] = wide[0]
+            out.append(k)
+        return out
+
+    def finish(self, result: Expr, defs: list) -> Shaped:
+        """Name the free dimensions, give every Var its final shape, resolve what shapes decide."""
+        u = self.u
+        names = self.dim_names()
+        def final(d):
+            d = u.find(d)
+            if isinstance(d, tuple):
+                return prod(final(d[1]), final(d[2]))
+            return names.get(d, d)
+
+        def user_shape(name, v):
+            r, c = (final(d) for d in v.shape)
+            kind = self.kinds[name]
+            if kind == "declared":
+                return self.declared[name]
+            if kind == "scalar" or (r == 1 and c == 1):
+                return ()
+            return (r,) if kind == "vector" or c == 1 and kind != "matrix" else (r, c)
+
+        inputs = {n: user_shape(n, v) for n, v in self.inputs.items()}
+        identities: list = []               # Readings of the I's that came out 1x1
+
+        def rebuild(e: Expr, kids: list) -> Expr:
+            if isinstance(e, Var):
+                return Var(e.name, inputs[e.name])
+            if isinstance(e, Identity):
+                if final(e.n) == 1:         # a 1x1 identity is the number 1, and prints so, never as I
+                    identities.append(Reading("I", (), self.context_of(e.n)))
+                    return ONE
+                return Identity(final(e.n))
+            if isinstance(e, (Ones, Zero)):
+                return replace(e, shape=tuple(final(d) for d in self.shape[e]))
+            if isinstance(e, MatMul):       # a 1x1 identity (now 1) in a product multiplies by 1
+                kids = [k for k in kids if k != ONE] or [ONE]
+                if len(kids) == 1:
+                    return kids[0]
+            new = type(e)(tuple(kids)) if isinstance(e, (Add, Mul, MatMul, Hadamard, Kron)) else \
+                replace(e, arg=kids[0]) if kids else e
+            return resolve(new)
+
+        memo: dict = {}
+        out_defs = [(n, transform(self.defined[n], rebuild, memo)) for n in defs]
+        out = transform(result, rebuild, memo)
+        shape_of(out)  # every node's final shape, checked once more
+        readings = self.degenerate(inputs, [out, *(e for _, e in out_defs)]) + identities
+        readings = list(dict.fromkeys(readings))            # each once, in order
+        return Shaped(out, out_defs, inputs, self.program.name, dict(self.declared), readings)
+
+    def context_of(self, d) -> str:
+        """The text of the expression that made dimension d equal 1 (short), or ''."""
+        e = self.u.why_one(d)
+        if e is None:
+            return ""
+        text = " ".join(str(e).split())
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def degenerate(self, inputs: dict, roots: list) -> list:
+        """The readings the user most likely did not mean: an undeclared upper-case name made a
+        single row, column or 1x1, and an undeclared Latin lower-case name made 1x1 where it acts
+        as a vector or matrix (transposed, in a matrix product with a non-scalar, softmax(x)...).
+        A lower-case scalar that is only added or scaled (`a^T x + b`) is an ordinary scalar, and
+        Greek names and declared shapes are what the user chose."""
+        out = []
+        matrix_role = self.in_matrix_role(roots)
+        for name, shape in inputs.items():
+            kind, v = self.kinds[name], self.inputs[name]
+            if kind == "matrix" and (shape == () or 1 in shape):
+                dim = v.shape[0] if shape == () or shape[0] == 1 else v.shape[1]
+                out.append(Reading(name, shape, self.context_of(dim)))
+            elif kind == "vector" and shape == () and not F.is_greek_lower(name) and name in matrix_role:
+                out.append(Reading(name, shape, self.context_of(v.shape[0])))
+        return out
+
+    @staticmethod
+    def in_matrix_role(roots: list) -> set:
+        """Names of 1x1 Vars that are transposed, multiplied as a matrix by something that is not
+        1x1, or given to a function of vectors or matrices."""
+        seen: set = set()
+        for root in roots:                  # the steps share nodes: walk each once
+            seen.update(postorder(root, done=seen))
+        def matrix_role(e) -> bool:
+            return isinstance(e, (Transpose, Softmax, LogSumExp, DiagMat, DiagOf, Vec, Kron)) or \
+                isinstance(e, MatMul) and any(shape_of(k) != (1, 1) for k in e.args)
+        return {k.name for e in seen if matrix_role(e)
+                for k in children(e) if isinstance(k, Var) and k.shape == ()}
+
+    def dim_names(self) -> dict:
+        """Free dimensions get n, m, k, ... in order of first appearance, avoiding taken names."""
+        taken = {d for s in self.declared.values() if s for d in s if isinstance(d, str)}
+        taken |= set(self.inputs) | set(self.defined)
+        pool = [n for n in DIM_NAMES if n not in taken] + \
+               [f"n{i}" for i in range(1, 1000) if f"n{i}" not in taken]
+        names: dict = {}
+        def visit(d):
+            d = self.u.find(d)
+            if isinstance(d, tuple):
+                visit(d[1]), visit(d[2])
+            elif isinstance(d, str) and d.startswith(FRESH) and d not in names:
+                names[d] = pool[len(names)]
+        for v in self.inputs.values():
+            for d in v.shape:
+                visit(d)
+        for node, s in self.shape.items():
+            for d in s:
+                visit(d)
+        return names
+
+
+def resolve(e: Expr) -> Expr:
+    """What only shapes decide: a power of a scalar is a scalar power; the inverse of a
+    scalar is 1/x; A^k for integer k is a matrix power; diag of a matrix is its diagonal."""
+    if isinstance(e, MatPow):
+        if is_scalar(e.arg):
+            return HadamardPow(e.k, e.arg)
+        if e.k.denominator != 1:
+            raise ShapeError(f"{e}: a matrix power needs an integer exponent, got {e.k}")
+        check_power(e.k)
+        if e.k == 0:
+            return Identity(shape_of(e.arg)[0])
+        if e.k < 0:
+            return MatPow(-e.k, Inverse(e.arg)) if e.k != -1 else Inverse(e.arg)
+        if e.k == 1:
+            return e.arg
+    if isinstance(e, Inverse) and is_scalar(e.arg):
+        return HadamardPow(Fraction(-1), e.arg)
+    if isinstance(e, DiagMat) and shape_of(e.arg)[1] != 1:
+        return DiagOf(e.arg)
+    if isinstance(e, Norm) and e.written:
+        return _vector_norm(e)
+    return e
+
+
+def _vector_norm(e: Norm) -> Norm:
+    """`||x||_2` and `||x||` are the Euclidean norm of a vector (a row, a column or 1x1: the
+    same number as Frobenius). Of a matrix, `||X||_2` is the spectral norm (the largest
+    singular value) and bare bars could mean it too: matdiff computes neither, so it refuses
+    rather than answer the Frobenius norm in their place."""
+    r, c = shape_of(e.arg)
+    if r == 1 or c == 1:
+        return Norm(e.arg)
+    line, column, source_line, text = e.at or (None, None, "", str(e))
+    where = f"line {line}, column {column}: " if line else ""
+    inner = text.removesuffix("_2").strip("|‖ ") or str(e.arg)
+    what = "is its spectral norm (the largest singular value)" if e.written == "2" else \
+        "could mean the spectral norm or the Frobenius norm"
+    caret_block = f"\n{source_line}" if source_line else ""
+    raise ShapeError(f"{where}{text} of a matrix ({inner} is {shape_text((r, c))}) {what}; matdiff does not "
+                     f"support the spectral norm: for the Frobenius norm write ||{inner}||_F{caret_block}")

@@ -1,0 +1,458 @@
+"""Text -> Program of Exprs, exactly as written (no simplification, no shapes).
+
+The grammar is data (grammar/matdiff.lark); ToExpr has one small method per alias.
+Whether `Phi(z)` is an application or `W (x)` a product, and so whether `'` is a
+derivative or a transpose, is decided here, in one place (`_retype`), from the set of
+function names: a NAME token that names a function becomes a FUNC token before the
+parser sees it.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+
+import lark
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from matdiff.language import functions as F
+from matdiff.errors import LimitError, MatdiffError, ParseError, UnknownFunctionError, caret
+from matdiff.limits import MAX_DIGITS, budgeted, check_depth, check_text, tick
+from matdiff.language.expr import (
+    MINUS_ONE, Add, Apply, Assign, Const, Det, Expr, Fn, Hadamard, HadamardPow, Identity,
+    Inverse, Kron, LogDet, MatMul, MatPow, Mul, Norm, Program, Transpose, Var,
+)
+
+
+def _grammar_path(name: str):
+    """The grammar and its parse tables ship inside the wheel (matdiff/grammar/); a source
+    checkout or an editable install reads them from the top-level grammar/ folder."""
+    bundled = resources.files("matdiff").joinpath("grammar", name)
+    if bundled.is_file():
+        return bundled
+    return Path(__file__).resolve().parents[2] / "grammar" / name
+
+
+# The parse tables, built from the grammar once (scripts/make_parse_tables.py) and shipped as
+# JSON beside it, so that start-up skips building them (~60 ms). JSON and never pickle: a
+# file is only ever read as data, and nothing is written outside the package (the user cache
+# directory an earlier version used, $MATDIFF_CACHE_DIR, was a pickle anyone with write access
+# to it could use to run code on `import matdiff`).
+TABLES_FILE = "matdiff.tables.json"
+_OPTIONS = dict(parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=False)
+
+
+def grammar_hash(grammar: str) -> str:
+    """What the tables were built from: the grammar and the options."""
+    return hashlib.sha256((grammar + repr(sorted(_OPTIONS.items()))).encode("utf-8")).hexdigest()
+
+
+def _to_json(data):
+    """lark's serialized parser -> JSON data. Its dicts keyed by int (states, tokens, the memo)
+    become {"__int_keys__": {...}}; tuples become lists (lark unpacks them either way)."""
+    if isinstance(data, dict):
+        if data and all(isinstance(k, int) for k in data):
+            return {"__int_keys__": {str(k): _to_json(v) for k, v in data.items()}}
+        return {k: _to_json(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_to_json(v) for v in data]
+    return data
+
+
+def _from_json_object(obj: dict):
+    inner = obj.get("__int_keys__")
+    if len(obj) == 1 and isinstance(inner, dict):
+        return {int(k): v for k, v in inner.items()}
+    return obj
+
+
+def parse_tables(grammar: str) -> dict:
+    """The JSON data of the parser built from `grammar` (what scripts/make_parse_tables.py writes)."""
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+    data, memo = Lark(grammar, **_OPTIONS).memo_serialize([TerminalDef, Rule])
+    return {"grammar_sha256": grammar_hash(grammar), "lark": lark.__version__,
+            "data": _to_json(data), "memo": _to_json(memo)}
+
+
+def _load_parser(grammar: str) -> Lark:
+    """The parser from the shipped tables when they were built from this very grammar (and
+    lark); otherwise (missing, stale, unreadable) built from the grammar, as correct and slower."""
+    try:
+        tables = json.loads(_grammar_path(TABLES_FILE).read_text(encoding="utf-8"),
+                            object_hook=_from_json_object)
+        # lark's serialized form is its own: tables written by another lark are rebuilt, not trusted.
+        if tables.get("grammar_sha256") == grammar_hash(grammar) and tables.get("lark") == lark.__version__:
+            # A dict, not a file: lark's load rebuilds the parser from plain data (no pickle).
+            return Lark.load({"data": tables["data"], "memo": tables["memo"]})
+    except Exception:       # any fault in the tables: they are an optimisation, never required
+        pass
+    return Lark(grammar, **_OPTIONS)
+
+
+_GRAMMAR = _grammar_path("matdiff.lark").read_text(encoding="utf-8")
+_PARSER = _load_parser(_GRAMMAR)
+
+# How an expected terminal reads in an error message.
+_FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "TRANSPOSE": "^T", "INV_TRANSPOSE": "^-T", "POWER": "^k",
+             "HPOWER": ".^k", "_SEP": "a new line", "$END": "the end of the input",
+             "NORM_SUFFIX": "_F", "_HADAMARD": "∘", "_KRON": "⊗"}
+
+
+# What a character that starts no token most likely meant.
+_LEX_HINTS = (
+    (".^", "'.^' needs a number after it, such as A .^ 2 or A .^ {1/2}"),
+    ("^", "'^' needs T, -1 or a number after it, such as A^T, A^-1, A^2 or A^{1/2}"),
+    ("|", "a single '|': a norm is written ||x|| or ‖x‖"),
+)
+
+
+def _terminal_text(name: str) -> str:
+    if name in _FRIENDLY:
+        return _FRIENDLY[name]
+    try:
+        pattern = _PARSER.get_terminal(name).pattern
+    except KeyError:
+        return name
+    if pattern.type != "str":
+        return name
+    return repr(pattern.value.replace("|⟩", "||").replace("⟩", "‖"))
+
+
+@dataclass(frozen=True)
+class _Callee:
+    """A function name on its way to being applied: Phi, Phi', tr, ..."""
+    fn: Fn
+    pos: int
+
+
+def _number(text: str) -> Fraction:
+    return Fraction(text.strip().strip("{}").replace(" ", ""))
+
+
+def _power_exponent(tok: str) -> Fraction:
+    return _number(tok.lstrip(".").lstrip("^"))
+
+
+@v_args(inline=True)
+class ToExpr(Transformer):
+    """Parse tree -> Expr. One method per grammar alias."""
+
+    def __init__(self, src: str, functions: frozenset[str]):
+        super().__init__()
+        self.src = src
+        self.functions = functions
+
+    # -- leaves
+    def name(self, tok: Token):
+        name = F.canonical_name(str(tok))
+        return Identity() if name == "I" else Var(name)
+
+    def function(self, tok: Token):
+        return _Callee(Fn(F.canonical_function(F.canonical_name(str(tok)))), tok.start_pos)
+
+    def derivative(self, f: _Callee):
+        return _Callee(f.fn.derivative(), f.pos)          # Phi'
+
+    def const(self, tok):
+        self._check_digits(tok)
+        return Const(_number(tok))
+
+    def _check_digits(self, tok):
+        """A number of thousands of digits: refused where it is written, before Python's
+        int-from-text conversion (4,300 digits at most) or a Const (MAX_DIGITS) refuses it."""
+        digits = sum(c.isdigit() for c in tok)
+        if digits > MAX_DIGITS:         # a LimitError, as for a number folded past the bound; located
+            raise LimitError(str(self._error(f"a number of {digits:,} digits: matdiff's numbers have "
+                                             f"at most {MAX_DIGITS} digits", tok.start_pos)))
+
+    # -- postfix
+    def inverse_transpose(self, x, _tok):              # A^-T
+        return Transpose(Inverse(self._value(x)))
+
+    def transpose(self, x, _tok=None):                   # A^T, Aᵀ, A'
+        return Transpose(self._value(x))
+
+    def power(self, x, tok):
+        k = self._exponent(tok)
+        x = self._value(x)
+        return Inverse(x) if k == -1 else MatPow(k, x)
+
+    def hadamard_power(self, x, tok):
+        return HadamardPow(self._exponent(tok), self._value(x))
+
+    def _exponent(self, tok) -> Fraction:
+        self._check_digits(tok)
+        try:
+            return _power_exponent(tok)
+        except ZeroDivisionError:
+            raise self._error("the exponent divides by zero", tok.start_pos) from None
+
+    def call(self, f: _Callee, *args):
+        return self._apply(f, [self._value(a) for a in args])
+
+    # -- products and sums
+    def matmul(self, a, b):
+        return MatMul((self._value(a), self._value(b)))
+
+    @v_args(inline=True, meta=True)
+    def div(self, meta, a, b):
+        a, b = self._value(a), self._value(b)
+        if isinstance(b, Const) and b.value == 0:
+            raise self._error("division by zero", meta.end_pos - 1)
+        if isinstance(a, Const) and isinstance(b, Const):
+            return Const(a.value / b.value)               # 1/2 is a number
+        return Mul((a, HadamardPow(Fraction(-1), b)))
+
+    def hadamard(self, a, b):
+        return Hadamard((self._value(a), self._value(b)))
+
+    def hadamard_div(self, a, b):
+        return Hadamard((self._value(a), HadamardPow(Fraction(-1), self._value(b))))
+
+    def kron(self, a, b):
+        return Kron((self._value(a), self._value(b)))
+
+    def add(self, a, b):
+        return Add((self._value(a), self._value(b)))
+
+    def sub(self, a, b):
+        return Add((self._value(a), Mul((MINUS_ONE, self._value(b)))))
+
+    def neg(self, a):
+        return Mul((MINUS_ONE, self._value(a)))
+
+    @v_args(inline=True, meta=True)
+    def norm(self, meta, x, *suffix):
+        """`||X||_F` is the Frobenius norm whatever X is. `||x||_2` and `||x||` are a vector's
+        Euclidean norm, but of a matrix the spectral norm (or either): inference checks the
+        shape and refuses those, so `at` keeps where they stand and how they were written."""
+        if suffix and str(suffix[0]) == "_F":
+            return Norm(self._value(x))
+        line = self.src.count("\n", 0, meta.start_pos) + 1
+        column = meta.start_pos - (self.src.rfind("\n", 0, meta.start_pos) + 1) + 1
+        at = (line, column, caret(self.src, line, column), self.src[meta.start_pos:meta.end_pos])
+        return Norm(self._value(x), "2" if suffix else "bars", at=at)
+
+    # -- program
+    def assign(self, tok, value):
+        name = F.canonical_name(str(tok))
+        if name in self.functions or name == "I":
+            what = "the identity matrix" if name == "I" else "a function"
+            raise self._error(f"cannot assign to {name}: it names {what}; choose another name", tok.start_pos)
+        return Assign(name, self._value(value))
+
+    def start(self, *lines):
+        *defs, last = lines                     # parse() has checked that every def is an Assign
+        if isinstance(last, Assign):
+            return Program(tuple(defs), last.value, last.name)
+        return Program(tuple(defs), self._value(last))
+
+    # -- helpers
+    def _value(self, x) -> Expr:
+        if isinstance(x, _Callee):
+            raise self._error(f"the function {_show(x.fn)} is used without an argument", x.pos)
+        return x
+
+    def _apply(self, f: _Callee, args: list) -> Expr:
+        name = f.fn.name
+        node, arity = F.STRUCTURAL.get(name, (None, 1))
+        if len(args) != arity:
+            raise self._error(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", f.pos)
+        if f.fn.order and name not in F.ELEMENTWISE and name not in self.functions - F.BUILTIN:
+            raise self._error(f"{name}' : only elementwise functions have a derivative here", f.pos)
+        x = args[0]
+        if node is not None:
+            return node(x) if arity == 1 else node(tuple(args))      # Trace(x), Kron((x, y))
+        if name == "log" and isinstance(x, Det) and f.fn.order == 0:
+            return LogDet(x.arg)                         # log(det(A)) is logdet(A)
+        return Apply(f.fn, x)
+
+    def _error(self, message: str, pos: int, cls=ParseError) -> ParseError:
+        return _error_at(self.src, message, pos, cls)
+
+
+def _error_at(src: str, message: str, pos: int, cls=ParseError) -> ParseError:
+    line = src.count("\n", 0, pos) + 1
+    column = pos - (src.rfind("\n", 0, pos) + 1) + 1
+    return cls(f"line {line}, column {column}: {message}\n{caret(src, line, column)}", line, column)
+
+
+def _retype(tokens: list, src: str, functions: frozenset) -> list:
+    """The one place that tells a function from a variable: a NAME that names a function
+    becomes a FUNC token, so `Phi (z)` applies and `W (x)` multiplies.
+
+    `tanhh(x)`: a name written against `(` that is no function we know of but looks like
+    one is an error with suggestions, not a silent product."""
+    out = []
+    for tok, nxt in zip(tokens, tokens[1:] + [None]):
+        if tok.type == "NAME":
+            name = F.canonical_name(str(tok))
+            if name in functions:
+                tok = Token.new_borrow_pos("FUNC", tok.value, tok)
+            elif nxt is not None and nxt.value == "(" and nxt.start_pos == tok.end_pos:
+                _unknown_function(src, name, tok.start_pos, functions)
+        out.append(tok)
+    return out
+
+
+def _unknown_function(src: str, name: str, pos: int, functions: frozenset) -> None:
+    close = difflib.get_close_matches(name, sorted(functions), n=3, cutoff=0.75)
+    if close or (len(name) >= 3 and name.isalpha() and name.islower() and not F.is_greek(name)):
+        hint = f"; did you mean {' or '.join(close)}?" if close else \
+            f"; declare it as an abstract function with functions=['{name}'] (CLI: --fn {name})"
+        raise _error_at(src, f"unknown function '{name}'{hint}", pos, UnknownFunctionError)
+
+
+def _parse_tree(src: str, functions: frozenset) -> Tree:
+    """Lex, retype the names, feed the parser. A character no token starts with is
+    reported with what the parser would have accepted there."""
+    tokens, bad = [], None
+    try:
+        for tok in _PARSER.lex(_mark_norm_bars(src)):
+            tokens.append(tok)
+    except UnexpectedCharacters as e:
+        bad = e
+    if bad is None and all(t.type == "_SEP" for t in tokens):
+        raise ParseError("the input is empty: expected an expression such as `x^T A x`")
+    parser = _PARSER.parse_interactive()
+    for tok in _retype(tokens, src, functions):
+        tick()                                     # 100,000 characters take a while to parse
+        parser.feed_token(tok)
+    if bad is not None:
+        bad.allowed = parser.accepts()
+        raise bad
+    return parser.feed_eof(tokens[-1] if tokens else None)
+
+
+def _show(fn: Fn) -> str:
+    return fn.name + "'" * fn.order
+
+
+_OPENS_AFTER = set("(,=+-*/∘⊙⊗;\n") | {""}
+
+
+def _mark_norm_bars(src: str) -> str:
+    """`||x - t||` opens and closes with the same token, which no LALR grammar can tell
+    from a product `t ||y||`. A bar after an operator, `(` or the start opens a norm;
+    otherwise it closes the innermost open one. Closing bars become `|⟩` (or `⟩` for
+    `‖`), of the same length, so columns in error messages stay right."""
+    out, depth, i = [], 0, 0
+    opened = -1                                  # where the last opening bar ended
+    while i < len(src):
+        if src[i] == "#":                        # a comment runs to the end of its line
+            end = src.find("\n", i)
+            end = len(src) if end < 0 else end
+            out.append(src[i:end])
+            i = end
+            continue
+        if src[i] in "\n;":                      # a norm never spans lines
+            depth = 0
+        bar = "||" if src.startswith("||", i) else "‖" if src[i] == "‖" else None
+        if bar is None:
+            out.append(src[i])
+            i += 1
+            continue
+        before = src[:i].rstrip()[-1:]
+        just_opened = opened >= 0 and not src[opened:i].strip()    # `|| ||x|| ||`
+        if depth and before not in _OPENS_AFTER and not just_opened:
+            out.append("|⟩" if bar == "||" else "⟩")
+            depth -= 1
+            opened = -1
+        else:
+            out.append(bar)
+            depth += 1
+            opened = i + len(bar)
+        i += len(bar)
+    return "".join(out)
+
+
+@budgeted
+def parse(src: str, functions=()) -> Program:
+    """Parse an expression or a program.
+
+    >>> parse("c^T Phi(W x)").result
+    MatMul(args=(Transpose(arg=Var(name='c', shape=None)), Apply(fn=Fn(name='Phi', order=0), arg=MatMul(args=(Var(name='W', shape=None), Var(name='x', shape=None))))))
+    """
+    if not isinstance(src, str):
+        raise ParseError(f"expected the text of an expression, got {type(src).__name__}")
+    if not src.strip():
+        raise ParseError("the input is empty: expected an expression such as `x^T A x`")
+    check_text(src)
+    names = F.function_names(functions)
+    try:
+        tree = _parse_tree(src, names)
+    except UnexpectedInput as e:
+        raise _syntax_error(src, e) from None
+    check_depth(_depth(tree))         # before the recursive transform below
+    for line in tree.children[:-1]:
+        if not (isinstance(line, Tree) and line.data == "assign"):
+            pos = line.meta.start_pos if isinstance(line, Tree) else line.start_pos
+            pos = max(src.rfind("\n", 0, pos), src.rfind(";", 0, pos)) + 1   # where the line starts
+            pos += len(src[pos:]) - len(src[pos:].lstrip(" \t"))
+            raise _error_at(src, "only the last line may be a bare expression; earlier lines define names: "
+                                 "`name = expression`", pos)
+    try:
+        return ToExpr(src, names).transform(tree)
+    except VisitError as e:
+        if isinstance(e.orig_exc, MatdiffError):     # a ParseError, or a LimitError of a folded number
+            raise e.orig_exc from None
+        raise
+
+
+def _depth(tree) -> int:
+    """The depth of a lark tree, without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        t, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((c, d + 1) for c in getattr(t, "children", ()) if isinstance(c, Tree))
+    return deepest
+
+
+def parse_expression(src: str, functions=()) -> Expr:
+    """Parse a single expression (a program's result)."""
+    return parse(src, functions).result
+
+
+def _syntax_error(src: str, e: UnexpectedInput) -> ParseError:
+    line, column = getattr(e, "line", 1), getattr(e, "column", 1)
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        expected = sorted({_terminal_text(t) for t in getattr(e, "expected", ())})
+        lines = src.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+        what = "the input ends too early"
+    elif isinstance(e, UnexpectedToken):
+        expected = {_terminal_text(t) for t in e.accepts or e.expected}
+        text = src[e.token.start_pos:e.token.end_pos]
+        what = "the line ends too early" if text == "\n" else f"unexpected '{text}'"
+    elif isinstance(e, UnexpectedCharacters):
+        expected = {_terminal_text(t) for t in e.allowed or ()}
+        what = f"unexpected character {src[e.pos_in_stream]!r}"
+        for start, hint in _LEX_HINTS:
+            if src.startswith(start, e.pos_in_stream):
+                what, expected = hint, ()
+                break
+        if src[e.pos_in_stream] in "_₀₁₂₃₄₅₆₇₈₉ₚ" and src[:e.pos_in_stream].rstrip().endswith(("||", "‖")):
+            what, expected = _norm_subscript(src, e.pos_in_stream), ()
+    else:  # pragma: no cover - lark has no other kinds
+        expected, what = [], "cannot read this"
+    # words first (a name, a number), then the operators
+    expected = sorted(expected, key=lambda t: (not t[0].isalpha(), t))
+    want = f"; expected {', '.join(expected)}" if expected else ""
+    return ParseError(f"line {line}, column {column}: {what}{want}\n{caret(src, line, column)}", line, column)
+
+
+def _norm_subscript(src: str, pos: int) -> str:
+    """`||X||_1`, `||x||_inf`, `||X||_*`: a norm matdiff does not compute is refused by name,
+    never read as another one."""
+    sub = re.match(r"_?(\{[^}\n]*\}|\w+|\S?)", src[pos:]).group(0)
+    return (f"the norm subscript {sub} is not supported: matdiff computes ||X||_F (the Frobenius norm, "
+            f"of any matrix) and ||x|| or ||x||_2 (the Euclidean norm of a vector); "
+            f"no other norm (no 1-, inf-, nuclear or spectral norm)")

@@ -1,0 +1,169 @@
+"""Every node's shape: SHAPE_RULES (node, child shapes -> shape) and shape_of; ShapeError.
+
+Every node has a 2-D shape (rows, cols): a scalar is 1x1, a vector n x 1. A
+dimension is an int, a symbolic name (`"n"`), or a product `("*", a, b)` (the
+rows of vec(X) and of a Kronecker product); see dims.py. The same rules check a
+shaped tree here and infer an unshaped one in inference.py.
+"""
+from __future__ import annotations
+
+from matdiff.language.dims import DIM_NAMES, FRESH, Dims, Strict, as2, dim_text, prod, shape_text  # noqa: F401 - re-exported
+from matdiff.errors import ShapeError
+from matdiff.language.expr import (
+    Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
+    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
+    Transpose, Unvec, Var, Vec, Zero, children,
+)
+
+# ---- the rules: node, child shapes -> shape ---------------------------------------------------
+
+def _need(ok: bool, message) -> None:
+    if not ok:
+        raise ShapeError(message() if callable(message) else message)
+
+
+def _show(e: Expr, s, u: Dims) -> str:
+    return f"{e} ({shape_text(u.resolve(s))})"
+
+
+def shape_matmul(e, ss, u):
+    rows, cols = ss[0]
+    for a, b, s in zip(e.args, e.args[1:], ss[1:]):
+        _need(u.unify(cols, s[0]), lambda: f"cannot multiply {_show(_left(e, a), (rows, cols), u)} "
+                                           f"by {_show(b, s, u)}")
+        cols = s[1]
+    return rows, cols
+
+
+def _left(e, a):
+    """The product of the factors up to and including a (for error messages)."""
+    i = e.args.index(a)
+    return a if i == 0 else MatMul(e.args[:i + 1])
+
+
+def shape_same(op):
+    def rule(e, ss, u):
+        for a, s in zip(e.args[1:], ss[1:]):
+            _need(u.unify(ss[0][0], s[0]) and u.unify(ss[0][1], s[1]),
+                  lambda: f"cannot {op} {_show(e.args[0], ss[0], u)} and {_show(a, s, u)}")
+        return ss[0]
+    return rule
+
+
+def shape_mul(e, ss, u):
+    """Scalar multiplication: all factors but one are 1x1."""
+    main = next((i for i, s in enumerate(ss) if not u.is_one(s)), 0)
+    for i, (a, s) in enumerate(zip(e.args, ss)):
+        if i != main:
+            _need(u.unify(s[0], 1) and u.unify(s[1], 1),
+                  lambda: f"cannot multiply {_show(e.args[main], ss[main], u)} by {_show(a, s, u)}: "
+                          f"one of the two must be a scalar")
+    return ss[main]
+
+
+def square(what, result):
+    """The rule of an operation on a square matrix, whose result is shaped like the argument
+    (result="same": the inverse, a power) or 1x1 (result="scalar": the trace, the determinant);
+    `what` names the operation in the message."""
+    if result not in ("same", "scalar"):
+        raise ValueError(f"result is 'same' or 'scalar', not {result!r}")
+
+    def rule(e, ss, u):
+        (r, c), = ss
+        _need(u.unify(r, c), lambda: f"{what} needs a square matrix, but {_show(e.arg, ss[0], u)} is not square")
+        return (r, r) if result == "same" else (1, 1)
+    return rule
+
+
+def shape_vector_fn(out):
+    def rule(e, ss, u):
+        (r, c), = ss
+        _need(u.unify(c, 1), lambda: f"{type(e).__name__.lower()} needs a vector, but {_show(e.arg, ss[0], u)} is not one")
+        return (r, 1) if out == "vector" else (1, 1)
+    return rule
+
+
+def shape_diag(e, ss, u):
+    (r, c), = ss
+    return (r, r)  # DiagMat: the vector arg was checked in resolve_diag
+
+
+def shape_diag_of(e, ss, u):
+    (r, c), = ss
+    _need(u.unify(r, c), lambda: f"diag needs a vector or a square matrix, but {_show(e.arg, ss[0], u)} is neither")
+    return (r, 1)
+
+
+def shape_kron(e, ss, u):
+    rows, cols = ss[0]
+    for r, c in ss[1:]:
+        rows, cols = prod(rows, r), prod(cols, c)
+    return rows, cols
+
+
+def shape_unvec(e, ss, u):
+    (r, c), = ss
+    _need(u.unify(c, 1) and u.unify(r, prod(e.rows, e.cols)), lambda: f"cannot reshape {_show(e.arg, ss[0], u)}")
+    return e.rows, e.cols
+
+
+SHAPE_RULES = {
+    Const:        lambda e, ss, u: (1, 1),
+    Identity:     lambda e, ss, u: (e.n, e.n),
+    Zero:         lambda e, ss, u: e.shape,
+    Ones:         lambda e, ss, u: e.shape,
+    Var:          lambda e, ss, u: as2(e.shape),
+    Differential: lambda e, ss, u: shape_of(e.of),
+    Add:          shape_same("add"),
+    Hadamard:     shape_same("multiply elementwise"),
+    MatMul:       shape_matmul,
+    Mul:          shape_mul,
+    Kron:         shape_kron,
+    Transpose:    lambda e, ss, u: ss[0][::-1],
+    Inverse:      square("the inverse", result="same"),
+    MatPow:       square("a matrix power", result="same"),
+    HadamardPow:  lambda e, ss, u: ss[0],
+    Apply:        lambda e, ss, u: ss[0],
+    Trace:        square("the trace", result="scalar"),
+    Det:          square("the determinant", result="scalar"),
+    LogDet:       square("the log-determinant", result="scalar"),
+    Sum:          lambda e, ss, u: (1, 1),
+    Norm:         lambda e, ss, u: (1, 1),
+    DiagMat:      shape_diag,
+    DiagOf:       shape_diag_of,
+    Vec:          lambda e, ss, u: (prod(ss[0][0], ss[0][1]), 1),
+    Unvec:        shape_unvec,
+    Softmax:      shape_vector_fn("vector"),
+    LogSumExp:    shape_vector_fn("scalar"),
+}
+
+_STRICT = Strict()
+
+
+def shape_of(e: Expr) -> tuple:
+    """The (rows, cols) of a shaped expression; computed once per node and kept on it.
+    The walk stops at nodes that already know their shape, so building a tree node by
+    node costs linear time, not quadratic."""
+    try:
+        return e._shape
+    except AttributeError:
+        pass
+    stack = [(e, False)]
+    while stack:
+        n, ready = stack.pop()
+        if hasattr(n, "_shape"):
+            continue
+        kids = children(n)
+        if not ready:
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if not hasattr(c, "_shape"))
+            continue
+        if isinstance(n, Var) and n.shape is None:
+            raise ShapeError(f"{n.name} has no shape yet")
+        s = SHAPE_RULES[type(n)](n, [c._shape for c in kids], _STRICT)
+        object.__setattr__(n, "_shape", s)
+    return e._shape
+
+
+def is_scalar(e: Expr) -> bool:
+    return shape_of(e) == (1, 1)
