@@ -7,9 +7,14 @@ other body keeps SymPy's own notation.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import sympy as sp
 from sympy.core.function import AppliedUndef
+from sympy.matrices.expressions.matmul import MatMul
 from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
+from sympy.printing.str import sstr
 
 from ..expr import Fn
 from .latex import function_name
@@ -35,6 +40,42 @@ def _name_order(body, t):
     return _KNOWN.get(body)
 
 
+def _matmul_minus_sign(self):
+    """MatMul.could_extract_minus_sign without its `self == -self` test: SymPy's `-self` of a
+    MatMul is MatMul(-1, self).doit(), a deep doit into every factor (DiagonalOf.doit asks
+    SymPy's SAT solver), called by the printers for every product: minutes for a Hessian's
+    SymPy form (||(B23 A33)^T softmax(a2 .^ 2)|| wrt a2: 142 s in sympy.latex). A product of
+    matrices is never its own negative unless it is zero, so the answer is the same."""
+    c = self.args[0]
+    return bool(c.is_Number and c.is_extended_negative)
+
+
+_lock = threading.RLock()
+_depth = [0]
+
+
+@contextlib.contextmanager
+def cheap_minus_sign():
+    """While matdiff prints a SymPy result, MatMul's minus-sign test looks at the first factor
+    only (the same answer, without a doit); SymPy's own method is back afterwards."""
+    with _lock:
+        if _depth[0] == 0:
+            MatMul.could_extract_minus_sign = _matmul_minus_sign
+        _depth[0] += 1
+        try:
+            yield
+        finally:
+            _depth[0] -= 1
+            if _depth[0] == 0:
+                del MatMul.could_extract_minus_sign
+
+
+def sympy_str(expr) -> str:
+    """str(expr) as SymPy prints it, without SymPy's doit per product (see _matmul_minus_sign)."""
+    with cheap_minus_sign():
+        return sstr(expr, order=None)       # what SymPy's __str__ calls
+
+
 class _Printer(SympyLatexPrinter):
     def _print_ElementwiseApplyFunction(self, e):
         found = _name_order(e.function.expr, e.function.variables[0])
@@ -46,4 +87,5 @@ class _Printer(SympyLatexPrinter):
 
 def sympy_latex(expr) -> str:
     """sympy.latex(expr), with Phi'(Z) for matdiff's elementwise functions."""
-    return _Printer().doprint(expr)
+    with cheap_minus_sign():
+        return _Printer().doprint(expr)
