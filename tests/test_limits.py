@@ -313,3 +313,22 @@ def test_the_jacobian_of_a_differential_looks_at_the_clock(monkeypatch):
     monkeypatch.setattr(LIMITS, "max_seconds", 1e-9)
     with pytest.raises(LimitError, match="the derivation took longer"):
         budgeted(jacobian_of_linear)(dG, X)
+
+
+def test_auto_names_looks_at_the_clock(limits):
+    """gradient.auto_names walks the outputs once per step (quadratic): a 200-deep exp chain's
+    Hessian finished "ok" after 21 s with a 2 s limit. Here the naming alone, on the clock."""
+    from matdiff.gradient import auto_names
+    src = "sum(" + "exp(" * 200 + "W x" + ")" * 200 + ")"
+    p = Problem.of(src)
+    outputs = list(matdiff.derive_gradient(src, "W").grads.values())
+
+    @budgeted
+    def name_it():
+        return auto_names(p.f, outputs)
+    assert len(name_it()) >= 1                      # within the default limit: names
+    LIMITS.max_seconds = 1e-9
+    t = time.perf_counter()
+    with pytest.raises(LimitError, match="took longer"):
+        name_it()
+    assert time.perf_counter() - t < 0.5
