@@ -1,11 +1,13 @@
 """Is a claimed gradient right? Equal at several random inputs, or a concrete counterexample."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from matdiff.language.algebra import normalize
 from matdiff.checking.check import EQUAL_RTOL, NOISE, CheckReport, Row, compare
-from matdiff.errors import MatdiffError, ShapeError
+from matdiff.errors import MatdiffError, MatdiffWarning, ShapeError
 from matdiff.language.expr import Add, Apply, Const, Expr, Hadamard, Mul, Program, Zero, children, postorder
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.calculus.gradient import gradient_of
@@ -33,6 +35,8 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
         shaped = infer_shapes(Program(parsed.defs, parsed.result), declared)
     except ShapeError as e:
         raise ShapeError(f"the claim does not fit the function's shapes: {e}") from None
+    for reading in shaped.readings:   # a degenerate reading of the claim is never silent either
+        warnings.warn(MatdiffWarning(f"in the claim: {reading}"), stacklevel=2)
     G = normalize(shaped.expr)
     var = p.var(wrt)                  # an input that cancels (x^T x - x^T x) has the gradient 0
     want = shape_of(var)

@@ -110,8 +110,9 @@ def cmd_grad(a) -> int:
     g = derive_gradient(read_source(a.source), wrt_list(a), **problem_args(a))
     print(g.text())
     if a.sympy:
+        from matdiff.printing.sympy_latex import sympy_str       # SymPy's str, without a doit per product
         for w, e in g.sympy().items():
-            print(f"sympy ∂/∂{w}: {e}")
+            print(f"sympy ∂/∂{w}: {sympy_str(e)}")
     if getattr(a, "latex", False):
         from matdiff.printing.latex import aligned
         print(aligned(g.latex_lines()))
@@ -156,7 +157,8 @@ def cmd_second(kind: str):
             d = jacobian_of(p, w) if kind == "jacobian" else hessian_of(p, w, a.diagonal)
             print(d.text())
             if a.sympy:
-                print(f"sympy: {d.sympy()}")
+                from matdiff.printing.sympy_latex import sympy_str
+                print(f"sympy: {sympy_str(d.sympy())}")
             if a.latex:
                 from matdiff.printing.latex import aligned
                 print(aligned(d.latex_lines()))

@@ -23,6 +23,7 @@ class Limits:
     max_depth: int = 250          # nesting of the expression, parentheses or operators
     max_power: int = 64           # |k| of an integer matrix power A^k (d(A^k) has k terms)
     max_seconds: float = 60.0     # one derivation, from text to result
+    max_entries: int = 1_000_000  # entries of one array a numerical check draws or computes
 
     def set(self, name: str, value) -> None:
         """`depth=500` on the command line: the name without max_, the value a number."""

@@ -40,6 +40,8 @@ EXAMPLES = [
     ("LimitError", "a command past its time limit",
      ("grad", "\n".join(f"h{i} = tanh(W h{i - 1})" for i in range(1, 301)) + "\nJ = sum(h300)", "--wrt", "W",
       "--limit", "seconds=0.001")),
+    ("LimitError", "a check of sizes too large to sample",
+     ("check", "x^T A x", "--wrt", "x", "--shape", "x=100000")),
     ("MatdiffError", "a limit that does not exist", ("parse", "x", "--limit", "speed=3")),
     ("MatdiffError", "--wrt missing", ("grad", "x^T x")),
 ]

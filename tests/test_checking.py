@@ -117,3 +117,37 @@ def test_a_size_no_input_fixes_gets_a_size():
     n, m = report.sizes.values()
     x = np.arange(1.0, n + 1).reshape(-1, 1)
     assert evaluate_many([f], Env({"x": x}, report.sizes))[0][0, 0] == pytest.approx(m * np.sum(x**2))
+
+
+# ---- sizes too large to sample are refused before anything is allocated --------------------------
+
+@pytest.mark.parametrize("call, where", [
+    (lambda: matdiff.check("x^T A x", wrt="x", shapes={"x": (100000,)}), "the input A is 100,000 x 100,000"),
+    (lambda: matdiff.check("x^T x", "x", shapes={"x": (10**7,)}), "the input x is 10,000,000 x 1"),
+    (lambda: matdiff.check("x^T x", "x", shapes={"x": (10**7,)}, claim="2 x"), "the input x"),
+    (lambda: derive_jacobian(Problem.of("c^T tanh(W x + b)", {"W": (10**6, 2)}), "W").check(), "the input W"),
+    (lambda: derive_hessian(Problem.of("c^T tanh(W x + b)", {"W": (1000, 2)}), "W").check(),
+     "an intermediate array is 2,000 x 2,000"),
+])
+def test_a_check_refuses_sizes_too_large_to_sample(call, where):
+    """MemoryError in sample (10^12 entries), numpy's _ArrayMemoryError (x^T A x at 10^5), a
+    9.5 s Jacobian check: now a LimitError before anything is allocated."""
+    import time
+    t = time.perf_counter()
+    with pytest.raises(matdiff.LimitError, match="declare smaller sizes") as e:
+        call()
+    assert where in str(e.value) and "max_entries" in str(e.value)
+    assert time.perf_counter() - t < 2
+
+
+def test_the_entries_limit_can_be_raised_and_a_small_check_still_runs():
+    from matdiff.limits import LIMITS
+    old = LIMITS.max_entries
+    try:
+        LIMITS.max_entries = 10
+        with pytest.raises(matdiff.LimitError, match="the input x is 20 x 1"):
+            matdiff.check("x^T x", "x", shapes={"x": (20,)})
+    finally:
+        LIMITS.max_entries = old
+    r = matdiff.check("x^T x", "x", shapes={"x": (20,)})
+    assert r.ok and r.error < 1e-6 and r.rows and all(np.isfinite(row.numeric) for row in r.rows)

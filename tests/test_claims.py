@@ -160,3 +160,21 @@ def test_cli_claims_for_a_variable_that_cancels(capsys):
     assert "the claim is WRONG" in out and "Traceback" not in err
     assert main(["check", "x^T x - x^T x", "--wrt", "x", "--claim", "0"]) == 0
     assert "the claim is right" in capsys.readouterr().out
+
+
+def test_a_degenerate_reading_of_the_claim_is_noted(capsys):
+    """`c I` as a claim for c^T x makes I 1x1: the claim is right (it is c), and says so in a note,
+    as parse and every result do; a claim that needs no such reading gives no note."""
+    import warnings
+
+    from matdiff.cli import main
+    with pytest.warns(matdiff.MatdiffWarning, match=r"in the claim: I is 1×1 here.*`c I`"):
+        r = matdiff.check("c^T x", "x", claim="c I")
+    assert r.ok and r.error == 0 and r.rows[0].numeric == r.rows[0].symbolic
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", matdiff.MatdiffWarning)
+        assert matdiff.check("c^T x", "x", claim="c").ok
+        assert not matdiff.check("c^T x", "x", claim="2 c").ok
+    assert main(["check", "c^T x", "--wrt", "x", "--claim", "c I"]) == 0
+    out = capsys.readouterr()
+    assert "note: in the claim: I is 1×1" in out.err + out.out and "the claim is right" in out.out

@@ -522,3 +522,17 @@ def test_repr_says_which_parameter_is_which_function():
     fn = lambdify("sum(Phi(x)) + sum(Phi_prime(x))", "x", functions=["Phi", "Phi_prime"])
     assert fn.function_params["Phi_prime_1"] == ("Phi", 1)
     assert "Phi_prime_1 (Phi')" in repr(fn)
+
+
+def test_a_declared_name_like_a_derivative_with_stand_ins_agrees_with_the_evaluator():
+    """functions=["Phi_prime"] only (Phi undeclared, as the fuzz's stand-ins bind them): the
+    gradient was once different from the evaluator's. Phi -> sin, Phi' -> cos, Phi_prime -> exp."""
+    fn = lambdify("sum(Phi(x)) + sum(Phi_prime(x))", "x", functions=["Phi_prime"])
+    params = fn.function_params
+    by_role = {role: name for name, role in params.items()}
+    bound = {by_role[("Phi", 0)]: np.sin, by_role[("Phi", 1)]: np.cos,
+             by_role[("Phi_prime", 0)]: np.exp, by_role[("Phi_prime", 1)]: np.exp}
+    x = np.array([0.3, -0.7, 1.1])
+    value, grads = fn(x=x, **bound)
+    assert np.isclose(value, np.sin(x).sum() + np.exp(x).sum())
+    assert np.allclose(grads["x"], np.cos(x) + np.exp(x))

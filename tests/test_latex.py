@@ -217,3 +217,58 @@ def test_every_node_and_identity_compiles():
     pdf = compile_pdf("\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}\n"
                       + body + "\n\\end{document}\n")
     assert pdf.startswith(b"%PDF")
+
+
+# ---- printing a SymPy result stays linear (no doit per product) ----------------------------------
+
+def test_latex_and_cli_print_a_big_sympy_result_quickly(capsys):
+    """sympy.latex of this Hessian took 142 s and str() 70 s: SymPy's printers ask every MatMul
+    could_extract_minus_sign, which is -self, a deep doit (DiagonalOf.doit asks the SAT solver).
+    matdiff's printers look at the first factor; the text is SymPy's own."""
+    import time
+
+    import sympy as sp
+    from sympy.matrices.expressions.matmul import MatMul
+
+    from matdiff.printing.sympy_latex import sympy_str
+    src = "||(B23 A33)^T softmax(a2 .^ 2)||"
+    h = matdiff.hessian(src, wrt="a2")
+    t = time.perf_counter()
+    tex, text = matdiff.latex(h), sympy_str(h)
+    assert time.perf_counter() - t < 5
+    assert r"\operatorname{softmax}" in tex or "exp" in tex
+    assert "could_extract_minus_sign" not in MatMul.__dict__          # SymPy's method is back
+    t = time.perf_counter()
+    assert main(["hessian", src, "--wrt", "a2", "--sympy", "--latex"]) == 0
+    assert time.perf_counter() - t < 5 and "sympy: " in capsys.readouterr().out
+    # the same text as SymPy's own printers, and the same sign decisions
+    X, Y = sp.MatrixSymbol("X", 3, 3), sp.MatrixSymbol("Y", 3, 3)
+    for e in (MatMul(-2, X, Y), MatMul(X, Y), sp.MatAdd(X, MatMul(-1, X, Y)), matdiff.gradient("x^T A x - 3 b^T x", wrt="x")):
+        assert sympy_str(e) == str(e) and matdiff.latex(e) == sp.latex(e)
+
+
+def test_printing_a_kronecker_hessian_does_not_call_sympys_doit():
+    """matdiff.latex of this Hessian raised AttributeError ('Mul' object has no attribute
+    'is_Identity') from KroneckerProduct.doit, which the printer's -term called."""
+    import sympy as sp
+    from sympy.matrices.expressions.matexpr import MatrixExpr
+
+    from matdiff.printing.sympy_latex import sympy_str
+    neg = MatrixExpr.__neg__
+    h = matdiff.hessian("logdet((2 A)(4 A)^T)", wrt="A", shapes={"A": (2, 2)})
+    tex, text = matdiff.latex(h), sympy_str(h)
+    assert r"\otimes" in tex and "- 64" in tex and "KroneckerProduct" in text
+    assert MatrixExpr.__neg__ is neg
+    # the result printed is the Hessian: evaluated, against second differences
+    import numpy as np
+    A = np.array([[1.3, 0.2], [-0.4, 0.9]])
+    Asym = sp.MatrixSymbol("A", 2, 2)
+    got = np.array(h.subs(Asym, sp.Matrix(A)).as_explicit().evalf(), dtype=float)
+    f = lambda M: np.log(np.linalg.det(8 * M @ M.T))
+    eps, want = 1e-5, np.zeros((4, 4))
+    E = [np.eye(4)[k].reshape(2, 2, order="F") for k in range(4)]
+    for i in range(4):
+        for j in range(4):
+            want[i, j] = (f(A + eps * E[i] + eps * E[j]) - f(A + eps * E[i] - eps * E[j])
+                          - f(A - eps * E[i] + eps * E[j]) + f(A - eps * E[i] - eps * E[j])) / (4 * eps ** 2)
+    assert np.allclose(got, want, atol=1e-4)

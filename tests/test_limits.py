@@ -313,3 +313,21 @@ def test_the_jacobian_of_a_differential_looks_at_the_clock(monkeypatch):
     monkeypatch.setattr(LIMITS, "max_seconds", 1e-9)
     with pytest.raises(LimitError, match="the derivation took longer"):
         budgeted(jacobian_of_linear)(dG, X)
+
+
+def test_auto_names_looks_at_the_clock(limits):
+    """gradient.auto_names walks the outputs once per step (quadratic): a 200-deep exp chain's
+    Hessian finished "ok" after 21 s with a 2 s limit. Here the naming alone, on the clock."""
+    from matdiff.calculus.gradient import auto_names
+    src = "sum(" + "exp(" * 200 + "W x" + ")" * 200 + ")"
+    p = Problem.of(src)
+    outputs = list(matdiff.derive_gradient(src, "W").inlined.values())
+
+    @budgeted
+    def name_it():
+        return auto_names(p.f, outputs)
+    LIMITS.max_seconds = 0.3
+    t = time.perf_counter()
+    with pytest.raises(LimitError, match="took longer"):
+        name_it()
+    assert time.perf_counter() - t < 0.3 + 0.7

@@ -393,3 +393,30 @@ def test_sympy_failure_is_a_matdiff_error():
         assert "SymPy cannot build" in str(err) and "a^T" in str(err)
     else:
         assert isinstance(g, sp.MatrixExpr)
+
+
+def test_a_scalar_power_of_a_big_sum_is_built_unevaluated():
+    """Found by fuzzing: the Hessian's SymPy form here ran for minutes inside SymPy's Pow(Add, k)
+    (every term's assumptions asked, recursively, outside any clock). Scalar powers and inverses
+    are built unevaluated; the Hessian is right (against differences of the gradient)."""
+    import warnings
+    src = "z1 = tanh(W1 x + b1)\nz2 =(W2 z1 + b2)\nz3 = tanh(W3 z2 + b10^400 )\nR = 1/2 ||z3 - t||^2"
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", matdiff.MatdiffWarning)      # W3 is read as a row
+        H = matdiff.hessian(src, "b1")
+        tex = matdiff.latex(H)
+        small = "z1 = tanh(W1 x + b1)\nz2 =(W2 z1 + b2)\nz3 = tanh(W3 z2 + b10^3)\nR = 1/2 ||z3 - t||^2"
+        shapes = dict(W1=(3, 2), x=(2,), b1=(3,), W2=(2, 3), b2=(2,), W3=(1, 2), b10=(), t=(1,))
+        H = matdiff.hessian(small, "b1", shapes=shapes)
+        G = matdiff.gradient(small, "b1", shapes=shapes)
+    assert time.perf_counter() - t0 < 10 and tex
+    vals = draw_all(shapes, np.random.default_rng(3))
+    got = np.asarray(sympy_evaluate(H, vals), dtype=float)
+    h, want = 1e-6, np.zeros((3, 3))
+    for j in range(3):
+        up, down = dict(vals), dict(vals)
+        up["b1"] = vals["b1"] + h * np.eye(3)[j]
+        down["b1"] = vals["b1"] - h * np.eye(3)[j]
+        want[:, j] = (np.asarray(sympy_evaluate(G, up), dtype=float) - np.asarray(sympy_evaluate(G, down), dtype=float)).ravel() / (2 * h)
+    assert_close(got, want, tol=1e-5)

@@ -167,6 +167,7 @@ def auto_names(f: Expr, outputs: list) -> dict:
             numbered[e] = len(numbered)
     names: dict = {}
     for e in sorted(numbered, key=numbered.get, reverse=True):    # outermost first
+        limits.tick()                            # one walk of the outputs per step: quadratic, so on the clock
         if _occurrences(e, outputs, names) >= 2:
             names[e] = ("Z" if shape_of(e)[1] != 1 else "z") + str(numbered[e])
     return names

@@ -23,6 +23,7 @@ from matdiff.language import functions as F
 from matdiff.errors import MatdiffError
 from matdiff.language.expr import Apply, Det, Expr, HadamardPow, Inverse, LogDet, MatPow, Norm, postorder
 from matdiff.language.inference import Shaped
+from matdiff.limits import LIMITS, refuse
 from matdiff.checking.numeric import Env, evaluate_many
 from matdiff.language.shapes import as2, shape_of
 
@@ -68,6 +69,28 @@ def sample(shaped: Shaped, rng, dims: dict, positive: bool, scale: float = 1.0) 
     return values
 
 
+def check_entries(shaped: Shaped, exprs: tuple, dims: dict) -> None:
+    """Refuse, before anything is allocated, a check whose inputs or intermediate arrays (at the
+    sizes drawn) would have more than LIMITS.max_entries entries: x^T A x with x declared
+    (100000,) makes A 100000 x 100000."""
+    worst, where = 0, None
+    for name, s in shaped.inputs.items():
+        r, c = (_size(d, dims) for d in as2(s))
+        if r * c > worst:
+            worst, where = r * c, (f"the input {name}", r, c)
+    seen: set = set()
+    for e in exprs:
+        for n in postorder(e, done=seen):
+            seen.add(n)
+            r, c = (_size(d, dims) for d in as2(shape_of(n)))
+            if r * c > worst:
+                worst, where = r * c, ("an intermediate array", r, c)
+    if worst > LIMITS.max_entries:
+        what, r, c = where
+        raise refuse(f"a numerical check would draw or compute arrays too large: {what} is {r:,} x {c:,} "
+                     f"({worst:,} entries); declare smaller sizes for the check", "entries", LIMITS.max_entries)
+
+
 def _size(d, dims):
     if isinstance(d, tuple):
         return _size(d[1], dims) * _size(d[2], dims)
@@ -90,6 +113,7 @@ class Draws:
     def __init__(self, shaped: Shaped, exprs: tuple, rng, scale: float = 1.0):
         self.shaped, self.rng, self.scale = shaped, rng, scale
         self.first = dimension_sizes(shaped, exprs)
+        check_entries(shaped, exprs, self.first)
         self.dims = dict(self.first)
         self.redrawn: Counter = Counter()
 

@@ -367,7 +367,7 @@ LATEX = {
 def to_latex(e: Expr, names: dict | None = None) -> str:
     """Expr -> LaTeX math (no delimiters).
 
-    >>> from matdiff.parse import parse
+    >>> from matdiff.language.parse import parse
     >>> to_latex(parse("c^T Psi(W1 x)").result)
     'c^{\\\\top} \\\\, \\\\Psi(W_{1} \\\\, x)'
     """

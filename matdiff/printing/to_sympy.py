@@ -180,7 +180,9 @@ def _no_sympy(what):
 
 def _hadamard_pow(e, v):
     if shape_of(e) == (1, 1):
-        return scalar(v[0]) ** sp.Rational(e.k.numerator, e.k.denominator)
+        # unevaluated: SymPy's Pow(Add, k) asks every term's assumptions (is_infinite, is_zero ...)
+        # recursively, minutes on a big scalar, outside any clock
+        return sp.Pow(scalar(v[0]), sp.Rational(e.k.numerator, e.k.denominator), evaluate=False)
     return sp.HadamardPower(v[0], sp.Rational(e.k.numerator, e.k.denominator))
 
 
@@ -238,8 +240,8 @@ SYMPY = {
 # (DiagonalOf, Inverse, KroneckerProduct, ...) refuse a scalar, so these say it as scalars.
 SCALAR = {
     Transpose:   lambda e, v: v[0],
-    Inverse:     lambda e, v: 1 / v[0],
-    MatPow:      lambda e, v: v[0] ** int(e.k),
+    Inverse:     lambda e, v: sp.Pow(v[0], -1, evaluate=False),       # unevaluated: see _hadamard_pow
+    MatPow:      lambda e, v: sp.Pow(v[0], int(e.k), evaluate=False),
     Hadamard:    lambda e, v: sp.Mul(*v),
     Kron:        lambda e, v: sp.Mul(*v),
     MatMul:      lambda e, v: sp.Mul(*v),
