@@ -125,8 +125,8 @@ def test_a_size_no_input_fixes_gets_a_size():
     (lambda: matdiff.check("x^T A x", wrt="x", shapes={"x": (100000,)}), "the input A is 100,000 x 100,000"),
     (lambda: matdiff.check("x^T x", "x", shapes={"x": (10**7,)}), "the input x is 10,000,000 x 1"),
     (lambda: matdiff.check("x^T x", "x", shapes={"x": (10**7,)}, claim="2 x"), "the input x"),
-    (lambda: derive_jacobian(Problem.of("c^T tanh(W x + b)", {"W": (10**6, 2)}), "W").check(), "the input W"),
-    (lambda: derive_hessian(Problem.of("c^T tanh(W x + b)", {"W": (1000, 2)}), "W").check(),
+    (lambda: jacobian_of(Problem.of("c^T tanh(W x + b)", {"W": (10**6, 2)}), "W").check(), "the input W"),
+    (lambda: hessian_of(Problem.of("c^T tanh(W x + b)", {"W": (1000, 2)}), "W").check(),
      "an intermediate array is 2,000 x 2,000"),
 ])
 def test_a_check_refuses_sizes_too_large_to_sample(call, where):
