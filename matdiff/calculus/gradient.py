@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from matdiff.language.algebra import add
+from fractions import Fraction
+
+from matdiff.language.algebra import add, mul, transpose
 from matdiff.calculus.canon import backprop
 from matdiff import limits
 from matdiff.limits import budgeted
 from matdiff.errors import MatdiffError
 from matdiff.language.expr import (
-    Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, computation_order, postorder,
+    Const, Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, computation_order, postorder,
     substitute,
 )
 from matdiff.printing.latex import aligned, latex_name, to_latex
@@ -126,9 +128,22 @@ def gradient_of(p: Problem, wrt) -> Gradient:
             M = d
         _pass_on(rhs, M, users, cot, named)
     stepwise = {w: simplify(add(*cot[v])) if v in cot else Zero(shape_of(v)) for w, v in zip(names, targets)}
+    stepwise = {w: symmetric_part(g) if v.structure else g for (w, g), v in zip(stepwise.items(), targets)}
     deltas = _used_deltas(list(stepwise.values()), deltas)
     names_ = {} if p.steps else auto_names(p.f, list(stepwise.values()))
     return Gradient(p, stepwise, deltas, names_)
+
+
+def symmetric_part(G: Expr) -> Expr:
+    """sym(G) = (G + G^T)/2: the gradient with respect to a matrix declared symmetric (or spd).
+    df = Tr(G^T dS) for every dS; for the symmetric dS that S can move along, Tr(G^T dS) =
+    Tr(sym(G)^T dS), and sym(G) is the one gradient that is itself symmetric: it lies in the space
+    S moves in (README, "Symmetric matrices"). G + G^T - diag(G) is another thing: the partial
+    derivatives with respect to the independent entries S_ij, i <= j."""
+    GT = simplify(transpose(G))
+    if GT == G:
+        return G
+    return simplify(mul(Const(Fraction(1, 2)), add(G, GT)))
 
 
 def _pass_on(rhs: Expr, seed, active: set, cot: dict, named: dict) -> None:

@@ -58,7 +58,14 @@ def sample(shaped: Shaped, rng, dims: dict, positive: bool, scale: float = 1.0) 
     values = {}
     for name, s in shaped.inputs.items():
         r, c = (int(_size(d, dims)) for d in as2(s))
-        if not positive:
+        structure = shaped.structure.get(name, "")
+        if structure == "spd":                  # B B^T / r + I/2: symmetric, eigenvalues >= 1/2
+            B = rng.normal(size=(r, r))
+            values[name] = (B @ B.T / r + 0.5 * np.eye(r) if not positive else r * np.eye(r) + 0.3 * symmetric(B)) * scale
+        elif structure == "sym":
+            values[name] = symmetric(rng.normal(size=(r, r)) if not positive else
+                                     r * np.eye(r) + 0.3 * rng.normal(size=(r, r))) * scale
+        elif not positive:
             values[name] = rng.normal(size=(r, c))
         elif r == c and r > 1:
             values[name] = r * np.eye(r) + 0.3 * rng.normal(size=(r, c))
@@ -66,6 +73,18 @@ def sample(shaped: Shaped, rng, dims: dict, positive: bool, scale: float = 1.0) 
             values[name] = rng.uniform(0.5, 1.5, size=(r, c))
         values[name] *= scale
     return values
+
+
+def symmetric(A: np.ndarray) -> np.ndarray:
+    """(A + A^T)/2: an input or a direction of a variable declared symmetric (or spd)."""
+    return (A + A.T) / 2
+
+
+def direction(rng, X: np.ndarray, var) -> np.ndarray:
+    """A random direction to move X along: any matrix, or for a variable declared symmetric (or
+    spd) a symmetric one, the directions S can move in (an spd S stays spd for small steps)."""
+    V = rng.normal(size=X.shape)
+    return symmetric(V) if getattr(var, "structure", "") else V
 
 
 def _size(d, dims):
