@@ -140,8 +140,8 @@ def check_gradients(f: Expr, grads: dict, shaped: Shaped, seed: int = 0, trials:
 def structure_note(shaped: Shaped, varied: set) -> str:
     """What the check did for the inputs declared symmetric or spd: say it, or ''."""
     kinds = {"sym": "symmetric", "spd": "symmetric positive definite"}
-    return "; ".join(f"{n} declared {kinds[s]}: its random values are"
-                     + (", and the directions it moves along symmetric" if n in varied else "")
+    return "; ".join(f"{n} declared {kinds[s]}: its random values are {kinds[s]}"
+                     + (", the directions it moves along symmetric" if n in varied else "")
                      for n, s in shaped.structure.items())
 
 
