@@ -55,8 +55,9 @@ class DerivativeMatrix:
                   commutation_names(self.matrix).values()]
         if getattr(self.problem.var(self.wrt), "structure", ""):
             w = self.wrt
+            what = f"d²f = vec(d{w})^T H vec(d{w})" if self.kind == "hessian" else f"dvec(y) = J vec(d{w})"
             lines.append(f"({w} is declared symmetric: {self.symbol} is taken on the symmetric matrices, "
-                         f"{self.symbol} vec(d{w}) for every symmetric d{w}, and 0 for an antisymmetric one)")
+                         f"{what} for every symmetric d{w}, and {self.symbol} vec(A) = 0 for an antisymmetric A)")
         if self.kind == "diagonal":
             w = self.wrt
             lines.append(f"(∂²f/∂{w}_ij² for every entry of {w}, back-propagated as Becker and LeCun do: "
