@@ -18,7 +18,7 @@ from matdiff import limits
 from matdiff.limits import budgeted
 from matdiff.errors import MatdiffError
 from matdiff.language.expr import (
-    Const, Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, computation_order, postorder,
+    Add, Const, Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, computation_order, postorder,
     substitute,
 )
 from matdiff.printing.latex import aligned, latex_name, to_latex
@@ -140,10 +140,14 @@ def symmetric_part(G: Expr) -> Expr:
     Tr(sym(G)^T dS), and sym(G) is the one gradient that is itself symmetric: it lies in the space
     S moves in (README, "Symmetric matrices"). G + G^T - diag(G) is another thing: the partial
     derivatives with respect to the independent entries S_ij, i <= j."""
-    GT = simplify(transpose(G))
-    if GT == G:
+    terms = list(G.args) if isinstance(G, Add) else [G]
+    transposed = [simplify(transpose(t)) for t in terms]     # a transpose stays outside a sum: go term by term
+    symmetric = [t for t, tt in zip(terms, transposed) if t == tt]
+    rest = [(t, tt) for t, tt in zip(terms, transposed) if t != tt]
+    if not rest:
         return G
-    return simplify(mul(Const(Fraction(1, 2)), add(G, GT)))
+    half = mul(Const(Fraction(1, 2)), add(*(t for t, _ in rest), *(tt for _, tt in rest)))
+    return simplify(add(*symmetric, half))
 
 
 def _pass_on(rhs: Expr, seed, active: set, cot: dict, named: dict) -> None:
