@@ -4,7 +4,9 @@ Symbolic dimensions get small, distinct sizes (2, 3, 4, ...), so that a swapped
 transpose cannot pass by accident. Inputs are normal random numbers; where the
 function is not finite there (log of a negative, logdet of a matrix with a
 negative determinant) they are drawn again, positive and with square matrices
-near a multiple of I.
+near a multiple of I. An input declared symmetric (`S=n,n,sym`) is drawn symmetric, one
+declared `spd` symmetric positive definite, and the check moves them along symmetric
+directions only (`direction`): the gradient with respect to one is sym(G), right there.
 
 Inputs are drawn again, too, where finite differences cannot be trusted, and the
 check says so: where relu's argument, the argument of log or sqrt, or a matrix
