@@ -162,18 +162,14 @@ def _structure(name, shape) -> str:
     if not words:
         return ""
     word = shape[words[-1]].strip().lower()
-    dims = [str(d).strip() for d in shape if not _is_structure_word(d)]
+    dims = [str(d).strip()[:40] for d in shape if not _is_structure_word(d)]
     if len(shape) == 3 and words == [2]:
-        a, b = shape[0], shape[1]
-        if _is_structure_word(a) or _is_structure_word(b):
-            pass
-        elif str(a).strip() != str(b).strip():
-            raise ShapeError(f"{name}: a {STRUCTURES[word]} matrix is square, but its shape "
-                             f"{', '.join(str(d).strip() for d in shape[:2])} has two different dimensions; "
-                             f"declare it {name}={str(a).strip()},{str(a).strip()},{word}")
-        else:
-            return word
-    given = ",".join(str(d).strip() for d in shape)
+        a, b = _declared(name, shape[:2])      # each dimension read (or refused) as any other
+        if a != b:
+            raise ShapeError(f"{name}: a {STRUCTURES[word]} matrix is square, but its shape {a}, {b} has two "
+                             f"different dimensions; declare it {name}={a},{a},{word}")
+        return word
+    given = ",".join(str(d).strip()[:40] for d in shape)
     n = dims[0] if dims else "n"
     raise ShapeError(f"{name}={given}: `{word}` could mean a dimension named {word} or that {name} is a "
                      f"{STRUCTURES[word]} matrix; for the matrix write {name}={n},{n},{word} "
