@@ -341,3 +341,50 @@ def test_latex_and_sheet():
     assert "agree" in tex
     if shutil.which("pdflatex"):
         assert compile_pdf(tex).startswith(b"%PDF")
+
+
+# ---- random functions of symmetric matrices (the property generator of test_properties) -----------
+
+from hypothesis import assume, given, settings, strategies as st          # noqa: E402
+from test_properties import (                                              # noqa: E402
+    SETTINGS, Degenerate, close, expr, fd_directional as fd_random, n_examples, present_variables, scalar,
+    values_for as random_values,
+)
+
+
+@settings(max_examples=n_examples(150), **SETTINGS)
+@given(g=st.integers(2, 4).flatmap(lambda depth: expr((1, 1), depth, frozenset({"kron"}), True)),
+       seed=st.integers(0, 2**16))
+def test_random_functions_of_symmetric_matrices(g, seed):
+    """Every square matrix of a random function declared symmetric and given symmetric values:
+    the gradient is symmetric, and gives df along symmetric directions (our own differences of the
+    generator's own NumPy function); SymPy's form evaluates to the same (no vec: it has no SymPy
+    form yet, as in test_properties' SymPy test)."""
+    square = [n for n, s in g.vars if len(s) == 2 and s[0] == s[1] and n not in g.kron_vars]
+    assume(square)
+    values = random_values(g.vars, seed)
+    for n in square:
+        values[n] = sym(values[n])
+    try:
+        f0 = scalar(g, values)
+    except Degenerate:
+        assume(False)
+    shapes = {n: (*s, "sym") if n in square else s for n, s in g.vars}
+    wrt = [n for n in square if n in present_variables(g.text, shapes)]
+    assume(wrt)
+    grad = matdiff.derive_gradient(g.text, wrt, shapes=shapes)
+    rng = np.random.default_rng(seed + 1)
+    sympy_forms = grad.sympy()
+    for n in wrt:
+        G_ = _evaluate(grad.inlined[n], values)
+        assert np.allclose(G_, G_.T, rtol=1e-9, atol=1e-12), f"{g.text} wrt {n}: not symmetric\n{grad.text()}"
+        from helpers_calculus import PHI, PSI
+        theirs = to2d(sympy_evaluate(sympy_forms[n], values, functions={"Phi": PHI.sympy(), "Psi": PSI.sympy()}))
+        assert np.max(np.abs(theirs - G_)) <= 1e-8 * max(1.0, float(np.max(np.abs(G_)))), g.text
+        V = sym(rng.normal(size=G_.shape))
+        try:
+            fd = fd_random(g, values, n, V)
+        except Degenerate:
+            continue
+        got = float(np.sum(G_ * V))
+        assert close(got, fd, abs(f0)), f"{g.text} wrt {n}: formula {got}, finite differences {fd}\n{grad.text()}"
