@@ -55,6 +55,12 @@ class Gradient:
         lines += [f"{n} = {to_text(e, self.names)}" for e, n in _used_names(list(self.stepwise.values()), self.names)]
         lines += [f"{d.name} = {to_text(e)}" for d, e in self.deltas]
         lines += [f"∂{f}/∂{w} = {to_text(g, self.names)}" for w, g in self.stepwise.items()]
+        symmetric = [w for w in self.stepwise if getattr(p.var(w), "structure", "")]
+        if symmetric:
+            w = symmetric[0] if len(symmetric) == 1 else "X"
+            lines.append(f"({', '.join(symmetric)} declared symmetric: {'its' if len(symmetric) == 1 else 'each'} "
+                         f"gradient is the one on the symmetric matrices, sym(G) = (G + G^T)/2 for the gradient "
+                         f"G on all matrices: d{f} = Tr(sym(G)^T d{w}) for every symmetric d{w})")
         return "\n".join(lines)
 
     @budgeted
