@@ -162,7 +162,8 @@ def _structure(name, shape) -> str:
     if not words:
         return ""
     word = shape[words[-1]].strip().lower()
-    dims = [str(d).strip()[:40] for d in shape if not _is_structure_word(d)]
+    dims = [str(d).strip()[:40] for d in shape if not _is_structure_word(d) and str(d).strip().isidentifier()
+            or str(d).strip().isdigit()]
     if len(shape) == 3 and words == [2]:
         a, b = _declared(name, shape[:2])      # each dimension read (or refused) as any other
         if a != b:
@@ -190,7 +191,8 @@ def _declared(name, shape) -> tuple:
         shape = (shape,)
     shape = tuple(shape)
     if len(shape) > 2:
-        raise ShapeError(f"{name}: a shape has at most two dimensions, got {shape}")
+        raise ShapeError(f"{name}: a shape has at most two dimensions, got {shape}"
+                         + (f" (a square matrix's shape may end in sym or spd: {name}=n,n,sym)" if len(shape) == 3 else ""))
     out = []
     for d in shape:
         if isinstance(d, str):
