@@ -291,8 +291,8 @@ def boxed(g: Expr, box: bool = True) -> str:
 
 def symmetric(d: Derivation) -> list:
     """wrt declared symmetric: why the answer is sym(g), the gradient on the symmetric matrices."""
-    w = latex_name(d.wrt.name)
-    return [rf"This $g$ gives $dy = \langle g, d{w}\rangle$ for every $d{w}$. But ${w}$ is symmetric, and so "
+    w, f = latex_name(d.wrt.name), latex_name(d.fname)
+    return [rf"This $g$ gives $d{f} = \langle g, d{w}\rangle$ for every $d{w}$. But ${w}$ is symmetric, and so "
             rf"is every $d{w}$ it can move by; for those, $\langle g, d{w}\rangle = \langle g^{{\top}}, d{w}\rangle "
             rf"= \bigl\langle \tfrac12 (g + g^{{\top}}), d{w}\bigr\rangle$, and $\tfrac12 (g + g^{{\top}})$ is the "
             rf"one matrix of this kind that is itself symmetric. The gradient with respect to the symmetric "
