@@ -34,6 +34,10 @@ def derive_gradient(expr, wrt, shapes=None, functions=None) -> Gradient:
 def gradient(expr, wrt, shapes=None, functions=None):
     """The gradient of a scalar function as a SymPy expression (a dict for a list of names).
 
+    With respect to a matrix declared symmetric (shapes={"S": ("n", "n", "sym")} or "spd"), the
+    gradient on the symmetric matrices, (G + G^T)/2 (README, "Symmetric matrices"). SymPy's
+    MatrixSymbol S carries no symmetry: the result is right at symmetric values of S only.
+
     >>> import matdiff
     >>> matdiff.gradient("x^T A x", wrt="x")
     (A + A.T)*x

@@ -70,8 +70,27 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
     report.note = (f"counterexample: at the inputs{at}\n{_inputs(values)}{_stand_ins(p.f)}\n"
                    f"  entry {where} of the claim is {A[idx]:+.6g}, of matdiff's gradient {B[idx]:+.6g}\n"
                    f"matdiff's gradient:\n{answer}"
-                   + (_misprint(G, right) or _differing_term(G, right, p, dims, values)))
+                   + (_misprint(G, right) or _differing_term(G, right, p, dims, values))
+                   + _symmetric_hint(var, A, B))
     return report
+
+
+def _symmetric_hint(var, A: np.ndarray, B: np.ndarray) -> str:
+    """With respect to a matrix declared symmetric, the two claims that are right in another sense:
+    a G with the right df along symmetric directions that is not symmetric itself, and the
+    derivative with respect to the independent entries, G + G^T - diag(G) (README)."""
+    if not var.structure:
+        return ""
+    w = var.name
+    if np.allclose((A + A.T) / 2, B, rtol=1e-7, atol=1e-10):
+        return (f"\n  the claim's symmetric part, (G + G^T)/2, is matdiff's gradient: the claim gives the right "
+                f"df along every symmetric d{w}, but {w} is declared symmetric, and its gradient is the one "
+                f"symmetric matrix that does, (G + G^T)/2")
+    if np.allclose(A, 2 * B - np.diag(np.diag(B)), rtol=1e-7, atol=1e-10):
+        return (f"\n  the claim is G + G^T - diag(G), the derivatives with respect to the independent entries "
+                f"{w}_ij, i <= j; matdiff's gradient with respect to the symmetric {w} is (G + G^T)/2, "
+                f"with df = Tr(grad^T d{w}) for every symmetric d{w}")
+    return ""
 
 
 def _is_zero(e: Expr) -> bool:

@@ -64,7 +64,8 @@ def parse_shape(text: str) -> tuple:
 def common(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", metavar="EXPR_OR_FILE", help="an expression, a file holding a program, or - for stdin")
     p.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
-                   help="declare a shape: W=n,m (matrix), x=n (vector), alpha= (scalar); repeatable")
+                   help="declare a shape: W=n,m (matrix), x=n (vector), alpha= (scalar), S=n,n,sym "
+                        "(symmetric), S=n,n,spd (symmetric positive definite); repeatable")
     p.add_argument("--fn", action="append", default=[], metavar="NAME",
                    help="declare an extra abstract elementwise function; repeatable")
     p.add_argument("--limit", action="append", default=[], metavar="NAME=N",
@@ -78,6 +79,7 @@ def problem_args(a) -> dict:
 def cmd_parse(a) -> int:
     from matdiff.api import understand
     from matdiff.printing.text import to_text
+    from matdiff.language.inference import STRUCTURES
     from matdiff.language.shapes import shape_of, shape_text
 
     shaped = understand(read_source(a.source), **problem_args(a))
@@ -87,7 +89,8 @@ def cmd_parse(a) -> int:
     result = to_text(shaped.expr, names)
     print(f"{shaped.name} = {result}" if shaped.name else result)
     order = sorted(shaped.inputs, key=lambda n: -len(shaped.inputs[n]))  # matrices, vectors, scalars
-    shapes = "  ".join(f"{n}: {shape_text(shaped.inputs[n])}" for n in order)
+    shapes = "  ".join(f"{n}: {shape_text(shaped.inputs[n])}"
+                       + (f" {STRUCTURES[shaped.structure[n]]}" if n in shaped.structure else "") for n in order)
     r, c = shape_of(shaped.expr)
     out = "scalar" if (r, c) == (1, 1) else shape_text((r,)) if c == 1 else shape_text((r, c))
     print(f"{shapes}  → {out}" if shapes else f"→ {out}")

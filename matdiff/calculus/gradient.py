@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from matdiff.language.algebra import add
+from fractions import Fraction
+
+from matdiff.language.algebra import add, mul, transpose
 from matdiff.calculus.canon import backprop
 from matdiff import limits
 from matdiff.limits import budgeted
 from matdiff.errors import MatdiffError
 from matdiff.language.expr import (
-    Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, computation_order, postorder,
+    Add, Const, Expr, HadamardPow, Inverse, Leaf, MatPow, Transpose, Var, Zero, children, computation_order, postorder,
     substitute,
 )
 from matdiff.printing.latex import aligned, latex_name, to_latex
@@ -53,6 +55,12 @@ class Gradient:
         lines += [f"{n} = {to_text(e, self.names)}" for e, n in _used_names(list(self.stepwise.values()), self.names)]
         lines += [f"{d.name} = {to_text(e)}" for d, e in self.deltas]
         lines += [f"∂{f}/∂{w} = {to_text(g, self.names)}" for w, g in self.stepwise.items()]
+        symmetric = [w for w in self.stepwise if getattr(p.var(w), "structure", "")]
+        if symmetric:
+            w = symmetric[0] if len(symmetric) == 1 else "X"
+            lines.append(f"({', '.join(symmetric)} declared symmetric: {'its' if len(symmetric) == 1 else 'each'} "
+                         f"gradient is the one on the symmetric matrices, sym(G) = (G + G^T)/2 for the gradient "
+                         f"G on all matrices: d{f} = Tr(sym(G)^T d{w}) for every symmetric d{w})")
         return "\n".join(lines)
 
     @budgeted
@@ -126,9 +134,26 @@ def gradient_of(p: Problem, wrt) -> Gradient:
             M = d
         _pass_on(rhs, M, users, cot, named)
     stepwise = {w: simplify(add(*cot[v])) if v in cot else Zero(shape_of(v)) for w, v in zip(names, targets)}
+    stepwise = {w: symmetric_part(g) if v.structure else g for (w, g), v in zip(stepwise.items(), targets)}
     deltas = _used_deltas(list(stepwise.values()), deltas)
     names_ = {} if p.steps else auto_names(p.f, list(stepwise.values()))
     return Gradient(p, stepwise, deltas, names_)
+
+
+def symmetric_part(G: Expr) -> Expr:
+    """sym(G) = (G + G^T)/2: the gradient with respect to a matrix declared symmetric (or spd).
+    df = Tr(G^T dS) for every dS; for the symmetric dS that S can move along, Tr(G^T dS) =
+    Tr(sym(G)^T dS), and sym(G) is the one gradient that is itself symmetric: it lies in the space
+    S moves in (README, "Symmetric matrices"). G + G^T - diag(G) is another thing: the partial
+    derivatives with respect to the independent entries S_ij, i <= j."""
+    terms = list(G.args) if isinstance(G, Add) else [G]
+    transposed = [simplify(transpose(t)) for t in terms]     # a transpose stays outside a sum: go term by term
+    symmetric = [t for t, tt in zip(terms, transposed) if t == tt]
+    rest = [(t, tt) for t, tt in zip(terms, transposed) if t != tt]
+    if not rest:
+        return G
+    half = mul(Const(Fraction(1, 2)), add(*(t for t, _ in rest), *(tt for _, tt in rest)))
+    return simplify(add(*symmetric, half))
 
 
 def _pass_on(rhs: Expr, seed, active: set, cot: dict, named: dict) -> None:

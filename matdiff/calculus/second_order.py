@@ -9,18 +9,22 @@ hessian_of:  H = the Jacobian of the gradient that gradient_of finds, so that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from matdiff.calculus.curvature import diagonal_hessian
 from matdiff.errors import DerivativeError, MatdiffError
-from matdiff.language.expr import Expr
+from matdiff.language.expr import Const, Expr, Identity
 from matdiff.calculus.gradient import _used_names, auto_names, gradient_of
 from matdiff.calculus.jacobian import jacobian_expr
 from matdiff.limits import budgeted
-from matdiff.calculus.kronecker import commutation_names, is_commutation, without_vec
+from matdiff.calculus.kronecker import (
+    commutation, commutation_names, is_commutation, simplify_jacobian, without_vec,
+)
+from matdiff.language.algebra import add, matmul, mul
 from matdiff.printing.text import to_text
 from matdiff.language.problem import Problem
-from matdiff.language.shapes import shape_of
+from matdiff.language.shapes import prod, shape_of
 
 if TYPE_CHECKING:                                 # NumPy is loaded only when a check is asked for
     from matdiff.checking.check import CheckReport
@@ -49,6 +53,11 @@ class DerivativeMatrix:
         lines.append(f"{self.symbol} = {self.formula()}")
         lines += [f"{k}: the commutation matrix, {k} vec(A) = vec(A^T)" for k in
                   commutation_names(self.matrix).values()]
+        if getattr(self.problem.var(self.wrt), "structure", ""):
+            w = self.wrt
+            what = f"d²f = vec(d{w})^T H vec(d{w})" if self.kind == "hessian" else f"dvec(y) = J vec(d{w})"
+            lines.append(f"({w} is declared symmetric: {self.symbol} is taken on the symmetric matrices, "
+                         f"{what} for every symmetric d{w}, and {self.symbol} vec(A) = 0 for an antisymmetric A)")
         if self.kind == "diagonal":
             w = self.wrt
             lines.append(f"(∂²f/∂{w}_ij² for every entry of {w}, back-propagated as Becker and LeCun do: "
@@ -117,6 +126,8 @@ def jacobian_of(p: Problem, wrt: str) -> DerivativeMatrix:
     X = p.var(_one_name(wrt))
     grad = gradient_of(p, wrt).inlined[wrt] if shape_of(p.f) == (1, 1) else None
     J = jacobian_expr(p.f, X, grad)
+    if grad is None:                # a scalar's J is vec(grad)^T, its gradient already symmetric
+        J = on_symmetric(J, X)
     return DerivativeMatrix(p, wrt, "jacobian", J, names=_names(p, J))
 
 
@@ -125,15 +136,32 @@ def hessian_of(p: Problem, wrt: str, diagonal: bool = False) -> DerivativeMatrix
     With diagonal=True, the entries ∂²f/∂X_ij² shaped like X (Becker–LeCun, see curvature.py)."""
     p.require_scalar("Hessian")
     X = p.var(_one_name(wrt))
+    if diagonal and X.structure:
+        raise DerivativeError(f"the Hessian's diagonal with respect to {wrt}, declared symmetric, is not "
+                              f"defined (S_ij and S_ji are one entry); ask for the whole Hessian (it is "
+                              f"taken on the symmetric matrices), or declare {wrt} without sym/spd")
     if diagonal:
         D, exact = diagonal_hessian(p.f, X)
         return DerivativeMatrix(p, wrt, "diagonal", D, exact=exact, names=_names(p, D))
     G = gradient_of(p, wrt).inlined[wrt]
     try:
-        H = jacobian_expr(G, X)
+        H = on_symmetric(jacobian_expr(G, X), X)
     except DerivativeError as e:
         raise DerivativeError(f"the Hessian: {e}") from None
     return DerivativeMatrix(p, wrt, "hessian", H, gradient=G, names=_names(p, H))
+
+
+def on_symmetric(J: Expr, X) -> Expr:
+    """With respect to a matrix declared symmetric (or spd), J P with P = (I + K_{n,n})/2, the
+    projection of vec(dX) onto the symmetric matrices: the same J vec(dX) for every symmetric dX,
+    zero on the antisymmetric ones. For a Hessian, H = P H P (the gradient is already sym(G), so
+    its Jacobian has P on the left), symmetric, and d²f = vec(dX)^T H vec(dX) for symmetric dX:
+    the Hessian on the space of symmetric matrices, as the gradient is sym(G) (README)."""
+    if not getattr(X, "structure", ""):
+        return J
+    n = shape_of(X)[0]
+    P = mul(Const(Fraction(1, 2)), add(Identity(prod(n, n)), commutation(n, n)))
+    return simplify_jacobian(matmul(J, P))
 
 
 def _names(p: Problem, M: Expr) -> dict:

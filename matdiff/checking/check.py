@@ -14,7 +14,7 @@ from matdiff.language.expr import Expr
 from matdiff.language.inference import Shaped
 from matdiff.checking.numeric import Env, evaluate, evaluate_many
 from matdiff.checking.sampling import (  # noqa: F401 - dimension_sizes, finite_inputs and sample re-exported
-    ATOL, RTOL, SIZES, STEP, Draws, _finite, _redraw_note, dimension_sizes, finite_inputs, reach,
+    ATOL, RTOL, SIZES, STEP, Draws, _finite, _redraw_note, dimension_sizes, direction, finite_inputs, reach,
     rough_points, sample, singular,
 )
 
@@ -113,7 +113,7 @@ def check_gradients(f: Expr, grads: dict, shaped: Shaped, seed: int = 0, trials:
             if G.shape != X.shape:
                 raise MatdiffError(f"internal: the gradient with respect to {v.name} has shape {G.shape}, "
                                    f"expected {X.shape}")
-            V = rng.normal(size=X.shape)
+            V = direction(rng, X, v)
             at = _path(values, v.name, V)
             r = reach(points, at, dims, 1e-5)
             if isinstance(r, str):
@@ -133,7 +133,16 @@ def check_gradients(f: Expr, grads: dict, shaped: Shaped, seed: int = 0, trials:
         for name, *rest in draws.find(measure, (f, *formulas)):
             rows.append(Row(name if trials == 1 else f"{name} (inputs {t + 1})", *rest))
     return CheckReport(all(r.ok for r in rows), max((r.error for r in rows), default=0.0), rows, draws.dims,
-                       tolerance=f"tolerance: relative {RTOL:g}", redrawn=draws.note())
+                       tolerance=f"tolerance: relative {RTOL:g}", redrawn=draws.note(),
+                       note=structure_note(shaped, {v.name for v in grads}))
+
+
+def structure_note(shaped: Shaped, varied: set) -> str:
+    """What the check did for the inputs declared symmetric or spd: say it, or ''."""
+    kinds = {"sym": "symmetric", "spd": "symmetric positive definite"}
+    return "; ".join(f"{n} declared {kinds[s]}: its random values are {kinds[s]}"
+                     + (", the directions it moves along symmetric" if n in varied else "")
+                     for n, s in shaped.structure.items())
 
 
 # ---- two expressions equal? (a claimed gradient against matdiff's) ---------------------------------
@@ -309,7 +318,7 @@ def check_jacobian(f: Expr, J: Expr, X, shaped: Shaped, seed: int = 0, trials: i
         X0 = values[X.name]
         if Jv.shape != (F.size, X0.size):
             raise MatdiffError(f"internal: the Jacobian has shape {Jv.shape}, expected {(F.size, X0.size)}")
-        V = rng.normal(size=X0.shape)
+        V = direction(rng, X0, X)
         at = _path(values, X.name, V)
         r = reach(points, at, dims, 1e-5)
         if isinstance(r, str):
@@ -342,7 +351,7 @@ def check_hessian(f: Expr, G: Expr, H: Expr, X, shaped: Shaped, seed: int = 0, t
         X0 = values[X.name]
         if Hv.shape != (X0.size, X0.size):
             raise MatdiffError(f"internal: the Hessian has shape {Hv.shape}, expected {(X0.size, X0.size)}")
-        V = rng.normal(size=X0.shape)
+        V = direction(rng, X0, X)
         at = _path(values, X.name, V)
         r = reach(points, at, dims, 1e-3)       # second differences need room: their rounding is eps / h^2
         if isinstance(r, str):

@@ -4,7 +4,9 @@ Symbolic dimensions get small, distinct sizes (2, 3, 4, ...), so that a swapped
 transpose cannot pass by accident. Inputs are normal random numbers; where the
 function is not finite there (log of a negative, logdet of a matrix with a
 negative determinant) they are drawn again, positive and with square matrices
-near a multiple of I.
+near a multiple of I. An input declared symmetric (`S=n,n,sym`) is drawn symmetric, one
+declared `spd` symmetric positive definite, and the check moves them along symmetric
+directions only (`direction`): the gradient with respect to one is sym(G), right there.
 
 Inputs are drawn again, too, where finite differences cannot be trusted, and the
 check says so: where relu's argument, the argument of log or sqrt, or a matrix
@@ -59,7 +61,14 @@ def sample(shaped: Shaped, rng, dims: dict, positive: bool, scale: float = 1.0) 
     values = {}
     for name, s in shaped.inputs.items():
         r, c = (int(_size(d, dims)) for d in as2(s))
-        if not positive:
+        structure = shaped.structure.get(name, "")
+        if structure == "spd":                  # B B^T / r + I/2: symmetric, eigenvalues >= 1/2
+            B = rng.normal(size=(r, r))
+            values[name] = (B @ B.T / r + 0.5 * np.eye(r) if not positive else r * np.eye(r) + 0.3 * symmetric(B)) * scale
+        elif structure == "sym":
+            values[name] = symmetric(rng.normal(size=(r, r)) if not positive else
+                                     r * np.eye(r) + 0.3 * rng.normal(size=(r, r))) * scale
+        elif not positive:
             values[name] = rng.normal(size=(r, c))
         elif r == c and r > 1:
             values[name] = r * np.eye(r) + 0.3 * rng.normal(size=(r, c))
@@ -89,6 +98,18 @@ def check_entries(shaped: Shaped, exprs: tuple, dims: dict) -> None:
         what, r, c = where
         raise refuse(f"a numerical check would draw or compute arrays too large: {what} is {r:,} x {c:,} "
                      f"({worst:,} entries); declare smaller sizes for the check", "entries", LIMITS.max_entries)
+
+
+def symmetric(A: np.ndarray) -> np.ndarray:
+    """(A + A^T)/2: an input or a direction of a variable declared symmetric (or spd)."""
+    return (A + A.T) / 2
+
+
+def direction(rng, X: np.ndarray, var) -> np.ndarray:
+    """A random direction to move X along: any matrix, or for a variable declared symmetric (or
+    spd) a symmetric one, the directions S can move in (an spd S stays spd for small steps)."""
+    V = rng.normal(size=X.shape)
+    return symmetric(V) if getattr(var, "structure", "") else V
 
 
 def _size(d, dims):

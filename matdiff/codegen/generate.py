@@ -171,7 +171,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     for name, shape in p.shaped.inputs.items():
         py = namer(name)
         inputs[name] = (py, shape)
-        local[Var(name, shape)] = py
+        local[Var(name, shape, p.shaped.structure.get(name, ""))] = py
     stmts = []                                          # (target, expr, section), named below
     for sym, rhs in p.steps:
         stmts.append((sym, rhs, "forward"))
@@ -247,7 +247,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
              f"    return {returns}", ""]
     text = "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
     _compiles(text)
-    return Source(text, fname, backend, inputs, fparams, names, hessian)
+    return Source(text, fname, backend, inputs, fparams, names, hessian, dict(p.shaped.structure))
 
 
 def _compiles(text: str) -> None:

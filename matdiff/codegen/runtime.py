@@ -6,7 +6,7 @@ then); Lambdified is what matdiff.lambdify returns.
 from __future__ import annotations
 
 import linecache
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from matdiff.codegen.backends import derivative_name
 from matdiff.errors import MatdiffError
@@ -22,6 +22,7 @@ class Source:
     functions: dict                 # parameter of an abstract function (or derivative) -> (name, order)
     wrt: list
     hessian: bool
+    structure: dict = field(default_factory=dict)   # input name -> "sym" | "spd", checked at each call
 
 
 class Lambdified:
@@ -40,6 +41,7 @@ class Lambdified:
         self.inputs = src.inputs
         self.wrt = src.wrt
         self.hessian = src.hessian
+        self.structure = dict(src.structure)
         self.function_params = dict(src.functions)
         self.defaults = defaults
         self._conv = _CONVERT[src.backend]()
@@ -81,6 +83,8 @@ class Lambdified:
             args[py] = v
         for name, (py, shape) in self.inputs.items():       # m*n dimensions, once m and n are known
             _check_sizes(name, shape, tuple(args[py].shape), given[name], sizes, products=True)
+        for name, kind in self.structure.items():
+            _check_structure(name, kind, args[self.inputs[name][0]])
         for key in self.function_params:
             f = values.pop(key) if key in values else self.defaults.get(key)
             if f is None:
@@ -110,6 +114,29 @@ class Lambdified:
         if tuple(g.shape) != shape:
             g = g.reshape(shape) if _prod(g.shape) == _prod(shape) else out_scalar.zeros(shape) + g
         return g
+
+
+SYMMETRY_RTOL = 1e-8       # |A - A^T| up to this times max|A|: rounding, not an asymmetric input
+
+
+def _check_structure(name: str, kind: str, value) -> None:
+    """An input declared symmetric must be (the gradient on the symmetric matrices, sym(G), is
+    right only there); one declared spd must also be positive definite (logdet, a Cholesky)."""
+    import numpy as np
+    try:
+        A = np.asarray(value.detach().cpu() if hasattr(value, "detach") else value, dtype=float)
+    except (TypeError, ValueError, RuntimeError):
+        return                                         # a tracer under jax.jit: no value to look at
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise MatdiffError(f"{name} is declared symmetric: give a square matrix, not shape {A.shape}")
+    gap = float(np.max(np.abs(A - A.T), initial=0.0))
+    if not gap <= SYMMETRY_RTOL * max(1.0, float(np.max(np.abs(A), initial=0.0))):
+        raise MatdiffError(f"{name} is declared symmetric, but the value given is not: |{name} - {name}^T| is "
+                           f"up to {gap:.3g}; the gradient with respect to it assumes {name} = {name}^T "
+                           f"(symmetrize it, ({name} + {name}.T) / 2, or declare {name} without sym/spd)")
+    if kind == "spd" and np.all(np.isfinite(A)) and A.size and not np.linalg.eigvalsh((A + A.T) / 2)[0] > 0:
+        raise MatdiffError(f"{name} is declared symmetric positive definite, but the value given has an "
+                           f"eigenvalue {np.linalg.eigvalsh((A + A.T) / 2)[0]:.3g} <= 0")
 
 
 def _show(shape) -> str:

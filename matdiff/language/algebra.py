@@ -204,9 +204,18 @@ def hadamard_pow(k, x: Expr) -> Expr:
     return HadamardPow(k, x)
 
 
+def is_symmetric(x: Expr) -> bool:
+    """A matrix declared symmetric (`S=n,n,sym`), its inverse or its power: S^T = S, S^-T = S^-1."""
+    while isinstance(x, (Inverse, MatPow)):
+        x = x.arg
+    return isinstance(x, Var) and bool(x.structure)
+
+
 def transpose(x: Expr) -> Expr:
     if isinstance(x, Transpose):
         return x.arg
+    if is_symmetric(x):
+        return x
     if isinstance(x, (Zero, Ones)):
         return type(x)(shape_of(x)[::-1])
     if isinstance(x, (Identity, DiagMat)) or is_scalar(x):

@@ -128,6 +128,10 @@ node = dataclass(frozen=True, slots=True, eq=False)
 class Var(Leaf):
     name: str
     shape: Shape | None = None  # None until shapes.infer_shapes
+    # "" or a declared structure of a square matrix: "sym" (S^T = S) or "spd" (also positive
+    # definite); the simplifier drops its transpose, the check samples and perturbs within it, and
+    # a gradient with respect to it is the one on the symmetric matrices (calculus.gradient)
+    structure: str = ""
 
 
 @node

@@ -56,6 +56,7 @@ class Shaped:
     name: str | None = None
     declared: dict = field(default_factory=dict)
     readings: list = field(default_factory=list)    # [Reading]: degenerate readings, for notes
+    structure: dict = field(default_factory=dict)   # name -> "sym" | "spd", as declared (STRUCTURES)
 
     @property
     def names(self) -> dict:
@@ -68,19 +69,20 @@ def infer_shapes(program: Program, shapes: dict | None = None) -> Shaped:
     vectors: when a scalar does not fit (`θ + x` with x declared a 3-vector), or fits only
     awkwardly: by making a matrix a single row or column (`||X θ - y||^2` would make X
     n x 1) or by transposing a scalar (`θ^T x`). A shape given as None is not declared."""
-    shapes = {k: _declared(k, v) for k, v in (shapes or {}).items() if v is not None}
+    structure = {k: s for k, v in (shapes or {}).items() if v is not None for s in [_structure(k, v)] if s}
+    shapes = {k: _declared(k, _without_structure(v)) for k, v in (shapes or {}).items() if v is not None}
     try:
-        first = _Inference(program, shapes, greek_scalar=True).run()
+        first = _Inference(program, shapes, greek_scalar=True, structure=structure).run()
     except ShapeError as error:
         try:
-            return _Inference(program, shapes, greek_scalar=False).run()
+            return _Inference(program, shapes, greek_scalar=False, structure=structure).run()
         except ShapeError:
             raise error from None
     awkward = _awkward(first, shapes)
     if not awkward or not any(F.is_greek_lower(n) and first.inputs[n] == () for n in first.inputs):
         return first
     try:
-        second = _Inference(program, shapes, greek_scalar=False).run()
+        second = _Inference(program, shapes, greek_scalar=False, structure=structure).run()
     except ShapeError:
         return first
     return second if _awkward(second, shapes) < awkward else first
@@ -138,6 +140,50 @@ def _each_identity_apart(root: Expr) -> Expr:
 MAX_DIM = 10 ** 9
 
 
+# A square matrix's declared structure, the last entry of its shape (`S=n,n,sym`,
+# shapes={"S": ("n", "n", "spd")}): what each word means, as the notes and `matdiff parse` say it.
+STRUCTURES = {"sym": "symmetric", "spd": "symmetric positive definite"}
+
+
+def _is_structure_word(d) -> bool:
+    return isinstance(d, str) and d.strip().lower() in STRUCTURES
+
+
+def _structure(name, shape) -> str:
+    """"sym", "spd" or "" for a declared shape. The word comes third, after two equal dimensions;
+    anywhere else it could also be a dimension's name, and both readings are shown."""
+    if isinstance(shape, (str, int)):
+        shape = (shape,)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        return ""                            # not a shape at all: _declared says so
+    words = [i for i, d in enumerate(shape) if _is_structure_word(d)]
+    if not words:
+        return ""
+    word = shape[words[-1]].strip().lower()
+    dims = [str(d).strip()[:40] for d in shape if not _is_structure_word(d) and str(d).strip().isidentifier()
+            or str(d).strip().isdigit()]
+    if len(shape) == 3 and words == [2]:
+        a, b = _declared(name, shape[:2])      # each dimension read (or refused) as any other
+        if a != b:
+            raise ShapeError(f"{name}: a {STRUCTURES[word]} matrix is square, but its shape {a}, {b} has two "
+                             f"different dimensions; declare it {name}={a},{a},{word}")
+        return word
+    given = ",".join(str(d).strip()[:40] for d in shape)
+    n = dims[0] if dims else "n"
+    raise ShapeError(f"{name}={given}: `{word}` could mean a dimension named {word} or that {name} is a "
+                     f"{STRUCTURES[word]} matrix; for the matrix write {name}={n},{n},{word} "
+                     f"(shapes={{{name!r}: ({n!r}, {n!r}, {word!r})}}), for a dimension choose another name")
+
+
+def _without_structure(shape):
+    """The shape without its structure word (checked by _structure first)."""
+    if isinstance(shape, (list, tuple)) and len(shape) == 3 and _is_structure_word(shape[2]):
+        return tuple(shape[:2])
+    return shape
+
+
 def _declared(name, shape) -> tuple:
     if shape is None:
         return None
@@ -145,7 +191,8 @@ def _declared(name, shape) -> tuple:
         shape = (shape,)
     shape = tuple(shape)
     if len(shape) > 2:
-        raise ShapeError(f"{name}: a shape has at most two dimensions, got {shape}")
+        raise ShapeError(f"{name}: a shape has at most two dimensions, got {shape}"
+                         + (f" (a square matrix's shape may end in sym or spd: {name}=n,n,sym)" if len(shape) == 3 else ""))
     out = []
     for d in shape:
         if isinstance(d, str):
@@ -172,8 +219,9 @@ def _too_large(name: str, shown: str) -> ShapeError:
 
 
 class _Inference:
-    def __init__(self, program: Program, declared: dict, greek_scalar: bool):
+    def __init__(self, program: Program, declared: dict, greek_scalar: bool, structure: dict | None = None):
         self.program = program
+        self.structure = structure or {}
         self.declared = declared
         self.greek_scalar = greek_scalar
         self.u = Dims()
@@ -295,7 +343,7 @@ class _Inference:
 
         def rebuild(e: Expr, kids: list) -> Expr:
             if isinstance(e, Var):
-                return Var(e.name, inputs[e.name])
+                return Var(e.name, inputs[e.name], self.structure.get(e.name, ""))
             if isinstance(e, Identity):
                 if final(e.n) == 1:         # a 1x1 identity is the number 1, and prints so, never as I
                     identities.append(Reading("I", (), self.context_of(e.n)))
@@ -317,7 +365,8 @@ class _Inference:
         shape_of(out)  # every node's final shape, checked once more
         readings = self.degenerate(inputs, [out, *(e for _, e in out_defs)]) + identities
         readings = list(dict.fromkeys(readings))            # each once, in order
-        return Shaped(out, out_defs, inputs, self.program.name, dict(self.declared), readings)
+        structure = {n: s for n, s in self.structure.items() if n in inputs}
+        return Shaped(out, out_defs, inputs, self.program.name, dict(self.declared), readings, structure)
 
     def context_of(self, d) -> str:
         """The text of the expression that made dimension d equal 1 (short), or ''."""

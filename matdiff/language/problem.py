@@ -83,7 +83,7 @@ class Problem:
         if not isinstance(name, str):
             raise MatdiffError(f"wrt= names a variable, got {name!r}")
         if name not in self.vars and name in self.shaped.inputs:
-            return Var(name, self.shaped.inputs[name])   # it cancelled out (x^T x - x^T x): gradient 0
+            return Var(name, self.shaped.inputs[name], self.shaped.structure.get(name, ""))   # it cancelled out (x^T x - x^T x): gradient 0
         if name not in self.vars:
             known = ", ".join(self.vars) or "none"
             step = f" ({name} is a step of the program; differentiate with respect to an input)" \

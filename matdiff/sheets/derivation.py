@@ -33,6 +33,7 @@ from matdiff.language.problem import Problem, user_shape
 from matdiff.calculus.record import Recorder, Step
 from matdiff.language.shapes import shape_of
 from matdiff.sheets.rules import distribute, expand, hadamard_as_diag, rewrite, tidy
+from matdiff.calculus.gradient import symmetric_part
 from matdiff.calculus.simplify import simplify
 
 NOTATIONS = ("diag", "hadamard")
@@ -73,6 +74,7 @@ class Derivation:
     inline: dict                              # symbol -> its definition over the inputs
     g_read: Expr = None                       # g as read off, before multiplying out
     simplification: list = field(default_factory=list)   # the Steps from g_read to g (if any)
+    g_general: Expr = None                    # wrt declared symmetric: g for every dW, before sym(g)
 
     @property
     def kind(self) -> str:
@@ -270,9 +272,14 @@ def derive(p: Problem, wrt: str, notation: str = "diag") -> Derivation:
         if len(str(shorter)) < len(str(g)):
             g, simplification = shorter, list(rec)
     g_inline = simplify(substitute(g, inline)) if auxiliary else substitute(g, inline)
+    g_general = None
+    if W.structure:                           # the gradient on the symmetric matrices (calculus.gradient)
+        g_general, g, g_inline = g, symmetric_part(g), symmetric_part(g_inline)
+        if g == g_general:
+            g_general = None                  # already symmetric: nothing to say
     constants = [v for n, v in p.vars.items() if v != W]
     return Derivation(p, W, notation, fname, eqs, auxiliary, constants, lines, trace,
-                      [ps for ps, _ in rounds], terms, g, g_inline, inline, g_read, simplification)
+                      [ps for ps, _ in rounds], terms, g, g_inline, inline, g_read, simplification, g_general)
 
 
 __all__ = ["derive", "Derivation", "Equation", "Line", "NOTATIONS", "computation_order",

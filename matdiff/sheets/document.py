@@ -79,9 +79,11 @@ def _shapes_sentence(d: Derivation) -> str:
     p = d.problem
     groups: dict = {}
     for name, s in p.shaped.inputs.items():
-        groups.setdefault(tuple(s), []).append(latex_name(name))
+        kind = {"sym": "symmetric", "spd": "symmetric positive definite"}.get(p.shaped.structure.get(name))
+        groups.setdefault((tuple(s), kind), []).append(latex_name(name))
     parts = [f"${latex_name(d.fname)} \\in \\mathbb{{R}}$"]
-    parts += [f"${', '.join(names)} \\in {shape_latex(s)}$" for s, names in groups.items()]
+    parts += [f"${', '.join(names)} \\in {shape_latex(s)}$" + (f" {kind}" if kind else "")
+              for (s, kind), names in groups.items()]
     abstract = sorted({n.fn.name for n in postorder(p.f) if isinstance(n, Apply) and n.fn.name not in ELEMENTWISE})
     fns = [f"${function_name(n)}$" for n in abstract]
     if fns:
@@ -278,11 +280,24 @@ def read_off(d: Derivation) -> list:
 QUIET = {"positive_first"}       # rules that only reorder: not worth a line on the sheet
 
 
-def boxed(g: Expr) -> str:
+def boxed(g: Expr, box: bool = True) -> str:
     pieces = chunks(g)
+    if not box:
+        return r"\begin{align*}" + r" \\ ".join(align_rows("g", pieces)) + r".\end{align*}"
     if len(pieces) == 1:
         return r"\[ \boxed{g = " + pieces[0] + r"} \]"
     return r"\[ \boxed{\begin{aligned} g &= " + r" \\ &\quad ".join(pieces) + r"\end{aligned}} \]"
+
+
+def symmetric(d: Derivation) -> list:
+    """wrt declared symmetric: why the answer is sym(g), the gradient on the symmetric matrices."""
+    w, f = latex_name(d.wrt.name), latex_name(d.fname)
+    return [rf"This $g$ gives $d{f} = \langle g, d{w}\rangle$ for every $d{w}$. But ${w}$ is symmetric, and so "
+            rf"is every $d{w}$ it can move by; for those, $\langle g, d{w}\rangle = \langle g^{{\top}}, d{w}\rangle "
+            rf"= \bigl\langle \tfrac12 (g + g^{{\top}}), d{w}\bigr\rangle$, and $\tfrac12 (g + g^{{\top}})$ is the "
+            rf"one matrix of this kind that is itself symmetric. The gradient with respect to the symmetric "
+            rf"${w}$ is therefore the symmetric part of $g$:",
+            boxed(d.g)]
 
 
 def result(d: Derivation) -> list:
@@ -296,7 +311,10 @@ def result(d: Derivation) -> list:
                 itemize([rf"\item ${identity_latex(u)}$" for u in used]), "to"]
     else:
         out.append("Finally we got that")
-    out.append(boxed(d.g))
+    if d.g_general is not None:
+        out += [boxed(d.g_general, box=False)] + symmetric(d)
+    else:
+        out.append(boxed(d.g))
     if d.notation == "diag" and any(isinstance(n, DiagMat) for n in postorder(d.g)):
         out.append(r"Here $\operatorname{diag}(f'(z))$ is the Jacobian of the elementwise function $f$ at $z$ "
                    r"(the diagonal matrix with $f'(z_i)$ on its diagonal).")
