@@ -157,13 +157,15 @@ def _awkward(shaped: Shaped, declared: dict, function_scalar: bool = True) -> in
 
 
 def _flat_products(root: Expr) -> Expr:
-    """`1/3 1 1^T` parses as ((1/3 1) 1^T): one chain of factors, so that each `1` is read
-    beside both its neighbours (the ones vector before a row)."""
-    if not any(isinstance(e, MatMul) for e in postorder(root)):
+    """`1/3 1 1^T` parses as ((1/3 1) 1^T): a product holding a `1` is one chain of factors
+    with the product it stands in, so that the `1` is read beside both its neighbours (the
+    ones vector before a row). Other products keep their grouping: `a^T ((x^T x) X) b`."""
+    if not any(isinstance(e, MatMul) and ONE in e.args for e in postorder(root)):
         return root
     def flat(e: Expr, kids: list) -> Expr:
         if isinstance(e, MatMul):
-            return MatMul(tuple(a for k in kids for a in (k.args if isinstance(k, MatMul) else (k,))))
+            return MatMul(tuple(a for k in kids
+                                for a in (k.args if isinstance(k, MatMul) and ONE in k.args else (k,))))
         return with_children(e, kids) if kids else e
     return transform(root, flat)
 
