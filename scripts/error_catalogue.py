@@ -22,7 +22,7 @@ EXAMPLES = [
     ("ParseError", "a function with the wrong number of arguments", ("parse", "kron(A)")),
     ("ParseError", "the input is empty", ("parse", " ")),
     ("UnknownFunctionError", "a misspelt function", ("parse", "tanhh(x)")),
-    ("UnknownFunctionError", "a function matdiff does not know", ("parse", "mean(x)")),
+    ("UnknownFunctionError", "a function matdiff does not know", ("parse", "median(x)")),
     ("ShapeError", "a product whose inner sizes differ", ("parse", "A B", "--shape", "A=2,3", "--shape", "B=2,3")),
     ("ShapeError", "a sum of different shapes", ("parse", "A + x", "--shape", "A=2,3", "--shape", "x=3")),
     ("ShapeError", "an inverse of a non-square matrix", ("parse", "inv(A)", "--shape", "A=2,3")),

@@ -100,7 +100,7 @@ _GRAMMAR = _grammar_path("matdiff.lark").read_text(encoding="utf-8")
 _PARSER = _load_parser(_GRAMMAR)
 
 # How an expected terminal reads in an error message.
-_FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "TRANSPOSE": "^T", "INV_TRANSPOSE": "^-T", "POWER": "^k",
+_FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "ONES": "a number", "TRANSPOSE": "^T", "INV_TRANSPOSE": "^-T", "POWER": "^k",
              "HPOWER": ".^k", "_SEP": "a new line", "$END": "the end of the input",
              "NORM_SUFFIX": "_F", "_HADAMARD": "∘", "_KRON": "⊗"}
 
