@@ -31,6 +31,8 @@ EXAMPLES = [
     ("ShapeError", "the 2-norm of a matrix (its spectral norm)", ("grad", "||X||_2", "--wrt", "X")),
     ("ShapeError", "a norm of a matrix without a subscript", ("grad", "||A X - B||^2", "--wrt", "X")),
     ("ParseError", "a norm subscript matdiff does not compute", ("parse", "||x||_1")),
+    ("ShapeError", "a `1` that could be the number or a ones vector of no fixed size", ("parse", "sum(1 b^T)")),
+    ("ParseError", "ones(n) with a size that is not a name or a number", ("parse", "ones(x + y)^T z")),
     ("DerivativeError", "a variable that is not in the function", ("grad", "x^T A x", "--wrt", "y")),
     ("DerivativeError", "the gradient of a vector", ("grad", "A x", "--wrt", "x")),
     ("LimitError", "nesting past the limit", ("parse", " + ".join(["x"] * 300))),
