@@ -217,3 +217,19 @@ def test_cli_grad_claim_and_sheet(tmp_path, capsys):
         warnings.simplefilter("error")
         tex = matdiff.sheet("c^T (I - 1/3 1 1^T) x", wrt="x")
     assert r"\mathbf{1}" in tex
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None
+                    and not __import__("os").environ.get("MATDIFF_REQUIRE_PDFLATEX"),
+                    reason="pdflatex is not installed (CI installs it)")
+@pytest.mark.parametrize("src, wrt, shapes", [
+    ("c^T (I - 1/3 1 1^T) x", "x", None),                 # the ones vector
+    ("||X W + b^T - Y||_F^2", "b", None),                 # a row broadcast
+    ("sum(exp(x - alpha))", "x", dict(alpha=())),         # a scalar broadcast
+    ("mean(X .* X)", "X", None),                          # mean
+])
+def test_a_sheet_per_word_compiles(src, wrt, shapes):
+    from matdiff.sheets.pdf import compile_pdf
+    tex = matdiff.sheet(src, wrt=wrt, shapes=shapes)
+    assert r"\mathbf{1}" in tex
+    assert compile_pdf(tex).startswith(b"%PDF")
