@@ -265,8 +265,23 @@ def r_apply(draw, shape, d, o):
     return make(f"{name}({a.text})", shape, lambda v: f(a.fn(v)), a)
 
 
+def r_broadcast(draw, shape, d, o):
+    """A scalar added to a vector or matrix is in every entry (issue 13), as in NumPy."""
+    a, s = sub(draw, shape, d, o), sub(draw, (1, 1), d, o)
+    op = draw(st.sampled_from(["+", "-"]))
+    sign = 1 if op == "+" else -1
+    return make(f"({a.text}) {op} ({s.text})", shape, lambda v: a.fn(v) + sign * s.fn(v), a, s)
+
+
+def r_row_bias(draw, shape, d, o):
+    """A row added to a matrix is in every row (X W + b^T), as in NumPy."""
+    assume(shape[0] > 1 and shape[1] > 1)
+    a, b = sub(draw, shape, d, o), sub(draw, (1, shape[1]), d, o)
+    return make(f"({a.text}) + ({b.text})", shape, lambda v: a.fn(v) + b.fn(v), a, b)
+
+
 RULES_ANY = (r_add, r_neg, r_matmul, r_transpose, r_hadamard, r_hdiv, r_hpow, r_sdiv, r_apply)
-RULES_WIDE = (r_scale,)
+RULES_WIDE = (r_scale, r_broadcast, r_row_bias)
 
 
 # -- square matrices
@@ -390,7 +405,17 @@ def r_kron(draw, shape, d, o):
                 a, b, kron=True)
 
 
-RULES_SCALAR = (r_trace, r_det, r_logdet, r_sum, r_norm, r_logsumexp, r_inner, r_scalar_pow, r_vec, r_kron)
+def r_ones(draw, shape, d, o):
+    """The ones vector on both sides (1_r^T A 1_c, the sum of all entries), or mean(A)."""
+    r, c = dim(draw), dim(draw)
+    a = sub(draw, (r, c), d, o)
+    if draw(st.booleans()):
+        return make(f"mean({a.text})", shape, lambda v: np.array([[np.mean(a.fn(v))]]), a)
+    return make(f"1_{r}^T ({a.text}) 1_{c}", shape, lambda v: np.array([[np.sum(a.fn(v))]]), a)
+
+
+RULES_SCALAR = (r_trace, r_det, r_logdet, r_sum, r_norm, r_logsumexp, r_inner, r_scalar_pow, r_vec, r_kron,
+                r_ones)
 
 
 # -- helpers: positive and well-conditioned expressions

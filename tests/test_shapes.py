@@ -310,7 +310,7 @@ def test_shape_text():
     ("A + B",        dict(A=(2, 3), B=(3, 2)),           "cannot add A (2×3) and B (3×2)"),
     ("A - B",        dict(A=(2, 3), B=(3, 2)),           "cannot add A (2×3) and -B (3×2)"),
     ("W x + b",      dict(W=(2, 3), b=(3,)),             "cannot add W x (2×1) and b (3×1)"),
-    ("x^T x + y",    dict(y=(3,)),                       "cannot add x^T x (1×1) and y (3×1)"),
+    ("A + y",        dict(A=(2, 2), y=(3,)),             "cannot add A (2×2) and y (3×1)"),
     ("A ∘ B",        dict(A=(2, 3), B=(3, 2)),           "cannot multiply elementwise A (2×3) and B (3×2)"),
     ("softmax(X)",   dict(X=(2, 3)),                     "softmax needs a vector, but X (2×3) is not one"),
     ("diag(X)",      dict(X=(2, 3)),                     "diag needs a vector or a square matrix, but X (2×3) is neither"),
@@ -518,16 +518,18 @@ def readings(src, shapes=None):
 
 
 @pytest.mark.parametrize("src, shapes, expected", [
-    ("c^T (I - 1/3 1 1^T) x", None,              [("I", ())]),
-    ("X w + beta",            None,              [("X", (1, "n"))]),
-    ("A x + alpha",           None,              [("A", (1, "n"))]),
-    ("X + alpha",             None,              [("X", ())]),
+    ("tr(X w)",               None,              [("X", (1, "n"))]),
+    ("I x^T x",               None,              [("I", ())]),
     ("a^T b^T",               None,              [("a", ())]),           # a transposed scalar
-    ("softmax(x) + alpha",    None,              [("x", ())]),
-    ("y = A x\nJ = y + alpha", None,             [("A", (1, "n"))]),
     ("1 + ||A X - B||^2",     dict(B=(3, 1)),    [("X", ("n", 1))]),
     ("I + x^T x",             None,              [("I", ())]),
     # what the user meant: no note
+    ("c^T (I - 1/3 1 1^T) x", None,              []),                    # 1 the ones vector, I n×n
+    ("X w + beta",            None,              []),                    # beta broadcast (issue 13)
+    ("A x + alpha",           None,              []),
+    ("X + alpha",             None,              []),
+    ("softmax(x) + alpha",    None,              []),
+    ("y = A x\nJ = y + alpha", None,             []),
     ("c^T (I - 1/3) x",       None,              []),
     ("X w + beta",            dict(X=(1, 3)),    []),                    # declared
     ("a^T x + b",             None,              []),                    # a scalar bias is a scalar
@@ -543,11 +545,11 @@ def test_degenerate_readings_are_recorded(src, shapes, expected):
 
 
 def test_a_note_says_what_was_made_degenerate_and_where():
-    notes = [str(r) for r in S("X w + beta").readings]
-    assert notes == ["X is read as a single row (1×n), not a matrix, so that `X w + beta` fits; "
+    notes = [str(r) for r in S("tr(X w)").readings]
+    assert notes == ["X is read as a single row (1×n), not a matrix, so that `tr(X w)` fits; "
                      "declare shapes (shapes= or --shape) if you meant otherwise"]
-    notes = [str(r) for r in S("c^T (I - 1/3 1 1^T) x").readings]
-    assert notes == ["I is 1×1 here, the number 1, so that `I - 1/3 1 1^T` fits; "
+    notes = [str(r) for r in S("I + x^T x").readings]
+    assert notes == ["I is 1×1 here, the number 1, so that `I + x^T x` fits; "
                      "declare shapes (shapes= or --shape) if you meant otherwise"]
 
 
@@ -555,34 +557,37 @@ def test_a_one_by_one_identity_is_the_number_one_and_never_prints_as_I():
     from matdiff.language.expr import ONE
     from matdiff.printing.latex import to_latex
     from matdiff.printing.text import to_text
-    shaped = S("c^T (I - 1/3 1 1^T) x")
+    shaped = S("I + x^T x")
     assert not any(isinstance(e, Identity) for e in postorder(shaped.expr))
-    assert to_text(shaped.expr) == "c^T (1 - 1/3 1 1^T) x"
+    assert to_text(shaped.expr) == "1 + x^T x"
     assert S("c I x").expr == MatMul((Var("c", ("n",)), Var("x", ())))      # a 1x1 I multiplies by 1
     assert S("I x^T x").expr == S("x^T x").expr and [r.name for r in S("I x^T x").readings] == ["I"]
     assert S("I + x^T x").expr.args[0] == ONE
     assert to_text(Identity(1)) == "1" and to_latex(Identity(1)) == "1"      # in a derived result too
 
 
-def test_the_two_readings_of_I_give_different_answers_and_print_differently(rng):
+def test_the_centering_matrix_reads_1_as_the_ones_vector_and_I_as_n_by_n(rng):
+    """Issue 13: `1 1^T` beside I is the matrix of ones, so I is n×n (no note); and `I - 1/3`,
+    the number broadcast to every entry, is the same matrix."""
+    import warnings
     import matdiff
     from helpers_calculus import matdiff_value
-    with pytest.warns(matdiff.MatdiffWarning, match="I is 1×1"):
-        small = matdiff.derive_gradient("c^T (I - 1/3 1 1^T) x", wrt="x")
-    full = matdiff.derive_gradient("c^T (I - 1/3) x", wrt="x")       # I n×n, 1/3 in every entry
-    assert small.text() != full.text() and "I" not in small.text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ones = matdiff.derive_gradient("c^T (I - 1/3 1 1^T) x", wrt="x")
+        broadcast = matdiff.derive_gradient("c^T (I - 1/3) x", wrt="x")
+    assert ones.text() == "∂f/∂x = (I - 1/3 1_n 1_n^T) c"
     c = rng.standard_normal(4)
-    got_small = matdiff_value(small.inlined["x"], dict(c=c), dims=dict(n=4)).ravel()
-    got_full = matdiff_value(full.inlined["x"], dict(c=c), dims=dict(n=4)).ravel()
-    assert np.allclose(got_small, 2 / 3 * c)                                   # 1 - 1/3 = 2/3
-    assert np.allclose(got_full, (np.eye(4) - np.ones((4, 4)) / 3).T @ c)
-    assert not np.allclose(got_small, got_full)
+    centering = np.eye(4) - np.ones((4, 4)) / 3
+    for g in (ones, broadcast):
+        got = matdiff_value(g.inlined["x"], dict(c=c), dims=dict(n=4)).ravel()
+        assert np.allclose(got, centering @ c)
 
 
 def test_every_entry_point_of_the_api_notes_a_degenerate_reading():
     import warnings
     import matdiff
-    src = "X w + beta"
+    src = "tr(X w)"
     calls = [lambda: matdiff.understand(src), lambda: matdiff.gradient(src, wrt="w"),
              lambda: matdiff.derive_gradient(src, wrt="w"), lambda: matdiff.jacobian(src, wrt="w"),
              lambda: matdiff.hessian(src, wrt="w"), lambda: matdiff.differential(src),
@@ -607,13 +612,13 @@ def test_every_entry_point_of_the_api_notes_a_degenerate_reading():
 ])
 def test_every_command_prints_a_note_line_on_standard_error(command, capsys):
     from matdiff.cli import main
-    assert main([command[0], "X w + beta", *command[1:]]) == 0
+    assert main([command[0], "tr(X w)", *command[1:]]) == 0
     out, err = capsys.readouterr()
     notes = [line for line in err.splitlines() if line.startswith("note: ")]
-    assert notes == ["note: X is read as a single row (1×n), not a matrix, so that `X w + beta` fits; "
+    assert notes == ["note: X is read as a single row (1×n), not a matrix, so that `tr(X w)` fits; "
                      "declare shapes (shapes= or --shape) if you meant otherwise"]
     assert "note:" not in out
-    assert main([command[0], "X w + beta", *command[1:], "--shape", "X=1,3"]) == 0
+    assert main([command[0], "tr(X w)", *command[1:], "--shape", "X=1,3"]) == 0
     assert "note:" not in capsys.readouterr().err
 
 
@@ -662,7 +667,7 @@ def test_a_solution_sheet_states_a_degenerate_reading_in_its_question():
     import matdiff
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", matdiff.MatdiffWarning)
-        tex = matdiff.sheet("X w + beta", wrt="w")
+        tex = matdiff.sheet("tr(X w)", wrt="w")
         assert r"\emph{Note:} $X \in \mathbb{R}^{1 \times n}$ is read so, not as a matrix" in tex
-        assert r"\emph{Note:} $I$ is $1 \times 1$ here" in matdiff.sheet("c^T (I - 1/3 1 1^T) x", wrt="x")
+        assert r"\emph{Note:} $I$ is $1 \times 1$ here" in matdiff.sheet("I + x^T x", wrt="x")
     assert "Note:" not in matdiff.sheet("c^T (X w + b)", wrt="w")

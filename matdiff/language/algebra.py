@@ -214,12 +214,41 @@ def is_symmetric(x: Expr) -> bool:
 def transpose(x: Expr) -> Expr:
     if isinstance(x, Transpose):
         return x.arg
-    if is_symmetric(x):
-        return x
     if isinstance(x, (Zero, Ones)):
         return type(x)(shape_of(x)[::-1])
-    if isinstance(x, (Identity, DiagMat)) or is_scalar(x):
+    if isinstance(x, (Identity, DiagMat)) or is_scalar(x) or _symmetric(x):
         return x
+    return Transpose(x)
+
+
+def _symmetric(x: Expr, depth: int = 4) -> bool:
+    """Symmetric by declaration (is_symmetric) or by construction, looked at a few levels deep:
+    I, diag(v), 1 1^T, a product that reads the same transposed (u u^T, A^T B A with B so),
+    and sums and multiples of those; so the centering matrix I - 1/3 1 1^T is its own transpose."""
+    if depth == 0:
+        return False
+    if is_symmetric(x) or isinstance(x, (Identity, DiagMat)):
+        return True
+    if isinstance(x, Ones):
+        return x.shape is not None and x.shape[0] == x.shape[1]
+    if isinstance(x, Add):
+        return all(_symmetric(a, depth - 1) for a in x.args)
+    if isinstance(x, Mul):
+        wide = [a for a in x.args if not is_scalar(a)]
+        return len(wide) == 1 and _symmetric(wide[0], depth - 1)
+    if isinstance(x, MatMul):
+        args, n = x.args, len(x.args)
+        return all(args[n - 1 - i] == transpose_view(args[i]) for i in range(n // 2)) and \
+            (n % 2 == 0 or _symmetric(args[n // 2], depth - 1))
+    return False
+
+
+def transpose_view(x: Expr) -> Expr:
+    """x^T without simplifying beyond the obvious (for comparing factors)."""
+    if isinstance(x, Transpose):
+        return x.arg
+    if isinstance(x, Ones):
+        return Ones(x.shape[::-1])
     return Transpose(x)
 
 

@@ -230,6 +230,16 @@ STRUCTURAL = {
     "kron":      (Kron, 2),
 }
 
+# Words that build a value rather than apply a function (parse.py reads them): the ones
+# vector of a named size, matrixcalculus.org's all-ones vector(1) and matrix(1) (sizes
+# inferred), and the mean of all entries.
+CONSTRUCTORS = {
+    "ones":   "ones(n) is the ones vector of size n, ones(n, m) the n×m matrix of ones",
+    "vector": "vector(1) is the ones vector (its size inferred)",
+    "matrix": "matrix(1) is the matrix of ones (its size inferred)",
+    "mean":   "mean(x) is the mean of all entries of x",
+}
+
 # Other spellings of the same function.
 ALIASES = {"Tr": "tr", "trace": "tr", "inv": "inv",
            **{s: r.name for r in ELEMENTWISE.values() for s in r.spellings}}
@@ -237,7 +247,7 @@ ALIASES = {"Tr": "tr", "trace": "tr", "inv": "inv",
 # Abstract elementwise functions known by default; more are declared by the user.
 DEFAULT_ABSTRACT = frozenset({"Phi", "Psi", "phi", "psi", "Φ", "Ψ", "φ", "ψ"})
 
-BUILTIN = frozenset(ELEMENTWISE) | frozenset(STRUCTURAL) | frozenset(ALIASES)
+BUILTIN = frozenset(ELEMENTWISE) | frozenset(STRUCTURAL) | frozenset(ALIASES) | frozenset(CONSTRUCTORS)
 
 GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",

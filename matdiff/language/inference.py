@@ -18,8 +18,8 @@ from matdiff.language import functions as F
 from matdiff.language.dims import DIM_NAMES, FRESH, Dims, as2, prod
 from matdiff.errors import ParseError, ShapeError
 from matdiff.language.expr import (
-    ONE, Add, Const, DiagMat, DiagOf, Expr, Hadamard, HadamardPow, Identity, Inverse, Kron, LogSumExp, MatMul,
-    MatPow, Mul, Norm, Ones, Program, Softmax, Transpose, Var, Vec, Zero, children, postorder, transform,
+    ONE, Add, Apply, Const, DiagMat, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogSumExp, MatMul,
+    MatPow, Mul, Norm, Ones, Program, Softmax, Sum, Transpose, Var, Vec, Zero, children, postorder, transform,
     with_children,
 )
 from matdiff.limits import check_power
@@ -57,6 +57,7 @@ class Shaped:
     declared: dict = field(default_factory=dict)
     readings: list = field(default_factory=list)    # [Reading]: degenerate readings, for notes
     structure: dict = field(default_factory=dict)   # name -> "sym" | "spd", as declared (STRUCTURES)
+    broadcasts: int = 0   # scalars and rows broadcast in a sum (`x - alpha`, `X W + b^T`)
 
     @property
     def names(self) -> dict:
@@ -65,30 +66,80 @@ class Shaped:
 
 
 def infer_shapes(program: Program, shapes: dict | None = None) -> Shaped:
+    """Fill in every shape, without broadcasting where the expression fits cleanly without it,
+    else with it (NumPy's: a scalar added to a vector or matrix means it in every entry,
+    `x - alpha` is `x - alpha 1`; a row added to a matrix means it in every row, `X W + b^T`
+    is `X W + 1 b^T`), when that reading is clean and the plain one is not: a note on an
+    undeclared name made degenerate (`X w + beta` making X a row), a Greek scalar that made
+    a Latin vector a scalar (`x - alpha`), or a Latin name made a scalar that sum or a norm
+    takes. Where the plain choice made a Greek name a vector (`d = x - mu; d^T inv(S) d`),
+    that choice stands: broadcasting never overrides it."""
+    structure = {k: s for k, v in (shapes or {}).items() if v is not None for s in [_structure(k, v)] if s}
+    shapes = {k: _declared(k, _without_structure(v)) for k, v in (shapes or {}).items() if v is not None}
+    try:
+        plain = _infer_shapes(program, shapes, broadcast=False, structure=structure)
+    except ShapeError as error:
+        try:
+            wide = _infer_shapes(program, shapes, broadcast=True, structure=structure)
+        except ShapeError:
+            raise error from None
+        return wide if wide.broadcasts else _raise(error)
+    if _clean(plain, shapes):
+        return plain
+    try:
+        wide = _Inference(program, shapes, greek_scalar=True, broadcast=True, structure=structure).run()
+    except ShapeError:
+        return plain
+    return wide if wide.broadcasts and _clean(wide, shapes, broadcasting=True) else plain
+
+
+def _raise(error):
+    raise error
+
+
+def _clean(shaped: Shaped, declared: dict, broadcasting: bool = False) -> bool:
+    """No note to give, no Latin lower-case name made a scalar where sum or a norm takes it
+    as a vector (`x - sum(x)`), and, where a Greek name is a scalar, nothing _awkward counts
+    (`x - alpha` making x a scalar). A broadcast reading may leave the function a vector or
+    matrix: that is what it means."""
+    if shaped.readings:
+        return False
+    seen: set = set()
+    for root in [shaped.expr, *(e for _, e in shaped.defs)]:
+        seen.update(postorder(root, done=seen))
+    latin_scalars = {n for n, s in shaped.inputs.items()
+                     if n not in declared and s == () and n[0].islower() and not F.is_greek_lower(n)}
+    if any(isinstance(e, (Sum, Norm)) and isinstance(e.arg, Var) and e.arg.name in latin_scalars for e in seen):
+        return False
+    if broadcasting:
+        return _awkward(shaped, declared, function_scalar=False) == 0
+    greek = any(F.is_greek_lower(n) and s == () for n, s in shaped.inputs.items())
+    return not greek or _awkward(shaped, declared) == 0
+
+
+def _infer_shapes(program: Program, shapes: dict, broadcast: bool, structure: dict) -> Shaped:
     """Fill in every shape. Greek lower-case names are tried as scalars first, then as
     vectors: when a scalar does not fit (`θ + x` with x declared a 3-vector), or fits only
     awkwardly: by making a matrix a single row or column (`||X θ - y||^2` would make X
     n x 1) or by transposing a scalar (`θ^T x`). A shape given as None is not declared."""
-    structure = {k: s for k, v in (shapes or {}).items() if v is not None for s in [_structure(k, v)] if s}
-    shapes = {k: _declared(k, _without_structure(v)) for k, v in (shapes or {}).items() if v is not None}
     try:
-        first = _Inference(program, shapes, greek_scalar=True, structure=structure).run()
+        first = _Inference(program, shapes, greek_scalar=True, broadcast=broadcast, structure=structure).run()
     except ShapeError as error:
         try:
-            return _Inference(program, shapes, greek_scalar=False, structure=structure).run()
+            return _Inference(program, shapes, greek_scalar=False, broadcast=broadcast, structure=structure).run()
         except ShapeError:
             raise error from None
     awkward = _awkward(first, shapes)
     if not awkward or not any(F.is_greek_lower(n) and first.inputs[n] == () for n in first.inputs):
         return first
     try:
-        second = _Inference(program, shapes, greek_scalar=False, structure=structure).run()
+        second = _Inference(program, shapes, greek_scalar=False, broadcast=broadcast, structure=structure).run()
     except ShapeError:
         return first
     return second if _awkward(second, shapes) < awkward else first
 
 
-def _awkward(shaped: Shaped, declared: dict) -> int:
+def _awkward(shaped: Shaped, declared: dict, function_scalar: bool = True) -> int:
     """Undeclared matrices made a single row or column, undeclared Latin vectors made scalars
     (`x - mu` with mu a scalar would make x one), and transposed undeclared scalars."""
     thin = sum(1 for n, s in shaped.inputs.items()
@@ -103,8 +154,22 @@ def _awkward(shaped: Shaped, declared: dict) -> int:
                   and n.arg.name not in declared}
     # the last line is the function: a Greek scalar that leaves it a row or a matrix where a
     # Greek vector would make it a scalar (-y^T log(softmax(theta))) is the awkward reading
-    not_scalar = int(shape_of(shaped.expr) != (1, 1))
+    not_scalar = int(function_scalar and shape_of(shaped.expr) != (1, 1))
     return thin + len(transposed) + not_scalar
+
+
+def _flat_products(root: Expr) -> Expr:
+    """`1/3 1 1^T` parses as ((1/3 1) 1^T): a product holding a `1` is one chain of factors
+    with the product it stands in, so that the `1` is read beside both its neighbours (the
+    ones vector before a row). Other products keep their grouping: `a^T ((x^T x) X) b`."""
+    if not any(isinstance(e, MatMul) and ONE in e.args for e in postorder(root)):
+        return root
+    def flat(e: Expr, kids: list) -> Expr:
+        if isinstance(e, MatMul):
+            return MatMul(tuple(a for k in kids
+                                for a in (k.args if isinstance(k, MatMul) and ONE in k.args else (k,))))
+        return with_children(e, kids) if kids else e
+    return transform(root, flat)
 
 
 def _each_identity_apart(root: Expr) -> Expr:
@@ -219,11 +284,15 @@ def _too_large(name: str, shown: str) -> ShapeError:
 
 
 class _Inference:
-    def __init__(self, program: Program, declared: dict, greek_scalar: bool, structure: dict | None = None):
+    def __init__(self, program: Program, declared: dict, greek_scalar: bool, broadcast: bool = False,
+                 structure: dict | None = None):
         self.program = program
         self.structure = structure or {}
         self.declared = declared
         self.greek_scalar = greek_scalar
+        self.broadcast = broadcast
+        self.broadcasts = 0
+        self.ones_read: dict = {}   # Ones read from a bare `1` in a product -> its text, for errors
         self.u = Dims()
         self.inputs: dict = {}      # name -> Var with a provisional 2-D shape
         self.kinds: dict = {}       # name -> "declared" | "vector" | "matrix" | "scalar"
@@ -263,7 +332,7 @@ class _Inference:
 
     def infer(self, root: Expr) -> Expr:
         """Bottom-up; every node gets a provisional shape, products of a scalar become Mul."""
-        return transform(_each_identity_apart(root), self.rule)
+        return transform(_flat_products(_each_identity_apart(root)), self.rule)
 
     def rule(self, e: Expr, kids: list) -> Expr:
         u = self.u
@@ -279,16 +348,92 @@ class _Inference:
             new = Identity(n)
             self.shape[new] = (n, n)
             return new
+        if isinstance(e, Ones):
+            r, c = e.shape or (None, 1)
+            new = Ones((r if r is not None else u.fresh(), c if c is not None else u.fresh()))
+            self.shape[new] = new.shape
+            return new
+        if isinstance(e, Transpose) and kids[0] == ONE:        # 1^T: a number is never transposed
+            new = Ones((1, u.fresh()))
+            self.shape[new] = new.shape
+            return new
+        if isinstance(e, Apply) and e.fn == Fn("mean"):       # sum(x) / (the number of entries of x)
+            ones = Ones(self.shape[kids[0]])
+            self.shape[ones] = ones.shape
+            count = Sum(ones)
+            self.shape[count] = (1, 1)
+            inverse = HadamardPow(Fraction(-1), count)
+            self.shape[inverse] = (1, 1)
+            total = Sum(kids[0])
+            self.shape[total] = (1, 1)
+            new = Mul((total, inverse))
+            self.shape[new] = (1, 1)
+            return new
         if isinstance(e, MatMul):
-            return self.product(kids)
+            return self.product(self.ones_in_product(e, kids))
         if isinstance(e, Add):
             kids = self.broadcast_numbers(kids)
+            if self.broadcast:
+                kids = self.broadcast_terms(kids)
         new = type(e)(tuple(kids)) if isinstance(e, (Add, Mul, Hadamard, Kron)) else \
             replace(e, arg=kids[0]) if kids else e
         if isinstance(new, DiagMat) and u.find(self.shape[kids[0]][1]) != 1:
             new = DiagOf(kids[0])     # diag of a matrix is its diagonal
         self.shape[new] = SHAPE_RULES[type(new)](new, [self.shape[k] for k in kids], u)
         return new
+
+    def ones(self, written: Expr, bare: bool = True) -> Ones:
+        """The ones vector a `1` stands for: a column whose size the expression fixes. A bare `1`
+        in a product could also be the number: its size must be fixed (finish checks)."""
+        new = Ones((self.u.fresh(), 1))
+        self.shape[new] = new.shape
+        if bare:
+            self.ones_read[new] = " ".join(str(written).split())
+        return new
+
+    def ones_in_product(self, e: Expr, kids: list) -> list:
+        """A `1` in a matrix product is the ones vector where a number would only scale: after
+        a factor that is not 1x1 (`X 1`, `1^T X 1`), or before a row (`1 b^T`, `1 1^T`)."""
+        if ONE not in kids:
+            return kids
+        is_one, find = self.u.is_one, self.u.find
+        out = list(kids)
+        for i, k in enumerate(kids):
+            if k != ONE:
+                continue
+            after_matrix = i > 0 and not is_one(self.shape[out[i - 1]])
+            before_row = i + 1 < len(kids) and not is_one(self.shape[kids[i + 1]]) \
+                and find(self.shape[kids[i + 1]][0]) == 1
+            if after_matrix or before_row:
+                out[i] = self.ones(e)
+        return out
+
+    def broadcast_terms(self, kids: list) -> list:
+        """NumPy's broadcasting in a sum: a scalar term beside a vector or matrix is that scalar
+        in every entry (`x - alpha` is `x - alpha 1`), a row beside a matrix that row in every
+        row (`X W + b^T` is `X W + 1 b^T`)."""
+        is_one, find = self.u.is_one, self.u.find
+        wide = [self.shape[k] for k in kids if not is_one(self.shape[k]) and not isinstance(k, Identity)]
+        if not wide:            # `I + x^T x`: an I of a size nothing fixes is no reason to broadcast
+            return kids
+        tall = [s for s in wide if find(s[0]) != 1]
+        out = []
+        for k in kids:
+            s = self.shape[k]
+            if is_one(s):
+                ones = Ones(wide[0])
+                self.shape[ones] = wide[0]
+                k = Mul((*(k.args if isinstance(k, Mul) else (k,)), ones))     # -alpha 1, not (-alpha) 1
+                self.shape[k] = wide[0]
+                self.broadcasts += 1
+            elif tall and find(s[0]) == 1:
+                ones = Ones((tall[0][0], 1))
+                self.shape[ones] = ones.shape
+                k = MatMul((ones, k))
+                self.shape[k] = (tall[0][0], s[1])
+                self.broadcasts += 1
+            out.append(k)
+        return out
 
     def product(self, kids: list) -> Expr:
         """Juxtaposition, left to right: a 1x1 factor scales, anything else chains."""
@@ -339,6 +484,9 @@ class _Inference:
             return (r,) if kind == "vector" or c == 1 and kind != "matrix" else (r, c)
 
         inputs = {n: user_shape(n, v) for n, v in self.inputs.items()}
+        fixed = {d for v in self.inputs.values() for d in map(final, v.shape)} | \
+            {d for s in self.declared.values() if s for d in s}
+        free = {final(d) for o in self.ones_read for d in self.shape[o]} - fixed - {1}
         identities: list = []               # Readings of the I's that came out 1x1
 
         def rebuild(e: Expr, kids: list) -> Expr:
@@ -349,7 +497,12 @@ class _Inference:
                     identities.append(Reading("I", (), self.context_of(e.n)))
                     return ONE
                 return Identity(final(e.n))
-            if isinstance(e, (Ones, Zero)):
+            if isinstance(e, Ones):
+                shape = tuple(final(d) for d in self.shape[e])
+                if e in self.ones_read and any(d in free for d in shape):
+                    raise self.free_ones(e, shape)
+                return ONE if shape == (1, 1) else Ones(shape)
+            if isinstance(e, Zero):
                 return replace(e, shape=tuple(final(d) for d in self.shape[e]))
             if isinstance(e, MatMul):       # a 1x1 identity (now 1) in a product multiplies by 1
                 kids = [k for k in kids if k != ONE] or [ONE]
@@ -366,7 +519,16 @@ class _Inference:
         readings = self.degenerate(inputs, [out, *(e for _, e in out_defs)]) + identities
         readings = list(dict.fromkeys(readings))            # each once, in order
         structure = {n: s for n, s in self.structure.items() if n in inputs}
-        return Shaped(out, out_defs, inputs, self.program.name, dict(self.declared), readings, structure)
+        return Shaped(out, out_defs, inputs, self.program.name, dict(self.declared), readings,
+                      structure=structure, broadcasts=self.broadcasts)
+
+    def free_ones(self, e: Ones, shape) -> ShapeError:
+        """A bare `1` read as the ones vector whose size nothing in the expression fixes: as the
+        number it would mean something else, so both readings are shown."""
+        return ShapeError(f"`{self.ones_read[e]}` could be the number 1 or the ones vector of a size "
+                          f"nothing in the expression fixes; "
+                          f"as the number 1 it can be left out; the ones vector needs its size, "
+                          f"as in 1_n or ones(n)")
 
     def context_of(self, d) -> str:
         """The text of the expression that made dimension d equal 1 (short), or ''."""
@@ -410,6 +572,8 @@ class _Inference:
         """Free dimensions get n, m, k, ... in order of first appearance, avoiding taken names."""
         taken = {d for s in self.declared.values() if s for d in s if isinstance(d, str)}
         taken |= set(self.inputs) | set(self.defined)
+        taken |= {d for e in self.shape if isinstance(e, Ones) for d in e.shape
+                  if isinstance(d, str) and not d.startswith(FRESH)}          # 1_n names its n
         pool = [n for n in DIM_NAMES if n not in taken] + \
                [f"n{i}" for i in range(1, 1000) if f"n{i}" not in taken]
         names: dict = {}

@@ -25,8 +25,8 @@ from matdiff.language import functions as F
 from matdiff.errors import LimitError, MatdiffError, ParseError, UnknownFunctionError, caret
 from matdiff.limits import MAX_DIGITS, budgeted, check_depth, check_text, tick
 from matdiff.language.expr import (
-    MINUS_ONE, Add, Apply, Assign, Const, Det, Expr, Fn, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, MatMul, MatPow, Mul, Norm, Program, Transpose, Var,
+    MINUS_ONE, ONE, Add, Apply, Assign, Const, Det, Expr, Fn, Hadamard, HadamardPow, Identity,
+    Inverse, Kron, LogDet, MatMul, MatPow, Mul, Norm, Ones, Program, Transpose, Var,
 )
 
 
@@ -100,7 +100,7 @@ _GRAMMAR = _grammar_path("matdiff.lark").read_text(encoding="utf-8")
 _PARSER = _load_parser(_GRAMMAR)
 
 # How an expected terminal reads in an error message.
-_FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "TRANSPOSE": "^T", "INV_TRANSPOSE": "^-T", "POWER": "^k",
+_FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "ONES": "a number", "TRANSPOSE": "^T", "INV_TRANSPOSE": "^-T", "POWER": "^k",
              "HPOWER": ".^k", "_SEP": "a new line", "$END": "the end of the input",
              "NORM_SUFFIX": "_F", "_HADAMARD": "∘", "_KRON": "⊗"}
 
@@ -262,6 +262,8 @@ class ToExpr(Transformer):
 
     def _apply(self, f: _Callee, args: list) -> Expr:
         name = f.fn.name
+        if name in F.CONSTRUCTORS and not f.fn.order:
+            return self._construct(name, args, f.pos)
         node, arity = F.STRUCTURAL.get(name, (None, 1))
         if len(args) != arity:
             raise self._error(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", f.pos)
@@ -273,6 +275,38 @@ class ToExpr(Transformer):
         if name == "log" and isinstance(x, Det) and f.fn.order == 0:
             return LogDet(x.arg)                         # log(det(A)) is logdet(A)
         return Apply(f.fn, x)
+
+    def _construct(self, name: str, args: list, pos: int) -> Expr:
+        """ones(n), ones(n, m), vector(1), matrix(1): the ones vector or matrix; mean(x), which
+        inference writes as sum(x) over the number of entries once x's shape is known."""
+        if name == "ones" and len(args) in (1, 2):
+            dims = [self._dim(a, pos) for a in args]
+            return Ones((dims[0], dims[1] if len(dims) == 2 else 1))
+        if name in ("vector", "matrix") and args == [ONE]:
+            return Ones((None, 1 if name == "vector" else None))
+        if name == "mean" and len(args) == 1:
+            return Apply(Fn("mean"), args[0])
+        raise self._error(f"{F.CONSTRUCTORS[name]}; got {name}({', '.join(map(str, args))})", pos)
+
+    def _dim(self, a: Expr, pos: int):
+        """A size written in ones(n): a name or a positive whole number."""
+        if isinstance(a, Var):
+            return a.name
+        if isinstance(a, Const) and a.value.denominator == 1 and 1 <= a.value <= 10 ** 9:
+            return int(a.value)
+        raise self._error(f"ones(n): the size n is a name or a positive whole number, got {a}", pos)
+
+    def ones(self, tok):
+        """1_n (its size named), 1_{3}, 𝟙 and 𝟙_n: the ones vector; a bare 𝟙 has its size inferred."""
+        size = str(tok).partition("_")[2].strip("{}")
+        if not size:
+            return Ones((None, 1))
+        if size.isdigit():
+            self._check_digits(tok)
+            if not 1 <= int(size) <= 10 ** 9:
+                raise self._error(f"the ones vector {tok}: its size is a positive whole number", tok.start_pos)
+            return Ones((int(size), 1))
+        return Ones((size, 1))
 
     def _error(self, message: str, pos: int, cls=ParseError) -> ParseError:
         return _error_at(self.src, message, pos, cls)

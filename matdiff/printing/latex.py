@@ -196,15 +196,12 @@ class LatexPrinter:
             return self.memo[e]
         if top:
             self.warm(e)
-        k = broadcast_number(e)
-        if k is not None:
-            return self(k, top)
         return LATEX[type(e)](e, self)
 
     def wrap(self, e: Expr, level: int, strict: bool = False) -> str:
         """e, in parentheses if it binds looser than `level` (or as loose, when strict)."""
         s = self(e, top=False)
-        p = 50 if e in self.names else precedence(broadcast_number(e) or e)
+        p = 50 if e in self.names else precedence(e)
         return parens(s) if p < level or (strict and p == level) else s
 
     def warm(self, e: Expr) -> None:
@@ -240,7 +237,10 @@ class LatexPrinter:
 
 
 def l_add(e, p):
-    out = p.wrap(e.args[0], SUM)
+    first = e.args[0]
+    if first not in p.names and broadcast_number(first) is not None:
+        first = broadcast_number(first)         # 1 - x: a number in a sum is in every entry
+    out = p.wrap(first, SUM)
     for a in e.args[1:]:
         if a not in p.names and broadcast_number(a) is not None:
             a = broadcast_number(a)

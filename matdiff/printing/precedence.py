@@ -26,4 +26,6 @@ def precedence(e) -> int:
         return SUM                              # a leading minus binds like a sum
     if isinstance(e, Const) and e.value.denominator != 1:
         return PRODUCT                          # 1/2 reads as a division
+    if isinstance(e, Ones) and e.shape and e.shape[1] != 1:
+        return PRODUCT if e.shape[0] != 1 else POSTFIX   # 1_n 1_m^T is a product, 1_n^T a transpose
     return PRECEDENCE[type(e)]

@@ -111,6 +111,11 @@ def sympy_str(expr) -> str:
 
 
 class _Printer(SympyLatexPrinter):
+    def _print_OneMatrix(self, e):
+        """The ones vector bold, as matdiff's own LaTeX writes it (SymPy writes a plain 1)."""
+        r, c = e.shape
+        return r"\mathbf{1}" if c == 1 else r"\mathbf{1}^{\top}" if r == 1 else r"\mathbf{1}\mathbf{1}^{\top}"
+
     def _print_ElementwiseApplyFunction(self, e):
         found = _name_order(e.function.expr, e.function.variables[0])
         if found is None:

@@ -9,6 +9,7 @@ from matdiff.language.expr import (
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, postorder,
 )
+from matdiff.language.dims import dim_text
 from matdiff.language.shapes import shape_of
 from matdiff.language.algebra import is_negative
 from matdiff.printing.precedence import HADAMARD, POSTFIX, PRODUCT, SUM, precedence
@@ -70,15 +71,12 @@ class TextPrinter:
     def __call__(self, e: Expr, top: bool = True) -> str:
         if not top and e in self.names:
             return self.names[e]
-        number = broadcast_number(e)
-        if number is not None:
-            return self(number, top)
         return TEXT[type(e)](e, self)
 
     def wrap(self, e: Expr, level: int, strict: bool = False) -> str:
         """e, in parentheses if it binds looser than `level` (or as loose, when strict)."""
         s = self(e, top=False)
-        p = 50 if e in self.names else precedence(broadcast_number(e) or e)
+        p = 50 if e in self.names else precedence(e)
         return f"({s})" if p < level or (strict and p == level) else s
 
     def chain(self, args, sep: str, level: int) -> str:
@@ -87,7 +85,10 @@ class TextPrinter:
 
 
 def t_add(e, p):
-    out = p.wrap(e.args[0], SUM)
+    first = e.args[0]
+    if first not in p.names and broadcast_number(first) is not None:
+        first = broadcast_number(first)         # 1 - x: a number in a sum broadcasts when read back
+    out = p.wrap(first, SUM)
     for a in e.args[1:]:
         if a not in p.names and broadcast_number(a) is not None:
             a = broadcast_number(a)             # x - 1, not x + (-1) 1
@@ -171,9 +172,13 @@ def call(name):
 
 
 def t_ones(e) -> str:
-    """A column of ones is 1, a row 1^T, a matrix of them 1 1^T."""
+    """The ones vector with its size, so that it reads back as itself and never as the number 1:
+    a column 1_n, a row 1_n^T, a matrix 1_n 1_m^T (ones(n) where the size is a product)."""
     r, c = e.shape if e.shape else (1, 1)
-    return "1" if c == 1 else "1^T" if r == 1 else "1 1^T"
+    def one(d) -> str:
+        return f"1_{d}" if isinstance(d, int) or (isinstance(d, str) and d.isidentifier()) else \
+            f"ones({dim_text(d).replace('·', ' * ')})"
+    return one(r) if c == 1 else f"{one(c)}^T" if r == 1 else f"{one(r)} {one(c)}^T"
 
 
 def t_differential(e, p):

@@ -1,0 +1,235 @@
+"""Issue 13, items 1 and 2: the ones vector and matrix, and broadcasting.
+
+Every problem here is written the way users write it and compared with the same function
+written by hand in NumPy: the gradient against finite differences of the hand-written
+function, the Jacobian and Hessian against finite differences of matdiff's own gradient and
+value, the SymPy result against matdiff's evaluator (tests/helpers_calculus.py evaluates SymPy
+independently), and the generated NumPy code against the same (JAX and PyTorch: the text
+compiles). The readings (which `1` is the ones vector, what broadcasts) are tested by shape.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import matdiff
+from conftest import S
+from helpers_calculus import (
+    Case, draw_all, fd_gradient, matdiff_value, max_rel_err, sympy_evaluate, to2d,
+)
+from matdiff.codegen.generate import emit
+from matdiff.errors import MatdiffError, ShapeError
+from matdiff.language.expr import Ones, postorder
+from matdiff.printing.text import to_text
+
+N, M, K = 4, 3, 2
+ONES = np.ones(N)
+
+
+def _center(n):
+    return np.eye(n) - np.ones((n, n)) / 3
+
+
+CASES = [
+    Case("ones-sum", "1^T x", "x", dict(x=(N,)), lambda x: x.sum()),
+    Case("ones-outer", "c^T x 1^T d", "x", dict(c=(N,), x=(N,), d=(M,)),
+         lambda c, x, d: (c @ x) * d.sum()),
+    Case("ones-bias", "||X W + 1 b^T - Y||_F^2", "b", dict(X=(N, M), W=(M, K), b=(K,), Y=(N, K)),
+         lambda X, W, b, Y: np.sum((X @ W + np.outer(np.ones(N), b) - Y) ** 2)),
+    Case("ones-both-sides", "1^T X 1", "X", dict(X=(N, M)), lambda X: X.sum()),
+    Case("centering", "c^T (I - 1/3 1 1^T) x", "x", dict(c=(N,), x=(N,)),
+         lambda c, x: c @ _center(N) @ x),
+    Case("centering-quadratic", "x^T (I - 1/3 1 1^T) x", "x", dict(x=(N,)),
+         lambda x: x @ _center(N) @ x),
+    Case("ones-named", "1_n^T exp(x)", "x", dict(x=("n",)), lambda x: np.exp(x).sum()),
+    Case("ones-double-struck", "𝟙^T (x .* x)", "x", dict(x=(N,)), lambda x: (x * x).sum()),
+    Case("ones-function", "ones(n)^T A x", "x", dict(A=("n", M), x=(M,)), lambda A, x: (A @ x).sum()),
+    Case("ones-vector-1", "vector(1)^T log(x)", "x", dict(x=(N,)), lambda x: np.log(x).sum(),
+         kinds=dict(x="pos")),
+    Case("ones-matrix-1", "sum(matrix(1) ∘ X ∘ X)", "X", dict(X=(N, M)), lambda X: (X * X).sum()),
+    Case("scalar-minus", "||x - alpha||^2", "alpha", dict(x=(N,), alpha=()),
+         lambda x, alpha: np.sum((x - alpha) ** 2)),
+    Case("scalar-minus-x", "||x - alpha||^2", "x", dict(x=(N,), alpha=()),
+         lambda x, alpha: np.sum((x - alpha) ** 2)),
+    Case("scalar-exp", "sum(exp(x - alpha))", "alpha", dict(x=(N,), alpha=()),
+         lambda x, alpha: np.exp(x - alpha).sum()),
+    Case("scalar-expression", "||x - sum(x) / 4||^2", "x", dict(x=(N,)),
+         lambda x: np.sum((x - x.sum() / 4) ** 2)),
+    Case("exp-scale", "c^T (exp(beta) x)", "beta", dict(c=(N,), x=(N,), beta=()),
+         lambda c, x, beta: np.exp(beta) * (c @ x)),
+    Case("row-bias", "||X W + b^T - Y||_F^2", "b", dict(X=(N, M), W=(M, K), b=(K,), Y=(N, K)),
+         lambda X, W, b, Y: np.sum((X @ W + b - Y) ** 2)),
+    Case("row-bias-W", "||X W + b^T - Y||_F^2", "W", dict(X=(N, M), W=(M, K), b=(K,), Y=(N, K)),
+         lambda X, W, b, Y: np.sum((X @ W + b - Y) ** 2)),
+    Case("scalar-bias", "||X w + beta - y||^2", "beta", dict(X=(N, M), w=(M,), beta=(), y=(N,)),
+         lambda X, w, beta, y: np.sum((X @ w + beta - y) ** 2)),
+    Case("matrix-plus-scalar", "sum(tanh(X + alpha))", "alpha", dict(X=(N, M), alpha=()),
+         lambda X, alpha: np.tanh(X + alpha).sum()),
+    Case("mean-vector", "mean(x .* x)", "x", dict(x=(N,)), lambda x: np.mean(x * x)),
+    Case("mean-matrix", "mean(X)", "X", dict(X=(N, M)), lambda X: np.mean(X)),
+    Case("mean-centered", "||x - mean(x)||^2", "x", dict(x=(N,)), lambda x: np.sum((x - x.mean()) ** 2)),
+]
+IDS = [c.id for c in CASES]
+DIMS = dict(n=N)
+
+
+def _values(case, rng):
+    shapes = {k: tuple(N if d == "n" else d for d in s) for k, s in case.shapes.items()}
+    return draw_all(shapes, rng, case.kinds)
+
+
+def _user_shapes(case):
+    return case.shapes
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_gradient_against_finite_differences_of_the_hand_written_function(case, rng):
+    g = matdiff.derive_gradient(case.src, case.wrt, shapes=_user_shapes(case))
+    for _ in range(2):
+        values = _values(case, rng)
+        got = matdiff_value(g.inlined[case.wrt], values, dims=DIMS)
+        want = fd_gradient(case.f, values, case.wrt)
+        assert max_rel_err(got, to2d(want)) < 1e-5, (case.src, g.text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_the_same_gradient_undeclared(case, rng):
+    """Read without declared shapes (a Greek name may then be a vector, as _awkward decides:
+    `||x - alpha||^2` alone reads alpha as a vector), the gradient passes its check."""
+    g = matdiff.derive_gradient(case.src, case.wrt)
+    assert g.check().ok, (case.src, g.text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_jacobian_and_hessian_pass_their_checks(case):
+    h = matdiff.derive_hessian(case.src, case.wrt, shapes=_user_shapes(case))
+    assert h.check().ok, case.src
+    j = matdiff.derive_jacobian(case.src.replace("||", "").replace("^2", "").replace("_F", "")
+                                if case.id.startswith("row-bias") else case.src, case.wrt,
+                                shapes=_user_shapes(case))
+    assert j.check().ok, case.src
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_sympy_result_evaluates_to_matdiffs_own(case, rng):
+    g = matdiff.derive_gradient(case.src, case.wrt, shapes=_user_shapes(case))
+    values = _values(case, rng)
+    got = sympy_evaluate(g.sympy()[case.wrt], values, dims=DIMS)
+    want = matdiff_value(g.inlined[case.wrt], values, dims=DIMS)
+    assert max_rel_err(np.asarray(got, dtype=float).reshape(np.shape(want)), want) < 1e-8, case.src
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_generated_code_agrees_and_compiles_for_every_backend(case, rng):
+    fn = matdiff.lambdify(case.src, wrt=case.wrt, shapes=_user_shapes(case))
+    values = _values(case, rng)
+    value, grads = fn(**values)
+    assert np.isclose(value, case.f(**values))
+    want = fd_gradient(case.f, values, case.wrt)
+    assert max_rel_err(to2d(grads[case.wrt]), to2d(want)) < 1e-5
+    for backend in ("jax", "torch"):
+        text = emit(case.src, wrt=case.wrt, backend=backend, shapes=_user_shapes(case))
+        compile(text, f"<{backend}>", "exec")     # reviewed: compiled, never executed
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_printed_results_read_back_as_the_same_function(case, rng):
+    """Text: `1_n`, never a bare 1 where the number would be read; it re-parses to the same
+    value. LaTeX: the bold 1."""
+    shaped = S(case.src, _user_shapes(case))
+    again = S(to_text(shaped.expr), _user_shapes(case))
+    values = _values(case, rng)
+    assert np.allclose(matdiff_value(shaped.expr, values, DIMS), matdiff_value(again.expr, values, DIMS))
+    g = matdiff.derive_gradient(case.src, case.wrt, shapes=_user_shapes(case))
+    *steps, last = g.text().splitlines()           # named steps z1 = ..., then ∂f/∂x = ...
+    back = S("\n".join([*steps, last.split("= ", 1)[1]]), _user_shapes(case))
+    assert np.allclose(matdiff_value(back.expr, values, DIMS), matdiff_value(g.inlined[case.wrt], values, DIMS))
+    if any(isinstance(e, Ones) for e in postorder(shaped.expr)):
+        assert r"\mathbf{1}" in matdiff.latex(case.src, shapes=_user_shapes(case))
+
+
+def test_the_centering_matrix_answer():
+    g = matdiff.derive_gradient("c^T (I - 1/3 1 1^T) x", wrt="x")
+    assert g.text() == "∂f/∂x = (I - 1/3 1_n 1_n^T) c"
+    assert r"\mathbf{1}" in matdiff.latex(g)
+
+
+@pytest.mark.parametrize("src, inputs, out", [
+    ("1^T x",                  dict(x=("n",)),                      ()),
+    ("x 1^T",                  dict(x=("n",)),                      ("n", "m")),
+    ("X 1",                    dict(X=("n", "m")),                  ("n",)),
+    ("1^T X 1",                dict(X=("n", "m")),                  ()),
+    ("X W + 1 b^T",            dict(X=("n", "m"), W=("m", "k"), b=("k",)), ("n", "k")),
+    ("X W + b^T",              dict(X=("n", "m"), W=("m", "k"), b=("k",)), ("n", "k")),
+    ("x - alpha",              dict(x=("n",), alpha=()),            ("n",)),
+    ("X w + beta",             dict(X=("n", "m"), w=("m",), beta=()), ("n",)),
+    ("exp(beta) x",            dict(beta=(), x=("n",)),             ("n",)),
+    ("1 - x^T x",              dict(x=("n",)),                      ()),     # a number where a scalar fits
+    ("1/2 x^T x",              dict(x=("n",)),                      ()),
+    ("2 X",                    dict(X=("n", "m")),                  ("n", "m")),
+    ("1_k^T x",                dict(x=("k",)),                      ()),
+    ("a^T x + b",              dict(a=("n",), x=("n",), b=()),      ()),     # a scalar bias stays a scalar
+    ("d = x - mu\nL = d^T inv(S) d", dict(x=("n",), mu=("n",), S=("n", "n")), ()),   # mu a vector
+])
+def test_readings(src, inputs, out):
+    from matdiff.language.problem import user_shape
+    from matdiff.language.shapes import shape_of
+    shaped = S(src)
+    assert shaped.inputs == inputs and not shaped.readings
+    r, c = shape_of(shaped.expr)
+    assert (() if (r, c) == (1, 1) else (r,) if c == 1 else (r, c)) == out
+
+
+def test_a_bare_1_whose_size_nothing_fixes_is_refused_showing_both_readings():
+    with pytest.raises(ShapeError, match="could be the number 1 or the ones vector") as e:
+        S("sum(1 b^T)")
+    assert "1_n" in str(e.value)
+    for src in ("sum(1 b^T)", "1^T 1"):
+        with pytest.raises(MatdiffError):
+            matdiff.gradient(src, wrt="b")
+
+
+@pytest.mark.parametrize("src, message", [
+    ("ones(x + y)", "the size n is a name or a positive whole number"),
+    ("vector(2)", "vector(1) is the ones vector"),
+    ("ones(n, m, k)", "ones(n) is the ones vector"),
+    ("mean(x, y)", "mean(x) is the mean"),
+    ("1_0^T x", "its size is a positive whole number"),
+])
+def test_constructor_misuse_is_a_located_error(src, message):
+    with pytest.raises(MatdiffError) as e:
+        S(src)
+    assert message in str(e.value) and str(e.value).startswith("line 1, column ")
+
+
+def test_cli_grad_claim_and_sheet(tmp_path, capsys):
+    from matdiff.cli import main
+    assert main(["grad", "||X W + b^T - Y||_F^2", "--wrt", "b", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "1_n" in out and "check passed" in out
+    for claim, ok in (("-2 1_n^T (x - alpha 1_n)", True), ("-2 sum(x - alpha)", True),
+                      ("2 1_n^T (x - alpha 1_n)", False)):
+        code = main(["check", "||x - alpha||^2", "--wrt", "alpha", "--shape", "alpha=", "--claim", claim])
+        assert (code == 0) == ok, claim
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tex = matdiff.sheet("c^T (I - 1/3 1 1^T) x", wrt="x")
+    assert r"\mathbf{1}" in tex
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None
+                    and not __import__("os").environ.get("MATDIFF_REQUIRE_PDFLATEX"),
+                    reason="pdflatex is not installed (CI installs it)")
+@pytest.mark.parametrize("src, wrt, shapes", [
+    ("c^T (I - 1/3 1 1^T) x", "x", None),                 # the ones vector
+    ("||X W + b^T - Y||_F^2", "b", None),                 # a row broadcast
+    ("sum(exp(x - alpha))", "x", dict(alpha=())),         # a scalar broadcast
+    ("mean(X .* X)", "X", None),                          # mean
+])
+def test_a_sheet_per_word_compiles(src, wrt, shapes):
+    from matdiff.sheets.pdf import compile_pdf
+    tex = matdiff.sheet(src, wrt=wrt, shapes=shapes)
+    assert r"\mathbf{1}" in tex
+    assert compile_pdf(tex).startswith(b"%PDF")
