@@ -198,6 +198,10 @@ NP_DERIV = {
     "relu": (lambda z: np.maximum(z, 0), lambda z: float(z > 0)),
     "softplus": (lambda z: np.logaddexp(0, z), lambda z: 1 / (1 + np.exp(-z))),
     "sqrt": (np.sqrt, lambda z: 0.5 / np.sqrt(z)),
+    "sign": (np.sign, lambda z: 0.0), "abs": (np.abs, np.sign),
+    "tan": (np.tan, lambda z: 1 / np.cos(z) ** 2), "arctan": (np.arctan, lambda z: 1 / (1 + z * z)),
+    "arcsin": (np.arcsin, lambda z: 1 / np.sqrt(1 - z * z)), "arccos": (np.arccos, lambda z: -1 / np.sqrt(1 - z * z)),
+    "sinh": (np.sinh, np.cosh), "cosh": (np.cosh, np.sinh),
     "Phi": (np.sin, np.cos),                          # Phi = sin when the result is evaluated
 }
 
