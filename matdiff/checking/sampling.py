@@ -11,7 +11,7 @@ says so.
 Inputs are drawn again, too, where finite differences cannot be trusted, and the
 check says so: where relu's argument, the argument of log or sqrt, or a matrix
 that is inverted sits so near 0 or singular that the smallest difference step
-would cross it, the argument of arcsin or arccos so near ±1, or where the
+would cross it, the argument of arcsin or arccos so near ±1, that of tan so near a pole, or where the
 differences come out NaN. Where such a point is near
 but not that near, the differences step short of it (`reach`). A disagreement is
 never a reason to draw again: that would hide a wrong formula.
@@ -170,6 +170,8 @@ def finite_inputs(f: Expr, shaped: Shaped, rng, dims: dict, also: tuple = ()) ->
 _EDGES = frozenset(name for name, r in F.ELEMENTWISE.items() if r.kink_at_zero or r.domain == "positive")
 # the edges of the domain (-1, 1) at ±1 (arcsin, arccos)
 _UNIT = frozenset(name for name, r in F.ELEMENTWISE.items() if r.domain == "unit")
+# poles at pi/2 + k pi (tan)
+_POLES = frozenset(name for name, r in F.ELEMENTWISE.items() if r.poles_at_half_pi)
 
 
 def rough_points(exprs) -> list:
@@ -182,6 +184,8 @@ def rough_points(exprs) -> list:
             out.append((f"the argument of {n.fn.name}", n.arg, "entries"))
         elif isinstance(n, Apply) and n.fn.name in _UNIT:
             out.append((f"the argument of {n.fn.name}", n.arg, "unit"))
+        elif isinstance(n, Apply) and n.fn.name in _POLES:
+            out.append((f"the argument of {n.fn.name}", n.arg, "poles"))
         elif isinstance(n, HadamardPow) and (n.k < 0 or n.k.denominator != 1):
             out.append((f"the base of .^ {n.k}", n.arg, "entries"))
         elif isinstance(n, Norm):
@@ -226,12 +230,14 @@ def reach(points: list, at, dims: dict, least: float) -> float | str:
             dist, move = np.linalg.norm(b), np.linalg.norm(move)
         elif kind == "unit":                    # the edges of (-1, 1)
             dist = np.nan_to_num(1 - np.abs(b), nan=-1.0)
+        elif kind == "poles":                   # pi/2 + k pi
+            dist = np.abs(np.remainder(b, np.pi) - np.pi / 2)
         else:
             dist, move = np.abs(b), move
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.where(move > 0, STEP * dist / np.where(move > 0, move, 1.0), np.inf) / 2
         r = float(np.min(r)) if np.size(r) else STEP
         if not r >= least:                      # NaN counts as too near
-            return f"{what} near {'singular' if kind == 'matrix' else '±1' if kind == 'unit' else '0'}"
+            return f"{what} near {'singular' if kind == 'matrix' else '±1' if kind == 'unit' else 'a pole' if kind == 'poles' else '0'}"
         out = min(out, r)
     return out

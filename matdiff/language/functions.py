@@ -72,6 +72,9 @@ class Elementwise:
     # the numerical check (sampling.py): f has a kink at 0 (relu), so finite differences must not
     # step across 0 there. A "positive" domain has its edge at 0 and counts the same
     kink_at_zero: bool = False
+    # the numerical check (sampling.py): f has poles at pi/2 + k pi (tan), which finite differences
+    # must not step across either
+    poles_at_half_pi: bool = False
     # LaTeX of f(x) itself (order 0) where it is not `latex(x)`: "{x}" marks the argument
     latex_applied: str | None = None
 
@@ -264,7 +267,7 @@ NONSMOOTH_AND_TRIG = (
     Elementwise(
         "tan", numpy=_numpy_tan,
         code=_same("{m}.tan({x})"), code_derivatives=("op:tan",),
-        sympy=lambda sp, t: sp.tan(t), latex=r"\tan",
+        sympy=lambda sp, t: sp.tan(t), latex=r"\tan", poles_at_half_pi=True,
         y_forms=("1 + {y} ** 2", "2 * {y} * (1 + {y} ** 2)", "(2 + 6 * {y} ** 2) * (1 + {y} ** 2)")),
     Elementwise(
         "arcsin", numpy=lambda np: _numpy_arcsin(np, 1),
@@ -310,14 +313,22 @@ STRUCTURAL = {
     "kron":      (Kron, 2),
 }
 
-# Other spellings of the same function.
-ALIASES = {"Tr": "tr", "trace": "tr", "inv": "inv",
+# Words that are another expression, built from the argument: the printers write that expression,
+# which reads back the same. norm1(X) is the entrywise 1-norm, the sum of |X_ij| (as
+# matrixcalculus.org reads it), for a vector its 1-norm.
+SPELLED = {
+    "norm1": lambda x: Sum(Apply(Fn("abs"), x)),
+}
+
+# Other spellings of the same function. norm2 is the Euclidean norm, Frobenius of a matrix
+# (as matrixcalculus.org reads it): norm's
+ALIASES = {"Tr": "tr", "trace": "tr", "inv": "inv", "norm2": "norm",
            **{s: r.name for r in ELEMENTWISE.values() for s in r.spellings}}
 
 # Abstract elementwise functions known by default; more are declared by the user.
 DEFAULT_ABSTRACT = frozenset({"Phi", "Psi", "phi", "psi", "Φ", "Ψ", "φ", "ψ"})
 
-BUILTIN = frozenset(ELEMENTWISE) | frozenset(STRUCTURAL) | frozenset(ALIASES)
+BUILTIN = frozenset(ELEMENTWISE) | frozenset(STRUCTURAL) | frozenset(ALIASES) | frozenset(SPELLED)
 
 GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
