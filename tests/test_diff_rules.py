@@ -273,7 +273,7 @@ NODES = {
     "HadamardPow": HadamardPow(Fraction(3), X34),
     "HadamardPow-neg": HadamardPow(Fraction(-1), Y34),
     "HadamardPow-frac": HadamardPow(Fraction(3, 2), Y34),
-    **{f"Apply-{n}": Apply(Fn(n), Y34) for n in ELEMENTWISE},
+    **{f"Apply-{n}": Apply(Fn(n), var("U", 3, 4) if n in UNIT_ARG else Y34) for n in ELEMENTWISE},
     "Apply-Phi": Apply(Fn("Phi"), X34),
     "Apply-Phi''": Apply(Fn("Phi", 2), X34),
     "Trace": Trace(X33),
@@ -302,6 +302,8 @@ def _rule_values(e, rng):
             values[v.name] = rng.uniform(0.5, 1.5, size=shape)
         elif v.name == "S":
             values[v.name] = 2 * np.eye(3) + 0.3 * rng.normal(size=shape)
+        elif v.name == "U":                                     # inside (-1, 1): arcsin, arccos
+            values[v.name] = rng.uniform(-0.8, 0.8, size=shape)
         else:
             values[v.name] = rng.normal(size=shape) if shape else float(rng.normal())
     return values
