@@ -391,6 +391,22 @@ def test_kronecker_with_a_scalar_factor(src, shapes):
     assert_close(got, (plus - minus) / (2 * h))
 
 
+@pytest.mark.parametrize("src, ref", [
+    ("abs(a^T (y - x))", lambda a, x, y: abs(a @ (y - x))),
+    ("sign(a^T (y - x)) (a^T x)^2", lambda a, x, y: np.sign(a @ (y - x)) * (a @ x) ** 2),
+    ("sum(abs(y - x)) + ||x - y||_1 abs(a^T x)", lambda a, x, y: np.sum(np.abs(y - x)) * (1 + abs(a @ x))),
+])
+def test_abs_and_sign_of_a_matrix_expression_build_in_sympy(src, ref):
+    """abs and sign are built without sp.Abs and sp.sign (Max(t, -t) and 2 H(t) - 1), whose
+    constructors run signsimp into the Trace of a^T (y - x) and break on the MatAdd."""
+    shapes = dict(a=(3,), x=(3,), y=(3,))
+    g = matdiff.gradient(src, "x", shapes=shapes)
+    assert not foreign_classes(g), foreign_classes(g)
+    vals = draw_all(shapes, np.random.default_rng(3))
+    got = sympy_evaluate(g, vals)
+    assert_close(np.ravel(got), fd_gradient(ref, vals, "x"))
+
+
 def test_sympy_failure_is_a_matdiff_error():
     """SymPy's Pow of a Pow runs signsimp into the Trace and breaks on the MatAdd y - x (a
     NotImplementedError once): either a SymPy result or a MatdiffError that names the place."""
