@@ -109,9 +109,10 @@ def _reading_notes(d: Derivation) -> list:
 
 def _domain_notes(d: Derivation) -> list:
     """Where a built-in function has no derivative (abs, sign at 0) or is defined on (-1, 1) only
-    (arcsin, arccos), the sheet says where its gradient holds."""
+    (arcsin, arccos), the sheet says where its gradient holds. Not for relu: the course sheets
+    write relu' as the step function without such a note, and the seed sheets keep to them."""
     names = {n.fn.name for n in postorder(d.problem.f) if isinstance(n, Apply) and n.fn.name in ELEMENTWISE}
-    kinks = sorted(n for n in names if ELEMENTWISE[n].kink_at_zero)
+    kinks = sorted(n for n in names if ELEMENTWISE[n].kink_at_zero and n != "relu")
     units = sorted(n for n in names if ELEMENTWISE[n].domain == "unit")
     out = []
     if kinks:
