@@ -59,6 +59,7 @@ def sheet_markdown(tex: str) -> str:
                lambda m: _table(m.group(1)), s, flags=re.DOTALL)
     s = re.sub(r"\\begin\{itemize\}(.*?)\\end\{itemize\}", lambda m: _items(m.group(1)), s, flags=re.DOTALL)
     s = re.sub(r"``(.*?)''", r"“\1”", s)
+    s = re.sub(r"\\emph" + BRACED, r"*\1*", s)                 # \emph{Note:}
     s = re.sub(r"\$\s*\\quad\s*\(", "$ (", s)                 # a text-mode \quad between two formulas
     return re.sub(r"\n{3,}", "\n\n", s).strip()
 

@@ -50,7 +50,8 @@ TOKENS = ["x", "y", "A", "B", "W", "b", "c", "alpha", "θ", "\\theta", "I", "2",
           ".^ 2", "^-T", "(", ")", ",", "||", "‖", "||_F", "||_2", "=", "\n", ";", "# note\n",
           "tr(", "Tr(", "det(", "logdet(", "log(", "exp(", "sin(", "cos(", "tanh(", "sigmoid(", "σ(",
           "relu(", "softplus(", "sqrt(", "Phi(", "Psi'(", "Φ(", "φ''(", "softmax(", "logsumexp(",
-          "norm(", "sum(", "diag(", "kron(", "vec(", "inv(", "trace(", "\\sigma(", " ", "  "]
+          "norm(", "sum(", "diag(", "kron(", "vec(", "inv(", "trace(", "\\sigma(", " ", "  ",
+          "abs(", "sign(", "tan(", "arcsin(", "acos(", "atan(", "sinh(", "cosh(", "norm1(", "norm2(", "||_1"]
 
 README = [
     TUTORIAL12,
@@ -59,6 +60,8 @@ README = [
     "1/2 ||W2 tanh(W1 x) - t||^2", "sum(softplus(X w))", "(a^T X b) / (c^T X d)",
     "Phi'(z) ∘ W^T v", "A^-T", "A .* B + A ./ B", "sum(diag(x) A)", "A ⊗ B", "vec(X)",
     "W1 x + b_2", "1 - z .^ 2", "||x||", "||X||_F^2", "norm(x)",
+    "sum(abs(W x - y)) + ||x||_1", "norm1(X) + norm2(X)", "sum(asin(tanh(x) / 2)) + atan(c^T x)",
+    "sum(sign(x) .* tan(x)) + cosh(a^T x) + sum(sinh(x))",
 ]
 
 SEEDS = [

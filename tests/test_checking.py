@@ -28,6 +28,9 @@ KINKED = [
     ("logdet(A^T A)", "A"),                     # singular for a wide A: the sizes the other way round
     ("log(det(A^T A))", "A"),
     (SOFTMAX_NET, "W"),
+    ("sum(abs(W x - y)) + ||x||_1", "x"),       # issue 13: abs and sign jump at 0, tan has poles,
+    ("sum(sign(x) .* x .^ 2)", "x"),            # arcsin and arccos live on (-1, 1)
+    ("sum(tan(W x)) + sum(arcsin(W x)) + acos(c^T x)", "x"),
 ]
 
 
@@ -56,6 +59,28 @@ def test_the_report_says_which_inputs_were_drawn_again_and_why():
     assert "re-drew inputs" in text and "A^T A near singular" in text
     assert "(so at sizes n=4, m=3, not n=3, m=4)" in text          # still distinct sizes
     assert "tolerance: relative 1e-05" in text
+
+
+def test_the_report_says_the_inputs_were_drawn_small_for_arcsin():
+    """arcsin and arccos are defined on (-1, 1): the check draws its inputs small and says so."""
+    for report in (matdiff.check("sum(arcsin(W x)) + acos(c^T x)", "x"),
+                   hessian_of(Problem.of("sum(arcsin(W x))"), "W").check(0)):
+        assert report.ok, str(report)
+        assert "inputs drawn at 0.3 times their usual size: the arguments of" in str(report)
+        assert "must lie in (-1, 1)" in str(report)
+    assert "usual size" not in str(matdiff.check("sum(abs(W x))", "x"))
+
+
+def test_reach_stops_short_of_arcsins_edge_and_tans_pole():
+    for src, near in (("sum(arcsin(x))", 0.996), ("sum(tan(x))", np.pi / 2 - 0.004)):
+        p = Problem.of(src)
+        points = rough_points((p.f,))
+        values = {"x": np.array([[0.1], [-0.2], [near]])}
+        V = np.array([[1.0], [1.0], [1.0]])
+        r = reach(points, lambda s: {"x": values["x"] + s * V}, {"n": 3}, 1e-5)
+        assert 0 < r <= 0.004 / 2 + 1e-9, (src, r)            # half the distance to the edge
+        values = {"x": np.array([[0.1], [-0.2], [near + 0.004 - 1e-9]])}
+        assert "near" in reach(points, lambda s: {"x": values["x"] + s * V}, {"n": 3}, 1e-5)
 
 
 def test_hessian_of_relu_next_to_a_kink_is_drawn_again():

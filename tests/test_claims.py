@@ -88,6 +88,10 @@ NEAR_MISSES = [
     # right only near 0: the first terms of a series
     ("sum(tanh(x))", "x", "1 - x .^ 2", None),
     ("sum(softplus(x))", "x", "1/2 + x / 4", None),
+    ("sum(sinh(x))", "x", "1 + x .^ 2 / 2", None),
+    ("sum(arctan(x))", "x", "1 - x .^ 2", None),
+    # wrong by a relative 1e-6 / |x|: abs' = sign, not a smoothed sign
+    ("sum(abs(x))", "x", "x ./ (abs(x) + 1/1000000)", None),
 ]
 
 
@@ -122,6 +126,11 @@ RIGHT_IN_OTHER_FORMS = [
     ("||A x - b||^2", "x", "2 A^T A x - 2 A^T b"),
     ("sum(tanh(W x))", "W", "(1 - tanh(W x) .^ 2) x^T"),
     ("exp(a^T X b)", "X", "exp(a^T X b) a b^T"),
+    ("sum(abs(x))", "x", "x ./ abs(x)"),
+    ("||x||_1 + norm1(X)", "X", "sign(X)"),
+    ("sum(cosh(x))", "x", "(exp(x) - exp(-x)) / 2"),
+    ("sum(arcsin(x))", "x", "(1 - x .^ 2) .^ {-1/2}"),      # only at scales that keep x in (-1, 1)
+    ("sum(tan(x))", "x", "cos(x) .^ -2"),
 ]
 
 

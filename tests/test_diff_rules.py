@@ -46,8 +46,11 @@ SQ = dict(a=(3,), X=(3, 3), b=(3,))
 ELEMENTWISE = {
     "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh, "sigmoid": sigmoid,
     "relu": lambda z: np.maximum(z, 0), "softplus": lambda z: np.logaddexp(0, z), "sqrt": np.sqrt,
+    "sign": np.sign, "abs": np.abs, "tan": np.tan, "arcsin": np.arcsin, "arccos": np.arccos,
+    "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
 }
 POSITIVE_ARG = {name for name, r in F.ELEMENTWISE.items() if r.domain == "positive"}
+UNIT_ARG = {name for name, r in F.ELEMENTWISE.items() if r.domain == "unit"}       # arcsin: in (-1, 1)
 
 CASES = [
     # sum, difference, negation
@@ -97,7 +100,8 @@ CASES = [
     # elementwise functions, builtin and abstract
     *[Case(f"apply-{name}", f"a^T {name}(X b)", "X", V34,
            (lambda fn: lambda a, X, b: a @ fn(X @ b))(fn),
-           kinds=dict(X="pos", b="pos") if name in POSITIVE_ARG else {})
+           kinds=dict(X="pos", b="pos") if name in POSITIVE_ARG else dict(X="small", b="small")
+           if name in UNIT_ARG else {})
       for name, fn in ELEMENTWISE.items()],
     Case("apply-sigma", "a^T σ(X b)", "b", V34, lambda a, X, b: a @ sigmoid(X @ b)),
     Case("apply-Phi", "a^T Phi(X b)", "X", V34, lambda a, X, b: a @ PHI(X @ b)),
@@ -269,7 +273,7 @@ NODES = {
     "HadamardPow": HadamardPow(Fraction(3), X34),
     "HadamardPow-neg": HadamardPow(Fraction(-1), Y34),
     "HadamardPow-frac": HadamardPow(Fraction(3, 2), Y34),
-    **{f"Apply-{n}": Apply(Fn(n), Y34) for n in ELEMENTWISE},
+    **{f"Apply-{n}": Apply(Fn(n), var("U", 3, 4) if n in UNIT_ARG else Y34) for n in ELEMENTWISE},
     "Apply-Phi": Apply(Fn("Phi"), X34),
     "Apply-Phi''": Apply(Fn("Phi", 2), X34),
     "Trace": Trace(X33),
@@ -298,6 +302,8 @@ def _rule_values(e, rng):
             values[v.name] = rng.uniform(0.5, 1.5, size=shape)
         elif v.name == "S":
             values[v.name] = 2 * np.eye(3) + 0.3 * rng.normal(size=shape)
+        elif v.name == "U":                                     # inside (-1, 1): arcsin, arccos
+            values[v.name] = rng.uniform(-0.8, 0.8, size=shape)
         else:
             values[v.name] = rng.normal(size=shape) if shape else float(rng.normal())
     return values

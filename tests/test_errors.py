@@ -87,8 +87,8 @@ def test_a_bare_expression_before_the_last_line():
 
 
 @pytest.mark.parametrize("src, functions, column, words", [
-    ("tanhh(x)",          (),      1, ["unknown function 'tanhh'", "did you mean tanh?"]),
-    ("c^T Tanh(W x)",     (),      5, ["unknown function 'Tanh'", "did you mean tanh?"]),
+    ("tanhh(x)",          (),      1, ["unknown function 'tanhh'", "did you mean tanh"]),
+    ("c^T Tanh(W x)",     (),      5, ["unknown function 'Tanh'", "did you mean tanh"]),
     ("sigmod(x)",         (),      1, ["unknown function 'sigmod'", "sigmoid"]),
     ("relu(x) + relus(x)", (),     11, ["unknown function 'relus'", "relu"]),
     ("foo(x)",            (),      1, ["unknown function 'foo'", "declare it", "functions=['foo']", "--fn foo"]),
@@ -109,7 +109,7 @@ def test_a_declared_function_is_no_longer_unknown():
     assert parse("foo(x)", ["foo"]).result == Apply(Fn("foo"), Var("x"))
 
 
-@pytest.mark.parametrize("src", ["tanhh (x)", "W(x)", "ab(x)", "h1(x)", "theta(x)"])
+@pytest.mark.parametrize("src", ["tanhh (x)", "W(x)", "xy(x)", "h1(x)", "theta(x)"])
 def test_a_name_that_does_not_look_like_a_function_multiplies(src):
     assert type(parse(src).result).__name__ == "MatMul"
 

@@ -186,6 +186,23 @@ def test_sympy_latex_of_concrete_functions():
     assert r"\tanh'" in s and r"\sigma'" in s
 
 
+@pytest.mark.parametrize("src, want", [
+    ("abs(x)", r"\left|x\right|"), ("abs(W x - y)", r"\left|W \, x - y\right|"),
+    ("sign(x)", r"\operatorname{sign}(x)"), ("tan(x)", r"\tan(x)"), ("asin(x)", r"\arcsin(x)"),
+    ("acos(x)", r"\arccos(x)"), ("atan(x)", r"\arctan(x)"), ("sinh(x)", r"\sinh(x)"), ("cosh(x)", r"\cosh(x)"),
+    ("||x||_1", r"\operatorname{sum}(\left|x\right|)"), ("norm2(x)", r"\lVert x \rVert"),
+])
+def test_issue13_words_in_latex(src, want):
+    assert to_latex(Problem.of(src).f) == want
+
+
+def test_sympy_latex_of_issue13_words():
+    """abs' = sign is printed sign, arcsin' as arcsin': each Lambda body named as the sheets write it."""
+    s = matdiff.latex(matdiff.gradient("sum(abs(W x)) + sum(arcsin(x)) + sum(sinh(x))", wrt="x"))
+    assert r"\operatorname{sign}\left(" in s and r"\arcsin'\left(" in s and r"\cosh\left(" in s
+    assert "mapsto" not in s
+
+
 def test_repr_latex_for_jupyter():
     out = matdiff.derive_gradient("z = W x\nh = relu(z)\nJ = sum(h)", "W")._repr_latex_()
     assert out.startswith("$$\\begin{aligned}") and out.endswith("\\end{aligned}$$")

@@ -110,7 +110,8 @@ def test_stored_notebooks_have_outputs():
 SHEETS = [(TUTORIAL12, "W", None),
           (NET002, "W", None),
           (MLP2, ["W1", "b2"], None),
-          (GRAPH001, "x", GRAPH001_SHAPES)]
+          (GRAPH001, "x", GRAPH001_SHAPES),
+          ("sum(abs(W x - y)) + sum(arcsin(x))", "x", None)]       # with the sheet's notes
 
 
 @pytest.mark.parametrize("expr, wrt, shapes", SHEETS)

@@ -490,7 +490,7 @@ def test_the_norms_matdiff_accepts_are_the_ones_written(src, shapes, reference, 
 
 
 @pytest.mark.parametrize("src, sub", [
-    ("||X||_1", "_1"), ("||x||_inf", "_inf"), ("||X||_*", "_*"), ("||x||_∞", "_∞"), ("‖X‖_max", "_max"),
+    ("||x||_10", "_10"), ("||x||_23", "_23"), ("||X||_Fro", "_Fro"), ("||x||_inf", "_inf"), ("||X||_*", "_*"), ("||x||_∞", "_∞"), ("‖X‖_max", "_max"),
     ("||X||_{F}", "_{F}"), ("||X||_nuc + 1", "_nuc"), ("||X||₂", "₂"),
 ])
 def test_a_norm_subscript_matdiff_does_not_compute_is_refused_by_name(src, sub):
@@ -500,6 +500,35 @@ def test_a_norm_subscript_matdiff_does_not_compute_is_refused_by_name(src, sub):
     message = str(info.value)
     assert f"the norm subscript {sub} is not supported" in message and "||X||_F" in message
     assert message.startswith(f"line 1, column {src.index(sub[0]) + 1}: ")
+
+
+@pytest.mark.parametrize("src, shapes", [
+    ("||X||_1", dict(X=(3, 4))), ("||A X||_1 + 1", dict(A=(2, 3), X=(3, 4))), ("‖X‖_1", dict(X=(3, 3))),
+])
+def test_the_one_norm_of_a_matrix_is_refused_with_both_readings(src, shapes):
+    """||X||_1 of a matrix: the induced 1-norm (max column sum) or the entrywise one? Never guessed."""
+    from matdiff import ShapeError
+    with pytest.raises(ShapeError) as info:
+        S(src, shapes)
+    message = str(info.value)
+    assert "induced 1-norm" in message and "entrywise 1-norm" in message and "norm1(" in message
+    assert message.startswith("line 1, column 1: ")
+
+
+@pytest.mark.parametrize("src, shapes, same", [
+    ("||x||_1", dict(x=(3,)), "sum(abs(x))"),
+    ("||W x - y||_1^2", dict(W=(3, 4), x=(4,), y=(3,)), "sum(abs(W x - y))^2"),
+    ("norm1(x)", dict(x=(3,)), "sum(abs(x))"),
+    ("norm1(X)", dict(X=(3, 4)), "sum(abs(X))"),            # entrywise, as matrixcalculus.org reads it
+    ("norm2(x)", dict(x=(3,)), "||x||"),
+    ("norm2(X)", dict(X=(3, 4)), "||X||_F"),                # Frobenius, as matrixcalculus.org reads it
+    ("||x^T||_1", dict(x=(3,)), "sum(abs(x^T))"),
+])
+def test_one_norms_and_norm2_mean_their_spelled_out_forms(src, shapes, same):
+    from matdiff.printing.text import to_text
+    shaped = S(src, shapes)
+    assert shaped.expr == S(same, shapes).expr
+    assert S(to_text(shaped.expr), shapes).expr == shaped.expr      # printed, it reads back the same
 
 
 def test_a_shaped_matrix_norm_prints_with_its_subscript_so_it_reads_back_the_same():

@@ -132,6 +132,31 @@ def test_hadamard_and_several_variables_compile():
     assert compile_pdf(tex).startswith(b"%PDF")
 
 
+# issue 13: one problem per new word; the sheet says where abs and sign have no derivative and
+# where arcsin and arccos are defined
+WORD_SHEETS = [
+    ("sum(abs(W x - y)) + ||x||_1", "x", dict(W=(3, 4), x=(4,), y=(3,)), ["has no derivative at $0$"]),
+    ("sum(sign(W x) .* tan(W x))", "W", dict(W=(3, 4), x=(4,)), ["has no derivative at $0$"]),
+    ("sum(asin(W x)) + acos(c^T x)", "x", dict(W=(3, 4), x=(4,), c=(4,)),
+     [r"$\arccos$ and $\arcsin$ are defined on $[-1, 1]$"]),
+    ("atan(c^T x) + sum(sinh(x)) + cosh(c^T x) + norm1(W) + norm2(W x)", "W", dict(W=(3, 4), x=(4,), c=(4,)),
+     ["has no derivative at $0$"]),
+]
+
+
+@pytest.mark.parametrize("src, wrt, shapes, notes", WORD_SHEETS, ids=[w[0] for w in WORD_SHEETS])
+def test_issue13_word_sheets(src, wrt, shapes, notes):
+    p, tex, d, reports = sheet(src, wrt, shapes, check=True)
+    assert all(r.ok for r in reports)
+    for note in notes:
+        assert note in tex
+    right = gradient_of(p, wrt).inlined[wrt]
+    ok, err, _, _ = check_equal(d.g_inline, right, p.shaped, p.f)
+    assert ok, f"{d.g_inline} != {right} (relative difference {err:.1e})"
+    if shutil.which("pdflatex") is not None or os.environ.get("MATDIFF_REQUIRE_PDFLATEX"):
+        assert compile_pdf(tex).startswith(b"%PDF")
+
+
 # ---- Tutorial 12, Question 1, line by line ---------------------------------------------------------
 
 def test_tutorial12_follows_the_worked_solution():

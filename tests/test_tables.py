@@ -146,10 +146,10 @@ ORDERS = range(4)        # f, f', f'' (Hessians), f''' (the Hessian's numerical 
 
 
 def sample(record, n: int = 7) -> np.ndarray:
-    """Arguments inside the function's domain, away from 0 (relu's kink)."""
+    """Arguments inside the function's domain, away from 0 (relu's kink) and from ±1 (arcsin's edges)."""
     t = np.linspace(-1.7, 1.9, n).reshape(-1, 1)
     t = t[np.abs(t[:, 0]) > 0.2]
-    return np.abs(t) + 0.3 if record.domain == "positive" else t
+    return np.abs(t) + 0.3 if record.domain == "positive" else t / 2 if record.domain == "unit" else t
 
 
 def record_problems(r) -> list:
@@ -250,15 +250,18 @@ def test_sympy_lambda_body_is_finite_where_the_function_is(r):
 @pytest.mark.parametrize("r", RECORDS, ids=lambda r: r.name)
 def test_domain_and_kink_are_what_numpy_says(r):
     """Where the check must not step across 0 (sampling._EDGES) is what the record says, and the
-    record says what is true: f not finite below 0 is a positive domain; f' that jumps at 0 (and
-    is not a positive domain) is a kink_at_zero."""
+    record says what is true: f not finite below 0 is a positive domain, f finite inside (-1, 1)
+    only a unit one; f or f' that jumps at 0 (and is not a positive domain) is a kink_at_zero."""
     from matdiff.checking import sampling
     f, df = r.numpy(np)[:2]
     with np.errstate(all="ignore"):
         below = np.isfinite(f(np.array([-0.5]))).all()
-        jump = abs(float(df(np.array([1e-9]))[0]) - float(df(np.array([-1e-9]))[0])) if below else 0.0
+        outside = np.isfinite(f(np.array([-1.5, 1.5]))).any()
+        jump = max(abs(float(g(np.array([1e-9]))[0]) - float(g(np.array([-1e-9]))[0])) for g in (f, df)) \
+            if below else 0.0
     assert (r.domain == "positive") == (not below), f"{r.name}: domain {r.domain!r}"
-    assert r.kink_at_zero == (jump > 1e-3), f"{r.name}: kink_at_zero={r.kink_at_zero}, f' jumps by {jump}"
+    assert (r.domain == "unit") == (not outside), f"{r.name}: domain {r.domain!r}"
+    assert r.kink_at_zero == (jump > 1e-3), f"{r.name}: kink_at_zero={r.kink_at_zero}, f or f' jumps by {jump}"
     assert (r.name in sampling._EDGES) == (r.kink_at_zero or r.domain == "positive")
 
 

@@ -7,11 +7,15 @@ negative determinant) they are drawn again, positive and with square matrices
 near a multiple of I. An input declared symmetric (`S=n,n,sym`) is drawn symmetric, one
 declared `spd` symmetric positive definite, and the check moves them along symmetric
 directions only (`direction`): the gradient with respect to one is sym(G), right there.
+Where a function defined on (-1, 1) only (arcsin, arccos)
+is applied, every input is drawn at UNIT_SCALE of its usual size, and the check
+says so.
 
 Inputs are drawn again, too, where finite differences cannot be trusted, and the
 check says so: where relu's argument, the argument of log or sqrt, or a matrix
 that is inverted sits so near 0 or singular that the smallest difference step
-would cross it, or where the differences come out NaN. Where such a point is near
+would cross it, the argument of arcsin or arccos so near ±1, that of tan so near a pole, or where the
+differences come out NaN. Where such a point is near
 but not that near, the differences step short of it (`reach`). A disagreement is
 never a reason to draw again: that would hide a wrong formula.
 """
@@ -33,6 +37,7 @@ RTOL, ATOL = 1e-5, 1e-8
 SIZES = (3, 4, 2, 5, 6, 7, 8, 9, 10, 11, 12)
 STEP = 1e-2             # the largest finite-difference step: the Richardson ladders start here
 TRIES = 9               # input sets drawn at one choice of sizes before the next is tried
+UNIT_SCALE = 0.3        # inputs shrink by this where arcsin or arccos is applied: arguments in (-1, 1)
 
 
 def dimension_sizes(shaped: Shaped, exprs: tuple = ()) -> dict:
@@ -132,7 +137,8 @@ class Draws:
     singular at distinct sizes (logdet(X^T X) for a wide X). Sizes that worked are kept."""
 
     def __init__(self, shaped: Shaped, exprs: tuple, rng, scale: float = 1.0):
-        self.shaped, self.rng, self.scale = shaped, rng, scale
+        self.unit = unit_domains(exprs)
+        self.shaped, self.rng, self.scale = shaped, rng, scale * (UNIT_SCALE if self.unit else 1.0)
         self.first = dimension_sizes(shaped, exprs)
         check_entries(shaped, exprs, self.first)
         self.dims = dict(self.first)
@@ -167,7 +173,18 @@ class Draws:
                            f"({common}, at every input drawn)")
 
     def note(self) -> str:
-        return _redraw_note(self.redrawn, self.dims, self.first)
+        return "; ".join(filter(None, (_unit_note(self.unit), _redraw_note(self.redrawn, self.dims, self.first))))
+
+
+def unit_domains(exprs) -> list:
+    """The functions defined on (-1, 1) only (the records' domain "unit") applied in exprs."""
+    nodes = dict.fromkeys(n for e in exprs for n in postorder(e))
+    return sorted({n.fn.name for n in nodes if isinstance(n, Apply) and n.fn.name in _UNIT})
+
+
+def _unit_note(names: list) -> str:
+    return f"inputs drawn at {UNIT_SCALE:g} times their usual size: the arguments of " \
+           f"{' and '.join(names)} must lie in (-1, 1)" if names else ""
 
 
 def _redraw_note(redrawn: Counter, dims: dict, first: dict) -> str:
@@ -197,6 +214,10 @@ def finite_inputs(f: Expr, shaped: Shaped, rng, dims: dict, also: tuple = ()) ->
 
 # a kink (relu) or the edge of the domain (sqrt, log) at 0, as the records say (functions.ELEMENTWISE)
 _EDGES = frozenset(name for name, r in F.ELEMENTWISE.items() if r.kink_at_zero or r.domain == "positive")
+# the edges of the domain (-1, 1) at ±1 (arcsin, arccos)
+_UNIT = frozenset(name for name, r in F.ELEMENTWISE.items() if r.domain == "unit")
+# poles at pi/2 + k pi (tan)
+_POLES = frozenset(name for name, r in F.ELEMENTWISE.items() if r.poles_at_half_pi)
 
 
 def rough_points(exprs) -> list:
@@ -207,6 +228,10 @@ def rough_points(exprs) -> list:
     for n in dict.fromkeys(n for e in exprs for n in postorder(e)):
         if isinstance(n, Apply) and n.fn.name in _EDGES:
             out.append((f"the argument of {n.fn.name}", n.arg, "entries"))
+        elif isinstance(n, Apply) and n.fn.name in _UNIT:
+            out.append((f"the argument of {n.fn.name}", n.arg, "unit"))
+        elif isinstance(n, Apply) and n.fn.name in _POLES:
+            out.append((f"the argument of {n.fn.name}", n.arg, "poles"))
         elif isinstance(n, HadamardPow) and (n.k < 0 or n.k.denominator != 1):
             out.append((f"the base of .^ {n.k}", n.arg, "entries"))
         elif isinstance(n, Norm):
@@ -249,12 +274,16 @@ def reach(points: list, at, dims: dict, least: float) -> float | str:
             dist, move = size[-1], np.linalg.norm(move, 2)
         elif kind == "norm":
             dist, move = np.linalg.norm(b), np.linalg.norm(move)
+        elif kind == "unit":                    # the edges of (-1, 1)
+            dist = np.nan_to_num(1 - np.abs(b), nan=-1.0)
+        elif kind == "poles":                   # pi/2 + k pi
+            dist = np.abs(np.remainder(b, np.pi) - np.pi / 2)
         else:
             dist, move = np.abs(b), move
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.where(move > 0, STEP * dist / np.where(move > 0, move, 1.0), np.inf) / 2
         r = float(np.min(r)) if np.size(r) else STEP
         if not r >= least:                      # NaN counts as too near
-            return f"{what} near {'singular' if kind == 'matrix' else '0'}"
+            return f"{what} near {'singular' if kind == 'matrix' else '±1' if kind == 'unit' else 'a pole' if kind == 'poles' else '0'}"
         out = min(out, r)
     return out

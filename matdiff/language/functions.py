@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Mapping
 
-from matdiff.language.algebra import const, hadamard_pow, mul, neg
+from matdiff.language.algebra import const, hadamard_pow, mul, neg, zero_like
 from matdiff.language.expr import Apply, Det, DiagMat, Expr, Fn, Inverse, Kron, LogDet, LogSumExp, Norm, Softmax, Sum, Trace, Vec
 
 BACKENDS = ("numpy", "jax", "torch")
-DOMAINS = ("real", "positive")
+DOMAINS = ("real", "positive", "unit")
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,12 @@ class Elementwise:
     latex: str
     # other names the parser accepts for it (σ for sigmoid)
     spellings: tuple = ()
-    # where f is defined: "positive" arguments only (log, sqrt) or all "real" ones. The tests
-    # sample a positive argument for a positive domain; sampling.py finds finite inputs by
-    # drawing again (positive) wherever the first draw is not finite, and keeps finite
-    # differences from stepping across the edge at 0 (as across a kink_at_zero)
+    # where f is defined: "positive" arguments only (log, sqrt), "unit" ones in (-1, 1) only
+    # (arcsin, arccos) or all "real" ones. The tests sample a positive argument for a positive
+    # domain and one in (-1, 1) for a unit one; sampling.py finds finite inputs by drawing again
+    # (positive) wherever the first draw is not finite, draws small inputs where a unit domain
+    # is applied, and keeps finite differences from stepping across the edge at 0 (as across a
+    # kink_at_zero) or at ±1
     domain: str = "real"
     # simplify.known_derivative: (k, x) -> f^(k)(x) as a simpler expression (softplus' = sigmoid),
     # or None to keep f^(k)(x) as written. No `derivative`: every derivative stays as written
@@ -70,6 +72,9 @@ class Elementwise:
     # the numerical check (sampling.py): f has a kink at 0 (relu), so finite differences must not
     # step across 0 there. A "positive" domain has its edge at 0 and counts the same
     kink_at_zero: bool = False
+    # the numerical check (sampling.py): f has poles at pi/2 + k pi (tan), which finite differences
+    # must not step across either
+    poles_at_half_pi: bool = False
     # LaTeX of f(x) itself (order 0) where it is not `latex(x)`: "{x}" marks the argument
     latex_applied: str | None = None
 
@@ -214,6 +219,84 @@ ELEMENTWISE = {r.name: r for r in (
         derivative=lambda k, x: mul(const(Fraction(1, 2)), hadamard_pow(Fraction(-1, 2), x)) if k == 1 else None),
 )}
 
+
+def _numpy_tan(np) -> tuple:
+    def sec2(t):
+        """tan' = 1 + tan^2 = 1 / cos^2."""
+        return 1 / np.cos(t) ** 2
+    return (np.tan, sec2, lambda t: 2 * np.tan(t) * sec2(t), lambda t: (2 + 6 * np.tan(t) ** 2) * sec2(t))
+
+
+def _numpy_arcsin(np, sign: int) -> tuple:
+    """arcsin (sign 1) or arccos = pi/2 - arcsin (sign -1) and their derivatives, on (-1, 1)."""
+    return ((np.arcsin if sign > 0 else np.arccos),
+            lambda t: sign * (1 - t ** 2) ** -0.5,
+            lambda t: sign * t * (1 - t ** 2) ** -1.5,
+            lambda t: sign * (1 + 2 * t ** 2) * (1 - t ** 2) ** -2.5)
+
+
+def _sympy_sign(sp, t):
+    """sign(t) = 2 H(t) - 1, with H(0) = 1/2 so that sign(0) = 0. Not sp.sign nor sp.Abs, whose
+    constructors run SymPy's signsimp over the argument, which breaks on the matrix expressions
+    inside a Trace (see _sympy_softplus)."""
+    return 2 * sp.Heaviside(t) - 1
+
+
+def _arcsin_code(sign: str) -> tuple:
+    return (sign + "(1 - {x} ** 2) ** -0.5", sign + "{x} * (1 - {x} ** 2) ** -1.5",
+            sign + "(1 + 2 * {x} ** 2) * (1 - {x} ** 2) ** -2.5")
+
+
+NONSMOOTH_AND_TRIG = (
+    # sign before abs: abs' = sign, and printing/sympy_latex.py names a body by the first record
+    Elementwise(
+        "sign", numpy=lambda np: (np.sign, np.zeros_like, np.zeros_like, np.zeros_like),
+        code=_same("{m}.sign({x})"), code_derivatives=("op:sign", "0 * {x}", "0 * {x}", "0 * {x}"),
+        sympy=_sympy_sign,
+        sympy_derivative=lambda sp, t, k, scalar_level: sp.Integer(0),
+        latex=r"\operatorname{sign}", kink_at_zero=True,
+        derivative=lambda k, x: zero_like(x)),                # sign' = 0 away from 0
+    Elementwise(
+        "abs", numpy=lambda np: (np.abs, np.sign, np.zeros_like, np.zeros_like),
+        code=_same("{m}.abs({x})"), code_derivatives=("op:abs", "op:sign", "0 * {x}", "0 * {x}"),
+        # Max(t, -t), not Abs(t) (signsimp, as for sign); its derivatives are sign's
+        sympy=lambda sp, t: sp.Max(t, -t),
+        sympy_derivative=lambda sp, t, k, scalar_level: _sympy_sign(sp, t) if k == 1 else sp.Integer(0),
+        latex=r"\operatorname{abs}", latex_applied=r"\left|{x}\right|", kink_at_zero=True,
+        derivative=lambda k, x: Apply(Fn("sign"), x) if k == 1 else zero_like(x)),   # abs' = sign
+    Elementwise(
+        "tan", numpy=_numpy_tan,
+        code=_same("{m}.tan({x})"), code_derivatives=("op:tan",),
+        sympy=lambda sp, t: sp.tan(t), latex=r"\tan", poles_at_half_pi=True,
+        y_forms=("1 + {y} ** 2", "2 * {y} * (1 + {y} ** 2)", "(2 + 6 * {y} ** 2) * (1 + {y} ** 2)")),
+    Elementwise(
+        "arcsin", numpy=lambda np: _numpy_arcsin(np, 1),
+        code=_same("{m}.arcsin({x})"), code_derivatives=("op:arcsin", *_arcsin_code("")),
+        sympy=lambda sp, t: sp.asin(t), latex=r"\arcsin", spellings=("asin",), domain="unit"),
+    Elementwise(
+        "arccos", numpy=lambda np: _numpy_arcsin(np, -1),
+        code=_same("{m}.arccos({x})"), code_derivatives=("op:arccos", *_arcsin_code("-")),
+        sympy=lambda sp, t: sp.acos(t), latex=r"\arccos", spellings=("acos",), domain="unit"),
+    Elementwise(
+        "arctan", numpy=lambda np: (np.arctan, lambda t: 1 / (1 + t ** 2), lambda t: -2 * t / (1 + t ** 2) ** 2,
+                                    lambda t: (6 * t ** 2 - 2) / (1 + t ** 2) ** 3),
+        code=_same("{m}.arctan({x})"),
+        code_derivatives=("op:arctan", "1 / (1 + {x} ** 2)", "-2 * {x} / (1 + {x} ** 2) ** 2",
+                          "(6 * {x} ** 2 - 2) / (1 + {x} ** 2) ** 3"),
+        sympy=lambda sp, t: sp.atan(t), latex=r"\arctan", spellings=("atan",)),
+    Elementwise(
+        "sinh", numpy=lambda np: (np.sinh, np.cosh, np.sinh, np.cosh),
+        code=_same("{m}.sinh({x})"), code_derivatives=("op:sinh", "op:cosh", "op:sinh", "op:cosh"),
+        sympy=lambda sp, t: sp.sinh(t), latex=r"\sinh",
+        derivative=lambda k, x: Apply(Fn("cosh" if k % 2 else "sinh"), x)),
+    Elementwise(
+        "cosh", numpy=lambda np: (np.cosh, np.sinh, np.cosh, np.sinh),
+        code=_same("{m}.cosh({x})"), code_derivatives=("op:cosh", "op:sinh", "op:cosh", "op:sinh"),
+        sympy=lambda sp, t: sp.cosh(t), latex=r"\cosh",
+        derivative=lambda k, x: Apply(Fn("sinh" if k % 2 else "cosh"), x)),
+)
+ELEMENTWISE.update((r.name, r) for r in NONSMOOTH_AND_TRIG)
+
 # Structural built-ins: name -> (node class, number of arguments). The parser builds the node
 # from its arguments: Node(x) for one, Node((x, y)) for two (an n-ary node such as Kron).
 STRUCTURAL = {
@@ -240,14 +323,23 @@ CONSTRUCTORS = {
     "mean":   "mean(x) is the mean of all entries of x",
 }
 
-# Other spellings of the same function.
-ALIASES = {"Tr": "tr", "trace": "tr", "inv": "inv",
+# Words that are another expression, built from the argument: the printers write that expression,
+# which reads back the same. norm1(X) is the entrywise 1-norm, the sum of |X_ij| (as
+# matrixcalculus.org reads it), for a vector its 1-norm.
+SPELLED = {
+    "norm1": lambda x: Sum(Apply(Fn("abs"), x)),
+}
+
+# Other spellings of the same function. norm2 is the Euclidean norm, Frobenius of a matrix
+# (as matrixcalculus.org reads it): norm's
+ALIASES = {"Tr": "tr", "trace": "tr", "inv": "inv", "norm2": "norm",
            **{s: r.name for r in ELEMENTWISE.values() for s in r.spellings}}
 
 # Abstract elementwise functions known by default; more are declared by the user.
 DEFAULT_ABSTRACT = frozenset({"Phi", "Psi", "phi", "psi", "Φ", "Ψ", "φ", "ψ"})
 
-BUILTIN = frozenset(ELEMENTWISE) | frozenset(STRUCTURAL) | frozenset(ALIASES) | frozenset(CONSTRUCTORS)
+BUILTIN = (frozenset(ELEMENTWISE) | frozenset(STRUCTURAL) | frozenset(ALIASES) | frozenset(CONSTRUCTORS)
+           | frozenset(SPELLED))
 
 GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",

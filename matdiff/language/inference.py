@@ -622,6 +622,8 @@ def _vector_norm(e: Norm) -> Norm:
     singular value) and bare bars could mean it too: matdiff computes neither, so it refuses
     rather than answer the Frobenius norm in their place."""
     r, c = shape_of(e.arg)
+    if e.written == "1":
+        return _one_norm(e, r, c)
     if r == 1 or c == 1:
         return Norm(e.arg)
     line, column, source_line, text = e.at or (None, None, "", str(e))
@@ -632,3 +634,20 @@ def _vector_norm(e: Norm) -> Norm:
     caret_block = f"\n{source_line}" if source_line else ""
     raise ShapeError(f"{where}{text} of a matrix ({inner} is {shape_text((r, c))}) {what}; matdiff does not "
                      f"support the spectral norm: for the Frobenius norm write ||{inner}||_F{caret_block}")
+
+
+def _one_norm(e: Norm, r, c) -> Expr:
+    """`||x||_1` of a vector is sum(abs(x)). Of a matrix it could mean the induced 1-norm (the
+    largest column sum of |X|, which matdiff does not compute) or the entrywise one: refused,
+    with both readings and the spelling of the entrywise one."""
+    if r == 1 or c == 1:
+        return Sum(Apply(Fn("abs"), e.arg))
+    line, column, source_line, text = e.at or (None, None, "", str(e))
+    where = f"line {line}, column {column}: " if line else ""
+    inner = text.removesuffix("_1").strip("|‖ ") or str(e.arg)
+    caret_block = f"\n{source_line}" if source_line else ""
+    entry = inner if inner.isidentifier() else f"({inner})"
+    raise ShapeError(f"{where}{text} of a matrix ({inner} is {shape_text((r, c))}) could mean the induced "
+                     f"1-norm (the largest column sum of |{inner}|, which matdiff does not compute) or the "
+                     f"entrywise 1-norm (the sum of all |{entry}_ij|): for the entrywise one write "
+                     f"norm1({inner}) or sum(abs({inner})){caret_block}")

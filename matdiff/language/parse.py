@@ -231,14 +231,15 @@ class ToExpr(Transformer):
     @v_args(inline=True, meta=True)
     def norm(self, meta, x, *suffix):
         """`||X||_F` is the Frobenius norm whatever X is. `||x||_2` and `||x||` are a vector's
-        Euclidean norm, but of a matrix the spectral norm (or either): inference checks the
+        Euclidean norm, but of a matrix the spectral norm (or either); `||x||_1` is a vector's
+        1-norm, but of a matrix the induced 1-norm or the entrywise one: inference checks the
         shape and refuses those, so `at` keeps where they stand and how they were written."""
         if suffix and str(suffix[0]) == "_F":
             return Norm(self._value(x))
         line = self.src.count("\n", 0, meta.start_pos) + 1
         column = meta.start_pos - (self.src.rfind("\n", 0, meta.start_pos) + 1) + 1
         at = (line, column, caret(self.src, line, column), self.src[meta.start_pos:meta.end_pos])
-        return Norm(self._value(x), "2" if suffix else "bars", at=at)
+        return Norm(self._value(x), str(suffix[0])[1:] if suffix else "bars", at=at)
 
     # -- program
     def assign(self, tok, value):
@@ -272,6 +273,8 @@ class ToExpr(Transformer):
         x = args[0]
         if node is not None:
             return node(x) if arity == 1 else node(tuple(args))      # Trace(x), Kron((x, y))
+        if name in F.SPELLED and f.fn.order == 0:
+            return F.SPELLED[name](x)                    # norm1(x) is sum(abs(x))
         if name == "log" and isinstance(x, Det) and f.fn.order == 0:
             return LogDet(x.arg)                         # log(det(A)) is logdet(A)
         return Apply(f.fn, x)
@@ -488,5 +491,5 @@ def _norm_subscript(src: str, pos: int) -> str:
     never read as another one."""
     sub = re.match(r"_?(\{[^}\n]*\}|\w+|\S?)", src[pos:]).group(0)
     return (f"the norm subscript {sub} is not supported: matdiff computes ||X||_F (the Frobenius norm, "
-            f"of any matrix) and ||x|| or ||x||_2 (the Euclidean norm of a vector); "
-            f"no other norm (no 1-, inf-, nuclear or spectral norm)")
+            f"of any matrix), ||x|| or ||x||_2 (the Euclidean norm of a vector), ||x||_1 (the 1-norm of a "
+            f"vector) and norm1(X) (the sum of |X_ij|); no other norm (no inf-, nuclear or spectral norm)")

@@ -21,11 +21,11 @@ from matdiff.language.expr import Fn
 from matdiff.printing.latex import function_name
 from matdiff.printing.to_sympy import BUILTIN, T, function_body
 
-# where one function's derivative is another function their bodies coincide: the first name in
-# the records' order (the function itself, before the one whose derivative it is) is printed
+# where one function's derivative is another function their bodies coincide: the function itself
+# is printed (cosh, not sinh'; sign, not abs'), else the first name in the records' order
 _KNOWN: dict = {}
-for _name in BUILTIN:
-    for _k in range(4):
+for _k in range(4):
+    for _name in BUILTIN:
         _KNOWN.setdefault(function_body(Fn(_name, _k)), (_name, _k))
 
 

@@ -159,7 +159,7 @@ def t_norm(e, p):
     if any(isinstance(n, Norm) for n in postorder(e.arg)):
         return f"norm({inner})"                 # ||a ||x|| b|| cannot tell its bars apart
     if e.written:                               # a parsed tree, as written: ||x||_2 or ||x||
-        return f"||{inner}||_2" if e.written == "2" else f"||{inner}||"
+        return f"||{inner}||_{e.written}" if e.written in ("1", "2") else f"||{inner}||"
     # bars alone are a vector's norm (of a matrix they are refused: spectral or Frobenius?), so
     # only a shaped vector or scalar prints without _F (a pure number is no shaped tree's)
     s = known_shape(e.arg)

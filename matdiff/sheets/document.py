@@ -109,6 +109,27 @@ def _reading_notes(d: Derivation) -> list:
     return out
 
 
+def _domain_notes(d: Derivation) -> list:
+    """Where a built-in function has no derivative (abs, sign at 0) or is defined on (-1, 1) only
+    (arcsin, arccos), the sheet says where its gradient holds. Not for relu: the course sheets
+    write relu' as the step function without such a note, and the seed sheets keep to them."""
+    names = {n.fn.name for n in postorder(d.problem.f) if isinstance(n, Apply) and n.fn.name in ELEMENTWISE}
+    kinks = sorted(n for n in names if ELEMENTWISE[n].kink_at_zero and n != "relu")
+    units = sorted(n for n in names if ELEMENTWISE[n].domain == "unit")
+    out = []
+    if kinks:
+        fns = _listing([f"${function_name(n)}$" for n in kinks])
+        out.append(rf"\emph{{Note:}} {fns} {'has' if len(kinks) == 1 else 'have'} no derivative at $0$; "
+                   rf"the gradient below holds wherever {'its argument is' if len(kinks) == 1 else 'their arguments are'} "
+                   rf"nonzero (away from $0$, $|t|' = \operatorname{{sign}}(t)$ and $\operatorname{{sign}}'(t) = 0$).")
+    if units:
+        fns = _listing([f"${function_name(n)}$" for n in units])
+        out.append(rf"\emph{{Note:}} {fns} {'is' if len(units) == 1 else 'are'} defined on $[-1, 1]$ and "
+                   rf"differentiable inside $(-1, 1)$ only; the gradient below holds where "
+                   rf"{'its argument lies' if len(units) == 1 else 'their arguments lie'} inside.")
+    return out
+
+
 def question(ds: list) -> list:
     d = ds[0]
     p = d.problem
@@ -121,7 +142,7 @@ def question(ds: list) -> list:
         out += ["Consider the function computed by the program",
                 r"\begin{align*}" + r" \\ ".join(rows) + r"\end{align*}"]
     out.append(_shapes_sentence(d))
-    out += _reading_notes(d)
+    out += _reading_notes(d) + _domain_notes(d)
     wrts = _listing([f"${latex_name(x.wrt.name)}$" for x in ds])
     plural = "gradients" if len(ds) > 1 else "gradient"
     out.append(rf"Compute the {plural} of ${latex_name(d.fname)}$ with respect to {wrts}.")
