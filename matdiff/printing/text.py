@@ -7,7 +7,7 @@ from matdiff.errors import ShapeError
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
-    Transpose, Unvec, Var, Vec, Zero, postorder,
+    Pow, Transpose, Unvec, Var, Vec, Zero, postorder,
 )
 from matdiff.language.shapes import shape_of
 from matdiff.language.algebra import is_negative
@@ -138,12 +138,27 @@ def t_hadamard(e, p):
 def stacked(e, p) -> str:
     """The base of a postfix operator; another power or transpose under it gets parentheses,
     so that (X^T)^2 and (W .^ 2)^T never read as X^(T^2) or W .^ (2^T)."""
-    return p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (Transpose, MatPow, HadamardPow, Inverse)))
+    return p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (Transpose, MatPow, HadamardPow, Inverse, Pow)))
 
 
 def t_hadamard_pow(e, p):
     op = "^" if known_scalar(e.arg) else " .^ "
     return f"{stacked(e, p)}{op}{exponent(e.k)}"
+
+
+def pow_operator(e) -> str:
+    """`^` for a power of scalars, `.^` elementwise: as the parser saw it, or from the shape."""
+    if e.written:
+        return e.written
+    return "^" if known_shape(e) == (1, 1) else ".^"
+
+
+def t_pow(e, p):
+    base, exponent = e.args
+    op = pow_operator(e)
+    bare = isinstance(exponent, Var) or exponent in p.names
+    x = p(exponent, top=False) if bare else f"({p(exponent, top=False)})"
+    return f"{p.wrap(base, POSTFIX, strict=True)}{op if op == '^' else ' .^ '}{x}"
 
 
 def t_matpow(e, p):
@@ -194,10 +209,11 @@ TEXT = {
     Hadamard:     t_hadamard,
     Kron:         lambda e, p: p.chain(e.args, " ⊗ ", HADAMARD),
     Transpose:    lambda e, p: f"{p.wrap(e.arg.arg, POSTFIX)}^-T" if isinstance(e.arg, Inverse) and e.arg not in p.names
-                  else f"{p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (MatPow, HadamardPow)))}^T",
+                  else f"{p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (MatPow, HadamardPow, Pow)))}^T",
     Inverse:      lambda e, p: f"{p.wrap(e.arg, POSTFIX)}^-1",
     MatPow:       t_matpow,
     HadamardPow:  t_hadamard_pow,
+    Pow:          t_pow,
     Apply:        lambda e, p: f"{e.fn.name}{chr(39) * e.fn.order}({p(e.arg, top=False)})",
     Trace:        call("tr"),
     Det:          call("det"),
