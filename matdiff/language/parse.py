@@ -108,9 +108,9 @@ _FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "TRAN
 # What a character that starts no token most likely meant.
 _LEX_HINTS = (
     (".^", "'.^' needs a number, a name or an exponent in parentheses after it, such as A .^ 2, "
-           "A .^ {1/2}, x .^ p or x .^ (p + 1)"),
+           "A .^ {1/2}, x .^ p or x .^ (-p)"),
     ("^", "'^' needs T, -1, a number, a name or an exponent in parentheses after it, such as A^T, A^-1, "
-          "A^2, A^{1/2}, a^b or a^(b + 1)"),
+          "A^2, A^{1/2}, a^b or a^(-b)"),
     ("|", "a single '|': a norm is written ||x|| or ‖x‖"),
 )
 
@@ -234,6 +234,11 @@ class ToExpr(Transformer):
 
     def _variable_power(self, meta, x, tok, b, op):
         x, b = self._value(x), self._value(b)
+        if isinstance(b, Var) and op == "^" and b.name[:1] == "T" and len(b.name) > 1 \
+                and self.src[tok.end_pos:tok.end_pos + 1] == "T":
+            raise self._error(f"`{self.src[meta.start_pos:meta.end_pos].strip()}` could mean {_base_text(x)}^T "
+                              f"{b.name[1:]} (transposed, times {b.name[1:]}) or {_base_text(x)}^({b.name}) "
+                              f"(a power with exponent {b.name}); write a space or parentheses", tok.start_pos)
         self._not_stacked(x, meta, tok, variable=True)
         if isinstance(b, Const):                        # a^(2): a number exponent, as a^2 reads
             return (Inverse(x) if b.value == -1 else MatPow(b.value, x)) if op == "^" else HadamardPow(b.value, x)
@@ -519,6 +524,16 @@ def _syntax_error(src: str, e: UnexpectedInput) -> ParseError:
             what, expected = _norm_subscript(src, e.pos_in_stream), ()
     else:  # pragma: no cover - lark has no other kinds
         expected, what = [], "cannot read this"
+    if isinstance(e, (UnexpectedEOF, UnexpectedToken)):
+        # `A^`, `a^-b`: what may follow ^ and .^ (the parser stopped just after the operator)
+        bad = len(src) if isinstance(e, UnexpectedEOF) or e.token.type == "$END" else e.token.start_pos
+        before = src[:bad].rstrip()
+        if before.endswith("^"):
+            op = ".^" if before.endswith(".^") else "^"
+            pos = len(before) - len(op)
+            what, expected = dict(_LEX_HINTS)[op], ()
+            line = src.count("\n", 0, pos) + 1
+            column = pos - (src.rfind("\n", 0, pos) + 1) + 1
     # words first (a name, a number), then the operators
     expected = sorted(expected, key=lambda t: (not t[0].isalpha(), t))
     want = f"; expected {', '.join(expected)}" if expected else ""

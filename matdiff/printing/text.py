@@ -156,8 +156,9 @@ def pow_operator(e) -> str:
 def t_pow(e, p):
     base, exponent = e.args
     op = pow_operator(e)
-    bare = isinstance(exponent, Var) or exponent in p.names
-    x = p(exponent, top=False) if bare else f"({p(exponent, top=False)})"
+    x = p(exponent, top=False)
+    if not (isinstance(exponent, Var) or exponent in p.names) or x.startswith("T"):
+        x = f"({x})"                            # a^(b + 1); a^(Tx), since a^Tx could be a^T x
     return f"{p.wrap(base, POSTFIX, strict=True)}{op if op == '^' else ' .^ '}{x}"
 
 
