@@ -165,7 +165,7 @@ def t_pow(e, p):
 def t_matpow(e, p):
     if isinstance(e.arg, Inverse) and e.k > 0 and known_matrix(e.arg):
         # shapes write A^-2 as MatPow(2, A^-1); in a parsed tree that is `inv(A)^2`
-        return f"{p.wrap(e.arg.arg, POSTFIX)}^-{exponent(e.k)}"
+        return f"{p.wrap(e.arg.arg, POSTFIX, strict=isinstance(e.arg.arg, Pow))}^-{exponent(e.k)}"
     return f"{stacked(e, p)}^{exponent(e.k)}"
 
 
@@ -209,9 +209,10 @@ TEXT = {
     Mul:          t_mul,
     Hadamard:     t_hadamard,
     Kron:         lambda e, p: p.chain(e.args, " ⊗ ", HADAMARD),
-    Transpose:    lambda e, p: f"{p.wrap(e.arg.arg, POSTFIX)}^-T" if isinstance(e.arg, Inverse) and e.arg not in p.names
+    Transpose:    lambda e, p: f"{p.wrap(e.arg.arg, POSTFIX, strict=isinstance(e.arg.arg, Pow))}^-T"
+                  if isinstance(e.arg, Inverse) and e.arg not in p.names
                   else f"{p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (MatPow, HadamardPow, Pow)))}^T",
-    Inverse:      lambda e, p: f"{p.wrap(e.arg, POSTFIX)}^-1",
+    Inverse:      lambda e, p: f"{p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, Pow))}^-1",   # (a^b)^-1
     MatPow:       t_matpow,
     HadamardPow:  t_hadamard_pow,
     Pow:          t_pow,
