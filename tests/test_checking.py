@@ -117,3 +117,15 @@ def test_a_size_no_input_fixes_gets_a_size():
     n, m = report.sizes.values()
     x = np.arange(1.0, n + 1).reshape(-1, 1)
     assert evaluate_many([f], Env({"x": x}, report.sizes))[0][0, 0] == pytest.approx(m * np.sum(x**2))
+
+
+def test_a_power_with_a_variable_exponent_is_checked_on_its_domain():
+    """x .^ p is exp(p log x): defined for a positive base only. The check draws inputs again
+    until the base is positive, and says so; a constant positive base needs nothing."""
+    report = matdiff.check("sum(x .^ p)", "p", shapes=dict(x=(3,), p=()))
+    assert report.ok
+    assert "the base of a power with a variable exponent, x, not positive" in str(report)
+    assert matdiff.check("c^T (X .^ Y) d", "X").ok                 # a square base: every entry positive
+    assert "re-drew" not in str(matdiff.check("sum(2 .^ x)", "x"))
+    wrong = matdiff.check("sum(x .^ p)", "p", shapes=dict(x=(3,), p=()), claim="sum(x .^ p)")
+    assert not wrong.ok
