@@ -458,3 +458,12 @@ def test_check_with_respect_to_a_variable_that_cancels(kind):
     report = d.check()
     assert report.ok and report.rows
     assert all(r.numeric == 0 and r.symbolic == 0 for r in report.rows)
+
+
+def test_diagonal_of_a_power_whose_base_and_exponent_share_a_variable_is_flagged_approximate():
+    """x .^ (W x): x is the base and inside the exponent; the cross terms between the two uses are
+    what the Becker–LeCun diagonal drops, and it says so (with a scalar base it is exact)."""
+    d = hessian_of(Problem.of("sum(x .^ (W x))", dict(x=(3,), W=(3, 3))), "x", diagonal=True)
+    assert not d.exact
+    d = hessian_of(Problem.of("sum(alpha .^ (W x))", dict(alpha=(), x=(3,), W=(3, 3))), "alpha", diagonal=True)
+    assert d.exact and d.check().ok

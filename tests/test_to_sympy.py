@@ -393,3 +393,15 @@ def test_sympy_failure_is_a_matdiff_error():
         assert "SymPy cannot build" in str(err) and "a^T" in str(err)
     else:
         assert isinstance(g, sp.MatrixExpr)
+
+
+def test_powers_with_a_variable_exponent_are_pow_and_hadamard_power():
+    """a^b of scalars is SymPy's Pow; elementwise, HadamardPower, which takes a symbolic or a
+    matrix exponent and a scalar on either side."""
+    a, b = sp.Symbol("a"), sp.Symbol("b")
+    assert matdiff.gradient("a^b", "b") == sp.log(a) * a ** b
+    x, y = sp.MatrixSymbol("x", sp.Symbol("n"), 1), sp.MatrixSymbol("y", sp.Symbol("n"), 1)
+    g = matdiff.gradient("sum(x .^ y)", "x")
+    assert g.has(sp.HadamardPower(x, y))
+    g = matdiff.gradient("sum(alpha .^ x)", "x")
+    assert g.has(sp.HadamardPower(sp.Symbol("alpha"), x))
