@@ -41,6 +41,8 @@ SYNTAX = [
     ("A .^",                          1, 3,  ".", ["'.^' needs a number, a name", "x .^ p"]),
     ("a^b^c",                         1, 4,  "^", ["could mean (a^b)^c or a^(b^c)"]),
     ("(-2) .^ x",                     1, 6,  ".", ["needs a positive base"]),
+    ("e^x",                           1, 1,  "e", ["could mean exp(x) (e, Euler's number)", "(e)^x"]),
+    ("e .^ (x + 1)",                  1, 1,  "e", ["exp(x + 1)", "(e) .^ (x + 1)"]),
     ("|x|",                           1, 1,  "|", ["a norm is written ||x||"]),
     ("||x",                           1, 4,  "",  ["the input ends too early", "'||'"]),
     ("W(x, y)",                       1, 4,  ",", ["unexpected ','", "')'"]),

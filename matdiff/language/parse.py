@@ -155,6 +155,10 @@ def _base_text(x) -> str:
     return text if isinstance(x, (Var, Const)) and not text.startswith("-") else f"({text})"
 
 
+def _exponent_text(b) -> str:
+    return str(b) if isinstance(b, Var) else f"({b})"
+
+
 def _enclosed(text: str) -> bool:
     """Whether text is one parenthesised group: `(a^b)`, not `(a)^(b)`."""
     if not (text.startswith("(") and text.endswith(")")):
@@ -240,6 +244,11 @@ class ToExpr(Transformer):
                               f"{b.name[1:]} (transposed, times {b.name[1:]}) or {_base_text(x)}^({b.name}) "
                               f"(a power with exponent {b.name}); write a space or parentheses", tok.start_pos)
         self._not_stacked(x, meta, tok, variable=True)
+        if x == Var("e") and self.src[meta.start_pos:tok.start_pos].strip() == "e":
+            spaced = op if op == "^" else " .^ "
+            raise self._error(f"`{self.src[meta.start_pos:meta.end_pos].strip()}` could mean exp({b}) (e, Euler's number) "
+                              f"or a power of a variable named e; write exp({b}) for the first, (e){spaced}{_exponent_text(b)} "
+                              f"for the second", meta.start_pos)
         if isinstance(b, Const):                        # a^(2): a number exponent, as a^2 reads
             return (Inverse(x) if b.value == -1 else MatPow(b.value, x)) if op == "^" else HadamardPow(b.value, x)
         k = _number_value(x)

@@ -159,7 +159,10 @@ def t_pow(e, p):
     x = p(exponent, top=False)
     if not (isinstance(exponent, Var) or exponent in p.names) or x.startswith("T"):
         x = f"({x})"                            # a^(b + 1); a^(Tx), since a^Tx could be a^T x
-    return f"{p.wrap(base, POSTFIX, strict=True)}{op if op == '^' else ' .^ '}{x}"
+    b = p.wrap(base, POSTFIX, strict=True)
+    if b == "e":
+        b = "(e)"                               # a variable named e: e^x alone could be exp(x)
+    return f"{b}{op if op == '^' else ' .^ '}{x}"
 
 
 def t_matpow(e, p):
