@@ -40,6 +40,7 @@ SYNTAX = [
     ("a^-b",                          1, 2,  "^", ["'^' needs T, -1, a number, a name", "a^(-b)"]),
     ("A .^",                          1, 3,  ".", ["'.^' needs a number, a name", "x .^ p"]),
     ("a^b^c",                         1, 4,  "^", ["could mean (a^b)^c or a^(b^c)"]),
+    ("x .^ 2 .^ p",                   1, 8,  ".", ["could mean (x .^ 2) .^ p or x .^ (2 .^ p)"]),
     ("(-2) .^ x",                     1, 6,  ".", ["needs a positive base"]),
     ("e^x",                           1, 1,  "e", ["could mean exp(x) (e, Euler's number)", "(e)^x"]),
     ("e .^ (x + 1)",                  1, 1,  "e", ["exp(x + 1)", "(e) .^ (x + 1)"]),

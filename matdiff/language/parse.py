@@ -271,8 +271,9 @@ class ToExpr(Transformer):
         if not variable:                        # POWER / HPOWER: the token holds its exponent
             op, exponent = (".^", op[2:].strip()) if op.startswith(".") else ("^", op[1:].strip())
         i = max(base.rfind("^"), 0)
-        head, inner = (base[:i - 1], base[i - 1:i + 1]) if base[i - 1:i] == "." else (base[:i], base[i:i + 1])
+        head, inner = (base[:i - 1], " .^ ") if base[i - 1:i] == "." else (base[:i], "^")
         tail = base[i + 1:].strip()
+        op = " .^ " if op == ".^" else op
         whole = self.src[meta.start_pos:meta.end_pos].strip()
         raise self._error(f"`{whole}` could mean ({base}){op}{exponent} or {head.strip()}{inner}({tail}{op}{exponent}); "
                           f"write the parentheses", tok.start_pos)
