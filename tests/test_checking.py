@@ -176,3 +176,15 @@ def test_the_entries_limit_can_be_raised_and_a_small_check_still_runs():
         LIMITS.max_entries = old
     r = matdiff.check("x^T x", "x", shapes={"x": (20,)})
     assert r.ok and r.error < 1e-6 and r.rows and all(np.isfinite(row.numeric) for row in r.rows)
+
+
+def test_a_power_with_a_variable_exponent_is_checked_on_its_domain():
+    """x .^ p is exp(p log x): defined for a positive base only. The check draws inputs again
+    until the base is positive, and says so; a constant positive base needs nothing."""
+    report = matdiff.check("sum(x .^ p)", "p", shapes=dict(x=(3,), p=()))
+    assert report.ok
+    assert "the base of a power with a variable exponent, x, not positive" in str(report)
+    assert matdiff.check("c^T (X .^ Y) d", "X").ok                 # a square base: every entry positive
+    assert "re-drew" not in str(matdiff.check("sum(2 .^ x)", "x"))
+    wrong = matdiff.check("sum(x .^ p)", "p", shapes=dict(x=(3,), p=()), claim="sum(x .^ p)")
+    assert not wrong.ok

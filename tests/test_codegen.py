@@ -556,3 +556,28 @@ def test_a_declared_name_like_a_derivative_with_stand_ins_agrees_with_the_evalua
     value, grads = fn(x=x, **bound)
     assert np.isclose(value, np.sin(x).sum() + np.exp(x).sum())
     assert np.allclose(grads["x"], np.cos(x) + np.exp(x))
+
+
+# ---- powers with a variable exponent: `**` broadcasts a scalar side in every backend -------------------
+
+POWERS = [
+    ("a^b + a^(b c)", ["a", "b", "c"], None),
+    ("sum(x .^ p)", ["x", "p"], dict(x=("n",), p=())),
+    ("c^T (x .^ y)", ["x", "y"], None),
+    ("sum(2 .^ (W x))", ["W", "x"], None),
+    ("sum(alpha .^ x)", ["alpha", "x"], None),
+    ("(a^b)^c", ["a", "b", "c"], None),              # ** is right-associative: the base in parentheses
+]
+
+
+@pytest.mark.parametrize("src, wrt, shapes", POWERS, ids=[s for s, _, _ in POWERS])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_powers_with_a_variable_exponent(src, wrt, shapes, backend, request):
+    for hessian in (False, True):                    # the text compiles without the backend installed
+        compile(emit(src, wrt, backend=backend, shapes=shapes, hessian=hessian), "<emitted>", "exec")
+    torch = backend_module(backend, request)        # skips JAX and PyTorch where they are not installed
+    p, values, refs = reference(src, wrt, shapes, hessian=True)
+    fn = lambdify(src, wrt, backend=backend, shapes=shapes, hessian=True)
+    value, grads, hessians = fn(**as_given(values, p.shaped.inputs, torch))
+    got = [value] + [grads[w] for w in wrt] + [hessians[w] for w in wrt]
+    assert all(close(a, b) for a, b in zip(got, refs))

@@ -30,7 +30,7 @@ from matdiff.calculus.canon import PULLBACK_RULES, pullback
 from matdiff.calculus.diff import DIFF_RULES, depends_on, local_differential
 from matdiff.language.expr import (
     NODE_TYPES, Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Fn, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec,
+    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec,
     Var, Vec, Zero,
 )
 from matdiff.calculus.record import identity
@@ -108,6 +108,25 @@ CASES = [
     Case("apply-Phi-wrt-inner", "a^T Phi(X b)", "b", V34, lambda a, X, b: a @ PHI(X @ b)),
     Case("apply-Phi''", "a^T Phi''(X b)", "X", V34, lambda a, X, b: a @ PHI(X @ b, 2)),
     Case("apply-Phi-matrix", "sum(Phi(A X))", "X", dict(A=(2, 3), X=(3, 4)), lambda A, X: np.sum(PHI(A @ X))),
+    # powers with a variable exponent, of a positive base: d(A .^ B) = B ∘ A .^ (B-1) ∘ dA + A .^ B ∘ log(A) ∘ dB
+    Case("pow-scalars-base", "a^b", "a", dict(a=(), b=()), lambda a, b: a ** b, kinds=dict(a="pos")),
+    Case("pow-scalars-exponent", "a^b", "b", dict(a=(), b=()), lambda a, b: a ** b, kinds=dict(a="pos")),
+    Case("pow-scalars-exponent-expression", "a^(b c + 1) c", "c", dict(a=(), b=(), c=()),
+         lambda a, b, c: a ** (b * c + 1) * c, kinds=dict(a="pos")),
+    Case("hpow-scalar-exponent-wrt-base", "a^T (X .^ p) b", "X", dict(p=(), **V34),
+         lambda p, a, X, b: a @ X ** p @ b, kinds=dict(X="pos")),
+    Case("hpow-scalar-exponent-wrt-exponent", "a^T (X .^ p) b", "p", dict(p=(), **V34),
+         lambda p, a, X, b: a @ X ** p @ b, kinds=dict(X="pos")),
+    Case("hpow-matrix-exponent-wrt-base", "a^T (X .^ Y) b", "X", dict(a=(3,), X=(3, 4), Y=(3, 4), b=(4,)),
+         lambda a, X, Y, b: a @ X ** Y @ b, kinds=dict(X="pos")),
+    Case("hpow-matrix-exponent-wrt-exponent", "a^T (X .^ Y) b", "Y", dict(a=(3,), X=(3, 4), Y=(3, 4), b=(4,)),
+         lambda a, X, Y, b: a @ X ** Y @ b, kinds=dict(X="pos")),
+    Case("hpow-constant-base", "a^T (2 .^ X) b", "X", V34, lambda a, X, b: a @ 2.0 ** X @ b),
+    Case("hpow-scalar-base", "a^T (alpha .^ X) b", "alpha", dict(alpha=(), **V34),
+         lambda alpha, a, X, b: a @ alpha ** X @ b, kinds=dict(alpha="pos")),
+    Case("hpow-same-variable", "sum(x .^ x)", "x", dict(x=(3,)), lambda x: np.sum(x ** x), kinds=dict(x="pos")),
+    Case("hpow-vector-exponent-expression", "c^T (x .^ (W x))", "x", dict(c=(3,), x=(3,), W=(3, 3)),
+         lambda c, x, W: c @ x ** (W @ x), kinds=dict(x="pos")),
     # trace, determinant
     Case("trace", "tr(A X)", "X", dict(A=(4, 3), X=(3, 4)), lambda A, X: np.trace(A @ X)),
     Case("trace-alone", "tr(X)", "X", dict(X=(3, 3)), lambda X: np.trace(X)),
@@ -273,6 +292,10 @@ NODES = {
     "HadamardPow": HadamardPow(Fraction(3), X34),
     "HadamardPow-neg": HadamardPow(Fraction(-1), Y34),
     "HadamardPow-frac": HadamardPow(Fraction(3, 2), Y34),
+    "Pow": Pow((Y34, X34)),
+    "Pow-scalar-exponent": Pow((Y34, s)),
+    "Pow-scalar-base": Pow((var("q"), X34)),
+    "Pow-scalars": Pow((var("q"), s)),
     **{f"Apply-{n}": Apply(Fn(n), var("U", 3, 4) if n in UNIT_ARG else Y34) for n in ELEMENTWISE},
     "Apply-Phi": Apply(Fn("Phi"), X34),
     "Apply-Phi''": Apply(Fn("Phi", 2), X34),
@@ -289,7 +312,7 @@ NODES = {
     "Softmax": Softmax(x3),
     "LogSumExp": LogSumExp(x3),
 }
-POSITIVE_VARS = {"Y", "P"}   # positive entries (log, sqrt, .^ -1); P is also near 2 I (logdet)
+POSITIVE_VARS = {"Y", "P", "q"}   # positive entries (log, sqrt, .^ -1, a base of Pow); P is also near 2 I (logdet)
 
 
 def _rule_values(e, rng):

@@ -24,7 +24,7 @@ from matdiff.errors import MatdiffError
 from matdiff.language.expr import (
     MINUS_ONE, NODE_TYPES, ONE, Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Fn, Hadamard,
     HadamardPow, Identity, Inverse, Kron, Leaf, LogDet, LogSumExp, MatMul, MatPow, Mul, Nary, Norm, Ones,
-    Softmax, Sum, Trace, Transpose, Unary, Unvec, Var, Vec, Zero, children, computation_order, depth, postorder,
+    Pow, Softmax, Sum, Trace, Transpose, Unary, Unvec, Var, Vec, Zero, children, computation_order, depth, postorder,
     substitute, transform, variables, with_children,
 )
 from test_properties import any_expressions
@@ -64,6 +64,7 @@ def examples() -> dict:
         Mul: Mul((Const(Fraction(2)), A)),
         Hadamard: Hadamard((A, B)),
         Kron: Kron((A, B)),
+        Pow: Pow((A, B), ".^"),
     }
 
 

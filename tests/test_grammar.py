@@ -9,7 +9,7 @@ from conftest import C, P, T, V, add, div, had, mm, neg, sub
 from matdiff import ParseError
 from matdiff.language.expr import (
     Apply, Assign, Det, DiagMat, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogDet, LogSumExp,
-    MatPow, Norm, Program, Softmax, Sum, Trace, Vec,
+    MatPow, Norm, Pow, Program, Softmax, Sum, Trace, Vec,
 )
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.language.parse import parse, parse_expression
@@ -78,6 +78,21 @@ SPELLINGS = [
     ("A .^ 2",              HadamardPow(Fraction(2), A)),
     ("A.^2",                HadamardPow(Fraction(2), A)),
     ("x .^ {1/2}",          HadamardPow(Fraction(1, 2), x)),
+    # a power with a variable exponent: `^` of scalars, `.^` elementwise (inference checks which)
+    ("a^b",                 Pow((V("a"), b), "^")),
+    ("a^(b + 1)",           Pow((V("a"), add(b, C(1))), "^")),
+    ("a^exp(b)",            Pow((V("a"), fn("exp", b)), "^")),
+    ("x .^ y",              Pow((x, y), ".^")),
+    ("x.^y",                Pow((x, y), ".^")),
+    ("2 .^ x",              Pow((C(2), x), ".^")),
+    ("2.^x",                Pow((C(2), x), ".^")),        # as in MATLAB: not 2. ^ x
+    ("2.^3",                HadamardPow(Fraction(3), C(2))),
+    ("x .^ (2)",            HadamardPow(Fraction(2), x)),   # a number in parentheses is a number
+    ("a^(1/2)",             MatPow(Fraction(1, 2), V("a"))),
+    ("(a^b)^c",             Pow((Pow((V("a"), b), "^"), c), "^")),
+    ("a^(b^c)",             Pow((V("a"), Pow((b, c), "^")), "^")),
+    ("a^b c",               mm(Pow((V("a"), b), "^"), c)),
+    ("a^b'",                T(Pow((V("a"), b), "^"))),
     ("x .^ -1",             HadamardPow(Fraction(-1), x)),
     # division by a scalar
     ("A / 2",               div(A, C(2))),

@@ -129,6 +129,17 @@ CASES = [
          lambda alpha, x: alpha**2 * (x @ x), golden="2 (x^T x)"),
     Case("cross-entropy", "-t^T log(softmax(W x))", "W", dict(t=M(3), W=M(3, 2), x=M(2)),
          lambda t, W, x: -t @ np.log(softmax(W @ x)), kinds=dict(t="simplex")),
+    # powers with a variable exponent (a positive base)
+    Case("pow-scalars-exponent", "a^b", "b", dict(a=(), b=()), lambda a, b: a ** b, kinds=dict(a="pos")),
+    Case("pow-scalars-base", "a^b", "a", dict(a=(), b=()), lambda a, b: a ** b, kinds=dict(a="pos")),
+    Case("pow-vector-exponent", "c^T (x .^ y)", "y", dict(c=M(3), x=M(3), y=M(3)), lambda c, x, y: c @ x ** y,
+         kinds=dict(x="pos")),
+    Case("pow-vector-base", "c^T (x .^ y)", "x", dict(c=M(3), x=M(3), y=M(3)), lambda c, x, y: c @ x ** y,
+         kinds=dict(x="pos")),
+    Case("pow-scalar-exponent", "sum(X .^ p)", "p", dict(X=M(2, 3), p=()), lambda X, p: np.sum(X ** p),
+         kinds=dict(X="pos")),
+    Case("pow-constant-base", "sum(2 .^ (A x))", "x", dict(A=M(2, 3), x=M(3)), lambda A, x: np.sum(2.0 ** (A @ x))),
+    Case("pow-same-variable", "sum(x .^ x)", "x", dict(x=M(3)), lambda x: np.sum(x ** x), kinds=dict(x="pos")),
     Case("network-W1", NET004, "W1",
          dict(W1=M(3, 2), b1=M(3), W2=M(2, 3), b2=M(2), x=M(2), t=M(2)),
          lambda W1, b1, W2, b2, x, t: 0.5 * np.sum((W2 @ sigmoid(W1 @ x + b1) + b2 - t) ** 2)),
@@ -300,6 +311,12 @@ SINGLE_RULES = [   # one node kind at a time, each where the diagonal is exact
     ("Norm", "||X||_F", "X", dict(X=(3, 2)), lambda X: np.linalg.norm(X), {}),
     ("Softmax", "c^T softmax(x)", "x", dict(c=(3,), x=(3,)), lambda c, x: c @ softmax(x), {}),
     ("LogSumExp", "logsumexp(x)", "x", dict(x=(3,)), lambda x: np.log(np.sum(np.exp(x))), {}),
+    ("Pow-base", "c^T (x .^ y)", "x", dict(c=(3,), x=(3,), y=(3,)), lambda c, x, y: c @ x ** y, dict(x="pos")),
+    ("Pow-exponent", "c^T (x .^ y)", "y", dict(c=(3,), x=(3,), y=(3,)), lambda c, x, y: c @ x ** y, dict(x="pos")),
+    ("Pow-scalar-exponent", "sum(X .^ p)", "p", dict(X=(2, 3), p=()), lambda X, p: np.sum(X ** p), dict(X="pos")),
+    ("Pow-scalar-base", "sum(alpha .^ (A x))", "alpha", dict(alpha=(), A=(2, 3), x=(3,)),
+     lambda alpha, A, x: np.sum(alpha ** (A @ x)), dict(alpha="pos")),
+    ("Pow-scalars", "a^b", "b", dict(a=(), b=()), lambda a, b: a ** b, dict(a="pos")),
     ("MatPow", "a^T X^2 b", "X", dict(a=(3,), X=(3, 3), b=(3,)), lambda a, X, b: a @ X @ X @ b, {}),
 ]
 
@@ -453,3 +470,12 @@ def test_check_with_respect_to_a_variable_that_cancels(kind):
     report = d.check()
     assert report.ok and report.rows
     assert all(r.numeric == 0 and r.symbolic == 0 for r in report.rows)
+
+
+def test_diagonal_of_a_power_whose_base_and_exponent_share_a_variable_is_flagged_approximate():
+    """x .^ (W x): x is the base and inside the exponent; the cross terms between the two uses are
+    what the Becker–LeCun diagonal drops, and it says so (with a scalar base it is exact)."""
+    d = hessian_of(Problem.of("sum(x .^ (W x))", dict(x=(3,), W=(3, 3))), "x", diagonal=True)
+    assert not d.exact
+    d = hessian_of(Problem.of("sum(alpha .^ (W x))", dict(alpha=(), x=(3,), W=(3, 3))), "alpha", diagonal=True)
+    assert d.exact and d.check().ok

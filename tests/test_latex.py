@@ -13,7 +13,7 @@ import matdiff
 from matdiff.cli import main
 from matdiff.language.expr import (
     NODE_TYPES, Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Fn, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec,
+    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec,
     Var, Vec, Zero,
 )
 from matdiff.printing.latex import LATEX, function_name, latex_name, to_latex
@@ -55,6 +55,12 @@ def test_every_node_type_has_a_latex_rule():
     (Inverse(Transpose(A)),               r"(A^{\top})^{-1}"),
     (MatPow(Fraction(3), A),              r"A^{3}"),
     (HadamardPow(Fraction(2), x),         r"x^{\circ 2}"),
+    (Pow((a, Var("beta", ()))),          r"\alpha^{\beta}"),
+    (Pow((x, y)),                         r"x^{\circ y}"),
+    (Pow((x, a)),                         r"x^{\circ \alpha}"),
+    (Pow((Const(Fraction(2)), x)),        r"2^{\circ x}"),
+    (Pow((x, Add((y, x)))),               r"x^{\circ (y + x)}"),
+    (Pow((a, Add((a, Const(Fraction(1)))))), r"\alpha^{\alpha + 1}"),
     (Trace(A),                            r"\operatorname{tr}(A)"),
     (Det(A),                              r"\det(A)"),
     (LogDet(A),                           r"\log\det(A)"),
@@ -159,6 +165,7 @@ def from_latex(s: str) -> str:
     "inv(A)^T", "(A^T)^-1", "tr(A X B) + det(X)", "logdet(X)", "exp(A x) ∘ y", "Phi'(W x + b)",
     TUTORIAL12, "1/2 ||X W - Y||_F^2", "x^T A x / (x^T x)", "kron(A, B) C",
     "diag(x) y", "sigmoid(x) ./ x", "x .^ 2", "A^3", "alpha^2 x", "sqrt(x) + tanh(x)",
+    "x .^ y", "2 .^ x", "(x .^ y)^T", "x .^ (y + x)", "alpha^beta x", "x .^ alpha", "(A .^ B)^2",
 ])
 def test_precedence_round_trips_through_latex(src):
     f = Problem.of(src).f

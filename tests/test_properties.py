@@ -262,6 +262,18 @@ def r_hpow(draw, shape, d, o):
     return make(f"({a.text}) .^ {k}", shape, lambda v: a.fn(v) ** kk, a, power=True)
 
 
+def r_vpow(draw, shape, d, o):
+    """A power with a variable exponent, of a positive base: a^b, A .^ B, A .^ b, a .^ B, 2 .^ B
+    (a scalar side broadcast)."""
+    constant = draw(st.integers(0, 3)) == 0
+    base_shape, exp_shape = ((1, 1), shape) if constant else \
+        draw(st.sampled_from([(shape, shape), (shape, (1, 1)), ((1, 1), shape)]))
+    b = unpowered(sub(draw, exp_shape, d, o))
+    a = G("2", (1, 1), lambda v: np.array([[2.0]]), ()) if constant else unpowered(pos(draw, base_shape, d, o))
+    op = "^" if shape == (1, 1) else " .^ "
+    return make(f"({a.text}){op}({b.text})", shape, lambda v: a.fn(v) ** b.fn(v), a, b, power=True)
+
+
 def r_sdiv(draw, shape, d, o):
     a = sub(draw, shape, d, o)
     if draw(st.booleans()):
@@ -306,7 +318,7 @@ def r_row_bias(draw, shape, d, o):
     return make(f"({a.text}) + ({b.text})", shape, lambda v: a.fn(v) + b.fn(v), a, b)
 
 
-RULES_ANY = (r_add, r_neg, r_matmul, r_transpose, r_hadamard, r_hdiv, r_hpow, r_sdiv, r_apply)
+RULES_ANY = (r_add, r_neg, r_matmul, r_transpose, r_hadamard, r_hdiv, r_hpow, r_vpow, r_sdiv, r_apply)
 RULES_WIDE = (r_scale, r_broadcast, r_row_bias)
 
 

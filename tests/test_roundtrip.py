@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from conftest import P, S
 from matdiff.language.expr import (
     MINUS_ONE, Add, Apply, Const, Det, DiagMat, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron,
-    LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Softmax, Sum, Trace, Transpose, Var, Vec, postorder,
+    LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Pow, Softmax, Sum, Trace, Transpose, Var, Vec, postorder,
     transform, with_children,
 )
 from matdiff.language import functions as F
@@ -54,6 +54,12 @@ def powered(k, arg):
     return Inverse(arg) if k == -1 else MatPow(k, arg)
 
 
+def _positive_or_not_a_number(a) -> bool:
+    if isinstance(a, Const):
+        return a.value > 0
+    return not (isinstance(a, Mul) and all(isinstance(x, Const) for x in a.args))
+
+
 def extend(children):
     """One layer of the trees the parser produces: binary, left-nested as written."""
     two = st.tuples(children, children)
@@ -70,6 +76,8 @@ def extend(children):
         children.map(Inverse),
         st.tuples(exponents, children).map(lambda ka: powered(*ka)),
         st.tuples(hadamard_exponents, children).map(lambda ka: HadamardPow(*ka)),
+        two.filter(lambda ab: not isinstance(ab[1], Const) and _positive_or_not_a_number(ab[0]))
+           .flatmap(lambda ab: st.sampled_from(["^", ".^"]).map(lambda op: Pow(ab, op))),   # a^b, x .^ y
         st.tuples(st.sampled_from(ELEMENTWISE + ABSTRACT), st.integers(0, 2), children)
           .map(lambda t: apply(*t)),
         st.sampled_from([Trace, Det, LogDet, Sum, Norm, DiagMat, Vec, Softmax, LogSumExp,
@@ -157,6 +165,15 @@ def test_printed_spelling_parses_back_to_the_same_tree(src):
     ("|| ||x|| ||",         "norm(||x||)"),
     ("kron(A, B)",          "A ⊗ B"),
     ("Phi''(z)",            "Phi''(z)"),
+    ("a^b",                 "a^b"),
+    ("a^(b + 1)",           "a^(b + 1)"),
+    ("a^(Tx)",              "a^(Tx)"),              # a^Tx could be a^T x
+    ("(a^b)^c",             "(a^b)^c"),
+    ("x.^y",                "x .^ y"),
+    ("2.^x",                "2 .^ x"),
+    ("x .^ exp(y)",         "x .^ (exp(y))"),
+    ("(x .^ y)^T",          "(x .^ y)^T"),
+    ("(e)^x",               "(e)^x"),               # e^x could be exp(x)
 ])
 def test_printed_text(src, text):
     assert to_text(P(src)) == text
@@ -179,6 +196,12 @@ def test_printed_text(src, text):
     ("x^T x A",         "(x^T x) A"),
     ("A / (x^T x)",     "A / (x^T x)"),
     ("diag(A)",         "diag(A)"),
+    ("a^b",             "a^b"),                    # scalars: the ordinary power
+    ("x .^ alpha",      "x .^ alpha"),             # a scalar exponent, broadcast
+    ("2 .^ x",          "2 .^ x"),
+    ("alpha .^ x",      "alpha .^ x"),
+    ("x .^ (y + 1)",    "x .^ (y + 1)"),
+    ("x .^ (2)",        "x .^ 2"),                 # a number exponent is a power with a number
 ])
 def test_shaped_text_reads_back_to_the_same_shaped_tree(src, text):
     shaped = S(src)

@@ -20,6 +20,7 @@ from matdiff.language.expr import (
     MatMul,
     MatPow,
     Mul,
+    Pow,
     Program,
     Transpose,
     Var,
@@ -258,6 +259,8 @@ def test_a_product_with_a_scalar_factor_is_a_scalar_multiplication():
     ("A^-2",           dict(A=(2, 2)),      MatPow(Fraction(2), Inverse(Var("A", (2, 2))))),
     ("A^1",            dict(A=(2, 2)),      Var("A", (2, 2))),
     ("A^0",            dict(A=(2, 2)),      Identity(2)),
+    ("a^b",            {},                  Pow((Var("a", ()), Var("b", ())))),        # the spelling is cleared
+    ("x .^ y",         dict(x=(3,)),        Pow((Var("x", (3,)), Var("y", (3,))))),
 ])
 def test_powers_after_shapes(src, declared, node):
     assert S(src, declared).expr == node
@@ -281,6 +284,11 @@ def test_diag_of_a_matrix_is_its_diagonal():
     ("A / 2",                 dict(A=(2, 3)),                  (2, 3)),
     ("(a^T X b) / (c^T X d)", dict(X=(2, 3)),                  (1, 1)),
     ("Phi(W x)",              dict(W=(2, 3)),                  (2, 1)),
+    ("x .^ p",                dict(x=(4,), p=()),              (4, 1)),        # a scalar exponent, broadcast
+    ("p .^ X",                dict(X=(2, 3), p=()),            (2, 3)),        # a scalar base, broadcast
+    ("2 .^ X",                dict(X=(2, 3)),                  (2, 3)),
+    ("X .^ Y",                dict(X=(2, 3)),                  (2, 3)),        # Y takes X's shape
+    ("a^b",                   {},                              (1, 1)),
 ])
 def test_result_shapes(src, declared, result):
     assert shape_of(S(src, declared).expr) == result
@@ -316,6 +324,11 @@ def test_shape_text():
     ("diag(X)",      dict(X=(2, 3)),                     "diag needs a vector or a square matrix, but X (2×3) is neither"),
     ("A^{1/2}",      {},                                 "A^{1/2}: a matrix power needs an integer exponent, got 1/2"),
     ("A^0.5 x",      dict(A=(2, 2)),                     "a matrix power needs an integer exponent, got 1/2"),
+    ("x^p",          dict(x=(3,)),                       "x^p: ^ with a variable exponent is a power of scalars, but x (3×1) "
+                                                         "is not a scalar; for the elementwise power write x .^ p"),
+    ("a^X",          dict(X=(2, 2)),                     "for the elementwise power write a .^ X"),
+    ("x .^ y",       dict(x=(3,), y=(4,)),               "cannot raise x (3×1) elementwise to y (4×1): the exponent is a "
+                                                         "scalar or has the base's shape"),
     ("z = x\nz = y\nz", {},                              "z is defined twice"),
     ("z = W x\nz",   dict(z=(3,)),                       "z is both declared with a shape and defined in the program"),
     ("x",            dict(x=("n", "m", "k")),            "x: a shape has at most two dimensions"),

@@ -157,6 +157,14 @@ def test_issue13_word_sheets(src, wrt, shapes, notes):
         assert compile_pdf(tex).startswith(b"%PDF")
 
 
+@needs_pdflatex
+def test_powers_with_a_variable_exponent_compile():
+    _, tex, _, reports = sheet("c^T (x .^ y) + sum(2 .^ x) + a^b", ["x", "y", "a"], None, check=True)
+    assert all(r.ok for r in reports)
+    assert "power with a variable exponent" in tex and r"x^{\circ y}" in tex and "a^{b}" in tex
+    assert compile_pdf(tex).startswith(b"%PDF")
+
+
 # ---- Tutorial 12, Question 1, line by line ---------------------------------------------------------
 
 def test_tutorial12_follows_the_worked_solution():

@@ -443,3 +443,15 @@ def test_a_scalar_power_of_a_big_sum_is_built_unevaluated():
         down["b1"] = vals["b1"] - h * np.eye(3)[j]
         want[:, j] = (np.asarray(sympy_evaluate(G, up), dtype=float) - np.asarray(sympy_evaluate(G, down), dtype=float)).ravel() / (2 * h)
     assert_close(got, want, tol=1e-5)
+
+
+def test_powers_with_a_variable_exponent_are_pow_and_hadamard_power():
+    """a^b of scalars is SymPy's Pow; elementwise, HadamardPower, which takes a symbolic or a
+    matrix exponent and a scalar on either side."""
+    a, b = sp.Symbol("a"), sp.Symbol("b")
+    assert matdiff.gradient("a^b", "b") == sp.log(a) * a ** b
+    x, y = sp.MatrixSymbol("x", sp.Symbol("n"), 1), sp.MatrixSymbol("y", sp.Symbol("n"), 1)
+    g = matdiff.gradient("sum(x .^ y)", "x")
+    assert g.has(sp.HadamardPower(x, y))
+    g = matdiff.gradient("sum(alpha .^ x)", "x")
+    assert g.has(sp.HadamardPower(sp.Symbol("alpha"), x))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from matdiff.language.algebra import (
-    add, const, diag_mat, diag_of, hadamard, hadamard_pow, inverse, matmul, mul, sub, sum_, transpose,
+    add, apply, const, diag_mat, diag_of, elementwise, hadamard, hadamard_pow, inverse, matmul, mul, sub, sum_, transpose,
     unvec, vec, zero,
 )
 from matdiff.calculus.canon import backprop
@@ -39,7 +39,7 @@ from matdiff.calculus.diff import depends_on
 from matdiff.errors import LimitError
 from matdiff.language.expr import (
     Add, Apply, Det, DiagMat, DiagOf, Expr, Hadamard, HadamardPow, Identity, Inverse, LogDet, LogSumExp,
-    MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec,
+    Fn, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec,
     postorder, transform, with_children,
 )
 from matdiff.language.shapes import is_scalar, shape_of
@@ -185,6 +185,25 @@ def dg_hadamard_pow(e, C, G, dep):   # h(t) = t^k: h' = k t^(k-1), h'' = k (k-1)
                         mul(const(k * (k - 1)), hadamard_pow(k - 2, Z)), C, G)
 
 
+def dg_pow(e, C, G, dep):    # P = A .^ B:  ∂P/∂A = P ∘ B ∘ A^-1, ∂²P/∂A² = P ∘ B ∘ (B - 1) ∘ A^-2;
+    A, B = e.args                # ∂P/∂B = P ∘ log(A), ∂²P/∂B² = P ∘ log(A)^∘2; a 1x1 side broadcast
+    log_A = apply(Fn("log"), A)
+    B_less_1 = add(B, const(-1) if is_scalar(B) else mul(const(-1), Ones(shape_of(B))))
+    derivatives = ((A, elementwise(e, B, hadamard_pow(-1, A)), elementwise(e, B, B_less_1, hadamard_pow(-2, A))),
+                   (B, elementwise(e, log_A), elementwise(e, sq(log_A))))
+    out = []
+    both = dep[A] and dep[B]
+    for child, d1, d2 in derivatives:
+        if not dep[child]:
+            continue
+        if is_scalar(child) and not is_scalar(e):     # one entry moves every entry: C_s = sum(d1^∘2 ∘ C + d2 ∘ G)
+            out.append((child, sum_(add(hadamard(sq(d1), C), hadamard(d2, G))), BROKEN if both else GENERAL))
+        else:
+            [(z, c, kind)] = _elementwise(child, d1, d2, C, G)
+            out.append((z, c, BROKEN if both else kind))
+    return out
+
+
 def dg_norm(e, C, G, dep):       # ||E||, u = E/||E||: C_E = c u^∘2 + g (1 - u^∘2) / ||E||
     u2 = sq(mul(hadamard_pow(-1, e), e.arg))
     return [(e.arg, add(mul(C, u2), mul(G, hadamard_pow(-1, e), sub(ones_like(e.arg), u2))), GENERAL)]
@@ -235,6 +254,7 @@ DIAG_RULES = {
     Unvec:       dg_unvec,
     Apply:       dg_apply,
     HadamardPow: dg_hadamard_pow,
+    Pow:         dg_pow,
     Norm:        dg_norm,
     Softmax:     dg_softmax,
     LogSumExp:   dg_logsumexp,

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 
 from matdiff.language.algebra import (
-    add, const, diag_mat, diag_of, hadamard, hadamard_pow, inner, inverse, kron, mat_pow, matmul, mul,
+    add, apply, const, diag_mat, diag_of, elementwise, hadamard, hadamard_pow, inner, inverse, kron, mat_pow, matmul, mul,
     neg, sum_, trace, transpose, unvec, vec, zero_like,
 )
 from matdiff.errors import DerivativeError
 from matdiff.calculus.record import Step, identity
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
-    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
+    Fn, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, postorder, children,
 )
 
@@ -59,6 +59,12 @@ def d_mat_pow(e, d):
 def d_hadamard_pow(e, d):
     """d(X .^ k) = k X .^ (k-1) ∘ dX"""
     return hadamard(mul(const(e.k), hadamard_pow(e.k - 1, e.arg)), d(e.arg))
+
+
+def d_pow(e, d):
+    """d(A .^ B) = B ∘ A .^ (B-1) ∘ dA + A .^ B ∘ log(A) ∘ dB   (for positive A; a scalar A or B broadcasts)"""
+    A, B = e.args
+    return add(elementwise(e, B, hadamard_pow(-1, A), d(A)), elementwise(e, apply(Fn("log"), A), d(B)))
 
 
 def d_apply(e, d):
@@ -126,6 +132,7 @@ DIFF_RULES = {
     MatMul:       d_leibniz,
     Hadamard:     d_leibniz,
     Kron:         d_leibniz,
+    Pow:          d_pow,
     Transpose:    d_transpose,
     Inverse:      d_inverse,
     MatPow:       d_mat_pow,

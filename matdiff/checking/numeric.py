@@ -16,7 +16,7 @@ from matdiff.language import functions as F
 from matdiff.errors import DerivativeError, MatdiffError
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
-    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
+    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, children, postorder,
 )
 
@@ -95,6 +95,7 @@ EVAL = {
     Inverse:     lambda e, v, env: _inv(v[0]),
     MatPow:      lambda e, v, env: np.linalg.matrix_power(v[0] if e.k > 0 else _inv(v[0]), abs(int(e.k))),
     HadamardPow: lambda e, v, env: _power(v[0], e.k),
+    Pow:         lambda e, v, env: _variable_power(v[0], v[1]),
     Apply:       lambda e, v, env: elementwise(e.fn, v[0]),
     Trace:       lambda e, v, env: np.array([[np.trace(v[0])]]),
     Det:         lambda e, v, env: np.array([[np.linalg.det(v[0])]]),
@@ -108,6 +109,12 @@ EVAL = {
     Softmax:     lambda e, v, env: _softmax(v[0]),
     LogSumExp:   lambda e, v, env: np.array([[np.logaddexp.reduce(v[0][:, 0])]]),
 }
+
+
+def _variable_power(a, b):
+    """a .^ b, a 1x1 side broadcast; NaN where the base is not positive (outside the domain)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return np.where(a > 0, np.abs(a) ** b, np.nan)
 
 
 def _differential(e, env):

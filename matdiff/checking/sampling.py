@@ -27,7 +27,7 @@ import numpy as np
 
 from matdiff.language import functions as F
 from matdiff.errors import MatdiffError
-from matdiff.language.expr import Apply, Det, Expr, HadamardPow, Inverse, LogDet, MatPow, Norm, postorder
+from matdiff.language.expr import Apply, Const, Det, Expr, HadamardPow, Inverse, LogDet, MatPow, Norm, Pow, Var, postorder
 from matdiff.language.inference import Shaped
 from matdiff.limits import LIMITS, refuse
 from matdiff.checking.numeric import Env, evaluate_many
@@ -62,7 +62,10 @@ def dimension_sizes(shaped: Shaped, exprs: tuple = ()) -> dict:
     return {n: SIZES[i % len(SIZES)] for i, n in enumerate(names)}
 
 
-def sample(shaped: Shaped, rng, dims: dict, positive: bool, scale: float = 1.0) -> dict:
+def sample(shaped: Shaped, rng, dims: dict, positive: bool, scale: float = 1.0,
+           entrywise: frozenset = frozenset()) -> dict:
+    """Normal inputs, or positive ones: square matrices near a multiple of I, and every entry
+    positive for the names in `entrywise` (the bases of powers with a variable exponent)."""
     values = {}
     for name, s in shaped.inputs.items():
         r, c = (int(_size(d, dims)) for d in as2(s))
@@ -75,7 +78,7 @@ def sample(shaped: Shaped, rng, dims: dict, positive: bool, scale: float = 1.0) 
                                      r * np.eye(r) + 0.3 * rng.normal(size=(r, r))) * scale
         elif not positive:
             values[name] = rng.normal(size=(r, c))
-        elif r == c and r > 1:
+        elif r == c and r > 1 and name not in entrywise:
             values[name] = r * np.eye(r) + 0.3 * rng.normal(size=(r, c))
         else:
             values[name] = rng.uniform(0.5, 1.5, size=(r, c))
@@ -143,6 +146,19 @@ class Draws:
         check_entries(shaped, exprs, self.first)
         self.dims = dict(self.first)
         self.redrawn: Counter = Counter()
+        # a power with a variable exponent, exp(B log A), is defined for a positive base only
+        self.bases = [n.args[0] for n in dict.fromkeys(n for e in exprs for n in postorder(e))
+                      if isinstance(n, Pow) and not isinstance(n.args[0], Const)]
+        self.entrywise = frozenset(b.name for b in self.bases if isinstance(b, Var))
+
+    def outside_domain(self, values: dict, dims: dict) -> str | None:
+        """Why these inputs are outside the function's domain, or None."""
+        if not self.bases:
+            return None
+        for base, v in zip(self.bases, evaluate_many(self.bases, Env(values, dims))):
+            if not np.all(v > 0):
+                return f"the base of a power with a variable exponent, {_short(base)}, not positive"
+        return None
 
     def _sizes(self):
         first = self.first
@@ -158,8 +174,12 @@ class Draws:
         for dims in self._sizes():
             for k in range(TRIES):
                 # normal inputs first; positive ones (well-conditioned square matrices) where those fail
-                values = sample(self.shaped, self.rng, dims, positive=k >= TRIES // 3, scale=self.scale)
-                if not _finite(evaluate_many(list(finite), Env(values, dims))):
+                values = sample(self.shaped, self.rng, dims, positive=k >= TRIES // 3, scale=self.scale,
+                                entrywise=self.entrywise)
+                outside = self.outside_domain(values, dims)
+                if outside:
+                    why = outside
+                elif not _finite(evaluate_many(list(finite), Env(values, dims))):
                     why = "the function or its formula not finite"
                 else:
                     result = measure(values, dims)
@@ -185,6 +205,11 @@ def unit_domains(exprs) -> list:
 def _unit_note(names: list) -> str:
     return f"inputs drawn at {UNIT_SCALE:g} times their usual size: the arguments of " \
            f"{' and '.join(names)} must lie in (-1, 1)" if names else ""
+
+
+def _short(e: Expr) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _redraw_note(redrawn: Counter, dims: dict, first: dict) -> str:
@@ -234,6 +259,8 @@ def rough_points(exprs) -> list:
             out.append((f"the argument of {n.fn.name}", n.arg, "poles"))
         elif isinstance(n, HadamardPow) and (n.k < 0 or n.k.denominator != 1):
             out.append((f"the base of .^ {n.k}", n.arg, "entries"))
+        elif isinstance(n, Pow) and not isinstance(n.args[0], Const):
+            out.append(("the base of a power with a variable exponent", n.args[0], "entries"))
         elif isinstance(n, Norm):
             out.append(("the argument of a norm", n.arg, "norm"))
         elif isinstance(n, (Inverse, LogDet, Det)) or isinstance(n, MatPow) and n.k < 0:

@@ -18,7 +18,7 @@ from fractions import Fraction
 from matdiff.errors import MatdiffError
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
-    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
+    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero,
 )
 from matdiff.language.shapes import is_scalar, shape_of
@@ -211,6 +211,13 @@ def py_hadamard_pow(e: HadamardPow, p) -> tuple:
     return f"{p.at(e.arg, POWER)} ** {exponent}", POWER, None
 
 
+def py_pow(e: Pow, p) -> tuple:
+    """a ** b (`**` broadcasts a scalar side alike in NumPy, JAX and PyTorch; right-associative,
+    so a power as the base is wrapped)."""
+    base, exponent = e.args
+    return f"{p.at(base, POWER + 1)} ** {p.at(exponent, POWER)}", POWER, None
+
+
 def py_apply(e: Apply, p) -> tuple:
     fn = e.fn
     if fn.name.endswith(Y_SUFFIX):                    # a derivative from the function's value
@@ -312,7 +319,7 @@ PY = {
     Var: py_var, Const: py_const, Identity: py_identity, Zero: py_zero, Ones: py_ones,
     Differential: py_differential,
     Add: py_add, Mul: py_mul, Hadamard: py_hadamard, MatMul: py_matmul, Kron: py_kron,
-    Transpose: py_transpose, Inverse: py_inverse, MatPow: py_mat_pow, HadamardPow: py_hadamard_pow,
+    Transpose: py_transpose, Inverse: py_inverse, MatPow: py_mat_pow, HadamardPow: py_hadamard_pow, Pow: py_pow,
     Apply: py_apply, Trace: of_matrix(py_trace, _itself), Det: of_matrix("det", _itself),
     LogDet: of_matrix("logdet", _log_abs), Sum: call("sum"), Norm: of_matrix("norm", _abs), DiagMat: py_diag_mat,
     DiagOf: of_matrix(py_diag_of, _itself), Vec: py_vec, Unvec: py_unvec,

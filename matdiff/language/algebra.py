@@ -12,7 +12,7 @@ from fractions import Fraction
 from matdiff.errors import DerivativeError
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
-    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
+    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
     transform,
 )
 from matdiff.limits import check_number, check_power_size
@@ -211,6 +211,25 @@ def is_symmetric(x: Expr) -> bool:
     return isinstance(x, Var) and bool(x.structure)
 
 
+def power(base: Expr, exponent: Expr) -> Expr:
+    """base .^ exponent (a^b for scalars), a scalar of the two broadcast. A number exponent is
+    hadamard_pow's; an exponent 0 gives ones; a base of ones stays ones."""
+    shape = shape_of(base) if not is_scalar(base) else shape_of(exponent)
+    if isinstance(exponent, Const):
+        p = hadamard_pow(exponent.value, base)
+        return p if shape_of(p) == shape else mul(p, Ones(shape))
+    if isinstance(exponent, Zero) or isinstance(base, Ones) or base == ONE:
+        return ONE if shape == (1, 1) else Ones(shape)
+    return Pow((base, exponent))
+
+
+def elementwise(*xs: Expr) -> Expr:
+    """The elementwise product of factors of one shape and 1x1 factors (broadcast)."""
+    scalars = [x for x in xs if is_scalar(x)]
+    wide = [x for x in xs if not is_scalar(x)]
+    return mul(*scalars, hadamard(*wide)) if wide else mul(*scalars)
+
+
 def transpose(x: Expr) -> Expr:
     if isinstance(x, Transpose):
         return x.arg
@@ -364,6 +383,7 @@ REBUILD = {
     MatMul:       lambda e, k: matmul(*k),
     Hadamard:     lambda e, k: hadamard(*k),
     Kron:         lambda e, k: kron(*k),
+    Pow:          lambda e, k: power(*k),
     Transpose:    lambda e, k: transpose(k[0]),
     Inverse:      lambda e, k: inverse(k[0]),
     MatPow:       lambda e, k: mat_pow(e.k, k[0]),

@@ -313,6 +313,17 @@ class Hadamard(Nary):
 
 
 @node
+class Pow(Nary):
+    """base .^ exponent elementwise, the exponent an expression (a number exponent is HadamardPow);
+    for scalars the ordinary power a^b. One of the two may be 1x1 and is then broadcast
+    (`x .^ p`, `2 .^ x`). Defined for a positive base: d(a^b) = b a^(b-1) da + a^b log(a) db.
+    `written` is how the parser saw it, "^" or ".^": inference refuses `x^p` for a non-scalar
+    (use .^) and clears it, so a shaped Pow always means the above."""
+    args: tuple         # (base, exponent)
+    written: str = ""
+
+
+@node
 class Kron(Nary):
     """The Kronecker product; associative, not commutative."""
     args: tuple
@@ -321,7 +332,7 @@ class Kron(Nary):
 NODE_TYPES = (Var, Const, Identity, Zero, Ones, Differential,
               Transpose, Inverse, MatPow, HadamardPow, Trace, Det, LogDet, Sum, Norm,
               DiagMat, DiagOf, Vec, Unvec, Softmax, LogSumExp, Apply,
-              Add, MatMul, Mul, Hadamard, Kron)
+              Add, MatMul, Mul, Hadamard, Kron, Pow)
 
 
 # ---- program: assignments whose last line is the function ----------------------------------

@@ -19,7 +19,7 @@ from matdiff.language.dims import DIM_NAMES, FRESH, Dims, as2, prod
 from matdiff.errors import ParseError, ShapeError
 from matdiff.language.expr import (
     ONE, Add, Apply, Const, DiagMat, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogSumExp, MatMul,
-    MatPow, Mul, Norm, Ones, Program, Softmax, Sum, Transpose, Var, Vec, Zero, children, postorder, transform,
+    MatPow, Mul, Norm, Ones, Pow, Program, Softmax, Sum, Transpose, Var, Vec, Zero, children, postorder, transform,
     with_children,
 )
 from matdiff.limits import check_power
@@ -376,7 +376,7 @@ class _Inference:
             if self.broadcast:
                 kids = self.broadcast_terms(kids)
         new = type(e)(tuple(kids)) if isinstance(e, (Add, Mul, Hadamard, Kron)) else \
-            replace(e, arg=kids[0]) if kids else e
+            replace(e, args=tuple(kids)) if isinstance(e, Pow) else replace(e, arg=kids[0]) if kids else e
         if isinstance(new, DiagMat) and u.find(self.shape[kids[0]][1]) != 1:
             new = DiagOf(kids[0])     # diag of a matrix is its diagonal
         self.shape[new] = SHAPE_RULES[type(new)](new, [self.shape[k] for k in kids], u)
@@ -509,7 +509,7 @@ class _Inference:
                 if len(kids) == 1:
                     return kids[0]
             new = type(e)(tuple(kids)) if isinstance(e, (Add, Mul, MatMul, Hadamard, Kron)) else \
-                replace(e, arg=kids[0]) if kids else e
+                replace(e, args=tuple(kids)) if isinstance(e, Pow) else replace(e, arg=kids[0]) if kids else e
             return resolve(new)
 
         memo: dict = {}
@@ -613,6 +613,8 @@ def resolve(e: Expr) -> Expr:
         return DiagOf(e.arg)
     if isinstance(e, Norm) and e.written:
         return _vector_norm(e)
+    if isinstance(e, Pow) and e.written:
+        return Pow(e.args)          # `a^b` was checked to be of scalars (shapes.shape_pow)
     return e
 
 

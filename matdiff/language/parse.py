@@ -26,7 +26,7 @@ from matdiff.errors import LimitError, MatdiffError, ParseError, UnknownFunction
 from matdiff.limits import MAX_DIGITS, budgeted, check_depth, check_text, tick
 from matdiff.language.expr import (
     MINUS_ONE, ONE, Add, Apply, Assign, Const, Det, Expr, Fn, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, MatMul, MatPow, Mul, Norm, Ones, Program, Transpose, Var,
+    Inverse, Kron, LogDet, MatMul, MatPow, Mul, Norm, Ones, Pow, Program, Transpose, Var,
 )
 
 
@@ -101,14 +101,16 @@ _PARSER = _load_parser(_GRAMMAR)
 
 # How an expected terminal reads in an error message.
 _FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "ONES": "a number", "TRANSPOSE": "^T", "INV_TRANSPOSE": "^-T", "POWER": "^k",
-             "HPOWER": ".^k", "_SEP": "a new line", "$END": "the end of the input",
+             "HPOWER": ".^k", "CARET": "^", "HCARET": ".^", "_SEP": "a new line", "$END": "the end of the input",
              "NORM_SUFFIX": "_F", "_HADAMARD": "∘", "_KRON": "⊗"}
 
 
 # What a character that starts no token most likely meant.
 _LEX_HINTS = (
-    (".^", "'.^' needs a number after it, such as A .^ 2 or A .^ {1/2}"),
-    ("^", "'^' needs T, -1 or a number after it, such as A^T, A^-1, A^2 or A^{1/2}"),
+    (".^", "'.^' needs a number, a name or an exponent in parentheses after it, such as A .^ 2, "
+           "A .^ {1/2}, x .^ p or x .^ (-p)"),
+    ("^", "'^' needs T, -1, a number, a name or an exponent in parentheses after it, such as A^T, A^-1, "
+          "A^2, A^{1/2}, a^b or a^(-b)"),
     ("|", "a single '|': a norm is written ||x|| or ‖x‖"),
 )
 
@@ -134,6 +136,39 @@ class _Callee:
 
 def _number(text: str) -> Fraction:
     return Fraction(text.strip().strip("{}").replace(" ", ""))
+
+
+def _number_value(x) -> Fraction | None:
+    """The number a constant expression is (2, -2, (-1) 2), else None."""
+    if isinstance(x, Const):
+        return x.value
+    if isinstance(x, Mul) and all(isinstance(a, Const) for a in x.args):
+        k = Fraction(1)
+        for a in x.args:
+            k *= a.value
+        return k
+    return None
+
+
+def _base_text(x) -> str:
+    text = str(x)
+    return text if isinstance(x, (Var, Const)) and not text.startswith("-") else f"({text})"
+
+
+def _exponent_text(b) -> str:
+    return str(b) if isinstance(b, Var) else f"({b})"
+
+
+def _enclosed(text: str) -> bool:
+    """Whether text is one parenthesised group: `(a^b)`, not `(a)^(b)`."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth = 0
+    for i, c in enumerate(text):
+        depth += (c == "(") - (c == ")")
+        if depth == 0 and i < len(text) - 1:
+            return False
+    return True
 
 
 def _power_exponent(tok: str) -> Fraction:
@@ -179,13 +214,69 @@ class ToExpr(Transformer):
     def transpose(self, x, _tok=None):                   # A^T, Aᵀ, A'
         return Transpose(self._value(x))
 
-    def power(self, x, tok):
+    @v_args(inline=True, meta=True)
+    def power(self, meta, x, tok):
         k = self._exponent(tok)
         x = self._value(x)
+        self._not_stacked(x, meta, tok, variable=False)
         return Inverse(x) if k == -1 else MatPow(k, x)
 
-    def hadamard_power(self, x, tok):
-        return HadamardPow(self._exponent(tok), self._value(x))
+    @v_args(inline=True, meta=True)
+    def hadamard_power(self, meta, x, tok):
+        x = self._value(x)
+        k = self._exponent(tok)
+        self._not_stacked(x, meta, tok, variable=False)
+        return HadamardPow(k, x)
+
+    @v_args(inline=True, meta=True)
+    def variable_power(self, meta, x, tok, b):          # a^b: inference checks a and b are scalars
+        return self._variable_power(meta, x, tok, b, "^")
+
+    @v_args(inline=True, meta=True)
+    def variable_hadamard_power(self, meta, x, tok, b):  # x .^ y, x .^ p, 2 .^ x
+        return self._variable_power(meta, x, tok, b, ".^")
+
+    def _variable_power(self, meta, x, tok, b, op):
+        x, b = self._value(x), self._value(b)
+        if isinstance(b, Var) and op == "^" and b.name[:1] == "T" and len(b.name) > 1 \
+                and self.src[tok.end_pos:tok.end_pos + 1] == "T":
+            raise self._error(f"`{self.src[meta.start_pos:meta.end_pos].strip()}` could mean {_base_text(x)}^T "
+                              f"{b.name[1:]} (transposed, times {b.name[1:]}) or {_base_text(x)}^({b.name}) "
+                              f"(a power with exponent {b.name}); write a space or parentheses", tok.start_pos)
+        self._not_stacked(x, meta, tok, variable=True)
+        if x == Var("e") and self.src[meta.start_pos:tok.start_pos].strip() == "e":
+            spaced = op if op == "^" else " .^ "
+            raise self._error(f"`{self.src[meta.start_pos:meta.end_pos].strip()}` could mean exp({b}) (e, Euler's number) "
+                              f"or a power of a variable named e; write exp({b}) for the first, (e){spaced}{_exponent_text(b)} "
+                              f"for the second", meta.start_pos)
+        if isinstance(b, Const):                        # a^(2): a number exponent, as a^2 reads
+            return (Inverse(x) if b.value == -1 else MatPow(b.value, x)) if op == "^" else HadamardPow(b.value, x)
+        k = _number_value(x)
+        if k is not None and k <= 0:
+            raise self._error(f"`{self.src[meta.start_pos:meta.end_pos].strip()}`: a power with a variable exponent needs a positive "
+                              f"base (it is exp(exponent log(base))), got {_base_text(x)}", tok.start_pos)
+        return Pow((x, b), op)
+
+    def _not_stacked(self, x, meta, tok, variable: bool):
+        """`a^b^c` reads as (a^b)^c or as a^(b^c), and mathematicians write the second: a power
+        of a power where either exponent is variable is refused unless parentheses say which."""
+        powers = (Pow, MatPow, HadamardPow, Inverse)
+        if not (isinstance(x, Pow) or variable and isinstance(x, powers)):
+            return
+        base = self.src[meta.start_pos:tok.start_pos].strip()
+        if _enclosed(base):
+            return
+        op = str(tok).strip()
+        exponent = self.src[tok.end_pos:meta.end_pos].strip()
+        if not variable:                        # POWER / HPOWER: the token holds its exponent
+            op, exponent = (".^", op[2:].strip()) if op.startswith(".") else ("^", op[1:].strip())
+        i = max(base.rfind("^"), 0)
+        head, inner = (base[:i - 1], " .^ ") if base[i - 1:i] == "." else (base[:i], "^")
+        tail = base[i + 1:].strip()
+        op = " .^ " if op == ".^" else op
+        whole = self.src[meta.start_pos:meta.end_pos].strip()
+        raise self._error(f"`{whole}` could mean ({base}){op}{exponent} or {head.strip()}{inner}({tail}{op}{exponent}); "
+                          f"write the parentheses", tok.start_pos)
 
     def _exponent(self, tok) -> Fraction:
         self._check_digits(tok)
@@ -480,6 +571,16 @@ def _syntax_error(src: str, e: UnexpectedInput) -> ParseError:
             what, expected = _norm_subscript(src, e.pos_in_stream), ()
     else:  # pragma: no cover - lark has no other kinds
         expected, what = [], "cannot read this"
+    if isinstance(e, (UnexpectedEOF, UnexpectedToken)):
+        # `A^`, `a^-b`: what may follow ^ and .^ (the parser stopped just after the operator)
+        bad = len(src) if isinstance(e, UnexpectedEOF) or e.token.type == "$END" else e.token.start_pos
+        before = src[:bad].rstrip()
+        if before.endswith("^"):
+            op = ".^" if before.endswith(".^") else "^"
+            pos = len(before) - len(op)
+            what, expected = dict(_LEX_HINTS)[op], ()
+            line = src.count("\n", 0, pos) + 1
+            column = pos - (src.rfind("\n", 0, pos) + 1) + 1
     # words first (a name, a number), then the operators
     expected = sorted(expected, key=lambda t: (not t[0].isalpha(), t))
     want = f"; expected {', '.join(expected)}" if expected else ""

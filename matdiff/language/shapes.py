@@ -12,7 +12,7 @@ from matdiff.errors import ShapeError
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
-    Transpose, Unvec, Var, Vec, Zero, children,
+    Transpose, Unvec, Var, Vec, Zero, Pow, children,
 )
 
 # ---- the rules: node, child shapes -> shape ---------------------------------------------------
@@ -94,6 +94,27 @@ def shape_diag_of(e, ss, u):
     return (r, 1)
 
 
+def shape_pow(e, ss, u):
+    """base .^ exponent: the same shape, or one of the two 1x1 (broadcast); `a^b` (written "^"
+    by the parser) is a power of scalars."""
+    (base, exp), (s, t) = e.args, ss
+    if e.written == "^":
+        for x, shape in ((base, s), (exp, t)):
+            _need(u.unify(shape[0], 1) and u.unify(shape[1], 1),
+                  lambda: f"{e}: ^ with a variable exponent is a power of scalars, but "
+                          f"{_show(x, shape, u)} is not a scalar; for the elementwise power write "
+                          f"{Pow((base, exp), '.^')}")
+        return 1, 1
+    if u.is_one(t):
+        return s
+    if u.is_one(s):
+        return t
+    _need(u.unify(s[0], t[0]) and u.unify(s[1], t[1]),
+          lambda: f"cannot raise {_show(base, s, u)} elementwise to {_show(exp, t, u)}: the exponent is "
+                  f"a scalar or has the base's shape")
+    return s
+
+
 def shape_kron(e, ss, u):
     rows, cols = ss[0]
     for r, c in ss[1:]:
@@ -119,6 +140,7 @@ SHAPE_RULES = {
     MatMul:       shape_matmul,
     Mul:          shape_mul,
     Kron:         shape_kron,
+    Pow:          shape_pow,
     Transpose:    lambda e, ss, u: ss[0][::-1],
     Inverse:      square("the inverse", result="same"),
     MatPow:       square("a matrix power", result="same"),

@@ -13,12 +13,12 @@ from fractions import Fraction
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
-    Transpose, Unvec, Var, Vec, Zero, children, postorder,
+    Pow, Transpose, Unvec, Var, Vec, Zero, children, postorder,
 )
 from matdiff.language.functions import ELEMENTWISE, GREEK
 from matdiff.language.algebra import is_negative
 from matdiff.printing.precedence import HADAMARD, POSTFIX, PRODUCT, SUM, precedence
-from matdiff.printing.text import broadcast_number, known_matrix, known_scalar, known_shape, negate, split_division
+from matdiff.printing.text import broadcast_number, pow_operator, known_matrix, known_scalar, known_shape, negate, split_division
 
 # ---- names ------------------------------------------------------------------------------------
 
@@ -290,6 +290,17 @@ def l_hadamard_pow(e, p):
     return f"{p.base(e.arg)}^{{{k}}}" if known_scalar(e.arg) else f"{p.base(e.arg)}^{{\\circ {k}}}"
 
 
+def l_pow(e, p):
+    """a^{b} for scalars, X^{\\circ Y} elementwise (the exponent in parentheses unless a name)."""
+    base, exponent = e.args
+    x = p(exponent, top=False)
+    if pow_operator(e) == "^":
+        return f"{p.base(base)}^{{{x}}}"
+    if not (isinstance(exponent, Var) or exponent in p.names):
+        x = parens(x)
+    return f"{p.base(base)}^{{\\circ {x}}}"
+
+
 def l_transpose(e, p):
     if isinstance(e.arg, Inverse) and e.arg not in p.names:
         return f"{p.base(e.arg.arg)}^{{-\\top}}"
@@ -348,6 +359,7 @@ LATEX = {
     Inverse:      lambda e, p: f"{p.base(e.arg)}^{{-1}}",
     MatPow:       l_matpow,
     HadamardPow:  l_hadamard_pow,
+    Pow:          l_pow,
     Apply:        l_apply,
     Trace:        call(r"\operatorname{tr}"),
     Det:          call(r"\det"),

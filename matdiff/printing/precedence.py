@@ -4,7 +4,7 @@ from __future__ import annotations
 from matdiff.language.algebra import is_negative
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Hadamard, HadamardPow, Identity, Inverse, Kron,
-    LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
+    LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
 )
 
 SUM, HADAMARD, PRODUCT, POSTFIX, ATOM = 10, 20, 30, 40, 50
@@ -13,7 +13,7 @@ PRECEDENCE = {
     Add: SUM,
     Hadamard: HADAMARD, Kron: HADAMARD,
     MatMul: PRODUCT, Mul: PRODUCT,
-    Transpose: POSTFIX, Inverse: POSTFIX, MatPow: POSTFIX, HadamardPow: POSTFIX,
+    Transpose: POSTFIX, Inverse: POSTFIX, MatPow: POSTFIX, HadamardPow: POSTFIX, Pow: POSTFIX,
     Var: ATOM, Const: ATOM, Identity: ATOM, Zero: ATOM, Ones: ATOM, Differential: ATOM,
     Apply: ATOM, Trace: ATOM, Det: ATOM, LogDet: ATOM, Sum: ATOM, Norm: ATOM, DiagMat: ATOM,
     DiagOf: ATOM, Vec: ATOM, Unvec: ATOM, Softmax: ATOM, LogSumExp: ATOM,

@@ -7,7 +7,7 @@ from matdiff.errors import ShapeError
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
-    Transpose, Unvec, Var, Vec, Zero, postorder,
+    Pow, Transpose, Unvec, Var, Vec, Zero, postorder,
 )
 from matdiff.language.dims import dim_text
 from matdiff.language.shapes import shape_of
@@ -139,7 +139,7 @@ def t_hadamard(e, p):
 def stacked(e, p) -> str:
     """The base of a postfix operator; another power or transpose under it gets parentheses,
     so that (X^T)^2 and (W .^ 2)^T never read as X^(T^2) or W .^ (2^T)."""
-    return p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (Transpose, MatPow, HadamardPow, Inverse)))
+    return p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (Transpose, MatPow, HadamardPow, Inverse, Pow)))
 
 
 def t_hadamard_pow(e, p):
@@ -147,10 +147,29 @@ def t_hadamard_pow(e, p):
     return f"{stacked(e, p)}{op}{exponent(e.k)}"
 
 
+def pow_operator(e) -> str:
+    """`^` for a power of scalars, `.^` elementwise: as the parser saw it, or from the shape."""
+    if e.written:
+        return e.written
+    return "^" if known_shape(e) == (1, 1) else ".^"
+
+
+def t_pow(e, p):
+    base, exponent = e.args
+    op = pow_operator(e)
+    x = p(exponent, top=False)
+    if not (isinstance(exponent, Var) or exponent in p.names) or x.startswith("T"):
+        x = f"({x})"                            # a^(b + 1); a^(Tx), since a^Tx could be a^T x
+    b = p.wrap(base, POSTFIX, strict=True)
+    if b == "e":
+        b = "(e)"                               # a variable named e: e^x alone could be exp(x)
+    return f"{b}{op if op == '^' else ' .^ '}{x}"
+
+
 def t_matpow(e, p):
     if isinstance(e.arg, Inverse) and e.k > 0 and known_matrix(e.arg):
         # shapes write A^-2 as MatPow(2, A^-1); in a parsed tree that is `inv(A)^2`
-        return f"{p.wrap(e.arg.arg, POSTFIX)}^-{exponent(e.k)}"
+        return f"{p.wrap(e.arg.arg, POSTFIX, strict=isinstance(e.arg.arg, Pow))}^-{exponent(e.k)}"
     return f"{stacked(e, p)}^{exponent(e.k)}"
 
 
@@ -198,11 +217,13 @@ TEXT = {
     Mul:          t_mul,
     Hadamard:     t_hadamard,
     Kron:         lambda e, p: p.chain(e.args, " ⊗ ", HADAMARD),
-    Transpose:    lambda e, p: f"{p.wrap(e.arg.arg, POSTFIX)}^-T" if isinstance(e.arg, Inverse) and e.arg not in p.names
-                  else f"{p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (MatPow, HadamardPow)))}^T",
-    Inverse:      lambda e, p: f"{p.wrap(e.arg, POSTFIX)}^-1",
+    Transpose:    lambda e, p: f"{p.wrap(e.arg.arg, POSTFIX, strict=isinstance(e.arg.arg, Pow))}^-T"
+                  if isinstance(e.arg, Inverse) and e.arg not in p.names
+                  else f"{p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (MatPow, HadamardPow, Pow)))}^T",
+    Inverse:      lambda e, p: f"{p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, Pow))}^-1",   # (a^b)^-1
     MatPow:       t_matpow,
     HadamardPow:  t_hadamard_pow,
+    Pow:          t_pow,
     Apply:        lambda e, p: f"{e.fn.name}{chr(39) * e.fn.order}({p(e.arg, top=False)})",
     Trace:        call("tr"),
     Det:          call("det"),

@@ -34,7 +34,7 @@ from matdiff import limits
 from matdiff.errors import MatdiffError
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
-    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
+    Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, children, postorder,
 )
 from matdiff.language.functions import ELEMENTWISE
@@ -186,6 +186,15 @@ def _hadamard_pow(e, v):
     return sp.HadamardPower(v[0], sp.Rational(e.k.numerator, e.k.denominator))
 
 
+def _pow(e, v):
+    """a^b is SymPy's Pow; elementwise, HadamardPower, which takes a matrix exponent and a
+    scalar on either side (its entries are base_ij ** exponent_ij)."""
+    (base, exponent), (A, B) = v, e.args
+    if shape_of(e) == (1, 1):
+        return sp.Pow(scalar(base), scalar(exponent))
+    return sp.HadamardPower(*(scalar(a) if shape_of(x) == (1, 1) else a for a, x in ((base, A), (exponent, B))))
+
+
 def _kron(e, v):
     """A 1x1 factor is a scalar: kron(A, alpha) = alpha A (SymPy's KroneckerProduct refuses a
     scalar). Scalar coefficients of the factors go in front: SymPy's KroneckerProduct.doit()
@@ -217,6 +226,7 @@ SYMPY = {
     MatMul:       _matmul,
     Hadamard:     lambda e, v: sp.HadamardProduct(*v),
     Kron:         _kron,
+    Pow:          _pow,
     Transpose:    lambda e, v: sp.Transpose(v[0]),
     Inverse:      lambda e, v: sp.Inverse(v[0]),
     MatPow:       lambda e, v: sp.MatPow(v[0], int(e.k)),

@@ -26,7 +26,7 @@ WIDTH = 66          # glyphs (latex.visible_width) on one displayed line, beside
 RULE_NAMES = {
     "d_leibniz": "product rule", "d_add": "sum rule", "d_apply": "elementwise function",
     "d_transpose": "transpose", "d_inverse": "inverse", "d_mat_pow": "matrix power",
-    "d_hadamard_pow": "elementwise power", "d_trace": "trace", "d_det": "determinant",
+    "d_hadamard_pow": "elementwise power", "d_pow": "power with a variable exponent", "d_trace": "trace", "d_det": "determinant",
     "d_logdet": "log-determinant", "d_sum": "sum of entries", "d_norm": "norm", "d_softmax": "softmax",
     "d_logsumexp": "log-sum-exp", "d_diag": "diag is linear", "d_vec": "vec is linear",
     "d_unvec": "unvec is linear", "d_zero": "constant",
