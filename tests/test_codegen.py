@@ -281,7 +281,7 @@ def test_random_functions_through_generated_code():
             assume(False)
         shapes = dict(g.vars)
         present = present_variables(g.text, shapes)
-        wrt = [n for n, _ in g.vars if n in present and n not in g.kron_vars]
+        wrt = [n for n, _ in g.vars if n in present]
         assume(wrt)
         p = Problem.of(g.text, shapes)
         grad = gradient_of(p, wrt)

@@ -68,8 +68,6 @@ EXEMPT = {
     **{("Hessian diagonal (DIAG_RULES)", n): "a constant does not depend on X: the walker skips it"
        for n in ("Const", "Identity", "Ones", "Zero", "Differential")},
     ("Hessian diagonal (DIAG_RULES)", "Var"): "the walker stops at a variable: its share is the result",
-    ("Hessian diagonal (DIAG_RULES)", "Kron"):
-        "known limit: raises LimitError, 'use the full Hessian' (curvature.diagonal_hessian)",
     ("Hessian diagonal (DIAG_RULES)", "MatPow"):
         "known limit: A^k for an integer k > 1 is rewritten as A A ... A first; any other power "
         "raises LimitError, 'use the full Hessian'",
