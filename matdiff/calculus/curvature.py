@@ -167,7 +167,8 @@ def dg_kron(e, C, G, dep):
     out = []
     for i in idx:
         factors = [Differential(a) if j == i else sq(a) for j, a in enumerate(e.args)]
-        (child, c), = pullback(C, kron(*factors))
+        parts = pullback(C, kron(*factors))          # [] when a factor is 0
+        c = add(*(g for _, g in parts)) if parts else zero(shape_of(e.args[i]))
         rest = [a for j, a in enumerate(e.args) if j != i]
         scaled = all(is_scalar(a) for a in rest)
         out.append((e.args[i], c, BROKEN if len(idx) > 1 else PERMUTE if scaled else LINEAR))
