@@ -8,7 +8,7 @@ import numpy as np
 from matdiff.language.algebra import normalize
 from matdiff.checking.check import EQUAL_RTOL, NOISE, CheckReport, Row, compare
 from matdiff.errors import MatdiffError, MatdiffWarning, ShapeError
-from matdiff.language.expr import Add, Apply, Const, Expr, Hadamard, Mul, Program, Zero, children, postorder
+from matdiff.language.expr import Add, Apply, Const, Expr, Hadamard, Mul, Program, Var, Zero, children, postorder
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.calculus.gradient import gradient_of
 from matdiff.language.inference import infer_shapes
@@ -31,13 +31,18 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
     right = g.inlined[wrt]
     declared = {**p.shaped.inputs, **(shapes or {})}
     parsed = parse(claim, tuple(functions or ()))
-    try:
-        shaped = infer_shapes(Program(parsed.defs, parsed.result), declared)
-    except ShapeError as e:
-        raise ShapeError(f"the claim does not fit the function's shapes: {e}") from None
+    try:                 # the claim has wrt's shape: a size it leaves open (the I of 2 tr(X) I) is wrt's
+        shaped = infer_shapes(Program(parsed.defs, Hadamard((parsed.result, Var(wrt)))), declared)
+        claimed = shaped.expr.args[0]
+    except ShapeError:   # it has not: say how it does not fit, without the constraint
+        try:
+            shaped = infer_shapes(Program(parsed.defs, parsed.result), declared)
+        except ShapeError as e:
+            raise ShapeError(f"the claim does not fit the function's shapes: {e}") from None
+        claimed = shaped.expr
     for reading in shaped.readings:   # a degenerate reading of the claim is never silent either
         warnings.warn(MatdiffWarning(f"in the claim: {reading}"), stacklevel=2)
-    G = normalize(shaped.expr)
+    G = normalize(claimed)
     var = p.var(wrt)                  # an input that cancels (x^T x - x^T x) has the gradient 0
     want = shape_of(var)
     if shape_of(G) != want and _is_zero(G):

@@ -187,3 +187,22 @@ def test_a_degenerate_reading_of_the_claim_is_noted(capsys):
     assert main(["check", "c^T x", "--wrt", "x", "--claim", "c I"]) == 0
     out = capsys.readouterr()
     assert "note: in the claim: I is 1×1" in out.err + out.out and "the claim is right" in out.out
+
+
+@pytest.mark.parametrize("src, claim, shapes, right", [
+    ("tr(kron(X, X))", "2 tr(X) I", dict(X=(3, 3)), True),          # Matrix Cookbook (120)
+    ("tr(kron(X, X))", "2 tr(X) I", None, True),                    # the same with symbolic sizes
+    ("tr(kron(X, X))", "tr(X) I", dict(X=(3, 3)), False),
+    ("tr(kron(A, X))", "tr(A) I", dict(A=(2, 2), X=(3, 3)), True),   # Matrix Cookbook (105)
+    ("tr(kron(A, X))", "tr(A) I", None, True),
+    ("tr(kron(A, X))", "tr(A^T A) I", dict(A=(2, 2), X=(3, 3)), False),
+])
+def test_claims_through_kron(src, claim, shapes, right):
+    """A size the claim leaves open (the I of 2 tr(X) I) is the variable's: the claim is checked."""
+    report = matdiff.check(src, wrt="X", shapes=shapes, claim=claim)
+    assert report.ok is right, report
+
+
+def test_a_claim_of_the_wrong_shape_is_still_refused_by_its_shape():
+    with pytest.raises(matdiff.MatdiffError, match="the claim is 1×n"):
+        matdiff.check("x^T x", wrt="x", claim="2 x^T")

@@ -191,7 +191,7 @@ from test_properties import scalar_functions  # noqa: E402 - the property tests'
           suppress_health_check=list(HealthCheck))
 @given(g=scalar_functions, k=st.integers(0, 1000))
 def test_generated_code_agrees_with_the_evaluator_on_random_functions(g, k):
-    names = [n for n, _ in g.vars if n not in g.kron_vars]
+    names = [n for n, _ in g.vars]
     if not names:
         return
     case = fz.Case(g.text, dict(g.vars), None, names[k % len(names)], seed=k)

@@ -140,6 +140,17 @@ CASES = [
          kinds=dict(X="pos")),
     Case("pow-constant-base", "sum(2 .^ (A x))", "x", dict(A=M(2, 3), x=M(3)), lambda A, x: np.sum(2.0 ** (A @ x))),
     Case("pow-same-variable", "sum(x .^ x)", "x", dict(x=M(3)), lambda x: np.sum(x ** x), kinds=dict(x="pos")),
+    # through a Kronecker product of the variable (issue 13 item 6)
+    Case("kron-trace", "tr(kron(X, X))", "X", dict(X=M(3, 3)), lambda X: np.trace(np.kron(X, X))),
+    Case("kron-bilinear", "a^T kron(X, X) b", "X", dict(a=M(4), X=M(2, 3), b=M(9)),
+         lambda a, X, b: a @ np.kron(X, X) @ b),
+    Case("kron-transposed", "tr(kron(X^T, X) B)", "X", dict(X=M(2, 3), B=M(6, 6)),
+         lambda X, B: np.trace(np.kron(X.T, X) @ B)),
+    Case("kron-vectors", "c^T kron(x, x)", "x", dict(c=M(9), x=M(3)), lambda c, x: c @ np.kron(x, x)),
+    Case("kron-tanh", "sum(tanh(kron(A, X)))", "X", dict(A=M(2, 3), X=M(3, 2)),
+         lambda A, X: np.sum(np.tanh(np.kron(A, X)))),
+    Case("vec-quadratic", "vec(X)^T A vec(X)", "X", dict(A=M(6, 6), X=M(3, 2)),
+         lambda A, X: X.reshape(-1, order="F") @ A @ X.reshape(-1, order="F"), golden="A^T + A"),
     Case("network-W1", NET004, "W1",
          dict(W1=M(3, 2), b1=M(3), W2=M(2, 3), b2=M(2), x=M(2), t=M(2)),
          lambda W1, b1, W2, b2, x, t: 0.5 * np.sum((W2 @ sigmoid(W1 @ x + b1) + b2 - t) ** 2)),
@@ -317,6 +328,12 @@ SINGLE_RULES = [   # one node kind at a time, each where the diagonal is exact
     ("Pow-scalar-base", "sum(alpha .^ (A x))", "alpha", dict(alpha=(), A=(2, 3), x=(3,)),
      lambda alpha, A, x: np.sum(alpha ** (A @ x)), dict(alpha="pos")),
     ("Pow-scalars", "a^b", "b", dict(a=(), b=()), lambda a, b: a ** b, dict(a="pos")),
+    ("Kron", "sum(tanh(kron(A, X)))", "X", dict(A=(2, 3), X=(3, 2)), lambda A, X: np.sum(np.tanh(np.kron(A, X))), {}),
+    ("Kron-left", "sum(tanh(kron(X, A)))", "X", dict(A=(2, 3), X=(3, 2)), lambda A, X: np.sum(np.tanh(np.kron(X, A))),
+     {}),
+    ("Kron-vectors", "sum(sin(kron(x, y)))", "y", dict(x=(3,), y=(2,)), lambda x, y: np.sum(np.sin(np.kron(x, y))), {}),
+    ("Kron-scalar", "sum(tanh(kron(alpha, X)))", "X", dict(alpha=(), X=(3, 2)),
+     lambda alpha, X: np.sum(np.tanh(alpha * X)), {}),
     ("MatPow", "a^T X^2 b", "X", dict(a=(3,), X=(3, 3), b=(3,)), lambda a, X, b: a @ X @ X @ b, {}),
 ]
 
@@ -336,8 +353,8 @@ def test_each_diagonal_rule(kind, src, wrt, shapes, ref, kinds, rng):
 
 def test_diagonal_rules_cover_every_node_kind():
     from matdiff.calculus.curvature import DIAG_RULES
-    from matdiff.language.expr import NODE_TYPES, Kron, Leaf, MatPow
-    wanted = {t for t in NODE_TYPES if not issubclass(t, Leaf)} - {Kron, MatPow}   # MatPow: rewritten
+    from matdiff.language.expr import NODE_TYPES, Leaf, MatPow
+    wanted = {t for t in NODE_TYPES if not issubclass(t, Leaf)} - {MatPow}   # MatPow: rewritten
     assert wanted <= set(DIAG_RULES), wanted - set(DIAG_RULES)
 
 

@@ -165,6 +165,23 @@ def test_powers_with_a_variable_exponent_compile():
     assert compile_pdf(tex).startswith(b"%PDF")
 
 
+KRON_SHEETS = [
+    ("tr(kron(A, X) B)", "X", dict(A=(2, 3), X=(3, 2), B=(6, 6))),
+    ("tr(kron(X, X))", "X", dict(X=(3, 3))),
+    ("c^T kron(x, y)", "y", dict(c=(6,), x=(3,), y=(2,))),
+]
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("src, wrt, shapes", KRON_SHEETS, ids=[c[0] for c in KRON_SHEETS])
+def test_kron_sheet_names_the_block_sum_and_compiles(src, wrt, shapes):
+    """The pull-back through ⊗ is cited by its identity (canon.pb_kron), the checks pass, and it compiles."""
+    _, tex, _, reports = sheet(src, wrt, shapes, check=True)
+    assert all(r.ok for r in reports)
+    assert "Sum of the blocks" in tex and r"(\mathbf{1} \otimes  I )" in tex
+    assert compile_pdf(tex).startswith(b"%PDF")
+
+
 # ---- Tutorial 12, Question 1, line by line ---------------------------------------------------------
 
 def test_tutorial12_follows_the_worked_solution():

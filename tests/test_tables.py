@@ -63,15 +63,11 @@ EXEMPT = {
     ("pull-back (PULLBACK_RULES)", "Differential"):
         "the walker's base case: <M, dX> records (X, M) (canon.pullback)",
     **{("pull-back (PULLBACK_RULES)", n): "never encloses a dX in a differential" for n in _NONLINEAR},
-    ("pull-back (PULLBACK_RULES)", "Kron"):
-        "known gap: a gradient through ⊗ raises DerivativeError (tests/test_diff_rules.py KRON_BUG)",
     **{("Jacobian (JACOBIAN_RULES)", n): "a constant holds no dX: the walker skips it" for n in _CONSTANTS},
     **{("Jacobian (JACOBIAN_RULES)", n): "never encloses a dX in a differential" for n in _NONLINEAR},
     **{("Hessian diagonal (DIAG_RULES)", n): "a constant does not depend on X: the walker skips it"
        for n in ("Const", "Identity", "Ones", "Zero", "Differential")},
     ("Hessian diagonal (DIAG_RULES)", "Var"): "the walker stops at a variable: its share is the result",
-    ("Hessian diagonal (DIAG_RULES)", "Kron"):
-        "known limit: raises LimitError, 'use the full Hessian' (curvature.diagonal_hessian)",
     ("Hessian diagonal (DIAG_RULES)", "MatPow"):
         "known limit: A^k for an integer k > 1 is rewritten as A A ... A first; any other power "
         "raises LimitError, 'use the full Hessian'",

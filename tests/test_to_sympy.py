@@ -270,9 +270,43 @@ def test_differential_wrt_a_scalar_is_a_symbol():
     assert_close(got, 0.7 * vals["x"] @ vals["x"])
 
 
-@pytest.mark.xfail(strict=True, reason="the gradient through vec is unvec(.): no SymPy matrix-expression class")
-def test_gradient_through_vec_is_sympy():
-    matdiff.gradient("a^T vec(X)", "X", shapes=dict(a=(6,), X=(3, 2)))
+@pytest.mark.parametrize("src, wrt, shapes, f", [
+    pytest.param("a^T vec(X)", "X", dict(a=(6,), X=(3, 2)), lambda a, X: a @ X.reshape(-1, order="F"), id="vec"),
+    pytest.param("vec(X)^T A vec(X)", "X", dict(A=(6, 6), X=(3, 2)),
+                 lambda A, X: X.reshape(-1, order="F") @ A @ X.reshape(-1, order="F"), id="vec-quadratic"),
+    pytest.param("c^T kron(x, y)", "x", dict(c=(6,), x=(3,), y=(2,)), lambda c, x, y: c @ np.kron(x, y),
+                 id="unvec-of-kron"),
+    pytest.param("tr(kron(A, X) B)", "X", dict(A=(2, 3), X=(3, 2), B=(6, 6)),
+                 lambda A, X, B: np.trace(np.kron(A, X) @ B), id="kron-block-sum"),
+    pytest.param("c^T kron(x, y)", "y", dict(c=(6,), x=(3,), y=(2,)), lambda c, x, y: c @ np.kron(x, y),
+                 id="unvec-of-kron-right"),
+    pytest.param("x^T kron(A, B) x", "x", dict(x=(6,), A=(2, 3), B=(3, 2)), lambda x, A, B: x @ np.kron(A, B) @ x,
+                 id="constant-kron"),
+])
+def test_gradient_through_vec_unvec_and_kron_is_sympy(src, wrt, shapes, f):
+    """vec and unvec have no SymPy class: the SymPy result writes them with Kronecker products of
+    ones and identities (to_sympy._vec, _unvec); evaluated independently, it is the gradient."""
+    g = matdiff.gradient(src, wrt, shapes=shapes)
+    vals = draw_all(shapes, np.random.default_rng(13))
+    assert_close(np.asarray(sympy_evaluate(g, vals), dtype=float).reshape(np.shape(vals[wrt])),
+                 fd_gradient(f, vals, wrt))
+
+
+@pytest.mark.parametrize("src, shapes, sizes, f", [
+    pytest.param("a^T vec(X)", dict(X=("m", "n")), dict(a=(6,), X=(3, 2)),
+                 lambda a, X: a @ X.reshape(-1, order="F"), id="vec"),
+    pytest.param("vec(X)^T A vec(X)", dict(X=("m", "n")), dict(A=(6, 6), X=(3, 2)),
+                 lambda A, X: X.reshape(-1, order="F") @ A @ X.reshape(-1, order="F"), id="vec-quadratic"),
+    pytest.param("tr(kron(A, X) B)", dict(A=("p", "q"), X=("m", "n")), dict(A=(2, 3), X=(3, 2), B=(6, 6)),
+                 lambda A, X, B: np.trace(np.kron(A, X) @ B), id="kron"),
+])
+def test_vec_and_unvec_in_sympy_with_symbolic_sizes(src, shapes, sizes, f):
+    """The SymPy forms hold for symbolic sizes: the result has X's shape, and at sizes it is the gradient."""
+    g = matdiff.gradient(src, "X", shapes=shapes)
+    assert g.shape == (sp.Symbol("m"), sp.Symbol("n"))
+    vals = draw_all(sizes, np.random.default_rng(14))
+    dims = dict(m=3, n=2, p=2, q=3)
+    assert_close(np.asarray(sympy_evaluate(g, vals, dims), dtype=float), fd_gradient(f, vals, "X"))
 
 
 def test_seed_dims_cover_results():

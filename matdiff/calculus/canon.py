@@ -11,13 +11,13 @@ constant coefficients.
 from __future__ import annotations
 
 from matdiff.language.algebra import (
-    ONE, add, diag_mat, diag_of, hadamard, inner, matmul, mul, transpose, unvec, vec,
+    ONE, add, diag_mat, diag_of, hadamard, inner, kron, matmul, mul, sum_, trace, transpose, unvec, vec,
 )
 from matdiff.calculus.diff import depends_on, local_differential
 from matdiff.errors import DerivativeError
 from matdiff.calculus.record import Step, identity
 from matdiff.language.expr import (
-    Add, Differential, DiagMat, DiagOf, Expr, Hadamard, Identity, MatMul, Mul, Ones, Sum, Trace,
+    Add, Differential, DiagMat, DiagOf, Expr, Hadamard, Identity, Kron, MatMul, Mul, Ones, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, postorder,
 )
 from matdiff.language.shapes import is_scalar, shape_of
@@ -100,6 +100,53 @@ def pb_unvec(M, e, pb):
     pb(vec(M), e.arg)
 
 
+def _kron1(a, b):
+    """a ⊗ b without a 1x1 factor (1 ⊗ B = B): the block-sum selectors below for p = 1 or m = 1."""
+    return b if shape_of(a) == (1, 1) else a if shape_of(b) == (1, 1) else kron(a, b)
+
+
+def _scaled(M: Expr) -> tuple:
+    """s A -> ((s,), A)"""
+    if isinstance(M, Mul) and not is_scalar(M):
+        return M.args[:-1], M.args[-1]
+    return (), M
+
+
+def pb_kron(M, e, pb):
+    """<M, A ⊗ E> = <(1^T ⊗ I) ((A ⊗ 1 1^T) ∘ M) (1 ⊗ I), E>;  <M, E ⊗ B> = <(I ⊗ 1^T) (M ∘ (1 1^T ⊗ B)) (I ⊗ 1), E>   (block sums)
+
+    For A p x q and E m x n, M_ij is the m x n block (i, j) of M: (A ⊗ 1 1^T) ∘ M scales
+    block (i, j) by A_ij, and 1_p^T ⊗ I_m, 1_q ⊗ I_n add up the blocks. With E on the left
+    (E p x q, B m x n), (I_p ⊗ 1_m^T) (M ∘ (1 1^T ⊗ B)) (I_q ⊗ 1_n) sums each block of M ∘ B.
+    Special forms: <s I, A ⊗ E> = <s tr(A) I, E> (A, E square); <s 1 1^T, A ⊗ E> =
+    <s sum(A) 1 1^T, E>; for columns, a ⊗ e = vec(e a^T) and e ⊗ b = vec(b e^T), so the
+    gradient is unvec(M) a, resp. unvec(M)^T b. A 1x1 factor is a scalar: <M, s ⊗ E> = <s M, E>."""
+    i = linear_factor(e)
+    if i > 0:                                    # A ⊗ E, E = the factors from the differential on
+        A, E, left = kron(*e.args[:i]), kron(*e.args[i:]), True
+    else:                                        # E ⊗ B
+        E, A, left = e.args[0], kron(*e.args[1:]), False
+    (p, q), (m, n) = shape_of(A), shape_of(E)    # A is the constant factor, either side
+    if (p, q) == (1, 1):
+        return pb(mul(A, M), E)
+    if (m, n) == (1, 1):
+        return pb(inner(M, A), E)
+    s, body = _scaled(M)
+    if isinstance(body, Identity) and p == q and m == n:
+        return pb(mul(*s, trace(A), Identity(m)), E)
+    if isinstance(body, Ones):
+        return pb(mul(*s, sum_(A), Ones((m, n))), E)
+    if q == 1 and n == 1:
+        U = unvec(m, p, M) if left else unvec(p, m, M)
+        return pb(matmul(U, A) if left else matmul(transpose(U), A), E)
+    if left:
+        weighted = hadamard(kron(A, Ones((m, n))), M)
+        pb(matmul(_kron1(Ones((1, p)), Identity(m)), weighted, _kron1(Ones((q, 1)), Identity(n))), E)
+    else:
+        weighted = hadamard(M, kron(Ones((m, n)), A))
+        pb(matmul(_kron1(Identity(m), Ones((1, p))), weighted, _kron1(Identity(n), Ones((q, 1)))), E)
+
+
 def pb_zero(M, e, pb):
     """<M, 0> = 0"""
 
@@ -116,6 +163,7 @@ PULLBACK_RULES = {
     DiagOf:    pb_diag_of,
     Vec:       pb_vec,
     Unvec:     pb_unvec,
+    Kron:      pb_kron,
     Zero:      pb_zero,
 }
 

@@ -31,15 +31,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from matdiff.language.algebra import (
-    add, apply, const, diag_mat, diag_of, elementwise, hadamard, hadamard_pow, inverse, matmul, mul, sub, sum_, transpose,
+    add, apply, const, diag_mat, diag_of, elementwise, hadamard, hadamard_pow, inverse, kron, matmul, mul, sub, sum_, transpose,
     unvec, vec, zero,
 )
-from matdiff.calculus.canon import backprop
+from matdiff.calculus.canon import backprop, pullback
 from matdiff.calculus.diff import depends_on
 from matdiff.errors import LimitError
 from matdiff.language.expr import (
-    Add, Apply, Det, DiagMat, DiagOf, Expr, Hadamard, HadamardPow, Identity, Inverse, LogDet, LogSumExp,
-    Fn, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec,
+    Add, Apply, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse, Kron,
+    Fn, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec,
     postorder, transform, with_children,
 )
 from matdiff.language.shapes import is_scalar, shape_of
@@ -160,6 +160,21 @@ def dg_diag_of(e, C, G, dep):    # diag(E): C_E = diag(c)
     return [(e.arg, diag_mat(C), PERMUTE)]
 
 
+def dg_kron(e, C, G, dep):
+    """A ⊗ E: C_E = Σ_ij A_ij² C_ij (C_ij the blocks of C), the pull-back of C through A^∘2 ⊗ E
+    (each entry E_kl moves the entries A_ij E_kl, by A_ij: the J of A E with Kronecker structure)"""
+    idx = _dependent(e, dep)
+    out = []
+    for i in idx:
+        factors = [Differential(a) if j == i else sq(a) for j, a in enumerate(e.args)]
+        parts = pullback(C, kron(*factors))          # [] when a factor is 0
+        c = add(*(g for _, g in parts)) if parts else zero(shape_of(e.args[i]))
+        rest = [a for j, a in enumerate(e.args) if j != i]
+        scaled = all(is_scalar(a) for a in rest)
+        out.append((e.args[i], c, BROKEN if len(idx) > 1 else PERMUTE if scaled else LINEAR))
+    return out
+
+
 def dg_vec(e, C, G, dep):        # vec(E): C_E = unvec(c)
     r, c = shape_of(e.arg)
     return [(e.arg, unvec(r, c, C), PERMUTE)]
@@ -250,6 +265,7 @@ DIAG_RULES = {
     Sum:         dg_sum,
     DiagMat:     dg_diag_mat,
     DiagOf:      dg_diag_of,
+    Kron:        dg_kron,
     Vec:         dg_vec,
     Unvec:       dg_unvec,
     Apply:       dg_apply,

@@ -9,7 +9,9 @@ class. It is written with classes SymPy has, valid for symbolic m and n:
 the column's i, the second where the j's agree, rows indexed (i, j) and columns (j, i).
 It is an expression of matdiff's own nodes, so evaluation, SymPy and LaTeX need no new
 node type; the text printer shows it by name, K_{m,n} (commutation_names). vec and
-unvec, which SymPy lacks too, are written out the same way for SymPy (without_vec).
+unvec, which SymPy lacks too, are written out the same way for SymPy (without_vec, for
+Jacobians and Hessians; printing/to_sympy.py writes the same forms for any result, a
+gradient through vec included, since the printers may not import the calculus).
 """
 from __future__ import annotations
 

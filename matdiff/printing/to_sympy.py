@@ -172,10 +172,31 @@ def _var(e, v):
     return sp.MatrixSymbol(e.name, dim(r), dim(c))
 
 
-def _no_sympy(what):
-    def rule(e, v):
-        raise MatdiffError(f"{what} has no SymPy matrix-expression class; use the text result instead")
-    return rule
+def _vec(e, v):
+    """vec(G) = (((1_c ⊗ I_r) G) ∘ (I_c ⊗ 1_r)) 1_c for an r x c G (SymPy has no vec): row i of
+    block k of (1_c ⊗ I_r) G is row i of G, and I_c ⊗ 1_r keeps its entry in column k."""
+    (r, c), G = shape_of(e.arg), v[0]
+    if c == 1:
+        return G
+    if r == 1:
+        return sp.Transpose(G)
+    R, C = dim(r), dim(c)
+    stacked = _product([sp.KroneckerProduct(sp.OneMatrix(C, 1), sp.Identity(R)), G])
+    return sp.MatMul(sp.HadamardProduct(stacked, sp.KroneckerProduct(sp.Identity(C), sp.OneMatrix(R, 1))),
+                     sp.OneMatrix(C, 1))
+
+
+def _unvec(e, v):
+    """unvec(x) = (1_c^T ⊗ I_r) diag(x) (I_c ⊗ 1_r), the r x c matrix whose vec is x (SymPy has no
+    unvec): column k of diag(x) (I_c ⊗ 1_r) holds block k of x, and 1_c^T ⊗ I_r adds the blocks."""
+    x = v[0]
+    if e.cols == 1:
+        return x
+    if e.rows == 1:
+        return sp.Transpose(x)
+    R, C = dim(e.rows), dim(e.cols)
+    return sp.MatMul(sp.KroneckerProduct(sp.OneMatrix(1, C), sp.Identity(R)), DiagMatrix(x),
+                     sp.KroneckerProduct(sp.Identity(C), sp.OneMatrix(R, 1)))
 
 
 def _hadamard_pow(e, v):
@@ -239,8 +260,8 @@ SYMPY = {
     Norm:         lambda e, v: sp.sqrt(sp.Trace(sp.MatMul(sp.Transpose(v[0]), v[0]))),
     DiagMat:      lambda e, v: DiagMatrix(v[0]),
     DiagOf:       lambda e, v: DiagonalOf(v[0]),
-    Vec:          _no_sympy("vec"),
-    Unvec:        _no_sympy("unvec"),
+    Vec:          _vec,
+    Unvec:        _unvec,
     Softmax:      _softmax,
     LogSumExp:    _logsumexp,
 }

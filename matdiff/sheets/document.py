@@ -34,7 +34,7 @@ RULE_NAMES = {
     "pb_add": "linearity of the trace", "pb_matmul": "cyclic permutation", "pb_mul": "scalars commute",
     "pb_hadamard": "Hadamard swap", "pb_transpose": "trace of a transpose", "pb_trace": "trace of a scalar",
     "pb_sum": "sum of entries", "pb_diag_mat": "diag swap", "pb_diag_of": "diag swap",
-    "pb_vec": "vec swap", "pb_unvec": "vec swap",
+    "pb_vec": "vec swap", "pb_unvec": "vec swap", "pb_kron": "sum of the blocks",
 }
 
 

@@ -40,7 +40,8 @@ def identity_latex(s: str) -> str:
     """An identity as written in a rule's docstring ('d(X^-1) = -X^-1 dX X^-1', '<M, P ∘ E> =
     <P ∘ M, E>   (Frobenius/Hadamard swap)') -> LaTeX math. English words go in \\text."""
     s = re.sub(r"\b1 1\^T", "ONES", s)           # the matrix of ones, 1 1^T
-    s = re.sub(r"\b1\^T|(?<=diag\()1(?=\))", lambda m: "ONE" + m.group()[1:], s)   # 1^T x, diag(1)
+    s = re.sub(r"\b1\^T|(?<=diag\()1(?=\))|(?<=\()1(?= ⊗)|(?<=⊗ )1(?=\))",
+               lambda m: "ONE" + m.group()[1:], s)       # 1^T x, diag(1), (1 ⊗ I), (I ⊗ 1)
     toks = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(s)]
     words = [i for i, (k, _) in enumerate(toks) if k == "word"]
     english = {i for i in words if not _math_word(toks[i][1])}
