@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from matdiff.language.algebra import (
     add, const, diag_mat, diag_of, hadamard, hadamard_pow, inner, inverse, kron, mat_pow, matmul, mul,
-    neg, sum_, trace, transpose, unvec, vec, zero_like,
+    neg, sub, sum_, trace, transpose, unvec, vec, zero_like,
 )
+from matdiff.language.shapes import shape_of
 from matdiff.errors import DerivativeError
 from matdiff.calculus.record import Step, identity
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, postorder, children,
@@ -102,6 +104,27 @@ def d_logsumexp(e, d):
     return matmul(transpose(Softmax(e.arg)), d(e.arg))
 
 
+def batch_sum(axis: str, P: Expr) -> Expr:
+    """The sums along the axis, spread back over it: P 1 1^T (each row's sum) for rows,
+    1 1^T P (each column's sum) for cols."""
+    r, c = shape_of(P)
+    return matmul(P, Ones((c, c))) if axis == "rows" else matmul(Ones((r, r)), P)
+
+
+def d_batch_softmax(e, d):
+    """d softmax(Z, rows) = S ∘ dZ - ((S ∘ dZ) 1 1^T) ∘ S,  S = softmax(Z, rows)
+    (each row's d s = s ∘ dz - s s^T dz; for cols, 1 1^T (S ∘ dZ) sums each column)"""
+    P = hadamard(e, d(e.arg))
+    return sub(P, hadamard(batch_sum(e.axis, P), e))
+
+
+def d_batch_logsumexp(e, d):
+    """d logsumexp(Z, rows) = (softmax(Z, rows) ∘ dZ) 1;  d logsumexp(Z, cols) = 1^T (softmax(Z, cols) ∘ dZ)"""
+    P = hadamard(BatchSoftmax(e.axis, e.arg), d(e.arg))
+    r, c = shape_of(e.arg)
+    return matmul(P, Ones((c, 1))) if e.axis == "rows" else matmul(transpose(Ones((r, 1))), P)
+
+
 def d_unvec(e, d):
     """d unvec(x) = unvec(dx)"""
     return unvec(e.rows, e.cols, d(e.arg))
@@ -138,6 +161,8 @@ DIFF_RULES = {
     Norm:         d_norm,
     Softmax:      d_softmax,
     LogSumExp:    d_logsumexp,
+    BatchSoftmax: d_batch_softmax,
+    BatchLogSumExp: d_batch_logsumexp,
     DiagMat:      linear(diag_mat, "diag"),
     DiagOf:       linear(diag_of, "diag"),
     Vec:          linear(vec, "vec"),

@@ -11,6 +11,7 @@ from fractions import Fraction
 
 from matdiff.errors import DerivativeError
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
     transform,
@@ -342,6 +343,8 @@ REBUILD = {
     Norm:         lambda e, k: Norm(k[0]),
     Softmax:      lambda e, k: Softmax(k[0]),
     LogSumExp:    lambda e, k: LogSumExp(k[0]),
+    BatchSoftmax: lambda e, k: BatchSoftmax(e.axis, k[0]),
+    BatchLogSumExp: lambda e, k: BatchLogSumExp(e.axis, k[0]),
     # leaves have no children: a leaf is itself
     Var:          lambda e, k: e,
     Const:        lambda e, k: e,

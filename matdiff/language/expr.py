@@ -260,6 +260,22 @@ class LogSumExp(Unary):
     arg: Expr
 
 
+@node
+class BatchSoftmax(Unary):
+    """softmax(Z, rows) / softmax(Z, cols): the softmax of each row (axis "rows") or each
+    column (axis "cols") of a matrix, shaped like Z. Which way is written, never guessed."""
+    axis: str
+    arg: Expr
+
+
+@node
+class BatchLogSumExp(Unary):
+    """logsumexp(Z, rows): the column of each row's logsumexp (m x 1 for an m x n Z);
+    logsumexp(Z, cols): the row of each column's (1 x n), as NumPy's keepdims=True."""
+    axis: str
+    arg: Expr
+
+
 @dataclass(frozen=True, slots=True)
 class Fn:
     """An elementwise scalar function; order k is its k-th derivative (Fn('Phi', 1) is Phi')."""
@@ -316,7 +332,7 @@ class Kron(Nary):
 
 NODE_TYPES = (Var, Const, Identity, Zero, Ones, Differential,
               Transpose, Inverse, MatPow, HadamardPow, Trace, Det, LogDet, Sum, Norm,
-              DiagMat, DiagOf, Vec, Unvec, Softmax, LogSumExp, Apply,
+              DiagMat, DiagOf, Vec, Unvec, Softmax, LogSumExp, BatchSoftmax, BatchLogSumExp, Apply,
               Add, MatMul, Mul, Hadamard, Kron)
 
 

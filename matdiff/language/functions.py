@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Callable, Mapping
 
 from matdiff.language.algebra import const, hadamard_pow, mul, neg
-from matdiff.language.expr import Apply, Det, DiagMat, Expr, Fn, Inverse, Kron, LogDet, LogSumExp, Norm, Softmax, Sum, Trace, Vec
+from matdiff.language.expr import Apply, BatchLogSumExp, BatchSoftmax, Det, DiagMat, Expr, Fn, Inverse, Kron, LogDet, LogSumExp, Norm, Softmax, Sum, Trace, Vec
 
 BACKENDS = ("numpy", "jax", "torch")
 DOMAINS = ("real", "positive")
@@ -229,6 +229,11 @@ STRUCTURAL = {
     "vec":       (Vec, 1),
     "kron":      (Kron, 2),
 }
+
+# softmax(Z, rows) / softmax(Z, cols), logsumexp likewise: a function of a matrix along its rows
+# or its columns; the parser reads the second argument as one of the AXES words.
+BATCH = {"softmax": BatchSoftmax, "logsumexp": BatchLogSumExp}
+AXES = {"rows": "rows", "cols": "cols", "columns": "cols"}
 
 # Other spellings of the same function.
 ALIASES = {"Tr": "tr", "trace": "tr", "inv": "inv",

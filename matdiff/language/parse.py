@@ -262,6 +262,8 @@ class ToExpr(Transformer):
 
     def _apply(self, f: _Callee, args: list) -> Expr:
         name = f.fn.name
+        if name in F.BATCH and len(args) == 2 and not f.fn.order:
+            return self._batch(f, args)
         node, arity = F.STRUCTURAL.get(name, (None, 1))
         if len(args) != arity:
             raise self._error(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", f.pos)
@@ -273,6 +275,16 @@ class ToExpr(Transformer):
         if name == "log" and isinstance(x, Det) and f.fn.order == 0:
             return LogDet(x.arg)                         # log(det(A)) is logdet(A)
         return Apply(f.fn, x)
+
+    def _batch(self, f: _Callee, args: list) -> Expr:
+        """softmax(Z, rows), logsumexp(Z, cols): the second argument is the word rows or cols,
+        which says along which the function runs; anything else is refused where it stands."""
+        name, (x, axis) = f.fn.name, args
+        word = axis.name if isinstance(axis, Var) else None
+        if word not in F.AXES:
+            raise self._error(f"{name}(Z, ...) takes rows or cols as its second argument "
+                              f"({name}(Z, rows) of each row, {name}(Z, cols) of each column), got {axis}", f.pos)
+        return F.BATCH[name](F.AXES[word], x)
 
     def _error(self, message: str, pos: int, cls=ParseError) -> ParseError:
         return _error_at(self.src, message, pos, cls)

@@ -11,7 +11,7 @@ from matdiff.language.dims import DIM_NAMES, FRESH, Dims, Strict, as2, dim_text,
 from matdiff.errors import ShapeError
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
+    BatchLogSumExp, BatchSoftmax, Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, children,
 )
 
@@ -76,11 +76,22 @@ def square(what, result):
 
 
 def shape_vector_fn(out):
+    """softmax(x), logsumexp(x): of a vector. Of a matrix, which way (each row or each column)
+    is never guessed: the message shows both spellings."""
     def rule(e, ss, u):
         (r, c), = ss
-        _need(u.unify(c, 1), lambda: f"{type(e).__name__.lower()} needs a vector, but {_show(e.arg, ss[0], u)} is not one")
+        name = type(e).__name__.lower()
+        _need(u.unify(c, 1), lambda: f"{name} needs a vector, but {_show(e.arg, ss[0], u)} is not one; "
+                                     f"for a matrix say which way: {name}({e.arg}, rows) of each row, "
+                                     f"or {name}({e.arg}, cols) of each column")
         return (r, 1) if out == "vector" else (1, 1)
     return rule
+
+
+def shape_batch_logsumexp(e, ss, u):
+    """logsumexp(Z, rows) is a column (one entry per row), logsumexp(Z, cols) a row."""
+    (r, c), = ss
+    return (r, 1) if e.axis == "rows" else (1, c)
 
 
 def shape_diag(e, ss, u):
@@ -135,6 +146,8 @@ SHAPE_RULES = {
     Unvec:        shape_unvec,
     Softmax:      shape_vector_fn("vector"),
     LogSumExp:    shape_vector_fn("scalar"),
+    BatchSoftmax: lambda e, ss, u: ss[0],
+    BatchLogSumExp: shape_batch_logsumexp,
 }
 
 _STRICT = Strict()

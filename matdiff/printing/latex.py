@@ -11,6 +11,7 @@ import re
 from fractions import Fraction
 
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, children, postorder,
@@ -361,6 +362,8 @@ LATEX = {
                                + p.paren(e.arg),
     Softmax:      call(r"\operatorname{softmax}"),
     LogSumExp:    call(r"\operatorname{logsumexp}"),
+    BatchSoftmax: lambda e, p: rf"\operatorname{{softmax}}_{{\text{{{e.axis}}}}}" + p.paren(e.arg),
+    BatchLogSumExp: lambda e, p: rf"\operatorname{{logsumexp}}_{{\text{{{e.axis}}}}}" + p.paren(e.arg),
 }
 
 

@@ -5,6 +5,7 @@ from fractions import Fraction
 
 from matdiff.errors import ShapeError
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, postorder,
@@ -210,6 +211,8 @@ TEXT = {
     Unvec:        lambda e, p: f"unvec({p(e.arg, top=False)}, {e.rows}, {e.cols})",
     Softmax:      call("softmax"),
     LogSumExp:    call("logsumexp"),
+    BatchSoftmax: lambda e, p: f"softmax({p(e.arg, top=False)}, {e.axis})",
+    BatchLogSumExp: lambda e, p: f"logsumexp({p(e.arg, top=False)}, {e.axis})",
 }
 
 
