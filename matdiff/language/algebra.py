@@ -130,13 +130,25 @@ def matmul(*xs: Expr) -> Expr:
             chain.extend(x.args)
         else:
             chain.append(x)
-    chain = _merge_powers(chain)
+    chain = _merge_ones(_merge_powers(chain))
     if not chain:
         body = Identity(shape[0]) if shape != (1, 1) else None
     else:
         body = chain[0] if len(chain) == 1 else MatMul(tuple(chain))
     parts = scalars + ([body] if body is not None else [])
     return mul(*parts) if parts else ONE
+
+
+def _merge_ones(chain: list) -> list:
+    """A column of ones times a row of ones is the all-ones matrix: 1 1^T = Ones, which the
+    elementwise product then drops (S ∘ 1 1^T = S)."""
+    out: list = []
+    for x in chain:
+        if out and isinstance(x, Ones) and isinstance(out[-1], Ones) and shape_of(x)[0] == 1:
+            out[-1] = Ones((shape_of(out[-1])[0], shape_of(x)[1]))
+        else:
+            out.append(x)
+    return out
 
 
 def _power_of(x: Expr) -> tuple:
