@@ -112,14 +112,15 @@ def batch_sum(axis: str, P: Expr) -> Expr:
 
 
 def d_batch_softmax(e, d):
-    """d softmax(Z, rows) = S ∘ dZ - ((S ∘ dZ) 1 1^T) ∘ S,  S = softmax(Z, rows)
-    (each row's d s = s ∘ dz - s s^T dz; for cols, 1 1^T (S ∘ dZ) sums each column)"""
+    """d softmax(Z, rows) = S ∘ dZ - ((S ∘ dZ) 1 1^T) ∘ S and d softmax(Z, cols) = S ∘ dZ - (1 1^T (S ∘ dZ)) ∘ S, S = softmax(Z, rows) or softmax(Z, cols)
+
+    Each row's (column's) d s = s ∘ dz - s s^T dz; (S ∘ dZ) 1 1^T spreads each row's sum over it."""
     P = hadamard(e, d(e.arg))
     return sub(P, hadamard(batch_sum(e.axis, P), e))
 
 
 def d_batch_logsumexp(e, d):
-    """d logsumexp(Z, rows) = (softmax(Z, rows) ∘ dZ) 1;  d logsumexp(Z, cols) = 1^T (softmax(Z, cols) ∘ dZ)"""
+    """d logsumexp(Z, rows) = (softmax(Z, rows) ∘ dZ) 1 and d logsumexp(Z, cols) = 1^T (softmax(Z, cols) ∘ dZ)"""
     P = hadamard(BatchSoftmax(e.axis, e.arg), d(e.arg))
     r, c = shape_of(e.arg)
     return matmul(P, Ones((c, 1))) if e.axis == "rows" else matmul(transpose(Ones((r, 1))), P)
