@@ -88,8 +88,28 @@ def shape_vector_fn(out):
     return rule
 
 
+def _along_more_than_one(e, ss, u):
+    """softmax(z, rows) of a column runs over rows of one entry each: every entry 1 (and
+    logsumexp(z, rows) is z itself). Surely not what was meant: refused, with the spelling for
+    the function of the whole vector."""
+    (r, c), = ss
+    other = "cols" if e.axis == "rows" else "rows"
+    name = "softmax" if isinstance(e, BatchSoftmax) else "logsumexp"
+    value = "every entry is 1" if name == "softmax" else f"it is {e.arg} itself"
+    _need(u.find(c if e.axis == "rows" else r) != 1,
+          lambda: f"{name}({e.arg}, {e.axis}): each {'row' if e.axis == 'rows' else 'column'} of {_show(e.arg, ss[0], u)} has one entry, "
+                  f"so {value}; for the {name} of the {'column' if e.axis == 'rows' else 'row'} write "
+                  f"{name}({e.arg}, {other})")
+
+
+def shape_batch_softmax(e, ss, u):
+    _along_more_than_one(e, ss, u)
+    return ss[0]
+
+
 def shape_batch_logsumexp(e, ss, u):
     """logsumexp(Z, rows) is a column (one entry per row), logsumexp(Z, cols) a row."""
+    _along_more_than_one(e, ss, u)
     (r, c), = ss
     return (r, 1) if e.axis == "rows" else (1, c)
 
@@ -146,7 +166,7 @@ SHAPE_RULES = {
     Unvec:        shape_unvec,
     Softmax:      shape_vector_fn("vector"),
     LogSumExp:    shape_vector_fn("scalar"),
-    BatchSoftmax: lambda e, ss, u: ss[0],
+    BatchSoftmax: shape_batch_softmax,
     BatchLogSumExp: shape_batch_logsumexp,
 }
 
