@@ -252,20 +252,27 @@ class Unvec(Unary):
 
 @node
 class Softmax(Unary):
+    """softmax(x) of a vector. `at` locates it in the source for the message that refuses a
+    matrix (which way is never guessed); keyword-only, so not part of equality."""
     arg: Expr
+    at: tuple = field(default=(), kw_only=True)
 
 
 @node
 class LogSumExp(Unary):
+    """logsumexp(x) of a vector; `at` as for Softmax."""
     arg: Expr
+    at: tuple = field(default=(), kw_only=True)
 
 
 @node
 class BatchSoftmax(Unary):
     """softmax(Z, rows) / softmax(Z, cols): the softmax of each row (axis "rows") or each
-    column (axis "cols") of a matrix, shaped like Z. Which way is written, never guessed."""
+    column (axis "cols") of a matrix, shaped like Z. Which way is written, never guessed.
+    `at` locates it for shape messages, as for Softmax."""
     axis: str
     arg: Expr
+    at: tuple = field(default=(), kw_only=True)
 
 
 @node
@@ -274,6 +281,7 @@ class BatchLogSumExp(Unary):
     logsumexp(Z, cols): the row of each column's (1 x n), as NumPy's keepdims=True."""
     axis: str
     arg: Expr
+    at: tuple = field(default=(), kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from matdiff.errors import LimitError, MatdiffError, ParseError, UnknownFunction
 from matdiff.limits import MAX_DIGITS, budgeted, check_depth, check_text, tick
 from matdiff.language.expr import (
     MINUS_ONE, Add, Apply, Assign, Const, Det, Expr, Fn, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, MatMul, MatPow, Mul, Norm, Program, Transpose, Var,
+    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Program, Softmax, Transpose, Var,
 )
 
 
@@ -270,6 +270,8 @@ class ToExpr(Transformer):
         if f.fn.order and name not in F.ELEMENTWISE and name not in self.functions - F.BUILTIN:
             raise self._error(f"{name}' : only elementwise functions have a derivative here", f.pos)
         x = args[0]
+        if node in (Softmax, LogSumExp):                  # located, for the message refusing a matrix
+            return node(x, at=_where(self.src, f.pos))
         if node is not None:
             return node(x) if arity == 1 else node(tuple(args))      # Trace(x), Kron((x, y))
         if name == "log" and isinstance(x, Det) and f.fn.order == 0:
@@ -284,10 +286,17 @@ class ToExpr(Transformer):
         if word not in F.AXES:
             raise self._error(f"{name}(Z, ...) takes rows or cols as its second argument "
                               f"({name}(Z, rows) of each row, {name}(Z, cols) of each column), got {axis}", f.pos)
-        return F.BATCH[name](F.AXES[word], x)
+        return F.BATCH[name](F.AXES[word], x, at=_where(self.src, f.pos))
 
     def _error(self, message: str, pos: int, cls=ParseError) -> ParseError:
         return _error_at(self.src, message, pos, cls)
+
+
+def _where(src: str, pos: int) -> tuple:
+    """(line, column, the source line with its caret) of a position."""
+    line = src.count("\n", 0, pos) + 1
+    column = pos - (src.rfind("\n", 0, pos) + 1) + 1
+    return line, column, caret(src, line, column)
 
 
 def _error_at(src: str, message: str, pos: int, cls=ParseError) -> ParseError:

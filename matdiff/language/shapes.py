@@ -81,9 +81,11 @@ def shape_vector_fn(out):
     def rule(e, ss, u):
         (r, c), = ss
         name = type(e).__name__.lower()
-        _need(u.unify(c, 1), lambda: f"{name} needs a vector, but {_show(e.arg, ss[0], u)} is not one; "
+        line, column, source = e.at or (None, None, "")
+        _need(u.unify(c, 1), lambda: (f"line {line}, column {column}: " if line else "") +
+                                     f"{name} needs a vector, but {_show(e.arg, ss[0], u)} is not one; "
                                      f"for a matrix say which way: {name}({e.arg}, rows) of each row, "
-                                     f"or {name}({e.arg}, cols) of each column")
+                                     f"or {name}({e.arg}, cols) of each column" + (f"\n{source}" if source else ""))
         return (r, 1) if out == "vector" else (1, 1)
     return rule
 
@@ -96,10 +98,12 @@ def _along_more_than_one(e, ss, u):
     other = "cols" if e.axis == "rows" else "rows"
     name = "softmax" if isinstance(e, BatchSoftmax) else "logsumexp"
     value = "every entry is 1" if name == "softmax" else f"it is {e.arg} itself"
+    line, column, source = e.at or (None, None, "")
     _need(u.find(c if e.axis == "rows" else r) != 1,
-          lambda: f"{name}({e.arg}, {e.axis}): each {'row' if e.axis == 'rows' else 'column'} of {_show(e.arg, ss[0], u)} has one entry, "
+          lambda: (f"line {line}, column {column}: " if line else "") + f"{name}({e.arg}, {e.axis}): each {'row' if e.axis == 'rows' else 'column'} of {_show(e.arg, ss[0], u)} has one entry, "
                   f"so {value}; for the {name} of the {'column' if e.axis == 'rows' else 'row'} write "
-                  f"{name}({e.arg}, {other})")
+                  + (f"{name}({e.arg}) or " if e.axis == "rows" else "") + f"{name}({e.arg}, {other})"
+                  + (f"\n{source}" if source else ""))
 
 
 def shape_batch_softmax(e, ss, u):
