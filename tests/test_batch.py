@@ -19,7 +19,7 @@ from test_jacobian import fd_jacobian
 from matdiff.calculus.second_order import hessian_of, jacobian_of
 from matdiff.codegen.generate import emit, lambdify
 from matdiff.errors import MatdiffError, ParseError, ShapeError
-from matdiff.language.expr import BatchLogSumExp, BatchSoftmax, Var
+from matdiff.language.expr import BatchLogSumExp, BatchSoftmax, LogSoftmax, Var
 from matdiff.language.parse import parse
 from matdiff.language.problem import Problem
 from matdiff.printing.latex import to_latex
@@ -67,6 +67,20 @@ def cases() -> list:
              lambda X, W, Y: np.sum(lse_rows(X @ W)) - np.sum(Y * (X @ W)),
              lambda X, W, Y: X.T @ (sm_rows(X @ W) - Y)),
     ]
+    out += [
+        Case("cross-entropy through logsoftmax", "-sum(Y .* logsoftmax(X W, rows))", "W", BATCH,
+             lambda X, W, Y: -np.sum(Y * np.log(sm_rows(X @ W))),
+             lambda X, W, Y: X.T @ (sm_rows(X @ W) * Y.sum(axis=1, keepdims=True) - Y)),
+        Case("log_softmax of a vector", "-y^T log_softmax(W x)", "W", dict(y=(4,), W=(4, 3), x=(3,)),
+             lambda y, W, x: -y @ np.log(softmax(W @ x)),
+             lambda y, W, x: np.outer(softmax(W @ x) * y.sum() - y, x)),
+    ]
+    for axis in ("rows", "cols"):
+        out += [
+            Case(f"squared logsoftmax {axis}", f"sum(C .* logsoftmax(Z, {axis}) .^ 2)", "Z", dict(C=(3, 4), Z=(3, 4)),
+                 lambda C, Z, axis=axis: np.sum(C * np.log(SM[axis](Z)) ** 2),
+                 lambda C, Z, axis=axis: _log_pullback(SM[axis](Z), 2 * C * np.log(SM[axis](Z)), axis)),
+        ]
     for axis in ("rows", "cols"):
         out += [
             Case(f"weighted softmax {axis}", f"sum(C .* softmax(Z, {axis}))", "Z", dict(C=(3, 4), Z=(3, 4)),
@@ -87,6 +101,12 @@ def _pullback(S, M, axis):
     """The gradient of <M, softmax(Z, axis)>: S ∘ (M - (S ∘ M) 1 1^T), row by row (column by column)."""
     a = 1 if axis == "rows" else 0
     return S * (M - np.sum(S * M, axis=a, keepdims=True))
+
+
+def _log_pullback(S, M, axis):
+    """The gradient of <M, logsoftmax(Z, axis)>: M - S ∘ (M 1 1^T), row by row (column by column)."""
+    a = 1 if axis == "rows" else 0
+    return M - S * np.sum(M, axis=a, keepdims=True)
 
 
 CASES = cases()
@@ -144,11 +164,11 @@ def test_generated_numpy_code(c):
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_generated_jax_and_torch_code_compiles(backend):
-    src = "-sum(Y .* log(softmax(X W, rows))) + sum(logsumexp(X W, cols))"
+    src = "-sum(Y .* log(softmax(X W, rows))) + sum(logsumexp(X W, cols)) + sum(logsoftmax(X W, rows))"
     code = emit(src, "W", backend=backend, shapes=BATCH)
     compile(code, "<generated>", "exec")
-    calls = {"jax": ("jax.nn.softmax(", "axis=1", "jax.nn.logsumexp(", "axis=0, keepdims=True"),
-             "torch": ("torch.softmax(", "dim=1", "torch.logsumexp(", "dim=0, keepdim=True")}[backend]
+    calls = {"jax": ("jax.nn.softmax(", "axis=1", "jax.nn.logsumexp(", "axis=0, keepdims=True", "jax.nn.log_softmax("),
+             "torch": ("torch.softmax(", "dim=1", "torch.logsumexp(", "dim=0, keepdim=True", "torch.log_softmax(")}[backend]
     assert all(call in code for call in calls), code
 
 
@@ -157,6 +177,9 @@ def test_generated_jax_and_torch_code_compiles(backend):
 JACOBIANS = [
     Case(f"{name} {axis}", f"{name}(Z, {axis})", "Z", dict(Z=(3, 4)), lambda Z, ref=ref: ref(Z))
     for axis in ("rows", "cols") for name, ref in (("softmax", SM[axis]), ("logsumexp", LSE[axis]))
+] + [Case(f"logsoftmax {axis}", f"logsoftmax(Z, {axis})", "Z", dict(Z=(3, 4)),
+          lambda Z, axis=axis: np.log(SM[axis](Z))) for axis in ("rows", "cols")
+] + [Case("logsoftmax of a vector", "logsoftmax(z)", "z", dict(z=(4,)), lambda z: np.log(softmax(z)))
 ] + [Case("softmax rows of a product", "softmax(X W, rows)", "W", dict(X=(2, 3), W=(3, 4)),
           lambda X, W: sm_rows(X @ W))]
 
@@ -180,14 +203,15 @@ def test_large_inputs_stay_finite(axis, rng):
     and generated code all shift or divide so that an overflow is an entry of 0)."""
     Z = 400 * rng.normal(size=(3, 4))
     C = rng.normal(size=(3, 4))
-    src = f"sum(C .* softmax(Z, {axis})) + sum(logsumexp(Z, {axis}))"
+    src = f"sum(C .* softmax(Z, {axis})) + sum(logsumexp(Z, {axis})) + sum(logsoftmax(Z, {axis}) .* C)"
     shapes = dict(C=(3, 4), Z=(3, 4))
-    want = np.sum(C * SM[axis](Z)) + np.sum(LSE[axis](Z))
+    lsm = Z - LSE[axis](Z)
+    want = np.sum(C * SM[axis](Z)) + np.sum(LSE[axis](Z)) + np.sum(lsm * C)
     p = Problem.of(src, shapes)
     assert_close(matdiff_value(p.f, dict(C=C, Z=Z)), want, tol=1e-10)
     with np.errstate(over="ignore", invalid="ignore"):
         g = sympy_evaluate(matdiff.gradient(src, "Z", shapes=shapes), dict(C=C, Z=Z))
-    ref = _pullback(SM[axis](Z), C, axis) + SM[axis](Z)
+    ref = _pullback(SM[axis](Z), C, axis) + SM[axis](Z) + _log_pullback(SM[axis](Z), C, axis)
     assert np.isfinite(g).all()
     assert_close(g, ref, tol=1e-8)
     value, grads = lambdify(src, "Z", shapes=shapes)(C=C, Z=Z)
@@ -203,6 +227,10 @@ def test_large_inputs_stay_finite(axis, rng):
     ("softmax(Z, columns)", BatchSoftmax("cols", Var("Z"))),
     ("logsumexp(Z, rows)", BatchLogSumExp("rows", Var("Z"))),
     ("logsumexp(Z, cols)", BatchLogSumExp("cols", Var("Z"))),
+    ("logsoftmax(Z, rows)", LogSoftmax("rows", Var("Z"))),
+    ("log_softmax(Z, cols)", LogSoftmax("cols", Var("Z"))),
+    ("logsoftmax(z)", LogSoftmax("vector", Var("z"))),
+    ("log_softmax(z)", LogSoftmax("vector", Var("z"))),
 ])
 def test_spellings(src, node):
     assert parse(src).result == node
@@ -210,7 +238,7 @@ def test_spellings(src, node):
 
 @pytest.mark.parametrize("src", [
     "-sum(Y .* log(softmax(X W, rows)))", "softmax(X W + B, cols)", "logsumexp(Z, rows)^T a",
-    "b^T logsumexp(Z^T, cols)^T",
+    "b^T logsumexp(Z^T, cols)^T", "sum(logsoftmax(Z, cols))",
 ])
 def test_text_reparses_and_latex_names_the_axis(src):
     e = parse(src).result
@@ -229,12 +257,13 @@ def test_shapes():
 
 @pytest.mark.parametrize("src, shapes", [
     ("softmax(X W)", BATCH), ("sum(softmax(Z))", dict(Z=(3, 4))), ("logsumexp(Z)", dict(Z=(3, 4))),
+    ("logsoftmax(Z)", dict(Z=(3, 4))),
 ])
 def test_bare_softmax_of_a_matrix_shows_both_spellings(src, shapes):
     with pytest.raises(ShapeError) as info:
         Problem.of(src, shapes)
     message = str(info.value)
-    name = "logsumexp" if "logsumexp" in src else "softmax"
+    name = next(n for n in ("logsumexp", "logsoftmax", "softmax") if n in src)
     arg = "X W" if "X W" in src else "Z"
     assert f"{name}({arg}, rows)" in message and f"{name}({arg}, cols)" in message, message
 
@@ -242,6 +271,7 @@ def test_bare_softmax_of_a_matrix_shows_both_spellings(src, shapes):
 @pytest.mark.parametrize("src, shapes, words", [
     ("softmax(z, rows)", dict(z=(3,)), ["each row", "has one entry", "softmax(z, cols)"]),
     ("logsumexp(x^T, cols)", dict(x=(3,)), ["each column", "has one entry", "logsumexp(x^T, rows)"]),
+    ("logsoftmax(x, rows)", dict(x=(3,)), ["every entry is 0", "logsoftmax(x) or logsoftmax(x, cols)"]),
 ])
 def test_along_a_dimension_of_one_entry_is_refused(src, shapes, words):
     with pytest.raises(ShapeError) as info:

@@ -180,6 +180,7 @@ def expr(draw, shape, depth, opts, top=False):
     rules = RULES_ANY + (RULES_SQUARE if shape[0] == shape[1] > 1 else ()) \
         + (RULES_COLUMN if shape[1] == 1 and shape[0] > 1 else ()) \
         + (RULES_SCALAR if shape == (1, 1) else ()) \
+        + (RULES_BATCH if shape != (1, 1) and shape[1] > 1 else ()) \
         + (RULES_WIDE if shape != (1, 1) else ())
     rule = draw(st.sampled_from(rules))
     return rule(draw, shape, depth - 1, opts)
@@ -310,7 +311,29 @@ def r_diag_of(draw, shape, d, o):
     return make(f"diag({a.text})", shape, lambda v: np.diag(a.fn(v)).reshape(-1, 1).copy(), a)
 
 
-RULES_COLUMN = (r_softmax, r_diag_of)
+def r_batch_logsumexp(draw, shape, d, o):
+    """logsumexp(A, rows) of an n x k A (k > 1: a row of one entry is refused)."""
+    a = sub(draw, (shape[0], draw(st.sampled_from((2, 3)))), d, o)
+    return make(f"logsumexp({a.text}, rows)", shape,
+                lambda v: np.log(np.sum(np.exp(a.fn(v)), axis=1, keepdims=True)), a)
+
+
+RULES_COLUMN = (r_softmax, r_diag_of, r_batch_logsumexp)
+
+
+# -- matrices: the softmax of each row or column (of more than one entry)
+
+
+def r_batch_softmax(draw, shape, d, o):
+    axes = [axis for axis, n in (("rows", shape[1]), ("cols", shape[0])) if n > 1]
+    axis = draw(st.sampled_from(axes))
+    a = sub(draw, shape, d, o)
+    along = 1 if axis == "rows" else 0
+    return make(f"softmax({a.text}, {axis})", shape,
+                lambda v: np.apply_along_axis(softmax, along, a.fn(v)), a)
+
+
+RULES_BATCH = (r_batch_softmax,)
 
 
 # -- scalars (1x1)

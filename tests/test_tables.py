@@ -53,7 +53,7 @@ _CONSTANTS = ("Var", "Const", "Identity", "Ones")
 # itself as a coefficient (d f(X) = f'(X) ∘ dX, d det X = det X tr(X^-1 dX), ...): inside a
 # differential they never enclose a dX, so the tables that walk a differential never meet them
 _NONLINEAR = ("Apply", "Det", "LogDet", "HadamardPow", "Inverse", "MatPow", "Norm", "Softmax", "LogSumExp",
-              "BatchSoftmax", "BatchLogSumExp")
+              "BatchSoftmax", "BatchLogSumExp", "LogSoftmax")
 
 # (table, node) -> why that table needs no row for that node
 EXEMPT = {

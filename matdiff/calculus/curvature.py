@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from matdiff.language.algebra import (
-    add, const, diag_mat, diag_of, hadamard, hadamard_pow, inverse, matmul, mul, sub, sum_, transpose,
+    add, const, diag_mat, diag_of, hadamard, hadamard_pow, inverse, matmul, mul, neg, sub, sum_, transpose,
     unvec, vec, zero,
 )
 from matdiff.calculus.canon import backprop
-from matdiff.calculus.diff import batch_sum, depends_on
+from matdiff.calculus.diff import axis_of, batch_sum, depends_on, softmax_along
 from matdiff.errors import LimitError
 from matdiff.language.expr import (
-    BatchLogSumExp, BatchSoftmax,
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Det, DiagMat, DiagOf, Expr, Hadamard, HadamardPow, Identity, Inverse, LogDet, LogSumExp,
     MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec,
     postorder, transform, with_children,
@@ -227,6 +227,14 @@ def dg_batch_logsumexp(e, C, G, dep):
     return [(e.arg, add(hadamard(spread(C), sq(S)), hadamard(spread(G), S, sub(ones_like(S), S))), GENERAL)]
 
 
+def dg_log_softmax(e, C, G, dep):
+    """L = Z - logsumexp(Z, rows) 1^T, each row's J = I - 1 s^T, d²L_i = -d² logsumexp:
+    C_Z = C ∘ (1 - 2 S) + S^∘2 ∘ (C 1 1^T) - (G 1 1^T) ∘ S ∘ (1 - S)   (sums along the axis)"""
+    S, one, axis = softmax_along(e), ones_like(e), axis_of(e)
+    return [(e.arg, add(hadamard(C, sub(one, mul(const(2), S))), hadamard(sq(S), batch_sum(axis, C)),
+                        neg(hadamard(batch_sum(axis, G), S, sub(one, S)))), GENERAL)]
+
+
 def dg_logdet(e, C, G, dep):     # ∂² logdet / ∂X_ij² = -(X^-T)_ij²: C_X = (c - g) (X^-T)^∘2
     return [(e.arg, mul(sub(C, G), sq(transpose(inverse(e.arg)))), GENERAL)]
 
@@ -262,6 +270,7 @@ DIAG_RULES = {
     LogSumExp:   dg_logsumexp,
     BatchSoftmax: dg_batch_softmax,
     BatchLogSumExp: dg_batch_logsumexp,
+    LogSoftmax:  dg_log_softmax,
     LogDet:      dg_logdet,
     Det:         dg_det,
     Inverse:     dg_inverse,

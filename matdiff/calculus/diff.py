@@ -16,7 +16,7 @@ from matdiff.language.shapes import shape_of
 from matdiff.errors import DerivativeError
 from matdiff.calculus.record import Step, identity
 from matdiff.language.expr import (
-    BatchLogSumExp, BatchSoftmax,
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, postorder, children,
@@ -126,6 +126,22 @@ def d_batch_logsumexp(e, d):
     return matmul(P, Ones((c, 1))) if e.axis == "rows" else matmul(transpose(Ones((r, 1))), P)
 
 
+def softmax_along(e: LogSoftmax) -> Expr:
+    """The softmax whose log e is: of the vector, or of each row or column."""
+    return Softmax(e.arg) if e.axis == "vector" else BatchSoftmax(e.axis, e.arg)
+
+
+def axis_of(e: LogSoftmax) -> str:
+    """A vector's entries run along its column: its axis is that of cols."""
+    return "cols" if e.axis == "vector" else e.axis
+
+
+def d_log_softmax(e, d):
+    """d logsoftmax(Z, rows) = dZ - (S ∘ dZ) 1 1^T and d logsoftmax(z) = dz - 1 1^T (s ∘ dz), S = softmax(Z, rows), s = softmax(z)"""
+    dZ = d(e.arg)
+    return sub(dZ, batch_sum(axis_of(e), hadamard(softmax_along(e), dZ)))
+
+
 def d_unvec(e, d):
     """d unvec(x) = unvec(dx)"""
     return unvec(e.rows, e.cols, d(e.arg))
@@ -164,6 +180,7 @@ DIFF_RULES = {
     LogSumExp:    d_logsumexp,
     BatchSoftmax: d_batch_softmax,
     BatchLogSumExp: d_batch_logsumexp,
+    LogSoftmax:   d_log_softmax,
     DiagMat:      linear(diag_mat, "diag"),
     DiagOf:       linear(diag_of, "diag"),
     Vec:          linear(vec, "vec"),

@@ -15,7 +15,7 @@ import numpy as np
 from matdiff.language import functions as F
 from matdiff.errors import DerivativeError, MatdiffError
 from matdiff.language.expr import (
-    BatchLogSumExp, BatchSoftmax,
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, children, postorder,
@@ -82,7 +82,7 @@ def _batch_logsumexp(Z, axis):
     return np.logaddexp.reduce(Z, axis=axis, keepdims=True)
 
 
-AXIS = {"rows": 1, "cols": 0}   # softmax(Z, rows) runs along each row: NumPy's axis 1
+AXIS = {"rows": 1, "cols": 0, "vector": 0}   # softmax(Z, rows) runs along each row: NumPy's axis 1
 
 
 def _chain(vals):
@@ -122,6 +122,7 @@ EVAL = {
     LogSumExp:   lambda e, v, env: np.array([[np.logaddexp.reduce(v[0][:, 0])]]),
     BatchSoftmax: lambda e, v, env: _batch_softmax(v[0], AXIS[e.axis]),
     BatchLogSumExp: lambda e, v, env: _batch_logsumexp(v[0], AXIS[e.axis]),
+    LogSoftmax:  lambda e, v, env: v[0] - _batch_logsumexp(v[0], AXIS[e.axis]),
 }
 
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from matdiff.errors import MatdiffError
 from matdiff.language.expr import (
-    BatchLogSumExp, BatchSoftmax,
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero,
@@ -320,6 +320,8 @@ PY = {
     Softmax: call("softmax"), LogSumExp: call("logsumexp"),
     BatchSoftmax: lambda e, p: (p.op(f"softmax_{e.axis}", x=p.arg(e.arg)), ATOM, None),
     BatchLogSumExp: lambda e, p: (p.op(f"logsumexp_{e.axis}", x=p.arg(e.arg)), ATOM, None),
+    LogSoftmax: lambda e, p: (p.op(f"log_softmax_{'cols' if e.axis == 'vector' else e.axis}", x=p.arg(e.arg)),
+                              ATOM, None),
 }
 
 

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 from matdiff.errors import DerivativeError
 from matdiff.language.expr import (
-    BatchLogSumExp, BatchSoftmax,
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
     transform,
@@ -357,6 +357,7 @@ REBUILD = {
     LogSumExp:    lambda e, k: LogSumExp(k[0]),
     BatchSoftmax: lambda e, k: BatchSoftmax(e.axis, k[0]),
     BatchLogSumExp: lambda e, k: BatchLogSumExp(e.axis, k[0]),
+    LogSoftmax:   lambda e, k: LogSoftmax(e.axis, k[0]),
     # leaves have no children: a leaf is itself
     Var:          lambda e, k: e,
     Const:        lambda e, k: e,

@@ -284,6 +284,15 @@ class BatchLogSumExp(Unary):
     at: tuple = field(default=(), kw_only=True)
 
 
+@node
+class LogSoftmax(Unary):
+    """logsoftmax(z) = z - logsumexp(z) 1 of a vector (axis "vector"), and of each row or column of
+    a matrix (axis "rows", "cols"): log(softmax(.)) without its underflow to log(0)."""
+    axis: str
+    arg: Expr
+    at: tuple = field(default=(), kw_only=True)
+
+
 @dataclass(frozen=True, slots=True)
 class Fn:
     """An elementwise scalar function; order k is its k-th derivative (Fn('Phi', 1) is Phi')."""
@@ -340,7 +349,7 @@ class Kron(Nary):
 
 NODE_TYPES = (Var, Const, Identity, Zero, Ones, Differential,
               Transpose, Inverse, MatPow, HadamardPow, Trace, Det, LogDet, Sum, Norm,
-              DiagMat, DiagOf, Vec, Unvec, Softmax, LogSumExp, BatchSoftmax, BatchLogSumExp, Apply,
+              DiagMat, DiagOf, Vec, Unvec, Softmax, LogSumExp, BatchSoftmax, BatchLogSumExp, LogSoftmax, Apply,
               Add, MatMul, Mul, Hadamard, Kron)
 
 

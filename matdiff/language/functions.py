@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Callable, Mapping
 
 from matdiff.language.algebra import const, hadamard_pow, mul, neg
-from matdiff.language.expr import Apply, BatchLogSumExp, BatchSoftmax, Det, DiagMat, Expr, Fn, Inverse, Kron, LogDet, LogSumExp, Norm, Softmax, Sum, Trace, Vec
+from matdiff.language.expr import Apply, BatchLogSumExp, BatchSoftmax, LogSoftmax, Det, DiagMat, Expr, Fn, Inverse, Kron, LogDet, LogSumExp, Norm, Softmax, Sum, Trace, Vec
 
 BACKENDS = ("numpy", "jax", "torch")
 DOMAINS = ("real", "positive")
@@ -223,6 +223,7 @@ STRUCTURAL = {
     "inv":       (Inverse, 1),
     "softmax":   (Softmax, 1),
     "logsumexp": (LogSumExp, 1),
+    "logsoftmax": (LogSoftmax, 1),      # and logsoftmax(Z, rows): parse.py gives it its axis
     "norm":      (Norm, 1),
     "sum":       (Sum, 1),
     "diag":      (DiagMat, 1),
@@ -232,11 +233,12 @@ STRUCTURAL = {
 
 # softmax(Z, rows) / softmax(Z, cols), logsumexp likewise: a function of a matrix along its rows
 # or its columns; the parser reads the second argument as one of the AXES words.
-BATCH = {"softmax": BatchSoftmax, "logsumexp": BatchLogSumExp}
+BATCH = {"softmax": BatchSoftmax, "logsumexp": BatchLogSumExp,
+         "logsoftmax": lambda axis, x, at: LogSoftmax(axis, x, at=at)}
 AXES = {"rows": "rows", "cols": "cols", "columns": "cols"}
 
 # Other spellings of the same function.
-ALIASES = {"Tr": "tr", "trace": "tr", "inv": "inv",
+ALIASES = {"Tr": "tr", "trace": "tr", "inv": "inv", "log_softmax": "logsoftmax",
            **{s: r.name for r in ELEMENTWISE.values() for s in r.spellings}}
 
 # Abstract elementwise functions known by default; more are declared by the user.

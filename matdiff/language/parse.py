@@ -26,7 +26,7 @@ from matdiff.errors import LimitError, MatdiffError, ParseError, UnknownFunction
 from matdiff.limits import MAX_DIGITS, budgeted, check_depth, check_text, tick
 from matdiff.language.expr import (
     MINUS_ONE, Add, Apply, Assign, Const, Det, Expr, Fn, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Program, Softmax, Transpose, Var,
+    Inverse, Kron, LogDet, LogSoftmax, LogSumExp, MatMul, MatPow, Mul, Norm, Program, Softmax, Transpose, Var,
 )
 
 
@@ -272,6 +272,8 @@ class ToExpr(Transformer):
         x = args[0]
         if node in (Softmax, LogSumExp):                  # located, for the message refusing a matrix
             return node(x, at=_where(self.src, f.pos))
+        if node is LogSoftmax:                            # logsoftmax(z): of a vector
+            return LogSoftmax("vector", x, at=_where(self.src, f.pos))
         if node is not None:
             return node(x) if arity == 1 else node(tuple(args))      # Trace(x), Kron((x, y))
         if name == "log" and isinstance(x, Det) and f.fn.order == 0:

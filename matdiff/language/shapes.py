@@ -11,7 +11,7 @@ from matdiff.language.dims import DIM_NAMES, FRESH, Dims, Strict, as2, dim_text,
 from matdiff.errors import ShapeError
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
-    BatchLogSumExp, BatchSoftmax, Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
+    BatchLogSumExp, BatchSoftmax, Inverse, Kron, LogDet, LogSoftmax, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, children,
 )
 
@@ -80,7 +80,7 @@ def shape_vector_fn(out):
     is never guessed: the message shows both spellings."""
     def rule(e, ss, u):
         (r, c), = ss
-        name = type(e).__name__.lower()
+        name = "logsoftmax" if isinstance(e, LogSoftmax) else type(e).__name__.lower()
         line, column, source = e.at or (None, None, "")
         _need(u.unify(c, 1), lambda: (f"line {line}, column {column}: " if line else "") +
                                      f"{name} needs a vector, but {_show(e.arg, ss[0], u)} is not one; "
@@ -96,8 +96,8 @@ def _along_more_than_one(e, ss, u):
     the function of the whole vector."""
     (r, c), = ss
     other = "cols" if e.axis == "rows" else "rows"
-    name = "softmax" if isinstance(e, BatchSoftmax) else "logsumexp"
-    value = "every entry is 1" if name == "softmax" else f"it is {e.arg} itself"
+    name = {BatchSoftmax: "softmax", BatchLogSumExp: "logsumexp", LogSoftmax: "logsoftmax"}[type(e)]
+    value = {"softmax": "every entry is 1", "logsumexp": f"it is {e.arg} itself", "logsoftmax": "every entry is 0"}[name]
     line, column, source = e.at or (None, None, "")
     _need(u.find(c if e.axis == "rows" else r) != 1,
           lambda: (f"line {line}, column {column}: " if line else "") + f"{name}({e.arg}, {e.axis}): each {'row' if e.axis == 'rows' else 'column'} of {_show(e.arg, ss[0], u)} has one entry, "
@@ -107,6 +107,13 @@ def _along_more_than_one(e, ss, u):
 
 
 def shape_batch_softmax(e, ss, u):
+    _along_more_than_one(e, ss, u)
+    return ss[0]
+
+
+def shape_log_softmax(e, ss, u):
+    if e.axis == "vector":
+        return shape_vector_fn("vector")(e, ss, u)
     _along_more_than_one(e, ss, u)
     return ss[0]
 
@@ -172,6 +179,7 @@ SHAPE_RULES = {
     LogSumExp:    shape_vector_fn("scalar"),
     BatchSoftmax: shape_batch_softmax,
     BatchLogSumExp: shape_batch_logsumexp,
+    LogSoftmax:   shape_log_softmax,
 }
 
 _STRICT = Strict()

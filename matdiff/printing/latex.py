@@ -11,7 +11,7 @@ import re
 from fractions import Fraction
 
 from matdiff.language.expr import (
-    BatchLogSumExp, BatchSoftmax,
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, children, postorder,
@@ -364,6 +364,8 @@ LATEX = {
     LogSumExp:    call(r"\operatorname{logsumexp}"),
     BatchSoftmax: lambda e, p: rf"\operatorname{{softmax}}_{{\text{{{e.axis}}}}}" + p.paren(e.arg),
     BatchLogSumExp: lambda e, p: rf"\operatorname{{logsumexp}}_{{\text{{{e.axis}}}}}" + p.paren(e.arg),
+    LogSoftmax:   lambda e, p: r"\operatorname{logsoftmax}" + ("" if e.axis == "vector" else rf"_{{\text{{{e.axis}}}}}")
+                               + p.paren(e.arg),
 }
 
 

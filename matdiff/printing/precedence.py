@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from matdiff.language.algebra import is_negative
 from matdiff.language.expr import (
-    BatchLogSumExp, BatchSoftmax,
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Hadamard, HadamardPow, Identity, Inverse, Kron,
     LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
 )
@@ -18,7 +18,7 @@ PRECEDENCE = {
     Var: ATOM, Const: ATOM, Identity: ATOM, Zero: ATOM, Ones: ATOM, Differential: ATOM,
     Apply: ATOM, Trace: ATOM, Det: ATOM, LogDet: ATOM, Sum: ATOM, Norm: ATOM, DiagMat: ATOM,
     DiagOf: ATOM, Vec: ATOM, Unvec: ATOM, Softmax: ATOM, LogSumExp: ATOM,
-    BatchSoftmax: ATOM, BatchLogSumExp: ATOM,
+    BatchSoftmax: ATOM, BatchLogSumExp: ATOM, LogSoftmax: ATOM,
 }
 
 

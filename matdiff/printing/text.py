@@ -5,7 +5,7 @@ from fractions import Fraction
 
 from matdiff.errors import ShapeError
 from matdiff.language.expr import (
-    BatchLogSumExp, BatchSoftmax,
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, postorder,
@@ -213,6 +213,7 @@ TEXT = {
     LogSumExp:    call("logsumexp"),
     BatchSoftmax: lambda e, p: f"softmax({p(e.arg, top=False)}, {e.axis})",
     BatchLogSumExp: lambda e, p: f"logsumexp({p(e.arg, top=False)}, {e.axis})",
+    LogSoftmax:   lambda e, p: f"logsoftmax({p(e.arg, top=False)}{'' if e.axis == 'vector' else ', ' + e.axis})",
 }
 
 

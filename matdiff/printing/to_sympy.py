@@ -33,7 +33,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from matdiff import limits
 from matdiff.errors import MatdiffError
 from matdiff.language.expr import (
-    BatchLogSumExp, BatchSoftmax,
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, children, postorder,
@@ -191,8 +191,14 @@ def _logsumexp_rows(Z, m, n):
     return sp.MatAdd(c, ElementwiseApplyFunction(sp.Lambda(T, sp.log(T)), sp.MatMul(_exp(shifted), col)))
 
 
+def _log_softmax_rows(Z, m, n):
+    """logsoftmax(Z, rows) = Z - logsumexp(Z, rows) 1^T, the logsumexp in its stable form."""
+    lse = _logsumexp_rows(Z, m, n)
+    return sp.MatAdd(Z, sp.MatMul(ElementwiseApplyFunction(sp.Lambda(T, -T), lse), sp.OneMatrix(1, n)))
+
+
 def _batch(rows_form):
-    """The rows form; along cols, that of Z^T, transposed back."""
+    """The rows form; along cols (and a vector's, along its column), that of Z^T, transposed back."""
     def rule(e, v):
         r, c = shape_of(e.arg)
         if e.axis == "rows":
@@ -269,6 +275,7 @@ SYMPY = {
     LogSumExp:    _logsumexp,
     BatchSoftmax: _batch(_softmax_rows),
     BatchLogSumExp: _batch(_logsumexp_rows),
+    LogSoftmax:   _batch(_log_softmax_rows),
 }
 
 
