@@ -311,14 +311,7 @@ def r_diag_of(draw, shape, d, o):
     return make(f"diag({a.text})", shape, lambda v: np.diag(a.fn(v)).reshape(-1, 1).copy(), a)
 
 
-def r_batch_logsumexp(draw, shape, d, o):
-    """logsumexp(A, rows) of an n x k A (k > 1: a row of one entry is refused)."""
-    a = sub(draw, (shape[0], draw(st.sampled_from((2, 3)))), d, o)
-    return make(f"logsumexp({a.text}, rows)", shape,
-                lambda v: np.log(np.sum(np.exp(a.fn(v)), axis=1, keepdims=True)), a)
-
-
-RULES_COLUMN = (r_softmax, r_diag_of, r_batch_logsumexp)
+RULES_COLUMN = (r_softmax, r_diag_of)
 
 
 # -- matrices: the softmax of each row or column (of more than one entry)
@@ -329,8 +322,12 @@ def r_batch_softmax(draw, shape, d, o):
     axis = draw(st.sampled_from(axes))
     a = sub(draw, shape, d, o)
     along = 1 if axis == "rows" else 0
-    return make(f"softmax({a.text}, {axis})", shape,
-                lambda v: np.apply_along_axis(softmax, along, a.fn(v)), a)
+    name = draw(st.sampled_from(["softmax", "logsoftmax", "log_softmax"]))
+    if name == "softmax":
+        return make(f"softmax({a.text}, {axis})", shape,
+                    lambda v: np.apply_along_axis(softmax, along, a.fn(v)), a)
+    return make(f"{name}({a.text}, {axis})", shape,
+                lambda v: a.fn(v) - np.logaddexp.reduce(a.fn(v), axis=along, keepdims=True), a)
 
 
 RULES_BATCH = (r_batch_softmax,)
@@ -379,9 +376,14 @@ def r_norm(draw, shape, d, o):
 
 
 def r_logsumexp(draw, shape, d, o):
-    a = sub(draw, (dim(draw), 1), d, o)
-    return make(f"logsumexp({a.text})", shape,
-                lambda v: np.array([[np.log(np.sum(np.exp(a.fn(v))))]]), a)
+    if draw(st.booleans()):
+        a = sub(draw, (dim(draw), 1), d, o)
+        return make(f"logsumexp({a.text})", shape,
+                    lambda v: np.array([[np.log(np.sum(np.exp(a.fn(v))))]]), a)
+    # the logsumexp of all entries of a matrix, as that of its rows' (columns') logsumexps
+    a = sub(draw, (dim(draw), dim(draw)), d, o)
+    form = draw(st.sampled_from(["logsumexp(logsumexp({}, rows))", "logsumexp(logsumexp({}, cols)^T)"]))
+    return make(form.format(a.text), shape, lambda v: np.array([[np.logaddexp.reduce(a.fn(v), axis=None)]]), a)
 
 
 def r_inner(draw, shape, d, o):
