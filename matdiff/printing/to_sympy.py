@@ -172,14 +172,16 @@ def _softmax_rows(Z, m, n):
     w = (E ∘ (1_m ⊗ I_n)) 1_n (w_{(i,j)} = Z_ij), D = E + (-w) 1_n^T holds Z_ik - Z_ij and
     r = 1 ./ (exp(D) 1_n) holds S_ij = 1 / sum_k exp(Z_ik - Z_ij): an overflowing exponent makes
     that entry 1 / inf = 0, its value to machine precision. Only then is r, finite, reshaped to
-    m x n, S = (I_m ⊗ 1_n^T) diag(r) (1_m ⊗ I_n): a reshape multiplies by zeros, and never an inf."""
+    m x n, S = (I_m ⊗ 1_n^T) ((r 1_n^T) ∘ (1_m ⊗ I_n)): a reshape multiplies by zeros, never an inf."""
     row, col = sp.OneMatrix(1, n), sp.OneMatrix(n, 1)
     spread = sp.KroneckerProduct(sp.OneMatrix(m, 1), sp.Identity(n))
     E = sp.KroneckerProduct(Z, col)
     w = sp.MatMul(sp.HadamardProduct(E, spread), col)
     D = sp.MatAdd(E, sp.MatMul(ElementwiseApplyFunction(sp.Lambda(T, -T), w), row))
     r = sp.HadamardPower(sp.MatMul(_exp(D), col), -1)
-    return sp.MatMul(sp.KroneckerProduct(sp.Identity(m), row), DiagMatrix(r), spread)
+    # diag(r) (1_m ⊗ I_n) written (r 1_n^T) ∘ (1_m ⊗ I_n): SymPy's DiagMatrix.doit() asks its
+    # assumptions system, which the printers call through doit(), seconds per print
+    return sp.MatMul(sp.KroneckerProduct(sp.Identity(m), row), sp.HadamardProduct(sp.MatMul(r, row), spread))
 
 
 def _logsumexp_rows(Z, m, n):
