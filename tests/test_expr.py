@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 import matdiff
 from matdiff.errors import MatdiffError
 from matdiff.language.expr import (
-    MINUS_ONE, NODE_TYPES, ONE, Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Fn, Hadamard,
+    MINUS_ONE, NODE_TYPES, ONE, Add, Apply, BatchLogSumExp, BatchSoftmax, LogSoftmax, Const, Det, DiagMat, DiagOf, Differential, Expr, Fn, Hadamard,
     HadamardPow, Identity, Inverse, Kron, Leaf, LogDet, LogSumExp, MatMul, MatPow, Mul, Nary, Norm, Ones,
     Pow, Softmax, Sum, Trace, Transpose, Unary, Unvec, Var, Vec, Zero, children, computation_order, depth, postorder,
     substitute, transform, variables, with_children,
@@ -58,6 +58,9 @@ def examples() -> dict:
         Unvec: Unvec(3, 3, Vec(A)),
         Softmax: Softmax(x),
         LogSumExp: LogSumExp(x),
+        BatchSoftmax: BatchSoftmax("rows", A, at=(1, 1, "")),
+        BatchLogSumExp: BatchLogSumExp("cols", A),
+        LogSoftmax: LogSoftmax("vector", x),
         Apply: Apply(Fn("tanh"), x),
         Add: Add((A, B)),
         MatMul: MatMul((A, B, A)),

@@ -660,7 +660,10 @@ def test_generator_reaches_every_node_type():
         seen.update(type(n).__name__ for n in postorder(normalize(e)))
 
     collect()
-    expected = {t.__name__ for t in NODE_TYPES} - {"Unvec", "Differential", "Zero", "Ones"}
+    # BatchSoftmax, BatchLogSumExp, LogSoftmax (softmax(Z, rows), ...): not drawn yet; nested, their
+    # SymPy form prints in seconds (test_fuzz's budget), see tests/test_batch.py for their tests
+    expected = {t.__name__ for t in NODE_TYPES} - {"Unvec", "Differential", "Zero", "Ones",
+                                                   "BatchSoftmax", "BatchLogSumExp", "LogSoftmax"}
     assert expected <= seen, f"never generated: {expected - seen}"
 
 

@@ -320,7 +320,7 @@ def test_shape_text():
     ("W x + b",      dict(W=(2, 3), b=(3,)),             "cannot add W x (2×1) and b (3×1)"),
     ("A + y",        dict(A=(2, 2), y=(3,)),             "cannot add A (2×2) and y (3×1)"),
     ("A ∘ B",        dict(A=(2, 3), B=(3, 2)),           "cannot multiply elementwise A (2×3) and B (3×2)"),
-    ("softmax(X)",   dict(X=(2, 3)),                     "softmax needs a vector, but X (2×3) is not one"),
+    ("softmax(X)",   dict(X=(2, 3)),                     "softmax needs a vector, but X (2×3) is not one; for a matrix say which way: softmax(X, rows) of each row, or softmax(X, cols) of each column"),
     ("diag(X)",      dict(X=(2, 3)),                     "diag needs a vector or a square matrix, but X (2×3) is neither"),
     ("A^{1/2}",      {},                                 "A^{1/2}: a matrix power needs an integer exponent, got 1/2"),
     ("A^0.5 x",      dict(A=(2, 2)),                     "a matrix power needs an integer exponent, got 1/2"),

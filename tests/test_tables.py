@@ -52,7 +52,8 @@ _CONSTANTS = ("Var", "Const", "Identity", "Ones")
 # nodes whose differential diff.py writes linearly in the children's differentials with the node
 # itself as a coefficient (d f(X) = f'(X) ∘ dX, d det X = det X tr(X^-1 dX), ...): inside a
 # differential they never enclose a dX, so the tables that walk a differential never meet them
-_NONLINEAR = ("Apply", "Det", "LogDet", "HadamardPow", "Pow", "Inverse", "MatPow", "Norm", "Softmax", "LogSumExp")
+_NONLINEAR = ("Apply", "Det", "LogDet", "HadamardPow", "Pow", "Inverse", "MatPow", "Norm", "Softmax", "LogSumExp",
+              "BatchSoftmax", "BatchLogSumExp", "LogSoftmax")
 
 # (table, node) -> why that table needs no row for that node
 EXEMPT = {

@@ -31,13 +31,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from matdiff.language.algebra import (
-    add, apply, const, diag_mat, diag_of, elementwise, hadamard, hadamard_pow, inverse, kron, matmul, mul, sub, sum_, transpose,
-    unvec, vec, zero,
+    add, apply, const, diag_mat, diag_of, elementwise, hadamard, hadamard_pow, inverse, kron, matmul, mul, neg, sub,
+    sum_, transpose, unvec, vec, zero,
 )
 from matdiff.calculus.canon import backprop, pullback
-from matdiff.calculus.diff import depends_on
+from matdiff.calculus.diff import axis_of, batch_sum, depends_on, softmax_along
 from matdiff.errors import LimitError
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse, Kron,
     Fn, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec,
     postorder, transform, with_children,
@@ -239,6 +240,35 @@ def dg_logsumexp(e, C, G, dep):  # s = softmax(x): C_x = c s^∘2 + g s ∘ (1 -
     return [(e.arg, add(mul(C, sq(s)), mul(G, hadamard(s, sub(ones_like(s), s)))), GENERAL)]
 
 
+def dg_batch_softmax(e, C, G, dep):
+    """dg_softmax for each row (or column) s of S = softmax(Z, rows), with (s^∘2)^T c and s^T g
+    the sums along the axis (batch_sum): each row's Jacobian touches only that row.
+    C_Z = (S^∘2 - 2 S^∘3) ∘ C + (S^∘2 ∘ C) 1 1^T ∘ S^∘2 + S ∘ (1 - 2 S) ∘ (G - (S ∘ G) 1 1^T)"""
+    S, one, axis = e, ones_like(e), e.axis
+    first = add(hadamard(sub(sq(S), mul(const(2), hadamard_pow(3, S))), C),
+                hadamard(batch_sum(axis, hadamard(sq(S), C)), sq(S)))
+    second = hadamard(S, sub(one, mul(const(2), S)), sub(G, batch_sum(axis, hadamard(S, G))))
+    return [(e.arg, add(first, second), GENERAL)]
+
+
+def dg_batch_logsumexp(e, C, G, dep):
+    """dg_logsumexp for each row (or column), S = softmax(Z, rows) and c, g spread along it:
+    C_Z = (c 1^T) ∘ S^∘2 + (g 1^T) ∘ S ∘ (1 - S)"""
+    S = BatchSoftmax(e.axis, e.arg)
+    r, c = shape_of(e.arg)
+    spread = (lambda v: matmul(v, transpose(Ones((c, 1))))) if e.axis == "rows" else \
+        (lambda v: matmul(Ones((r, 1)), v))
+    return [(e.arg, add(hadamard(spread(C), sq(S)), hadamard(spread(G), S, sub(ones_like(S), S))), GENERAL)]
+
+
+def dg_log_softmax(e, C, G, dep):
+    """L = Z - logsumexp(Z, rows) 1^T, each row's J = I - 1 s^T, d²L_i = -d² logsumexp:
+    C_Z = C ∘ (1 - 2 S) + S^∘2 ∘ (C 1 1^T) - (G 1 1^T) ∘ S ∘ (1 - S)   (sums along the axis)"""
+    S, one, axis = softmax_along(e), ones_like(e), axis_of(e)
+    return [(e.arg, add(hadamard(C, sub(one, mul(const(2), S))), hadamard(sq(S), batch_sum(axis, C)),
+                        neg(hadamard(batch_sum(axis, G), S, sub(one, S)))), GENERAL)]
+
+
 def dg_logdet(e, C, G, dep):     # ∂² logdet / ∂X_ij² = -(X^-T)_ij²: C_X = (c - g) (X^-T)^∘2
     return [(e.arg, mul(sub(C, G), sq(transpose(inverse(e.arg)))), GENERAL)]
 
@@ -274,6 +304,9 @@ DIAG_RULES = {
     Norm:        dg_norm,
     Softmax:     dg_softmax,
     LogSumExp:   dg_logsumexp,
+    BatchSoftmax: dg_batch_softmax,
+    BatchLogSumExp: dg_batch_logsumexp,
+    LogSoftmax:  dg_log_softmax,
     LogDet:      dg_logdet,
     Det:         dg_det,
     Inverse:     dg_inverse,

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from matdiff.language.algebra import (
     add, apply, const, diag_mat, diag_of, elementwise, hadamard, hadamard_pow, inner, inverse, kron, mat_pow, matmul, mul,
-    neg, sum_, trace, transpose, unvec, vec, zero_like,
+    neg, sub, sum_, trace, transpose, unvec, vec, zero_like,
 )
+from matdiff.language.shapes import shape_of
 from matdiff.errors import DerivativeError
 from matdiff.calculus.record import Step, identity
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Fn, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, postorder, children,
@@ -108,6 +110,44 @@ def d_logsumexp(e, d):
     return matmul(transpose(Softmax(e.arg)), d(e.arg))
 
 
+def batch_sum(axis: str, P: Expr) -> Expr:
+    """The sums along the axis, spread back over it: P 1 1^T (each row's sum) for rows,
+    1 1^T P (each column's sum) for cols."""
+    r, c = shape_of(P)
+    return matmul(P, Ones((c, c))) if axis == "rows" else matmul(Ones((r, r)), P)
+
+
+def d_batch_softmax(e, d):
+    """d softmax(Z, rows) = S ∘ dZ - ((S ∘ dZ) 1 1^T) ∘ S and d softmax(Z, cols) = S ∘ dZ - (1 1^T (S ∘ dZ)) ∘ S, S = softmax(Z, rows) or softmax(Z, cols)
+
+    Each row's (column's) d s = s ∘ dz - s s^T dz; (S ∘ dZ) 1 1^T spreads each row's sum over it."""
+    P = hadamard(e, d(e.arg))
+    return sub(P, hadamard(batch_sum(e.axis, P), e))
+
+
+def d_batch_logsumexp(e, d):
+    """d logsumexp(Z, rows) = (softmax(Z, rows) ∘ dZ) 1 and d logsumexp(Z, cols) = 1^T (softmax(Z, cols) ∘ dZ)"""
+    P = hadamard(BatchSoftmax(e.axis, e.arg), d(e.arg))
+    r, c = shape_of(e.arg)
+    return matmul(P, Ones((c, 1))) if e.axis == "rows" else matmul(transpose(Ones((r, 1))), P)
+
+
+def softmax_along(e: LogSoftmax) -> Expr:
+    """The softmax whose log e is: of the vector, or of each row or column."""
+    return Softmax(e.arg) if e.axis == "vector" else BatchSoftmax(e.axis, e.arg)
+
+
+def axis_of(e: LogSoftmax) -> str:
+    """A vector's entries run along its column: its axis is that of cols."""
+    return "cols" if e.axis == "vector" else e.axis
+
+
+def d_log_softmax(e, d):
+    """d logsoftmax(Z, rows) = dZ - (S ∘ dZ) 1 1^T and d logsoftmax(z) = dz - 1 1^T (s ∘ dz), S = softmax(Z, rows), s = softmax(z)"""
+    dZ = d(e.arg)
+    return sub(dZ, batch_sum(axis_of(e), hadamard(softmax_along(e), dZ)))
+
+
 def d_unvec(e, d):
     """d unvec(x) = unvec(dx)"""
     return unvec(e.rows, e.cols, d(e.arg))
@@ -145,6 +185,9 @@ DIFF_RULES = {
     Norm:         d_norm,
     Softmax:      d_softmax,
     LogSumExp:    d_logsumexp,
+    BatchSoftmax: d_batch_softmax,
+    BatchLogSumExp: d_batch_logsumexp,
+    LogSoftmax:   d_log_softmax,
     DiagMat:      linear(diag_mat, "diag"),
     DiagOf:       linear(diag_of, "diag"),
     Vec:          linear(vec, "vec"),

@@ -15,6 +15,7 @@ import numpy as np
 from matdiff.language import functions as F
 from matdiff.errors import DerivativeError, MatdiffError
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, children, postorder,
@@ -72,6 +73,18 @@ def _softmax(x):
     return e / e.sum()
 
 
+def _batch_softmax(Z, axis):
+    e = np.exp(Z - Z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _batch_logsumexp(Z, axis):
+    return np.logaddexp.reduce(Z, axis=axis, keepdims=True)
+
+
+AXIS = {"rows": 1, "cols": 0, "vector": 0}   # softmax(Z, rows) runs along each row: NumPy's axis 1
+
+
 def _chain(vals):
     out = vals[0]
     for v in vals[1:]:
@@ -108,6 +121,9 @@ EVAL = {
     Unvec:       lambda e, v, env: v[0].reshape(dim(e.rows, env.dims), dim(e.cols, env.dims), order="F"),
     Softmax:     lambda e, v, env: _softmax(v[0]),
     LogSumExp:   lambda e, v, env: np.array([[np.logaddexp.reduce(v[0][:, 0])]]),
+    BatchSoftmax: lambda e, v, env: _batch_softmax(v[0], AXIS[e.axis]),
+    BatchLogSumExp: lambda e, v, env: _batch_logsumexp(v[0], AXIS[e.axis]),
+    LogSoftmax:  lambda e, v, env: v[0] - _batch_logsumexp(v[0], AXIS[e.axis]),
 }
 
 

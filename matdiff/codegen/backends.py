@@ -48,23 +48,43 @@ _COMMON = {
 NUMPY = Backend("numpy", "np", ("import numpy as np",), {
     **_COMMON, **_functions("numpy"),
     "softmax": "_softmax({x})", "logsumexp": "_logsumexp({x})",
+    "softmax_rows": "_softmax_rows({x})", "softmax_cols": "_softmax_cols({x})",
+    "logsumexp_rows": "_logsumexp_rows({x})", "logsumexp_cols": "_logsumexp_cols({x})",
+    "log_softmax_rows": "_log_softmax_rows({x})", "log_softmax_cols": "_log_softmax_cols({x})",
     # u v^T: einsum writes it half again as fast as broadcasting (numpy 2.4, n = 256 ... 1024)
     "outer": 'np.einsum("ik,jk->ij", {x}, {y})', "outer_row": 'np.einsum("ik,kj->ij", {x}, {y})',
 }, {
     **{"_" + name: r.numpy_helper for name, r in RECORDS.items() if r.numpy_helper},
     "_softmax": "def _softmax(x):\n    e = np.exp(x - np.max(x))\n    return e / np.sum(e)\n",
     "_logsumexp": "def _logsumexp(x):\n    m = np.max(x)\n    return m + np.log(np.sum(np.exp(x - m)))\n",
+    # softmax(Z, rows) and logsumexp(Z, rows): the exponents shifted by each row's largest entry
+    **{f"_{f}_{axis}": template.format(axis=axis, a=a) for axis, a in (("rows", 1), ("cols", 0))
+       for f, template in (
+           ("softmax", "def _softmax_{axis}(x):\n    e = np.exp(x - np.max(x, axis={a}, keepdims=True))\n"
+                       "    return e / np.sum(e, axis={a}, keepdims=True)\n"),
+           ("logsumexp", "def _logsumexp_{axis}(x):\n    m = np.max(x, axis={a}, keepdims=True)\n"
+                         "    return m + np.log(np.sum(np.exp(x - m), axis={a}, keepdims=True))\n"),
+           ("log_softmax", "def _log_softmax_{axis}(x):\n    z = x - np.max(x, axis={a}, keepdims=True)\n"
+                           "    return z - np.log(np.sum(np.exp(z), axis={a}, keepdims=True))\n"))},
 })
 
 JAX = Backend("jax", "jnp", ("import jax", "import jax.numpy as jnp"), {
     **_COMMON, **_functions("jax"),
     "softmax": "jax.nn.softmax({x}, axis=0)", "logsumexp": "jax.nn.logsumexp({x})",
+    "softmax_rows": "jax.nn.softmax({x}, axis=1)", "softmax_cols": "jax.nn.softmax({x}, axis=0)",
+    "logsumexp_rows": "jax.nn.logsumexp({x}, axis=1, keepdims=True)",
+    "logsumexp_cols": "jax.nn.logsumexp({x}, axis=0, keepdims=True)",
+    "log_softmax_rows": "jax.nn.log_softmax({x}, axis=1)", "log_softmax_cols": "jax.nn.log_softmax({x}, axis=0)",
 })
 
 TORCH = Backend("torch", "torch", ("import torch",), {
     **_COMMON, **_functions("torch"),
     "softmax": "torch.softmax({x}, dim=0)",
     "logsumexp": "torch.logsumexp({x}.reshape(-1), 0)", "array": "torch.tensor({x}, dtype=dtype)",
+    "softmax_rows": "torch.softmax({x}, dim=1)", "softmax_cols": "torch.softmax({x}, dim=0)",
+    "logsumexp_rows": "torch.logsumexp({x}, dim=1, keepdim=True)",
+    "logsumexp_cols": "torch.logsumexp({x}, dim=0, keepdim=True)",
+    "log_softmax_rows": "torch.log_softmax({x}, dim=1)", "log_softmax_cols": "torch.log_softmax({x}, dim=0)",
     "eye": "torch.eye({n}, dtype=dtype)",
     "zeros": "torch.zeros(({r}, {c}), dtype=dtype)", "ones": "torch.ones(({r}, {c}), dtype=dtype)",
     "rowsum": "torch.sum({x}, dim=1, keepdim=True)", "swap01": "permute(1, 0, 2)",

@@ -17,6 +17,7 @@ from fractions import Fraction
 
 from matdiff.errors import MatdiffError
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero,
@@ -324,6 +325,10 @@ PY = {
     LogDet: of_matrix("logdet", _log_abs), Sum: call("sum"), Norm: of_matrix("norm", _abs), DiagMat: py_diag_mat,
     DiagOf: of_matrix(py_diag_of, _itself), Vec: py_vec, Unvec: py_unvec,
     Softmax: call("softmax"), LogSumExp: call("logsumexp"),
+    BatchSoftmax: lambda e, p: (p.op(f"softmax_{e.axis}", x=p.arg(e.arg)), ATOM, None),
+    BatchLogSumExp: lambda e, p: (p.op(f"logsumexp_{e.axis}", x=p.arg(e.arg)), ATOM, None),
+    LogSoftmax: lambda e, p: (p.op(f"log_softmax_{'cols' if e.axis == 'vector' else e.axis}", x=p.arg(e.arg)),
+                              ATOM, None),
 }
 
 

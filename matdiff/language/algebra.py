@@ -11,6 +11,7 @@ from fractions import Fraction
 
 from matdiff.errors import DerivativeError
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
     transform,
@@ -129,13 +130,25 @@ def matmul(*xs: Expr) -> Expr:
             chain.extend(x.args)
         else:
             chain.append(x)
-    chain = _merge_powers(chain)
+    chain = _merge_ones(_merge_powers(chain))
     if not chain:
         body = Identity(shape[0]) if shape != (1, 1) else None
     else:
         body = chain[0] if len(chain) == 1 else MatMul(tuple(chain))
     parts = scalars + ([body] if body is not None else [])
     return mul(*parts) if parts else ONE
+
+
+def _merge_ones(chain: list) -> list:
+    """A column of ones times a row of ones is the all-ones matrix: 1 1^T = Ones, which the
+    elementwise product then drops (S ∘ 1 1^T = S)."""
+    out: list = []
+    for x in chain:
+        if out and isinstance(x, Ones) and isinstance(out[-1], Ones) and shape_of(x)[0] == 1:
+            out[-1] = Ones((shape_of(out[-1])[0], shape_of(x)[1]))
+        else:
+            out.append(x)
+    return out
 
 
 def _power_of(x: Expr) -> tuple:
@@ -400,6 +413,9 @@ REBUILD = {
     Norm:         lambda e, k: Norm(k[0]),
     Softmax:      lambda e, k: Softmax(k[0]),
     LogSumExp:    lambda e, k: LogSumExp(k[0]),
+    BatchSoftmax: lambda e, k: BatchSoftmax(e.axis, k[0]),
+    BatchLogSumExp: lambda e, k: BatchLogSumExp(e.axis, k[0]),
+    LogSoftmax:   lambda e, k: LogSoftmax(e.axis, k[0]),
     # leaves have no children: a leaf is itself
     Var:          lambda e, k: e,
     Const:        lambda e, k: e,

@@ -256,12 +256,45 @@ class Unvec(Unary):
 
 @node
 class Softmax(Unary):
+    """softmax(x) of a vector. `at` locates it in the source for the message that refuses a
+    matrix (which way is never guessed); keyword-only, so not part of equality."""
     arg: Expr
+    at: tuple = field(default=(), kw_only=True)
 
 
 @node
 class LogSumExp(Unary):
+    """logsumexp(x) of a vector; `at` as for Softmax."""
     arg: Expr
+    at: tuple = field(default=(), kw_only=True)
+
+
+@node
+class BatchSoftmax(Unary):
+    """softmax(Z, rows) / softmax(Z, cols): the softmax of each row (axis "rows") or each
+    column (axis "cols") of a matrix, shaped like Z. Which way is written, never guessed.
+    `at` locates it for shape messages, as for Softmax."""
+    axis: str
+    arg: Expr
+    at: tuple = field(default=(), kw_only=True)
+
+
+@node
+class BatchLogSumExp(Unary):
+    """logsumexp(Z, rows): the column of each row's logsumexp (m x 1 for an m x n Z);
+    logsumexp(Z, cols): the row of each column's (1 x n), as NumPy's keepdims=True."""
+    axis: str
+    arg: Expr
+    at: tuple = field(default=(), kw_only=True)
+
+
+@node
+class LogSoftmax(Unary):
+    """logsoftmax(z) = z - logsumexp(z) 1 of a vector (axis "vector"), and of each row or column of
+    a matrix (axis "rows", "cols"): log(softmax(.)) without its underflow to log(0)."""
+    axis: str
+    arg: Expr
+    at: tuple = field(default=(), kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +364,7 @@ class Kron(Nary):
 
 NODE_TYPES = (Var, Const, Identity, Zero, Ones, Differential,
               Transpose, Inverse, MatPow, HadamardPow, Trace, Det, LogDet, Sum, Norm,
-              DiagMat, DiagOf, Vec, Unvec, Softmax, LogSumExp, Apply,
+              DiagMat, DiagOf, Vec, Unvec, Softmax, LogSumExp, BatchSoftmax, BatchLogSumExp, LogSoftmax, Apply,
               Add, MatMul, Mul, Hadamard, Kron, Pow)
 
 

@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Callable, Mapping
 
 from matdiff.language.algebra import const, hadamard_pow, mul, neg, zero_like
-from matdiff.language.expr import Apply, Det, DiagMat, Expr, Fn, Inverse, Kron, LogDet, LogSumExp, Norm, Softmax, Sum, Trace, Vec
+from matdiff.language.expr import Apply, BatchLogSumExp, BatchSoftmax, LogSoftmax, Det, DiagMat, Expr, Fn, Inverse, Kron, LogDet, LogSumExp, Norm, Softmax, Sum, Trace, Vec
 
 BACKENDS = ("numpy", "jax", "torch")
 DOMAINS = ("real", "positive", "unit")
@@ -306,6 +306,7 @@ STRUCTURAL = {
     "inv":       (Inverse, 1),
     "softmax":   (Softmax, 1),
     "logsumexp": (LogSumExp, 1),
+    "logsoftmax": (LogSoftmax, 1),      # and logsoftmax(Z, rows): parse.py gives it its axis
     "norm":      (Norm, 1),
     "sum":       (Sum, 1),
     "diag":      (DiagMat, 1),
@@ -330,9 +331,15 @@ SPELLED = {
     "norm1": lambda x: Sum(Apply(Fn("abs"), x)),
 }
 
+# softmax(Z, rows) / softmax(Z, cols), logsumexp likewise: a function of a matrix along its rows
+# or its columns; the parser reads the second argument as one of the AXES words.
+BATCH = {"softmax": BatchSoftmax, "logsumexp": BatchLogSumExp,
+         "logsoftmax": lambda axis, x, at: LogSoftmax(axis, x, at=at)}
+AXES = {"rows": "rows", "cols": "cols", "columns": "cols"}
+
 # Other spellings of the same function. norm2 is the Euclidean norm, Frobenius of a matrix
 # (as matrixcalculus.org reads it): norm's
-ALIASES = {"Tr": "tr", "trace": "tr", "inv": "inv", "norm2": "norm",
+ALIASES = {"Tr": "tr", "trace": "tr", "inv": "inv", "norm2": "norm", "log_softmax": "logsoftmax",
            **{s: r.name for r in ELEMENTWISE.values() for s in r.spellings}}
 
 # Abstract elementwise functions known by default; more are declared by the user.

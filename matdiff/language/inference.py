@@ -18,6 +18,7 @@ from matdiff.language import functions as F
 from matdiff.language.dims import DIM_NAMES, FRESH, Dims, as2, prod
 from matdiff.errors import ParseError, ShapeError
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     ONE, Add, Apply, Const, DiagMat, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogSumExp, MatMul,
     MatPow, Mul, Norm, Ones, Pow, Program, Softmax, Sum, Transpose, Var, Vec, Zero, children, postorder, transform,
     with_children,
@@ -563,7 +564,7 @@ class _Inference:
         for root in roots:                  # the steps share nodes: walk each once
             seen.update(postorder(root, done=seen))
         def matrix_role(e) -> bool:
-            return isinstance(e, (Transpose, Softmax, LogSumExp, DiagMat, DiagOf, Vec, Kron)) or \
+            return isinstance(e, (Transpose, Softmax, LogSumExp, BatchSoftmax, BatchLogSumExp, LogSoftmax, DiagMat, DiagOf, Vec, Kron)) or \
                 isinstance(e, MatMul) and any(shape_of(k) != (1, 1) for k in e.args)
         return {k.name for e in seen if matrix_role(e)
                 for k in children(e) if isinstance(k, Var) and k.shape == ()}

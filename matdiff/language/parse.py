@@ -26,7 +26,7 @@ from matdiff.errors import LimitError, MatdiffError, ParseError, UnknownFunction
 from matdiff.limits import MAX_DIGITS, budgeted, check_depth, check_text, tick
 from matdiff.language.expr import (
     MINUS_ONE, ONE, Add, Apply, Assign, Const, Det, Expr, Fn, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, MatMul, MatPow, Mul, Norm, Ones, Pow, Program, Transpose, Var,
+    Inverse, Kron, LogDet, LogSoftmax, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Program, Softmax, Transpose, Var,
 )
 
 
@@ -356,12 +356,18 @@ class ToExpr(Transformer):
         name = f.fn.name
         if name in F.CONSTRUCTORS and not f.fn.order:
             return self._construct(name, args, f.pos)
+        if name in F.BATCH and len(args) == 2 and not f.fn.order:
+            return self._batch(f, args)
         node, arity = F.STRUCTURAL.get(name, (None, 1))
         if len(args) != arity:
             raise self._error(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", f.pos)
         if f.fn.order and name not in F.ELEMENTWISE and name not in self.functions - F.BUILTIN:
             raise self._error(f"{name}' : only elementwise functions have a derivative here", f.pos)
         x = args[0]
+        if node in (Softmax, LogSumExp):                  # located, for the message refusing a matrix
+            return node(x, at=_where(self.src, f.pos))
+        if node is LogSoftmax:                            # logsoftmax(z): of a vector
+            return LogSoftmax("vector", x, at=_where(self.src, f.pos))
         if node is not None:
             return node(x) if arity == 1 else node(tuple(args))      # Trace(x), Kron((x, y))
         if name in F.SPELLED and f.fn.order == 0:
@@ -402,8 +408,25 @@ class ToExpr(Transformer):
             return Ones((int(size), 1))
         return Ones((size, 1))
 
+    def _batch(self, f: _Callee, args: list) -> Expr:
+        """softmax(Z, rows), logsumexp(Z, cols): the second argument is the word rows or cols,
+        which says along which the function runs; anything else is refused where it stands."""
+        name, (x, axis) = f.fn.name, args
+        word = axis.name if isinstance(axis, Var) else None
+        if word not in F.AXES:
+            raise self._error(f"{name}(Z, ...) takes rows or cols as its second argument "
+                              f"({name}(Z, rows) of each row, {name}(Z, cols) of each column), got {axis}", f.pos)
+        return F.BATCH[name](F.AXES[word], x, at=_where(self.src, f.pos))
+
     def _error(self, message: str, pos: int, cls=ParseError) -> ParseError:
         return _error_at(self.src, message, pos, cls)
+
+
+def _where(src: str, pos: int) -> tuple:
+    """(line, column, the source line with its caret) of a position."""
+    line = src.count("\n", 0, pos) + 1
+    column = pos - (src.rfind("\n", 0, pos) + 1) + 1
+    return line, column, caret(src, line, column)
 
 
 def _error_at(src: str, message: str, pos: int, cls=ParseError) -> ParseError:

@@ -11,7 +11,7 @@ from matdiff.language.dims import DIM_NAMES, FRESH, Dims, Strict, as2, dim_text,
 from matdiff.errors import ShapeError
 from matdiff.language.expr import (
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
+    BatchLogSumExp, BatchSoftmax, Inverse, Kron, LogDet, LogSoftmax, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Transpose, Unvec, Var, Vec, Zero, Pow, children,
 )
 
@@ -76,11 +76,53 @@ def square(what, result):
 
 
 def shape_vector_fn(out):
+    """softmax(x), logsumexp(x): of a vector. Of a matrix, which way (each row or each column)
+    is never guessed: the message shows both spellings."""
     def rule(e, ss, u):
         (r, c), = ss
-        _need(u.unify(c, 1), lambda: f"{type(e).__name__.lower()} needs a vector, but {_show(e.arg, ss[0], u)} is not one")
+        name = "logsoftmax" if isinstance(e, LogSoftmax) else type(e).__name__.lower()
+        line, column, source = e.at or (None, None, "")
+        _need(u.unify(c, 1), lambda: (f"line {line}, column {column}: " if line else "") +
+                                     f"{name} needs a vector, but {_show(e.arg, ss[0], u)} is not one; "
+                                     f"for a matrix say which way: {name}({e.arg}, rows) of each row, "
+                                     f"or {name}({e.arg}, cols) of each column" + (f"\n{source}" if source else ""))
         return (r, 1) if out == "vector" else (1, 1)
     return rule
+
+
+def _along_more_than_one(e, ss, u):
+    """softmax(z, rows) of a column runs over rows of one entry each: every entry 1 (and
+    logsumexp(z, rows) is z itself). Surely not what was meant: refused, with the spelling for
+    the function of the whole vector."""
+    (r, c), = ss
+    other = "cols" if e.axis == "rows" else "rows"
+    name = {BatchSoftmax: "softmax", BatchLogSumExp: "logsumexp", LogSoftmax: "logsoftmax"}[type(e)]
+    value = {"softmax": "every entry is 1", "logsumexp": f"it is {e.arg} itself", "logsoftmax": "every entry is 0"}[name]
+    line, column, source = e.at or (None, None, "")
+    _need(u.find(c if e.axis == "rows" else r) != 1,
+          lambda: (f"line {line}, column {column}: " if line else "") + f"{name}({e.arg}, {e.axis}): each {'row' if e.axis == 'rows' else 'column'} of {_show(e.arg, ss[0], u)} has one entry, "
+                  f"so {value}; for the {name} of the {'column' if e.axis == 'rows' else 'row'} write "
+                  + (f"{name}({e.arg}) or " if e.axis == "rows" else "") + f"{name}({e.arg}, {other})"
+                  + (f"\n{source}" if source else ""))
+
+
+def shape_batch_softmax(e, ss, u):
+    _along_more_than_one(e, ss, u)
+    return ss[0]
+
+
+def shape_log_softmax(e, ss, u):
+    if e.axis == "vector":
+        return shape_vector_fn("vector")(e, ss, u)
+    _along_more_than_one(e, ss, u)
+    return ss[0]
+
+
+def shape_batch_logsumexp(e, ss, u):
+    """logsumexp(Z, rows) is a column (one entry per row), logsumexp(Z, cols) a row."""
+    _along_more_than_one(e, ss, u)
+    (r, c), = ss
+    return (r, 1) if e.axis == "rows" else (1, c)
 
 
 def shape_diag(e, ss, u):
@@ -157,6 +199,9 @@ SHAPE_RULES = {
     Unvec:        shape_unvec,
     Softmax:      shape_vector_fn("vector"),
     LogSumExp:    shape_vector_fn("scalar"),
+    BatchSoftmax: shape_batch_softmax,
+    BatchLogSumExp: shape_batch_logsumexp,
+    LogSoftmax:   shape_log_softmax,
 }
 
 _STRICT = Strict()

@@ -11,6 +11,7 @@ import re
 from fractions import Fraction
 
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Pow, Transpose, Unvec, Var, Vec, Zero, children, postorder,
@@ -238,12 +239,12 @@ class LatexPrinter:
 
 def l_add(e, p):
     first = e.args[0]
-    if first not in p.names and broadcast_number(first) is not None:
-        first = broadcast_number(first)         # 1 - x: a number in a sum is in every entry
+    if first not in p.names and broadcast_number(first, e.args) is not None:
+        first = broadcast_number(first, e.args)  # 1 - x: a number in a sum is in every entry
     out = p.wrap(first, SUM)
     for a in e.args[1:]:
-        if a not in p.names and broadcast_number(a) is not None:
-            a = broadcast_number(a)
+        if a not in p.names and broadcast_number(a, e.args) is not None:
+            a = broadcast_number(a, e.args)
         if is_negative(a) and a not in p.names:
             out += p.brk + " - " + p.wrap(negate(a), SUM, strict=True)
         else:
@@ -373,6 +374,10 @@ LATEX = {
                                + p.paren(e.arg),
     Softmax:      call(r"\operatorname{softmax}"),
     LogSumExp:    call(r"\operatorname{logsumexp}"),
+    BatchSoftmax: lambda e, p: rf"\operatorname{{softmax}}_{{\text{{{e.axis}}}}}" + p.paren(e.arg),
+    BatchLogSumExp: lambda e, p: rf"\operatorname{{logsumexp}}_{{\text{{{e.axis}}}}}" + p.paren(e.arg),
+    LogSoftmax:   lambda e, p: r"\operatorname{logsoftmax}" + ("" if e.axis == "vector" else rf"_{{\text{{{e.axis}}}}}")
+                               + p.paren(e.arg),
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from matdiff.language.algebra import is_negative
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Hadamard, HadamardPow, Identity, Inverse, Kron,
     LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, Zero,
 )
@@ -17,6 +18,7 @@ PRECEDENCE = {
     Var: ATOM, Const: ATOM, Identity: ATOM, Zero: ATOM, Ones: ATOM, Differential: ATOM,
     Apply: ATOM, Trace: ATOM, Det: ATOM, LogDet: ATOM, Sum: ATOM, Norm: ATOM, DiagMat: ATOM,
     DiagOf: ATOM, Vec: ATOM, Unvec: ATOM, Softmax: ATOM, LogSumExp: ATOM,
+    BatchSoftmax: ATOM, BatchLogSumExp: ATOM, LogSoftmax: ATOM,
 }
 
 

@@ -5,6 +5,7 @@ from fractions import Fraction
 
 from matdiff.errors import ShapeError
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity,
     Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Softmax, Sum, Trace,
     Pow, Transpose, Unvec, Var, Vec, Zero, postorder,
@@ -43,12 +44,20 @@ def known_matrix(e: Expr) -> bool:
     return s is not None and None not in s and s != (1, 1)
 
 
-def broadcast_number(e: Expr):
-    """`1 - x` is shaped as 1 * Ones - x; the number alone, or None if e is not one of those."""
+def broadcast_number(e: Expr, terms=()):
+    """`1 - x` is shaped as 1 * Ones - x; the number alone, or None if e is not one of those, or
+    if no other term of the sum fixes its shape when read back: `I - 1/3` reads I as 1x1 (an I
+    never broadcasts), so I - 1/3 1_n 1_n^T keeps its ones (a printed answer has one meaning)."""
     if isinstance(e, Mul) and len(e.args) == 2 and isinstance(e.args[1], Ones) and \
-            all(isinstance(n, (Const, Mul)) for n in postorder(e.args[0])):
+            all(isinstance(n, (Const, Mul)) for n in postorder(e.args[0])) and \
+            any(t is not e and not _identity_like(t) and broadcast_number(t) is None for t in terms):
         return e.args[0]
     return None
+
+
+def _identity_like(e: Expr) -> bool:
+    """I, or a number times I: a term that takes its size from the others."""
+    return isinstance(e, Identity) or isinstance(e, Mul) and any(isinstance(a, Identity) for a in e.args)
 
 
 def split_division(e: Mul):
@@ -86,12 +95,12 @@ class TextPrinter:
 
 def t_add(e, p):
     first = e.args[0]
-    if first not in p.names and broadcast_number(first) is not None:
-        first = broadcast_number(first)         # 1 - x: a number in a sum broadcasts when read back
+    if first not in p.names and broadcast_number(first, e.args) is not None:
+        first = broadcast_number(first, e.args)  # 1 - x: a number in a sum broadcasts when read back
     out = p.wrap(first, SUM)
     for a in e.args[1:]:
-        if a not in p.names and broadcast_number(a) is not None:
-            a = broadcast_number(a)             # x - 1, not x + (-1) 1
+        if a not in p.names and broadcast_number(a, e.args) is not None:
+            a = broadcast_number(a, e.args)     # x - 1, not x + (-1) 1
         if is_negative(a) and not (a in p.names):
             out += " - " + p.wrap(negate(a), SUM, strict=True)
         else:
@@ -119,7 +128,7 @@ def t_mul(e, p):
     # a scalar that is itself a product reads better in parentheses: (x^T x) A, not x^T x A;
     # the matrix a scalar multiplies does not need them: 2 W x x^T
     def paren(i, a):
-        last_matrix = i == len(num) - 1 and i > 0 and isinstance(a, MatMul) and not den and \
+        last_matrix = i == len(num) - 1 and i > 0 and isinstance(a, (MatMul, Ones)) and not den and \
             known_matrix(a)
         return not last_matrix and (i > 0 or isinstance(a, MatMul))
     top = " ".join(p.wrap(a, PRODUCT, strict=paren(i, a)) for i, a in enumerate(num))
@@ -213,7 +222,8 @@ TEXT = {
     Ones:         lambda e, p: t_ones(e),
     Differential: t_differential,
     Add:          t_add,
-    MatMul:       lambda e, p: p.chain(e.args, " ", PRODUCT),
+    MatMul:       lambda e, p: " ".join(p.wrap(a, PRODUCT, strict=i > 0 and not isinstance(a, Ones))   # 1_n 1_m^T
+                                        for i, a in enumerate(e.args)),                         # associates
     Mul:          t_mul,
     Hadamard:     t_hadamard,
     Kron:         lambda e, p: p.chain(e.args, " ⊗ ", HADAMARD),
@@ -236,6 +246,9 @@ TEXT = {
     Unvec:        lambda e, p: f"unvec({p(e.arg, top=False)}, {e.rows}, {e.cols})",
     Softmax:      call("softmax"),
     LogSumExp:    call("logsumexp"),
+    BatchSoftmax: lambda e, p: f"softmax({p(e.arg, top=False)}, {e.axis})",
+    BatchLogSumExp: lambda e, p: f"logsumexp({p(e.arg, top=False)}, {e.axis})",
+    LogSoftmax:   lambda e, p: f"logsoftmax({p(e.arg, top=False)}{'' if e.axis == 'vector' else ', ' + e.axis})",
 }
 
 

@@ -33,6 +33,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from matdiff import limits
 from matdiff.errors import MatdiffError
 from matdiff.language.expr import (
+    BatchLogSumExp, BatchSoftmax, LogSoftmax,
     Add, Apply, Const, Det, DiagMat, DiagOf, Differential, Expr, Hadamard, HadamardPow, Identity, Inverse,
     Kron, LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var,
     Vec, Zero, children, postorder,
@@ -165,6 +166,49 @@ def _logsumexp(e, v):
     return c + sp.log(sp.Trace(sp.MatMul(sp.OneMatrix(1, n), _exp(sp.MatMul(Dt, p)))))
 
 
+def _softmax_rows(Z, m, n):
+    """softmax(Z, rows) in the stable form of the vector softmax (_softmax_parts), every row at
+    once, from classes SymPy has. With E = Z ⊗ 1_n (mn x n, E_{(i,j),k} = Z_ik) and
+    w = (E ∘ (1_m ⊗ I_n)) 1_n (w_{(i,j)} = Z_ij), D = E + (-w) 1_n^T holds Z_ik - Z_ij and
+    r = 1 ./ (exp(D) 1_n) holds S_ij = 1 / sum_k exp(Z_ik - Z_ij): an overflowing exponent makes
+    that entry 1 / inf = 0, its value to machine precision. Only then is r, finite, reshaped to
+    m x n, S = (I_m ⊗ 1_n^T) ((r 1_n^T) ∘ (1_m ⊗ I_n)): a reshape multiplies by zeros, never an inf."""
+    row, col = sp.OneMatrix(1, n), sp.OneMatrix(n, 1)
+    spread = sp.KroneckerProduct(sp.OneMatrix(m, 1), sp.Identity(n))
+    E = sp.KroneckerProduct(Z, col)
+    w = sp.MatMul(sp.HadamardProduct(E, spread), col)
+    D = sp.MatAdd(E, sp.MatMul(ElementwiseApplyFunction(sp.Lambda(T, -T), w), row))
+    r = sp.HadamardPower(sp.MatMul(_exp(D), col), -1)
+    # diag(r) (1_m ⊗ I_n) written (r 1_n^T) ∘ (1_m ⊗ I_n): SymPy's DiagMatrix.doit() asks its
+    # assumptions system, which the printers call through doit(), seconds per print
+    return sp.MatMul(sp.KroneckerProduct(sp.Identity(m), row), sp.HadamardProduct(sp.MatMul(r, row), spread))
+
+
+def _logsumexp_rows(Z, m, n):
+    """logsumexp(Z, rows) = c + log(exp(Z - c 1^T) 1), c = (S ∘ Z) 1 with S = softmax(Z, rows):
+    as for the vector (_logsumexp), each row's c lies within log n below its max."""
+    row, col = sp.OneMatrix(1, n), sp.OneMatrix(n, 1)
+    c = sp.MatMul(sp.HadamardProduct(_softmax_rows(Z, m, n), Z), col)
+    shifted = sp.MatAdd(Z, sp.MatMul(ElementwiseApplyFunction(sp.Lambda(T, -T), c), row))
+    return sp.MatAdd(c, ElementwiseApplyFunction(sp.Lambda(T, sp.log(T)), sp.MatMul(_exp(shifted), col)))
+
+
+def _log_softmax_rows(Z, m, n):
+    """logsoftmax(Z, rows) = Z - logsumexp(Z, rows) 1^T, the logsumexp in its stable form."""
+    lse = _logsumexp_rows(Z, m, n)
+    return sp.MatAdd(Z, sp.MatMul(ElementwiseApplyFunction(sp.Lambda(T, -T), lse), sp.OneMatrix(1, n)))
+
+
+def _batch(rows_form):
+    """The rows form; along cols (and a vector's, along its column), that of Z^T, transposed back."""
+    def rule(e, v):
+        r, c = shape_of(e.arg)
+        if e.axis == "rows":
+            return rows_form(v[0], dim(r), dim(c))
+        return sp.Transpose(rows_form(sp.Transpose(v[0]), dim(c), dim(r)))
+    return rule
+
+
 def _var(e, v):
     if e.shape == ():
         return sp.Symbol(e.name)
@@ -264,6 +308,9 @@ SYMPY = {
     Unvec:        _unvec,
     Softmax:      _softmax,
     LogSumExp:    _logsumexp,
+    BatchSoftmax: _batch(_softmax_rows),
+    BatchLogSumExp: _batch(_logsumexp_rows),
+    LogSoftmax:   _batch(_log_softmax_rows),
 }
 
 

@@ -29,6 +29,9 @@ _OPS = {"->": r"\to ", "./": r"\oslash ", "<": r"\langle ", ">": r"\rangle ", "�
 _FUNCS = {"ONES": r"\mathbf{1}\mathbf{1}^{\top}", "ONE": r"\mathbf{1}", "tr": r"\operatorname{tr}", "Tr": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det",
           "log": r"\log", "exp": r"\exp", "sum": r"\operatorname{sum}", "sum_i": r"\sum_{i}",
           "softmax": r"\operatorname{softmax}", "logsumexp": r"\operatorname{logsumexp}",
+          **{f"{f}_{axis}": rf"\operatorname{{{f}}}_{{\text{{{axis}}}}}" for f in ("softmax", "logsumexp")
+             for axis in ("rows", "cols")},
+          "logsoftmax": r"\operatorname{logsoftmax}", "logsoftmax_rows": r"\operatorname{logsoftmax}_{\text{rows}}",
           "vec": r"\operatorname{vec}", "unvec": r"\operatorname{unvec}", "diag": r"\operatorname{diag}"}
 
 
@@ -39,7 +42,9 @@ def _math_word(w: str) -> bool:
 def identity_latex(s: str) -> str:
     """An identity as written in a rule's docstring ('d(X^-1) = -X^-1 dX X^-1', '<M, P ∘ E> =
     <P ∘ M, E>   (Frobenius/Hadamard swap)') -> LaTeX math. English words go in \\text."""
+    s = re.sub(r"\b(softmax|logsumexp|logsoftmax)\((\w+), (rows|cols)\)", r"\1_\3(\2)", s)   # softmax(Z, rows)
     s = re.sub(r"\b1 1\^T", "ONES", s)           # the matrix of ones, 1 1^T
+    s = re.sub(r"\) 1(?=$| and )", ") ONE", s)     # (S ∘ dZ) 1: the sum of each row
     s = re.sub(r"\b1\^T|(?<=diag\()1(?=\))|(?<=\()1(?= ⊗)|(?<=⊗ )1(?=\))",
                lambda m: "ONE" + m.group()[1:], s)       # 1^T x, diag(1), (1 ⊗ I), (I ⊗ 1)
     toks = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(s)]
