@@ -509,7 +509,7 @@ def _lambdified(case):
     """The generated function (abstract functions bound to numeric.py's stand-ins), the problem,
     the gradient, the sizes of the symbolic dimensions and of each input; None where an input
     would be too large to allocate."""
-    from matdiff.checking.check import dimension_sizes
+    from matdiff.checking.sampling import dimension_sizes
     from matdiff.language.problem import Problem
     from matdiff.language.shapes import as2
 

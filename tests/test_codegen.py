@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import matdiff
-from matdiff.checking.check import dimension_sizes, finite_inputs
+from matdiff.checking.sampling import dimension_sizes, finite_inputs
 from matdiff.codegen.generate import emit, lambdify
 from matdiff.language.expr import Fn
 from matdiff.calculus.gradient import gradient_of

@@ -9,16 +9,14 @@ class. It is written with classes SymPy has, valid for symbolic m and n:
 the column's i, the second where the j's agree, rows indexed (i, j) and columns (j, i).
 It is an expression of matdiff's own nodes, so evaluation, SymPy and LaTeX need no new
 node type; the text printer shows it by name, K_{m,n} (commutation_names). vec and
-unvec, which SymPy lacks too, are written out the same way for SymPy (without_vec, for
-Jacobians and Hessians; printing/to_sympy.py writes the same forms for any result, a
-gradient through vec included, since the printers may not import the calculus).
+unvec, which SymPy lacks too, are written out the same way (vec_explicit, unvec_explicit:
+the identities, as expressions); printing/to_sympy.py writes those forms for any result.
 """
 from __future__ import annotations
 
 from matdiff.language.algebra import ONE, add, const, diag_mat, hadamard, kron, matmul, mul, neg, normalize, transpose, zero
 from matdiff.language.expr import (
-    Add, Const, DiagMat, DiagOf, Expr, Hadamard, Identity, Kron, MatMul, Mul, Ones, Transpose, Unvec, Vec, Zero,
-    postorder, transform, with_children,
+    Add, Const, DiagMat, DiagOf, Expr, Hadamard, Identity, Kron, MatMul, Mul, Ones, Transpose, Vec, Zero, postorder,
 )
 from matdiff.language.algebra import is_negative
 from matdiff.language.shapes import dim_text, is_scalar, prod, shape_of
@@ -101,18 +99,6 @@ def unvec_explicit(v: Expr, r, c) -> Expr:
     if c == 1:
         return v
     return MatMul((Kron((Ones((1, c)), Identity(r))), DiagMat(v), Kron((Identity(c), Ones((r, 1))))))
-
-
-def without_vec(e: Expr) -> Expr:
-    """e with every vec and unvec written out (for SymPy, which has neither)."""
-    def fn(n, kids):
-        n = with_children(n, kids)
-        if isinstance(n, Vec):
-            return vec_explicit(n.arg)
-        if isinstance(n, Unvec):
-            return unvec_explicit(n.arg, n.rows, n.cols)
-        return n
-    return transform(e, fn)
 
 
 def commutation_names(e: Expr) -> dict:

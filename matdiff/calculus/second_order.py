@@ -19,7 +19,7 @@ from matdiff.calculus.gradient import _used_names, auto_names, gradient_of
 from matdiff.calculus.jacobian import jacobian_expr
 from matdiff.limits import budgeted
 from matdiff.calculus.kronecker import (
-    commutation, commutation_names, is_commutation, simplify_jacobian, without_vec,
+    commutation, commutation_names, is_commutation, simplify_jacobian,
 )
 from matdiff.language.algebra import add, matmul, mul
 from matdiff.printing.text import to_text
@@ -96,7 +96,7 @@ class DerivativeMatrix:
     @budgeted
     def sympy(self):
         from matdiff.printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
-        return to_sympy(without_vec(self.matrix))
+        return to_sympy(self.matrix)                    # vec and unvec included: to_sympy writes them out
 
     @budgeted
     def check(self, seed: int = 0) -> CheckReport:

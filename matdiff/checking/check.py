@@ -13,9 +13,8 @@ from matdiff.errors import MatdiffError
 from matdiff.language.expr import Expr
 from matdiff.language.inference import Shaped
 from matdiff.checking.numeric import Env, evaluate, evaluate_many
-from matdiff.checking.sampling import (  # noqa: F401 - dimension_sizes, finite_inputs and sample re-exported
-    ATOL, RTOL, SIZES, STEP, Draws, _finite, _redraw_note, dimension_sizes, direction, finite_inputs, reach,
-    rough_points, sample, singular,
+from matdiff.checking.sampling import (
+    ATOL, RTOL, STEP, Draws, _finite, _redraw_note, direction, reach, rough_points, singular,
 )
 
 

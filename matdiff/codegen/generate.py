@@ -21,7 +21,6 @@ from __future__ import annotations
 import keyword
 import textwrap
 import unicodedata
-from dataclasses import dataclass
 
 from matdiff.language import functions as F
 from matdiff.errors import MatdiffError
