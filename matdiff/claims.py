@@ -19,18 +19,19 @@ from matdiff.language.shapes import shape_of
 from matdiff.calculus.simplify import simplify
 
 
-def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) -> CheckReport:
+def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0, syntax: str = "auto") -> CheckReport:
     """Is `claim` the gradient of expr with respect to wrt? Right (equal symbolically after
     simplification, or entry by entry at several random inputs), or wrong with a counterexample:
     the inputs, the entry where claim and matdiff's gradient differ most, both values, and where
     it can tell, the term of the claim that differs."""
     if not isinstance(wrt, str):
         raise MatdiffError("a claim is the gradient with respect to one variable: wrt='W'")
-    g = gradient_of(Problem.of(expr, shapes, functions), wrt)
+    g = gradient_of(Problem.of(expr, shapes, functions, syntax), wrt)
     p = g.problem
     right = g.inlined[wrt]
     declared = {**p.shaped.inputs, **(shapes or {})}
-    parsed = parse(claim, tuple(functions or ()))
+    # the claim in $…$ is LaTeX whatever the function's syntax; without them, matdiff's notation
+    parsed = parse(claim, tuple(functions or ()), "matdiff" if syntax == "matdiff" else "auto")
     try:                 # the claim has wrt's shape: a size it leaves open (the I of 2 tr(X) I) is wrt's
         shaped = infer_shapes(Program(parsed.defs, Hadamard((parsed.result, Var(wrt)))), declared)
         claimed = shaped.expr.args[0]
