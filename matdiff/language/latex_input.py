@@ -178,6 +178,7 @@ BINARY = {"+": "+", "-": "-", "*": "*", "/": "/", r"\circ": "∘", r"\odot": "�
 NAME_WRAPPERS = {r"\mathbf", r"\boldsymbol", r"\bm", r"\mathit", r"\mathrm", r"\mathsf", r"\mathcal", r"\mathscr",
                  r"\vec", r"\text", r"\textrm", r"\textit", r"\textbf", r"\mathbb", r"\operatorname",
                  r"\textsf", r"\boldsymbol", r"\pmb", r"\mathbfit"}
+_BOLD = {r"\mathbf", r"\boldsymbol", r"\bm", r"\vec", r"\pmb", r"\mathbfit"}
 ACCENTS = {r"\hat": "hat", r"\widehat": "hat", r"\bar": "bar", r"\overline": "bar", r"\tilde": "tilde",
            r"\widetilde": "tilde"}
 TRANSPOSE = {"T", r"\top", r"\intercal", r"\mathsf", r"\mathrm", r"\text", "ᵀ", r"\textsf", r"\mathbf", r"\mathit"}
@@ -348,7 +349,7 @@ class Reader:
         if self.depth > LIMITS.max_depth:
             raise LimitError(str(self.error(f"the formula is nested more than {LIMITS.max_depth} deep "
                                             f"(the depth limit)", self.peek().start if self.peek() else 0)))
-        out, operand, last_indexed, any_indexed = [], True, False, False
+        out, operand, last_indexed, any_indexed, last = [], True, False, False, []
         while True:
             tick()
             t = self.peek()
@@ -371,7 +372,9 @@ class Reader:
             indexed = self.used_index
             any_indexed = any_indexed or indexed
             if not operand:           # \sum_i x_i y_i: factors that carry the index multiply entrywise
+                self._mixed_index(indexed, last_indexed, f, last, t)
                 out.append((" ∘ " if indexed and last_indexed else " ", t.start))
+            last = f
             out += f
             operand = False
             last_indexed = indexed
@@ -383,6 +386,18 @@ class Reader:
             found = "the end of the input" if t is None else f"'{self.src[t.start:t.end]}'"
             raise self.error(f"expected an expression, found {found}", at)
         return out
+
+    def _mixed_index(self, indexed: bool, last_indexed: bool, f: list, last: list, t: Tok) -> None:
+        """In \\sum_i, y_i w^T x_i is no sum of entries: a factor with the index times one without
+        (other than a number or a Greek scalar) is refused rather than guessed."""
+        if not self.indices or indexed == last_indexed:
+            return
+        plain = "".join(s for s, _ in (last if indexed else f))
+        if not _scalar_text(plain):
+            raise self.error(f"inside \\sum_{{{','.join(self.indices)}}}, a factor with the index multiplies "
+                             f"`{plain}`, which does not carry it: matdiff reads \\sum_i as the sum of the entries "
+                             f"of a vector expression (\\sum_i y_i \\log p_i is sum(y ∘ log(p))); write this sum "
+                             f"as a matrix expression", t.start)
 
     def _closes(self, t: Tok) -> bool:
         return t.side != "open" and t.kind in self.open_bars
@@ -643,7 +658,13 @@ class Reader:
         while self._next_is("_"):
             u = self.take()
             sub = self._script_tokens()
+            before, self.used_index = self.used_index, False
             base = self._subscripted(base, sub, u)
+            if self.used_index and t.kind == "cmd" and t.text in _BOLD:
+                raise self.error(f"{self.src[t.start:u.end]}{self.src[sub[0].start:sub[-1].end]} inside \\sum: a bold "
+                                 f"name with the index is the i-th of several vectors, which matdiff cannot index; "
+                                 f"write the sum over vectors as a matrix expression (X w for the w^T x_i)", t.start)
+            self.used_index = self.used_index or before
         if self._next_is("^"):                                  # W^{(1)}: the layer's name W1
             save = self.i
             self.take()
@@ -706,9 +727,13 @@ class Reader:
             return self.wrapped(t)
         if c in (r"\frac", r"\tfrac", r"\dfrac", r"\cfrac"):
             self.take()
-            num = self._sub_reader(self._script_tokens()).expression(stops=())
-            den = self._sub_reader(self._script_tokens()).expression(stops=())
-            return [("((", t.start)] + num + [(") / (", t.start)] + den + [("))", t.start)]
+            top, bottom = self._sub_reader(self._script_tokens()), None
+            num = top.expression(stops=())
+            bottom = self._sub_reader(self._script_tokens())
+            den = bottom.expression(stops=())
+            self.used_index = top.used_index or bottom.used_index
+            over = " ./ " if bottom.used_index else " / "     # \sum_j \frac{y_j}{p_j}: entry by entry
+            return [("((", t.start)] + num + [(")" + over + "(", t.start)] + den + [("))", t.start)]
         if c == r"\sqrt":
             self.take()
             if self.peek() is not None and self.src[self.peek().start] == "[":
@@ -826,21 +851,33 @@ class Reader:
             body = [("(", t.start)] + body + [(f" .^ {{{power}}})", t.start)]
         return body
 
-    def juxtaposed(self) -> list:
-        """The factors after a function written without parentheses, up to an operator or a closer."""
-        out, last_indexed, any_indexed = [], False, False
+    def juxtaposed(self, products: bool = False) -> list:
+        """The factors after a function written without parentheses, up to an operator or a closer;
+        with products (a \\sum's summand), across \\cdot, \\times, \\odot and / too, up to + or -."""
+        out, last_indexed, any_indexed, last, op = [], False, False, [], None
         while True:
             t = self.peek()
+            if products and out and op is None and t is not None and t.kind in ("char", "cmd") \
+                    and BINARY.get(t.text) in ("*", "∘", "./", "/"):
+                op = BINARY[self.take().text]
+                continue
             if t is None or t.kind in ("close", "rangle") or t.text in ("}", "=", ",") \
                     or (t.text in BINARY and t.kind in ("char", "cmd")) or (t.kind == "cmd" and t.text == r"\end"):
+                if op is not None:
+                    raise self.error(f"expected a factor after '{op}'", t.start if t else self.end_pos())
                 break
             if t.kind in ("norm", "bar") and out and self._closes(t):
                 break
             self.used_index = False
             f = self.factor()
             indexed = self.used_index
-            out += ([(" ∘ " if indexed and last_indexed else " ", t.start)] if out else []) + f
-            last_indexed = indexed
+            if out and op not in ("∘", "./"):
+                self._mixed_index(indexed, last_indexed, f, last, t)
+            both = indexed and last_indexed
+            join = {None: " ∘ " if both else " ", "*": " ∘ " if both else " * ", "/": " ./ " if both else " / ",
+                    "∘": " ∘ ", "./": " ./ "}[op]
+            out += ([(join, t.start)] if out else []) + f
+            last_indexed, last, op = indexed, f, None
             any_indexed = any_indexed or indexed
         self.used_index = any_indexed
         return out
@@ -871,7 +908,7 @@ class Reader:
             n = self.peek()
             if n is None or n.kind == "close" or (n.text in BINARY and n.kind in ("char", "cmd")):
                 raise self.error("\\sum needs a summand", t.start)
-            arg = self.juxtaposed()
+            arg = self.juxtaposed(products=True)
         finally:
             self.indices = saved
         self.used_index = False
@@ -921,6 +958,13 @@ class Reader:
 
 def kind_digits(arg: list, src: str) -> str:
     return "".join(x.text for x in arg if x.kind == "digit")
+
+
+def _scalar_text(s: str) -> bool:
+    """A number, a fraction of numbers, or a Greek lower-case name: a scalar without shapes."""
+    s = s.strip()
+    return bool(re.fullmatch(r"-?[\d.]+|\(\(\d+\) / \(\d+\)\)", s)) or (
+        re.fullmatch(r"[\u03b1-\u03c9]\w*", s) is not None and F.is_greek_lower(s))
 
 
 def _is_name(out: list) -> bool:
