@@ -88,7 +88,7 @@ TWINS = [
     (r"\left( A + B \right) x", "(A + B) x"), (r"\bigl(A + B\bigr) x", "(A + B) x"),
     (r"\Big( A + B \Big) x", "(A + B) x"), (r"\left[ A + B \right] x", "(A + B) x"),
     (r"\|x\|_2^2", "||x||_2^2"), (r"\lVert X \rVert_F", "||X||_F"), (r"\left\| W x - y \right\|^2", "||W x - y||^2"),
-    (r"\Vert x \Vert_1", "||x||_1"), (r"\det(X)", "det(X)"), (r"\det X", "det(X)"), (r"\log\det X", "logdet(X)"),
+    (r"\Vert x \Vert_1", "||x||_1"), (r"||x||^2 + ||X||_F", "||x||^2 + ||X||_F"), (r"\det(X)", "det(X)"), (r"\det X", "det(X)"), (r"\log\det X", "logdet(X)"),
     (r"\log \det(X)", "logdet(X)"), (r"\log(x)", "log(x)"), (r"\exp(x)", "exp(x)"), (r"\ln x", "log(x)"),
     (r"\operatorname{tr}(A X)", "tr(A X)"), (r"\mathrm{Tr}(AX)", "tr(A X)"), (r"\text{Tr}(A X)", "tr(A X)"),
     (r"\operatorname{tr} A^T X", "tr(A^T X)"), (r"\operatorname{diag}(x) y", "diag(x) y"),
@@ -304,3 +304,17 @@ def test_cli_latex_errors(capsys):
     assert status == 2 and err.startswith("matdiff: error: line 1, column 2:") and r"\nabla" in err
     status, out, err = run(capsys, "parse", "--from", "matdiff", r"$x$")
     assert status == 2 and "Traceback" not in err
+
+
+def test_shape_errors_point_into_the_latex():
+    """A norm or a softmax keeps where it stands for inference's message: in the LaTeX, not its translation."""
+    src = r"$\frac{1}{2}\left\| A X - B \right\|^2$"
+    with pytest.raises(ShapeError) as e:
+        Problem.of(src)
+    head, line, mark = str(e.value).splitlines()
+    assert head.startswith("line 1, column 13: ||A X - B|| of a matrix") and line == src and mark == " " * 12 + "^"
+    src = "$z = W x \\\\\n J = \\operatorname{logsumexp}(Z)$"
+    with pytest.raises(ShapeError) as e:
+        Problem.of(src, {"Z": (3, 4)})
+    assert str(e.value).startswith("line 2, column 6: logsumexp needs a vector")
+    assert str(e.value).splitlines()[-1] == " " * 5 + "^"

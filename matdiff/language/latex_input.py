@@ -31,10 +31,11 @@ Readings decided here (README, "LaTeX input"):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from matdiff.errors import LimitError, MatdiffError, ParseError, UnknownFunctionError, caret
 from matdiff.language import functions as F
+from matdiff.language.expr import Det, Program, transform, with_children
 from matdiff.limits import LIMITS, check_text, tick
 
 SYNTAXES = ("auto", "matdiff", "latex")
@@ -102,11 +103,9 @@ def tokenize(src: str, start: int, end: int) -> list:
             m = re.compile(r"\\([A-Za-z]+\*?|.)", re.S).match(src, i, end)
             if m is None:
                 raise _error(src, "a lone backslash at the end of the input", i)
-            text = m.group(0)
-            if text.endswith("*") and text[1:-1] not in ("", ) and text != "\\*":
-                text, stop = text[:-1], m.end() - 1            # \foo* : the star is not part of it
-            else:
-                stop = m.end()
+            text, stop = m.group(0), m.end()
+            if len(text) > 2 and text.endswith("*"):           # \foo*: the star is not part of it
+                text, stop = text[:-1], stop - 1
             toks.append(Tok("cmd", text, i, stop))
             i = stop
             continue
@@ -135,6 +134,10 @@ def _delimiters(src: str, toks: list) -> list:
             side = "open" if t.text in (r"\left", r"\bigl", r"\Bigl", r"\biggl", r"\Biggl") else \
                 "close" if t.text in (r"\right", r"\bigr", r"\Bigr", r"\biggr", r"\Biggr") else ""
             out.append(_delimiter(src, Tok(d.kind, d.text, t.start, d.end), side))
+            continue
+        if t.text == "|" and i + 1 < len(toks) and toks[i + 1].text == "|" and toks[i + 1].start == t.end:
+            out.append(Tok("norm", "||", t.start, toks[i + 1].end))       # ||x||, as plain text writes a norm
+            i += 2
             continue
         out.append(_delimiter(src, t, ""))
         i += 1
@@ -165,7 +168,7 @@ FUNCTION_COMMANDS = {
     r"\log": "log", r"\ln": "log", r"\exp": "exp", r"\tanh": "tanh", r"\sinh": "sinh", r"\cosh": "cosh",
     r"\sin": "sin", r"\cos": "cos", r"\tan": "tan", r"\arcsin": "arcsin", r"\arccos": "arccos",
     r"\arctan": "arctan", r"\det": "det", r"\tr": "tr", r"\Tr": "tr", r"\trace": "tr", r"\diag": "diag",
-    r"\sgn": "sign", r"\sigma": "σ", r"\softmax": "softmax", r"\relu": "relu", r"\vec": None,
+    r"\sgn": "sign", r"\sigma": "σ", r"\softmax": "softmax", r"\relu": "relu",
 }
 # a word that names a function, as sheets spell it
 WORDS = {"Tr": "tr", "trace": "tr", "Trace": "tr", "sgn": "sign", "ReLU": "relu", "Relu": "relu", "ln": "log",
@@ -205,18 +208,14 @@ UNSUPPORTED = {
     r"\infty": "infinity is not a value", r"\approx": "only = is read", r"\leq": "only = is read",
     r"\geq": "only = is read", r"\le": "only = is read", r"\ge": "only = is read", r"\neq": "only = is read",
     r"\equiv": "only = is read", r"\triangleq": "write = for a definition", r"\coloneqq": "write = for a definition",
-    r"\sim": "distributions are not supported", r"\mathbb{E}": "expectations are not supported",
+    r"\sim": "distributions are not supported", 
     r"\underbrace": "braces under a formula cannot be read: remove them", r"\overbrace": "remove the brace",
-    r"\begin{bmatrix}": "matrices written entry by entry are not supported",
-    r"\sqrt[": "only square roots are supported", r"\pm": "± cannot be read", r"\mp": "∓ cannot be read",
+    r"\pm": "± cannot be read", r"\mp": "∓ cannot be read",
     r"\dagger": "the conjugate transpose is not supported (real matrices): write ^T",
     r"\lfloor": "floor is not supported", r"\lceil": "ceil is not supported", r"\binom": "binomials are not supported",
     r"\choose": "binomials are not supported", r"\over": "write \\frac{a}{b}", r"\label": "remove the label",
-    r"\tag": "remove the tag", r"\quad\text": "text between formulas cannot be read",
+    r"\tag": "remove the tag",
 }
-
-_STOP = object()
-
 
 # ---- the reader -------------------------------------------------------------------------------
 
@@ -229,6 +228,7 @@ class Reader:
         self.indices: list = []          # summation indices in scope (\sum_i ...)
         self.used_index = False          # whether the factor just read carried one
         self.depth = 0
+        self.open_bars: tuple = ()       # the kinds of bars open around here ("norm", "bar")
         self.bar_marks: list = []        # (piece list, LaTeX offset) of each `|X|` read
 
     # -- token access
@@ -292,7 +292,7 @@ class Reader:
             raise self.error(f"the LaTeX environment {{{name}}} cannot be read: matdiff reads formulas, "
                              f"lines of them in aligned, align*, gather or cases", t.start)
         if name in ("alignat", "alignat*") and t.text == r"\begin":
-            self._group_raw()                                  # {2}: the number of columns
+            self._group_tokens()                               # {2}: the number of columns
 
     def line(self, toks: list) -> list:
         """[name =] expression; f(x) = … names the function f; `y = f(x) = …` takes the first name."""
@@ -401,8 +401,6 @@ class Reader:
 
     def _closes(self, t: Tok) -> bool:
         return t.side != "open" and t.kind in self.open_bars
-
-    open_bars: tuple = ()
 
     def factor(self) -> list:
         """A primary and its postfix: ^{…}, _{…} (names only), '."""
@@ -528,19 +526,6 @@ class Reader:
         self._group_tokens()
         return self.toks[start:self.i]
 
-    def _group_raw(self) -> tuple:
-        """The source text inside a {group} (or of one token) and where it starts."""
-        t = self.peek()
-        if t is None:
-            raise self.error("expected {…}", self.end_pos())
-        if t.text != "{":
-            self.take()
-            return self.src[t.start:t.end], t.start
-        toks = self._group_tokens()
-        if not toks:
-            return "", t.start
-        return self.src[toks[0].start:toks[-1].end], toks[0].start
-
     def _sub_reader(self, toks: list) -> "Reader":
         r = Reader(self.src, toks, self.functions)
         r.indices, r.depth, r.open_bars = self.indices, self.depth, ()
@@ -602,16 +587,11 @@ class Reader:
             run.append(self.peek(j))
             j += 1
         word = "".join(x.text for x in run)
-        if len(run) > 1:
-            nxt = self.peek(len(run))
-            for k in range(len(run), 1, -1):              # the longest run that names a function
-                w = word[:k]
-                fn = self._function_word(w)
-                after = self.peek(k)
-                if fn and k == len(run) and after is not None and after.kind == "open":
-                    self.i += k
-                    return self.apply(fn, t, self.functions)
-            del nxt
+        fn = self._function_word(word) if len(run) > 1 else None
+        after = self.peek(len(run))
+        if fn and after is not None and after.kind == "open":
+            self.i += len(run)
+            return self.apply(fn, t, self.functions)
         return self.named()
 
     def _function_word(self, w: str):
@@ -742,7 +722,7 @@ class Reader:
             return [("sqrt(", t.start)] + arg + [(")", t.start)]
         if c == r"\sum":
             return self.summation(t)
-        if c in FUNCTION_COMMANDS and FUNCTION_COMMANDS[c]:
+        if c in FUNCTION_COMMANDS:
             self.take()
             if c == r"\log" and self.peek() is not None and self.peek().text == r"\det":
                 self.take()                                       # \log\det X: logdet(X)
@@ -1074,9 +1054,26 @@ def parse_latex(src: str, functions=()):
     from matdiff.language.parse import parse
     t = translate(src, functions)
     try:
-        return parse(t.text, functions, syntax="matdiff", _bars=t.bars)
+        program = parse(t.text, functions, syntax="matdiff", _bars=t.bars)
     except ParseError as e:
         raise relocate(e, t) from None
+    memo: dict = {}                       # shared by every line: a node is rebuilt once
+    fix = lambda e: transform(e, lambda n, kids: _located(with_children(n, kids) if kids else n, t), memo)  # noqa: E731
+    return Program(tuple(replace(d, value=fix(d.value)) for d in program.defs), fix(program.result), program.name)
+
+
+def _located(e, t: Translation):
+    """A node that keeps where it stands for a later message (a norm, a softmax: `at` is line,
+    column, caret, ...) located in the translation: the same, located in the LaTeX."""
+    at = getattr(e, "at", None)
+    if not at or isinstance(e, Det) or not isinstance(at[0], int):
+        return e
+    lines = t.text.split("\n")
+    k = sum(len(x) + 1 for x in lines[:at[0] - 1]) + at[1] - 1
+    pos = t.source_offset(k)
+    line = t.latex.count("\n", 0, pos) + 1
+    column = pos - (t.latex.rfind("\n", 0, pos) + 1) + 1
+    return replace(e, at=(line, column, caret(t.latex, line, column)) + tuple(at[3:]))
 
 
 def relocate(e: ParseError, t: Translation) -> ParseError:
