@@ -109,7 +109,7 @@ TWINS = [
     (r"z = Wx \\ h = \sigma(z)", "z = W x\nh = sigmoid(z)"),
     (r"\begin{align*} z &= Wx \\ h &= \sigma(z) \end{align*}", "z = W x\nh = sigmoid(z)"),
     (r"\operatorname{softmax}_{\text{rows}}(Z)", "softmax(Z, rows)"), (r"\operatorname{vec}(X)", "vec(X)"),
-    ("% a comment\nx^T x", "x^T x"), (r"x^T (A + B)^{-1} x", "x^T inv(A + B) x"), (r"(A B)'", "(A B)^T"),
+    ("% a comment\nx^T x", "x^T x"), (r"\ell = x^T x", "ell = x^T x"), (r"\frac{d}{2} x", "d / 2 x"), (r"x^T (A + B)^{-1} x", "x^T inv(A + B) x"), (r"(A B)'", "(A B)^T"),
 ]
 
 
@@ -216,6 +216,8 @@ UNSUPPORTED = [  # (the LaTeX, the command the message shows)
     (r"a \approx b", r"\approx"), (r"x_1 + \cdots + x_n", r"\cdots"), (r"\begin{bmatrix} a \\ b \end{bmatrix}", "{bmatrix}"),
     (r"\underbrace{x}_{a}", r"\underbrace"), (r"\sqrt[3]{x}", r"\sqrt[n]"), (r"x^\dagger", r"\dagger"),
     (r"a \pm b", r"\pm"), (r"x \Rightarrow y", r"\Rightarrow"), (r"\infty", r"\infty"),
+    (r"\frac{d}{dx} x^T x", r"\frac{d}{d"), (r"\frac{\mathrm{d} f}{\mathrm{d} x}", r"\frac{\mathrm{d} f}{\mathrm{d"),
+    (r"\sigma_o(z)", r"\sigma_o"),
     (r"\operatorname{CrossEntropy}(y, x)", "CrossEntropy"),
 ]
 

@@ -609,6 +609,12 @@ class Reader:
         name, pos = self.name()
         if name in self.functions or F.canonical_function(name) in self.functions:
             return self.apply(name, t, self.functions, taken=True)
+        head = name.split("_")[0]
+        nxt = self.peek()
+        if "_" in name and head in self.functions and nxt is not None and nxt.kind == "open":
+            raise self.error(f"{self.src[t.start:nxt.start].strip()}(…): {head} with a subscript is no function "
+                             f"matdiff knows (and not a product either): write {head}(…), or declare {name} as a "
+                             f"function (functions=['{name}'], CLI --fn {name})", t.start, UnknownFunctionError)
         return [(name, pos)]
 
     def name(self) -> tuple:
@@ -625,6 +631,8 @@ class Reader:
             # a Greek letter that names no function is the letter itself (\theta is θ)
             word = t.text[1:]
             base = word if word in self.functions else F.GREEK[word]
+        elif t.kind == "cmd" and t.text == r"\ell":
+            base = "ell"
         elif t.kind == "cmd" and t.text in ACCENTS:
             inner = self._sub_reader(self._script_tokens())
             sub, _ = inner.name()
@@ -701,13 +709,15 @@ class Reader:
     # -- commands
     def command(self, t: Tok) -> list:
         c = t.text
-        if c[1:] in F.GREEK or c in ACCENTS:
+        if c[1:] in F.GREEK or c in ACCENTS or c == r"\ell":
             return self.named()
         if c in NAME_WRAPPERS:
             return self.wrapped(t)
         if c in (r"\frac", r"\tfrac", r"\dfrac", r"\cfrac"):
             self.take()
+            start = self.i
             top, bottom = self._sub_reader(self._script_tokens()), None
+            self._not_a_derivative(t, self.toks[start:self.i])
             num = top.expression(stops=())
             bottom = self._sub_reader(self._script_tokens())
             den = bottom.expression(stops=())
@@ -739,6 +749,18 @@ class Reader:
         raise self.error(f"unknown LaTeX command {c}: matdiff reads the math of matrix calculus (\\frac, "
                          f"^\\top, \\operatorname{{tr}}, \\log, \\det, \\odot, \\|x\\|, \\sum, Greek letters, …)",
                          t.start)
+
+    def _not_a_derivative(self, t: Tok, numerator: list) -> None:
+        """\\frac{d}{dx} and \\frac{df}{dx} are derivatives, never d times f over d times x."""
+        body = [x for x in numerator if x.text not in ("{", "}") and not (x.kind == "cmd" and x.text in NAME_WRAPPERS)]
+        k = 0
+        while self.peek(k) is not None and (self.peek(k).text == "{" or self.peek(k).text in NAME_WRAPPERS):
+            k += 1
+        nxt = self.peek(k)
+        if body and body[0].text == "d" and (len(body) == 1 or body[1].kind in ("letter", "cmd")) \
+                and nxt is not None and nxt.text == "d":
+            raise self.error(f"{self.src[t.start:nxt.end]}…: a derivative cannot be read: write the function "
+                             f"itself and ask for its derivative (API wrt=…, CLI --wrt)", t.start)
 
     def wrapped(self, t: Tok) -> list:
         """\\mathbf{1} and \\mathbb{1} are the ones vector, \\mathbf{I} the identity; a word that
