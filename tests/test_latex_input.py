@@ -234,6 +234,19 @@ def test_unsupported_latex_gets_a_located_error(latex, shown):
     assert src[column - 1:].startswith((shown.split("{")[0].split("[")[0], "\\", "^")), head
 
 
+@pytest.mark.parametrize("latex, suggestion", [(r"\text{tanhh}(x)", "did you mean tanh"),
+                                               (r"softmx(x)", "did you mean softmax"),
+                                               (r"\mathrm{foo}(x)", "--fn foo")])
+def test_a_misspelt_function_is_refused_not_multiplied(latex, suggestion):
+    with pytest.raises(UnknownFunctionError, match=suggestion):
+        matdiff.parse("$" + latex + "$")
+
+
+def test_a_word_spaced_from_its_parenthesis_multiplies():
+    same_program(r"\mathit{abc} \, (x + y)", "abc (x + y)")
+    same_program(r"abc(x)", "a b c (x)")
+
+
 def test_unknown_operatorname_is_an_unknown_function():
     with pytest.raises(UnknownFunctionError, match="--fn foo"):
         matdiff.parse(r"$\operatorname{foo}(x)$")

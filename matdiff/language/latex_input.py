@@ -30,6 +30,7 @@ Readings decided here (README, "LaTeX input"):
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, replace
 
@@ -592,7 +593,20 @@ class Reader:
         if fn and after is not None and after.kind == "open":
             self.i += len(run)
             return self.apply(fn, t, self.functions)
+        if len(run) >= 3 and after is not None and after.kind == "open" and after.start == run[-1].end:
+            self._misspelt(word, t.start)                 # tanhh(x): not t a n h h times x
         return self.named()
+
+    def _misspelt(self, word: str, pos: int, word_like: bool = False) -> None:
+        """A word against its parenthesis that is close to a function's name is refused with the
+        suggestion, never read as a product of letters (or of a name) and the parenthesis; a
+        lower-case \\text{word}(…) too, as matdiff's notation refuses word(…)."""
+        close = difflib.get_close_matches(word, sorted(w for w in self.functions if len(w) > 1), n=3, cutoff=0.75)
+        if close:
+            raise self.error(f"unknown function '{word}'; did you mean {' or '.join(close)}?", pos, UnknownFunctionError)
+        if word_like and word.isalpha() and word.islower() and not F.is_greek(word):
+            raise self.error(f"unknown function '{word}'; declare it as an abstract function with "
+                             f"functions=['{word}'] (CLI: --fn {word})", pos, UnknownFunctionError)
 
     def _function_word(self, w: str):
         if w in WORDS:
@@ -611,6 +625,9 @@ class Reader:
             return self.apply(name, t, self.functions, taken=True)
         head = name.split("_")[0]
         nxt = self.peek()
+        if len(name) >= 3 and nxt is not None and nxt.kind == "open" and t.kind == "cmd" and t.text in NAME_WRAPPERS \
+                and nxt.start == self.toks[self.i - 1].end:       # against its parenthesis: `\\mathit{abc} \\, (x)` multiplies
+            self._misspelt(name, t.start, word_like=True)  # \text{tanhh}(x)
         if "_" in name and head in self.functions and nxt is not None and nxt.kind == "open":
             raise self.error(f"{self.src[t.start:nxt.start].strip()}(…): {head} with a subscript is no function "
                              f"matdiff knows (and not a product either): write {head}(…), or declare {name} as a "
