@@ -96,6 +96,9 @@ TWINS = [
     (r"A \cdot B", "A B"), (r"A \times B", "A B"), (r"\langle A, X \rangle", "tr(A^T X)"),
     (r"\langle a, x \rangle", "tr(a^T x)"), (r"\sum x", "sum(x)"), (r"\sum_i x_i", "sum(x)"),
     (r"\sum_{i=1}^n x_i", "sum(x)"), (r"\sum_{i=1}^{n} (y_i - t_i)^2", "sum((y - t) .^ 2)"),
+    (r"\sum_{i,j} A_{ij} B_{ij}", "sum(A ∘ B)"), (r"\sum_i \sum_j A_{ij}", "sum(sum(A))"),
+    (r"\sum_i x_i \cdot y_i", "sum(x ∘ y)"), (r"\sum_j \frac{y_j}{p_j}", "sum(y ./ p)"),
+    (r"-\sum_k y_k \log p_k", "-sum(y ∘ log(p))"), (r"\|x\|^2_2", "||x||_2^2"), (r"\|X\|^2_F", "||X||_F^2"),
     (r"\sigma(Wx)", "sigmoid(W x)"), (r"\theta^T x", "θ^T x"), (r"\Phi(z)", "Phi(z)"), (r"\Psi'(z)", "Psi'(z)"),
     (r"\Phi'(z) \circ W^T v", "Phi'(z) ∘ W^T v"), (r"\mathbf{x}^T \mathbf{y}", "x^T y"),
     (r"\boldsymbol{\theta}^T \bm{x}", "θ^T x"), (r"\vec{x}^T \vec{y}", "x^T y"), (r"\mathbf{1}^T x", "𝟙^T x"),
@@ -208,6 +211,17 @@ def test_bars_of_a_vector_are_refused_with_both_readings():
 
 
 # ---- what cannot be read: a located error that shows the command --------------------------------
+
+@pytest.mark.parametrize("latex, why", [
+    (r"\sum_i A_{ii}", "repeats an index"), (r"\sum_i A_{ij}", "some of its indices are summed"),
+    (r"\sum_{i,j} A_{ij} B_{ji}", "indexed in different ways"), (r"\sum_i \sum_j x_i A_{ij} y_j", "indexed in different ways"),
+    (r"\sum_i \log(1 + e^{-y_i w^\top x_i})", "does not carry it"), (r"\sum_i \mathbf{x}_i", "a bold name"),
+])
+def test_sums_that_are_no_sum_of_entries_are_refused(latex, why):
+    """\\sum over indices is read only where it is the sum of all entries of an entrywise expression."""
+    with pytest.raises(ParseError, match=why):
+        matdiff.parse("$" + latex + "$")
+
 
 UNSUPPORTED = [  # (the LaTeX, the command the message shows)
     (r"\int_0^1 x", r"\int"), (r"\partial f", r"\partial"), (r"\nabla_x f", r"\nabla"), (r"\lim x", r"\lim"),

@@ -227,6 +227,7 @@ class Reader:
         self.src, self.toks, self.i = src, [t for t in toks if t.kind != "space"], 0
         self.functions = functions
         self.indices: list = []          # summation indices in scope (\sum_i ...)
+        self.index_subs: set = set()     # how the innermost \sum's summand indexes its entries: {("i", "j")}
         self.used_index = False          # whether the factor just read carried one
         self.depth = 0
         self.open_bars: tuple = ()       # the kinds of bars open around here ("norm", "bar")
@@ -529,7 +530,7 @@ class Reader:
 
     def _sub_reader(self, toks: list) -> "Reader":
         r = Reader(self.src, toks, self.functions)
-        r.indices, r.depth, r.open_bars = self.indices, self.depth, ()
+        r.indices, r.depth, r.open_bars, r.index_subs = self.indices, self.depth, (), self.index_subs
         r.bar_marks = self.bar_marks
         return r
 
@@ -695,12 +696,34 @@ class Reader:
             raise self.error(f"{t.text}{{{word}}} cannot be a name: a name is letters and digits", t.start)
         return word
 
+    def _summed(self, base: str, letters: list, u: Tok) -> str:
+        """x_i, A_{ij} in \\sum_{i,j}: the whole of x, A, entry by entry. Refused where that would
+        answer another question: a diagonal (A_{ii} is tr(A)), an index left free (\\sum_i A_{ij}),
+        indices of different kinds or orders in one summand (x_i A_{ij} y_j is x^T A y, A_{ij} B_{ji}
+        is tr(A B))."""
+        written = f"{base}_{{{self.src[letters[0].start:letters[-1].end]}}}"
+        names = tuple(x.text for x in letters)
+        if not all(x.kind == "letter" and x.text in self.indices for x in letters):
+            raise self.error(f"{written}: some of its indices are summed and some are not; matdiff reads \\sum "
+                             f"as the sum of all entries: write it as a matrix expression (A^T 1, A 1)", u.start)
+        if len(set(names)) < len(names):
+            raise self.error(f"{written} repeats an index (a diagonal): write \\operatorname{{tr}}(…) or "
+                             f"\\operatorname{{diag}}(…)", u.start)
+        self.index_subs.add(names)
+        if len(self.index_subs) > 1:
+            kinds = ", ".join("_" + "".join(k) for k in sorted(self.index_subs))
+            raise self.error(f"{written}: the summand's entries are indexed in different ways ({kinds}): that is a "
+                             f"matrix product or a transpose, not an entrywise product; write it as a matrix "
+                             f"expression (x^T A y, \\operatorname{{tr}}(A B))", u.start)
+        self.used_index = True
+        return base
+
     def _subscripted(self, base: str, sub: list, u: Tok) -> str:
         if not sub:
             raise self.error("an empty subscript", u.start)
-        if self.indices and all(x.kind == "letter" and x.text in self.indices for x in sub):
-            self.used_index = True
-            return base                                           # \sum_i x_i: x
+        letters = [x for x in sub if x.text != ","]
+        if self.indices and any(x.kind == "letter" and x.text in self.indices for x in letters):
+            return self._summed(base, letters, u)                 # \sum_i x_i: x
         text = ""
         for part in _split_commas(sub):
             if all(x.kind == "digit" for x in part) and part:
@@ -921,15 +944,15 @@ class Reader:
             elif self._next_is("^"):
                 self.take()
                 self._script_tokens()                             # the upper bound: all entries
-        saved = self.indices
-        self.indices = saved + indices
+        saved, saved_subs = self.indices, self.index_subs
+        self.indices, self.index_subs = saved + indices, set()
         try:
             n = self.peek()
             if n is None or n.kind == "close" or (n.text in BINARY and n.kind in ("char", "cmd")):
                 raise self.error("\\sum needs a summand", t.start)
             arg = self.juxtaposed(products=True)
         finally:
-            self.indices = saved
+            self.indices, self.index_subs = saved, saved_subs
         self.used_index = False
         return [("sum(", t.start)] + arg + [(")", t.start)]
 
@@ -955,6 +978,21 @@ class Reader:
             self.bar_marks.append((mark, t.start, self.src[t.start:close.end]))
             return mark + inner + [(")", t.start)]
         out = [("||", t.start)] + inner + [("||", close.start)]
+        if self._next_is("^"):                      # \|x\|^2_2 is \|x\|_2^2: the subscript first
+            save = self.i
+            self.take()
+            self._script_tokens()
+            if self._next_is("_"):
+                out = self._norm_subscript(out)
+                after = self.i
+                self.i = save
+                out = self.superscript(out, self.take())
+                self.i = after
+                return out
+            self.i = save
+        return self._norm_subscript(out)
+
+    def _norm_subscript(self, out: list) -> list:
         if self._next_is("_"):
             u = self.take()
             sub = "".join(self.src[x.start:x.end] for x in self._script_tokens())
