@@ -99,6 +99,7 @@ TWINS = [
     (r"\sum_{i,j} A_{ij} B_{ij}", "sum(A ∘ B)"), (r"\sum_i \sum_j A_{ij}", "sum(sum(A))"),
     (r"\sum_i x_i \cdot y_i", "sum(x ∘ y)"), (r"\sum_j \frac{y_j}{p_j}", "sum(y ./ p)"),
     (r"-\sum_k y_k \log p_k", "-sum(y ∘ log(p))"), (r"\|x\|^2_2", "||x||_2^2"), (r"\|X\|^2_F", "||X||_F^2"),
+    (r"\frac{1}{2\sigma^2}\|y - Xw\|^2", "1 / (2 sigma^2) ||y - X w||^2"), (r"\sigma x", "sigma x"),
     (r"\sigma(Wx)", "sigmoid(W x)"), (r"\theta^T x", "θ^T x"), (r"\Phi(z)", "Phi(z)"), (r"\Psi'(z)", "Psi'(z)"),
     (r"\Phi'(z) \circ W^T v", "Phi'(z) ∘ W^T v"), (r"\mathbf{x}^T \mathbf{y}", "x^T y"),
     (r"\boldsymbol{\theta}^T \bm{x}", "θ^T x"), (r"\vec{x}^T \vec{y}", "x^T y"), (r"\mathbf{1}^T x", "𝟙^T x"),
@@ -231,7 +232,7 @@ UNSUPPORTED = [  # (the LaTeX, the command the message shows)
     (r"\underbrace{x}_{a}", r"\underbrace"), (r"\sqrt[3]{x}", r"\sqrt[n]"), (r"x^\dagger", r"\dagger"),
     (r"a \pm b", r"\pm"), (r"x \Rightarrow y", r"\Rightarrow"), (r"\infty", r"\infty"),
     (r"\frac{d}{dx} x^T x", r"\frac{d}{d"), (r"\frac{\mathrm{d} f}{\mathrm{d} x}", r"\frac{\mathrm{d} f}{\mathrm{d"),
-    (r"\sigma_o(z)", r"\sigma_o"),
+    (r"\sigma_o(z)", r"\sigma_o"), (r"\|\Phi w - t\|^2", r"\Phi without parentheses"),
     (r"\operatorname{CrossEntropy}(y, x)", "CrossEntropy"),
 ]
 

@@ -609,6 +609,22 @@ class Reader:
             raise self.error(f"unknown function '{word}'; declare it as an abstract function with "
                              f"functions=['{word}'] (CLI: --fn {word})", pos, UnknownFunctionError)
 
+    def _applied(self) -> bool:
+        """Whether a letter that names a function (\\Phi, \\sigma, f) is applied: a parenthesis or a
+        prime follows (\\Phi(z), \\Phi'(z), \\Phi^{\\prime}(z)); `\\Phi w` is no application."""
+        n = self.peek()
+        if n is None:
+            return False
+        if n.kind == "open" or (n.kind == "char" and n.text == "'"):
+            return True
+        if n.kind == "char" and n.text == "^":
+            save = self.i
+            self.take()
+            kind = _script_kind(self._script_tokens(), self.src)
+            self.i = save
+            return kind == "'"
+        return False
+
     def _function_word(self, w: str):
         if w in WORDS:
             return WORDS[w]
@@ -623,7 +639,13 @@ class Reader:
         t = self.peek()
         name, pos = self.name()
         if name in self.functions or F.canonical_function(name) in self.functions:
-            return self.apply(name, t, self.functions, taken=True)
+            if self._applied():
+                return self.apply(name, t, self.functions, taken=True)
+            if name == "σ":                        # \sigma^2, \sigma x: a variance, a scale; the sigmoid is \sigma(x)
+                return [("sigma", pos)]
+            written = self.src[t.start:self.toks[self.i - 1].end]
+            raise self.error(f"{written} without parentheses: {name} is a function here ({name}(z)); as a "
+                             f"variable (a matrix, a vector) it needs another name, such as \\mathbf{{P}}", t.start)
         head = name.split("_")[0]
         nxt = self.peek()
         if len(name) >= 3 and nxt is not None and nxt.kind == "open" and t.kind == "cmd" and t.text in NAME_WRAPPERS \
