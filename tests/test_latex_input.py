@@ -348,3 +348,12 @@ def test_shape_errors_point_into_the_latex():
         Problem.of(src, {"Z": (3, 4)})
     assert str(e.value).startswith("line 2, column 6: logsumexp needs a vector")
     assert str(e.value).splitlines()[-1] == " " * 5 + "^"
+
+
+@pytest.mark.parametrize("src", [r"x^\top A x", r"\frac{1}{2} x^T x", r"\mathbf{x}^T x", r"\operatorname{tr}(A)"])
+def test_latex_commands_in_matdiff_notation_are_refused(src):
+    """Outside $…$ a LaTeX command is never a name (`x^\\top` was x to the power `top`)."""
+    with pytest.raises(ParseError, match="is LaTeX, not matdiff's notation"):
+        matdiff.parse(src)
+    assert matdiff.parse(src, syntax="latex").result == matdiff.parse("$" + src + "$").result
+    assert matdiff.parse(r"\theta^T x + \alpha_1").result == matdiff.parse("θ^T x + α_1").result

@@ -446,6 +446,10 @@ def _retype(tokens: list, src: str, functions: frozenset) -> list:
     one is an error with suggestions, not a silent product."""
     out = []
     for tok, nxt in zip(tokens, tokens[1:] + [None]):
+        if tok.type == "NAME" and tok.startswith("\\") and tok[1:].split("_")[0] not in F.GREEK:
+            # `x^\top A x` would read as x to the power `top`: a LaTeX command is never a name
+            raise _error_at(src, f"{tok} is LaTeX, not matdiff's notation: put the whole formula between $…$ "
+                                 f"to read it as LaTeX (CLI --from latex, API syntax=\"latex\")", tok.start_pos)
         if tok.type == "NAME":
             name = F.canonical_name(str(tok))
             if name in functions:
