@@ -12,7 +12,9 @@ import matdiff
 from helpers_calculus import matdiff_value
 from matdiff.cli import main
 from matdiff.errors import MatdiffError, ParseError, ShapeError, UnknownFunctionError
+from matdiff.language.expr import Zero, postorder
 from matdiff.language.latex_input import translate, wants_latex
+from matdiff.language.shapes import shape_of
 from matdiff.language.problem import Problem
 from matdiff.printing.latex import to_latex
 from seed_cases import GRAPH001, GRAPH003, MLP003, NET002, NET004, SEED000, TUTORIAL12
@@ -167,9 +169,13 @@ def test_printed_latex_reads_back_as_the_same_expression(g):
     # the ones vector prints as \mathbf{1} without its size: LaTeX cannot say which size (and a
     # bare 𝟙 of two sizes in one expression is refused by matdiff's own notation too)
     assume(r"\mathbf{1}" not in tex)
+    # the zero matrix prints as 0: LaTeX cannot say its shape either
+    assume(not any(isinstance(n, Zero) for n in postorder(f)))
     back = Problem.of(tex, shapes, syntax="latex").f
     if back == f:
         return
+    # a bare I (A - A + I is I) prints without its size: where nothing else fixes it, it stays open
+    assume(all(isinstance(d, int) for n in postorder(back) for d in shape_of(n)))
     for seed in (1, 2):
         values = _values(shapes, seed)
         want, got = matdiff_value(f, values), matdiff_value(back, values)
