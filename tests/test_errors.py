@@ -129,6 +129,11 @@ def test_a_name_that_does_not_look_like_a_function_multiplies(src):
     ("2 Phi(x, y)",             1, 3, ["Phi takes 1 argument, got 2"]),
     ("tr'(A)",                  1, 1, ["only elementwise functions have a derivative"]),
     ("softmax'(x)",             1, 1, ["only elementwise functions have a derivative"]),
+    ("unvec'(v, 2, 3)",         1, 1, ["only elementwise functions have a derivative"]),
+    ("2 unvec(v, 0, 3)",        1, 3, ["rows and cols are a name or a positive whole number, got 0"]),
+    ("unvec(v, 2.5, 3)",        1, 1, ["rows and cols are a name or a positive whole number, got 5/2"]),
+    ("unvec(v, x + y, 3)",      1, 1, ["rows and cols are a name or a positive whole number, got x + y"]),
+    ("unvec(v, n)",             1, 1, ["unvec(v, rows, cols) is the rows×cols matrix", "got unvec(v, n)"]),
     ("sum = x^T x\nsum",        1, 1, ["cannot assign to sum: it names a function"]),
     ("I = A\nI x",              1, 1, ["cannot assign to I: it names the identity matrix"]),
 ])
