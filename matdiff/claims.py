@@ -10,7 +10,7 @@ from matdiff.checking.check import EQUAL_RTOL, NOISE, CheckReport, Row, compare
 from matdiff.errors import MatdiffError, MatdiffWarning, ShapeError
 from matdiff.language.dims import FRESH
 from matdiff.language.expr import (
-    Add, Apply, Assign, Const, Expr, Hadamard, Mul, Ones, Program, Unvec, Var, Zero, children, postorder, transform,
+    ONE, Add, Apply, Assign, Const, Expr, Hadamard, Mul, Ones, Program, Unvec, Var, Zero, children, postorder, transform,
     with_children,
 )
 from matdiff.language.functions import ELEMENTWISE
@@ -42,7 +42,8 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
     for reading in readings:   # the claim has wrt's shape: a size it leaves open (the I of 2 tr(X) I) is wrt's
         try:
             shaped = infer_shapes(Program(reading.defs, Hadamard((reading.result, Var(wrt)))), declared)
-            claimed = shaped.expr.args[0]
+            # a claim that is a number scales wrt (c ∘ X is c X, 1 ∘ X is X): the number is the claim
+            claimed = shaped.expr.args[0] if isinstance(shaped.expr, (Hadamard, Mul)) else ONE
             break
         except ShapeError:
             continue

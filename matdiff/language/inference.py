@@ -382,6 +382,10 @@ class _Inference:
             return new
         if isinstance(e, MatMul):
             return self.product(self.ones_in_product(e, kids))
+        if isinstance(e, Hadamard):
+            scaled = self.scalars_in_hadamard(kids)
+            if scaled is not None:
+                return scaled
         if isinstance(e, Add):
             kids = self.broadcast_numbers(kids)
             if self.broadcast:
@@ -459,6 +463,30 @@ class _Inference:
             self.shape[new] = shape
             acc, s = new, shape
         return acc
+
+    def scalars_in_hadamard(self, kids: list):
+        """`1 ./ x`, `2 .* X`, `x ./ 2`: a number times a vector or matrix entry by entry scales
+        it, as in NumPy and MATLAB: a Mul, so that the other factor keeps its shape (without this,
+        `sum(1 ./ x)` made x a scalar). None when no factor is a number. (A scalar variable is
+        left alone: `alpha .* x` keeps the readings it had.)"""
+        def fixed_scalar(k) -> bool:
+            return self.u.is_one(self.shape[k]) and not any(isinstance(n, (Var, Identity, Ones, Zero))
+                                                            for n in postorder(k))
+        scalars = [k for k in kids if fixed_scalar(k)]
+        rest = [k for k in kids if not fixed_scalar(k)]
+        if not scalars or not rest:
+            return None
+        if len(rest) > 1:
+            other = Hadamard(tuple(rest))
+            self.shape[other] = SHAPE_RULES[Hadamard](other, [self.shape[k] for k in rest], self.u)
+        else:
+            other = rest[0]
+        scalars = [k for k in scalars if k != ONE]            # `1 ./ x` is x .^ -1
+        if not scalars:
+            return other
+        new = Mul((*scalars, other))
+        self.shape[new] = self.shape[other]
+        return new
 
     def broadcast_numbers(self, kids: list) -> list:
         """`1 - v`: a number added to a vector or matrix means that number in every entry."""
