@@ -469,8 +469,13 @@ def _retype(tokens: list, src: str, functions: frozenset) -> list:
 
 def _unknown_function(src: str, name: str, pos: int, functions: frozenset) -> None:
     close = difflib.get_close_matches(name, sorted(functions), n=3, cutoff=0.75)
+    product = ""
+    if name.lower() != name and name.lower() in functions:
+        # ReLU(x), Exp(x), Det(A): that function in other letters, or a matrix so named times (x)
+        close = [name.lower(), *(c for c in close if c != name.lower())]
+        product = f" (for a matrix named {name} times the parenthesis, write a space: `{name} (...)`)"
     if close or (len(name) >= 3 and name.isalpha() and name.islower() and not F.is_greek(name)):
-        hint = f"; did you mean {' or '.join(close)}?" if close else \
+        hint = f"; did you mean {' or '.join(close)}?{product}" if close else \
             f"; declare it as an abstract function with functions=['{name}'] (CLI: --fn {name})"
         raise _error_at(src, f"unknown function '{name}'{hint}", pos, UnknownFunctionError)
 
