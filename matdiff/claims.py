@@ -8,13 +8,17 @@ import numpy as np
 from matdiff.language.algebra import normalize
 from matdiff.checking.check import EQUAL_RTOL, NOISE, CheckReport, Row, compare
 from matdiff.errors import MatdiffError, MatdiffWarning, ShapeError
-from matdiff.language.expr import Add, Apply, Const, Expr, Hadamard, Mul, Program, Var, Zero, children, postorder
+from matdiff.language.dims import FRESH
+from matdiff.language.expr import (
+    ONE, Add, Apply, Assign, Const, Expr, Hadamard, Mul, Ones, Program, Unvec, Var, Zero, children, postorder, transform,
+    with_children,
+)
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.calculus.gradient import gradient_of
 from matdiff.language.inference import infer_shapes
 from matdiff.checking.numeric import Env, evaluate, stand_in
 from matdiff.language.parse import parse
-from matdiff.language.problem import Problem
+from matdiff.language.problem import Problem, understand
 from matdiff.language.shapes import shape_of
 from matdiff.calculus.simplify import simplify
 
@@ -32,12 +36,21 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0, sy
     declared = {**p.shaped.inputs, **(shapes or {})}
     # the claim in $…$ is LaTeX whatever the function's syntax; without them, matdiff's notation
     parsed = parse(claim, tuple(functions or ()), "matdiff" if syntax == "matdiff" else "auto")
-    try:                 # the claim has wrt's shape: a size it leaves open (the I of 2 tr(X) I) is wrt's
-        shaped = infer_shapes(Program(parsed.defs, Hadamard((parsed.result, Var(wrt)))), declared)
-        claimed = shaped.expr.args[0]
-    except ShapeError:   # it has not: say how it does not fit, without the constraint
+    # The sizes the claim names: as matdiff names them without shapes (the claim it printed then),
+    # else any sizes that fit (see _open_sizes).
+    printed = _open_sizes(parsed, declared, _printed_names(expr, shapes, functions, p.shaped.inputs, syntax))
+    readings = list(dict.fromkeys([printed, _open_sizes(parsed, declared, {})]))
+    for reading in readings:   # the claim has wrt's shape: a size it leaves open (the I of 2 tr(X) I) is wrt's
         try:
-            shaped = infer_shapes(Program(parsed.defs, parsed.result), declared)
+            shaped = infer_shapes(Program(reading.defs, Hadamard((reading.result, Var(wrt)))), declared)
+            # a claim that is a number scales wrt (c ∘ X is c X, 1 ∘ X is X): the number is the claim
+            claimed = shaped.expr.args[0] if isinstance(shaped.expr, (Hadamard, Mul)) else ONE
+            break
+        except ShapeError:
+            continue
+    else:                # it has not: say how it does not fit, without the constraint
+        try:
+            shaped = infer_shapes(Program(printed.defs, printed.result), declared)
         except ShapeError as e:
             raise ShapeError(f"the claim does not fit the function's shapes: {e}") from None
         claimed = shaped.expr
@@ -79,6 +92,69 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0, sy
                    + (_misprint(G, right) or _differing_term(G, right, p, dims, values))
                    + _symmetric_hint(var, A, B))
     return report
+
+
+def _printed_names(expr, shapes, functions, inputs: dict, syntax: str = "auto") -> dict:
+    """The names matdiff gives the function's dimensions when no shape is declared (n, m, k, ...:
+    what `matdiff grad` prints without --shape), each mapped to the size the declared shapes give
+    it; {} when nothing is declared, or the function has no shapes without them."""
+    if not shapes:
+        return {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bare = understand(expr, None, functions, syntax).inputs
+    except MatdiffError:
+        return {}
+    seen: dict = {}
+
+    def pair(a, b):
+        if isinstance(a, tuple) and isinstance(b, tuple):
+            pair(a[1], b[1]), pair(a[2], b[2])
+        elif isinstance(a, str):
+            seen.setdefault(a, set()).add(b)
+    for name, s in bare.items():
+        t = inputs.get(name)
+        if t is not None and len(s) == len(t):
+            for a, b in zip(s, t):
+                pair(a, b)
+    return {a: next(iter(bs)) for a, bs in seen.items() if len(bs) == 1}
+
+
+def _open_sizes(parsed: Program, declared: dict, names: dict) -> Program:
+    """A size the claim names (1_k, ones(k), unvec(v, n, m)) that is no dimension of the function
+    is the size the shapes fix, not a new one: with --shape X=4,5 the claim matdiff printed without
+    shapes, (1_n^T ⊗ I) ..., is still the same claim. Such a name is the size `names` gives it (the
+    function's dimension matdiff calls so without shapes), else a free dimension (every use of it
+    the same); a name the function has keeps its size."""
+    own: set = set()
+
+    def collect(d):
+        if isinstance(d, tuple):
+            collect(d[1]), collect(d[2])
+        elif isinstance(d, str):
+            own.add(d)
+    for shape in declared.values():
+        for d in (shape if isinstance(shape, (tuple, list)) else (shape,)):
+            collect(d)
+
+    def open_dim(d):
+        if isinstance(d, tuple):
+            return ("*", open_dim(d[1]), open_dim(d[2]))
+        if not isinstance(d, str) or d in own or d.startswith(FRESH):
+            return d
+        return names.get(d, FRESH + d)
+
+    def rebuild(e: Expr, kids: list) -> Expr:
+        if isinstance(e, Ones) and e.shape is not None:
+            return Ones(tuple(None if d is None else open_dim(d) for d in e.shape))
+        if isinstance(e, Unvec):
+            return Unvec(open_dim(e.rows), open_dim(e.cols), kids[0])
+        return with_children(e, kids) if kids else e
+
+    memo: dict = {}
+    defs = tuple(Assign(a.name, transform(a.value, rebuild, memo)) for a in parsed.defs)
+    return Program(defs, transform(parsed.result, rebuild, memo), parsed.name)
 
 
 def _symmetric_hint(var, A: np.ndarray, B: np.ndarray) -> str:

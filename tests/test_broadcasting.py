@@ -172,6 +172,10 @@ def test_the_centering_matrix_answer():
     ("1_k^T x",                dict(x=("k",)),                      ()),
     ("a^T x + b",              dict(a=("n",), x=("n",), b=()),      ()),     # a scalar bias stays a scalar
     ("d = x - mu\nL = d^T inv(S) d", dict(x=("n",), mu=("n",), S=("n", "n")), ()),   # mu a vector
+    ("sum(1 ./ x)",            dict(x=("n",)),                      ()),     # a number ∘ x scales x
+    ("2 .* X",                 dict(X=("n", "m")),                  ("n", "m")),
+    ("X ./ 2",                 dict(X=("n", "m")),                  ("n", "m")),
+    ("1 ./ (1 + x .^ 2)",      dict(x=("n",)),                      ("n",)),
 ])
 def test_readings(src, inputs, out):
     from matdiff.language.problem import user_shape
@@ -233,3 +237,21 @@ def test_a_sheet_per_word_compiles(src, wrt, shapes):
     tex = matdiff.sheet(src, wrt=wrt, shapes=shapes)
     assert r"\mathbf{1}" in tex
     assert compile_pdf(tex).startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("src, shapes, f", [
+    ("sum(1 ./ x)", dict(x=(4,)), lambda x: np.sum(1 / x)),
+    ("sum(2 ./ (1 + x .^ 2))", None, lambda x: np.sum(2 / (1 + x ** 2))),
+    ("sum(log(X .* 3))", dict(X=(2, 3)), lambda X: np.sum(np.log(3 * X))),
+])
+def test_a_number_times_a_vector_elementwise_scales_it(src, shapes, f, rng):
+    """`1 ./ x` is refused no more (declared) and no longer makes x a scalar (undeclared):
+    a number in an elementwise product scales the other factor, as in NumPy (found by tests/test_corpus.py)."""
+    shaped = matdiff.understand(src, shapes=shapes)
+    name = next(iter(shaped.inputs))
+    assert len(shaped.inputs[name]) >= 1                      # a vector or a matrix, never a scalar
+    shape = tuple(d if isinstance(d, int) else N for d in shaped.inputs[name])
+    values = {name: rng.uniform(0.5, 1.5, size=shape)}
+    g = matdiff.derive_gradient(src, name, shapes=shapes).inlined[name]
+    dims = {d: N for d in shaped.inputs[name] if isinstance(d, str)}
+    assert max_rel_err(matdiff_value(g, values, dims), to2d(fd_gradient(f, values, name))) < 1e-6

@@ -206,3 +206,81 @@ def test_claims_through_kron(src, claim, shapes, right):
 def test_a_claim_of_the_wrong_shape_is_still_refused_by_its_shape():
     with pytest.raises(matdiff.MatdiffError, match="the claim is 1×n"):
         matdiff.check("x^T x", wrt="x", claim="2 x^T")
+
+
+# ---- unvec in a claim, and claims whose shapes are products of dimensions (issue 13) ----------
+
+def printed(src, wrt, shapes=None):
+    """What `matdiff grad` prints for src, without its `∂f/∂X = `."""
+    return matdiff.derive_gradient(src, wrt, shapes=shapes).text().partition(" = ")[2]
+
+
+@pytest.mark.parametrize("claim, right", [
+    ("unvec((A^T + A) vec(X), n, m)", True),        # what matdiff grad prints
+    ("unvec((A + A^T) vec(X), n, m)", True),
+    ("unvec(A vec(X), n, m)", False),
+    ("unvec(2 A vec(X), n, m)", False),
+])
+def test_a_claim_with_unvec(claim, right):
+    """unvec is spelled as matdiff prints it: the gradient of vec(X)^T A vec(X) is checked."""
+    assert printed("vec(X)^T A vec(X)", "X") == "unvec((A^T + A) vec(X), n, m)"
+    report = matdiff.check("vec(X)^T A vec(X)", wrt="X", claim=claim)
+    assert report.ok is right, report
+    if claim == printed("vec(X)^T A vec(X)", "X"):      # the printed text reads back as the same node
+        assert "symbolically" in str(report)
+    assert main(["check", "vec(X)^T A vec(X)", "--wrt", "X", "--claim", claim]) == (0 if right else 1)
+
+
+@pytest.mark.parametrize("shapes", [None, dict(X=(3, 2))])
+def test_a_claim_with_unvec_in_sizes_the_function_fixes(shapes):
+    """With numbers for sizes, the printed claim (unvec(..., 3, 2)) and the one printed without
+    them (unvec(..., n, m)) are both the gradient; a wrong one is wrong."""
+    for claim in (printed("vec(X)^T A vec(X)", "X", shapes), "unvec((A^T + A) vec(X), n, m)"):
+        assert matdiff.check("vec(X)^T A vec(X)", wrt="X", shapes=shapes, claim=claim).ok, claim
+    assert not matdiff.check("vec(X)^T A vec(X)", wrt="X", shapes=shapes, claim="unvec(A^T vec(X), n, m)").ok
+
+
+KRON_CLAIM = "(1_n^T ⊗ I) (A ⊗ 1_k 1_p^T ∘ B^T) (1_m ⊗ I)"
+
+
+@pytest.mark.parametrize("shapes", [None, dict(A=(2, 3), X=(4, 5)), dict(A=("n", "m"), X=(4, 5))])
+@pytest.mark.parametrize("claim, right", [
+    (KRON_CLAIM, True),
+    ("(1_n^T ⊗ I) (2 A ⊗ 1_k 1_p^T ∘ B^T) (1_m ⊗ I)", False),
+    ("(1_n^T ⊗ I) (A ⊗ 1_k 1_p^T ∘ B^T) (1_m ⊗ I) + X", False),
+])
+def test_a_claim_through_shapes_that_are_products(shapes, claim, right):
+    """tr(kron(A, X) B): B's shape is (m·p)×(n·k), a product of dimensions; the claim is read in
+    the function's own shapes, symbolic or numbers, with the names matdiff prints without shapes."""
+    assert printed("tr(kron(A, X) B)", "X") == KRON_CLAIM
+    report = matdiff.check("tr(kron(A, X) B)", wrt="X", shapes=shapes, claim=claim)
+    assert report.ok is right, report
+
+
+def test_the_kron_claim_through_the_command_line(capsys):
+    args = ["check", "tr(kron(A, X) B)", "--wrt", "X", "--claim", KRON_CLAIM]
+    assert main(args) == 0
+    assert main(args + ["--shape", "A=2,3", "--shape", "X=4,5"]) == 0
+    assert "the claim is right" in capsys.readouterr().out
+    assert main(["check", "tr(kron(A, X) B)", "--wrt", "X", "--claim", KRON_CLAIM.replace("B^T", "B^T ∘ B^T"),
+                 "--shape", "A=2,3", "--shape", "X=4,5"]) == 1
+
+
+@pytest.mark.parametrize("src", ["tr(kron(A, X) B)", "tr(kron(X, X))", "sum(kron(A, X))", "vec(X)^T A vec(X)",
+                                 "tr(kron(X, A) B)", "sum(kron(X, X))"])
+@pytest.mark.parametrize("shapes", [None, dict(A=(2, 3), X=(3, 3))])
+def test_what_matdiff_prints_is_a_right_claim(src, shapes):
+    """The text `matdiff grad` prints, given back as a claim, is judged right (with or without
+    sizes): the language reads everything the printer writes."""
+    shapes = shapes if shapes is None or "kron(A" in src or "A B" in src else dict(X=shapes["X"])
+    report = matdiff.check(src, wrt="X", shapes=shapes, claim=printed(src, "X", shapes))
+    assert report.ok, report
+
+
+def test_a_claim_name_for_no_dimension_of_the_function_is_the_size_that_fits():
+    """1_k with k no dimension of the function (declared 3×4): the size that fits, each use the same."""
+    assert matdiff.check("sum(kron(A, X))", wrt="X", shapes=dict(A=(2, 3), X=(3, 4)), claim="sum(A) 1_k 1_q^T").ok
+    assert not matdiff.check("sum(kron(A, X))", wrt="X", shapes=dict(A=(2, 3), X=(3, 4)),
+                             claim="sum(A^T A) 1_k 1_q^T").ok
+    with pytest.raises(matdiff.ShapeError):       # one name, one size: 1_k 1_k^T is square, X is not
+        matdiff.check("sum(kron(A, X))", wrt="X", shapes=dict(A=(2, 3), X=(3, 4)), claim="sum(A) 1_k 1_k^T")

@@ -101,6 +101,10 @@ def test_a_bare_expression_before_the_last_line():
     ("2 swish(W x)",      (),      3, ["unknown function 'swish'", "--fn swish"]),
     ("2 gelu(W x)",       (),      3, ["unknown function 'gelu'", "did you mean relu?"]),
     ("fooo(x)",           ("foo",), 1, ["unknown function 'fooo'", "did you mean foo?"]),
+    # a function in other letter case is that function or a matrix times (x): both shown, never a silent product
+    ("c^T ReLU(x)",       (),      5, ["unknown function 'ReLU'", "did you mean relu?", "`ReLU (...)`"]),
+    ("Det(A)",            (),      1, ["unknown function 'Det'", "did you mean det?", "a matrix named Det"]),
+    ("c^T Exp(W x)",      (),      5, ["unknown function 'Exp'", "did you mean exp?"]),
 ])
 def test_unknown_functions_say_so_and_suggest(src, functions, column, words):
     e = error_of(src, functions)
@@ -115,7 +119,7 @@ def test_a_declared_function_is_no_longer_unknown():
     assert parse("foo(x)", ["foo"]).result == Apply(Fn("foo"), Var("x"))
 
 
-@pytest.mark.parametrize("src", ["tanhh (x)", "W(x)", "xy(x)", "h1(x)", "theta(x)"])
+@pytest.mark.parametrize("src", ["tanhh (x)", "W(x)", "xy(x)", "h1(x)", "theta(x)", "ReLU (x)", "Sigma(x)"])
 def test_a_name_that_does_not_look_like_a_function_multiplies(src):
     assert type(parse(src).result).__name__ == "MatMul"
 
@@ -129,6 +133,11 @@ def test_a_name_that_does_not_look_like_a_function_multiplies(src):
     ("2 Phi(x, y)",             1, 3, ["Phi takes 1 argument, got 2"]),
     ("tr'(A)",                  1, 1, ["only elementwise functions have a derivative"]),
     ("softmax'(x)",             1, 1, ["only elementwise functions have a derivative"]),
+    ("unvec'(v, 2, 3)",         1, 1, ["only elementwise functions have a derivative"]),
+    ("2 unvec(v, 0, 3)",        1, 3, ["rows and cols are a name or a positive whole number, got 0"]),
+    ("unvec(v, 2.5, 3)",        1, 1, ["rows and cols are a name or a positive whole number, got 5/2"]),
+    ("unvec(v, x + y, 3)",      1, 1, ["rows and cols are a name or a positive whole number, got x + y"]),
+    ("unvec(v, n)",             1, 1, ["unvec(v, rows, cols) is the rows×cols matrix", "got unvec(v, n)"]),
     ("sum = x^T x\nsum",        1, 1, ["cannot assign to sum: it names a function"]),
     ("I = A\nI x",              1, 1, ["cannot assign to I: it names the identity matrix"]),
 ])

@@ -9,7 +9,7 @@ from conftest import C, P, T, V, add, div, had, mm, neg, sub
 from matdiff import ParseError
 from matdiff.language.expr import (
     Apply, Assign, Det, DiagMat, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogDet, LogSumExp,
-    MatPow, Norm, Pow, Program, Softmax, Sum, Trace, Vec,
+    MatPow, Norm, Pow, Program, Softmax, Sum, Trace, Unvec, Vec,
 )
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.language.parse import parse, parse_expression
@@ -142,6 +142,9 @@ SPELLINGS = [
     ("kron(A, B)",          Kron((A, B))),
     ("A ⊗ B",               Kron((A, B))),
     ("vec(X)",              Vec(X)),
+    ("unvec(v, n, m)",      Unvec("n", "m", v)),
+    ("unvec(v, 2, 3)",      Unvec(2, 3, v)),
+    ("unvec(W x, n m, k)",  Unvec(("*", "n", "m"), "k", mm(W, x))),
     # identity
     ("I",                   Identity()),
     ("I + A",               add(Identity(), A)),

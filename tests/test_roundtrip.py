@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from conftest import P, S
 from matdiff.language.expr import (
     MINUS_ONE, Add, Apply, Const, Det, DiagMat, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron,
-    LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Pow, Softmax, Sum, Trace, Transpose, Var, Vec, postorder,
+    LogDet, LogSumExp, MatMul, MatPow, Mul, Norm, Pow, Softmax, Sum, Trace, Transpose, Unvec, Var, Vec, postorder,
     transform, with_children,
 )
 from matdiff.language import functions as F
@@ -32,6 +32,9 @@ leaves = st.one_of(
     st.just(Identity()),
 )
 exponents = st.sampled_from([Fraction(k) for k in (0, 1, 2, 3, -2, -3)] + [Fraction(1, 2), Fraction(-3, 2)])
+# unvec(v, rows, cols): a size, or a product of sizes as a Kronecker factor's shape can be (`n m`, `n (m k)`)
+unvec_dims = st.sampled_from([2, 3, "n", "m", ("*", "n", "m"), ("*", 2, "n"), ("*", ("*", "n", "m"), "k"),
+                              ("*", "n", ("*", "m", 3))])
 hadamard_exponents = st.sampled_from([Fraction(k) for k in (2, 3, -1, -2)] + [Fraction(1, 2)])
 
 
@@ -83,6 +86,7 @@ def extend(children):
         st.sampled_from([Trace, Det, LogDet, Sum, Norm, DiagMat, Vec, Softmax, LogSumExp,
                          lambda a: Norm(a, "bars"), lambda a: Norm(a, "2")])       # ||a||, ||a||_2
           .flatmap(lambda node: children.map(node)),
+        st.tuples(unvec_dims, unvec_dims, children).map(lambda t: Unvec(*t)),
     )
 
 

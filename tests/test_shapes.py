@@ -713,3 +713,14 @@ def test_a_solution_sheet_states_a_degenerate_reading_in_its_question():
         assert r"\emph{Note:} $X \in \mathbb{R}^{1 \times n}$ is read so, not as a matrix" in tex
         assert r"\emph{Note:} $I$ is $1 \times 1$ here" in matdiff.sheet("I + x^T x", wrt="x")
     assert "Note:" not in matdiff.sheet("c^T (X w + b)", wrt="w")
+
+
+def test_a_known_factor_of_a_product_dimension_divides_a_number():
+    """(1_2^T ⊗ I) B with B 8×15: 2·n = 8 fixes the I's size n = 4 (a claim matdiff printed with sizes)."""
+    from matdiff.language.inference import infer_shapes
+    from matdiff.language.parse import parse
+    from matdiff.language.shapes import shape_of
+    e = infer_shapes(parse("(1_2^T ⊗ I) B"), {"B": (8, 15)}).expr
+    assert shape_of(e) == (4, 15)
+    with pytest.raises(ShapeError):                  # 3 does not divide 8
+        infer_shapes(parse("(1_3^T ⊗ I) B"), {"B": (8, 15)})

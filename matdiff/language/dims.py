@@ -68,6 +68,17 @@ class Dims:
             return self._bind(b, a)
         if isinstance(a, tuple) and isinstance(b, tuple):
             return self.unify(a[1], b[1]) and self.unify(a[2], b[2])
+        if isinstance(b, tuple):
+            a, b = b, a
+        if isinstance(a, tuple) and isinstance(b, int):
+            return self._divide(a, b)
+        return False
+
+    def _divide(self, p: tuple, n: int) -> bool:
+        """k·? = n, with k a known number: ? := n / k (2·? and 8 in `(1_2^T ⊗ I) B` with B 8×15)."""
+        for known, other in ((p[1], p[2]), (p[2], p[1])):
+            if isinstance(known, int):
+                return n % known == 0 and self.unify(other, n // known)
         return False
 
     def _bind(self, fresh: str, d) -> bool:

@@ -316,12 +316,14 @@ STRUCTURAL = {
 
 # Words that build a value rather than apply a function (parse.py reads them): the ones
 # vector of a named size, matrixcalculus.org's all-ones vector(1) and matrix(1) (sizes
-# inferred), and the mean of all entries.
+# inferred), the mean of all entries, and unvec(v, rows, cols) (vec's inverse, as matdiff prints it).
 CONSTRUCTORS = {
     "ones":   "ones(n) is the ones vector of size n, ones(n, m) the n×m matrix of ones",
     "vector": "vector(1) is the ones vector (its size inferred)",
     "matrix": "matrix(1) is the matrix of ones (its size inferred)",
     "mean":   "mean(x) is the mean of all entries of x",
+    "unvec":  "unvec(v, rows, cols) is the rows×cols matrix whose columns are v's consecutive pieces "
+              "(the inverse of vec; rows and cols are positive whole numbers or dimension names)",
 }
 
 # Words that are another expression, built from the argument: the printers write that expression,

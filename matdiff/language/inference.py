@@ -19,8 +19,9 @@ from matdiff.language.dims import DIM_NAMES, FRESH, Dims, as2, prod
 from matdiff.errors import ParseError, ShapeError
 from matdiff.language.expr import (
     BatchLogSumExp, BatchSoftmax, LogSoftmax,
-    ONE, Add, Apply, Const, Det, DiagMat, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogDet, LogSumExp, MatMul,
-    MatPow, Mul, Norm, Ones, Pow, Program, Softmax, Sum, Transpose, Var, Vec, Zero, children, postorder, transform,
+    ONE, Add, Apply, Const, Det, DiagMat, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogDet, LogSumExp,
+    MatMul, MatPow, Mul, Norm, Ones, Pow, Program, Softmax, Sum, Transpose, Unvec, Var, Vec, Zero, children, postorder,
+    transform,
     with_children,
 )
 from matdiff.limits import check_power
@@ -261,6 +262,9 @@ def _declared(name, shape) -> tuple:
                          + (f" (a square matrix's shape may end in sym or spd: {name}=n,n,sym)" if len(shape) == 3 else ""))
     out = []
     for d in shape:
+        if _is_product(d):      # ("*", m, p): a product of dimensions (a claim's copy of kron(A, X)'s shapes)
+            out.append(d)
+            continue
         if isinstance(d, str):
             text = d.strip()
             if text.isascii() and text.isdigit():     # ASCII: '²' and '٣' pass str.isdigit, not int()
@@ -277,6 +281,13 @@ def _declared(name, shape) -> tuple:
             raise _too_large(name, f"{d:,}" if d < 10 ** 18 else "a number of more than 18 digits")
         out.append(d)
     return tuple(out)
+
+
+def _is_product(d) -> bool:
+    """("*", a, b) of dimensions, as inference writes the shape of a Kronecker product."""
+    return isinstance(d, tuple) and len(d) == 3 and d[0] == "*" and all(
+        _is_product(x) or isinstance(x, str) and x.isidentifier() or type(x) is int and 1 <= x <= MAX_DIM
+        for x in d[1:])
 
 
 def _too_large(name: str, shown: str) -> ShapeError:
@@ -372,6 +383,10 @@ class _Inference:
             return new
         if isinstance(e, MatMul):
             return self.product(self.ones_in_product(e, kids))
+        if isinstance(e, Hadamard):
+            scaled = self.scalars_in_hadamard(kids)
+            if scaled is not None:
+                return scaled
         if isinstance(e, Add):
             kids = self.broadcast_numbers(kids)
             if self.broadcast:
@@ -450,6 +465,30 @@ class _Inference:
             acc, s = new, shape
         return acc
 
+    def scalars_in_hadamard(self, kids: list):
+        """`1 ./ x`, `2 .* X`, `x ./ 2`: a number times a vector or matrix entry by entry scales
+        it, as in NumPy and MATLAB: a Mul, so that the other factor keeps its shape (without this,
+        `sum(1 ./ x)` made x a scalar). None when no factor is a number. (A scalar variable is
+        left alone: `alpha .* x` keeps the readings it had.)"""
+        def fixed_scalar(k) -> bool:
+            return self.u.is_one(self.shape[k]) and not any(isinstance(n, (Var, Identity, Ones, Zero))
+                                                            for n in postorder(k))
+        scalars = [k for k in kids if fixed_scalar(k)]
+        rest = [k for k in kids if not fixed_scalar(k)]
+        if not scalars or not rest:
+            return None
+        if len(rest) > 1:
+            other = Hadamard(tuple(rest))
+            self.shape[other] = SHAPE_RULES[Hadamard](other, [self.shape[k] for k in rest], self.u)
+        else:
+            other = rest[0]
+        scalars = [k for k in scalars if k != ONE]            # `1 ./ x` is x .^ -1
+        if not scalars:
+            return other
+        new = Mul((*scalars, other))
+        self.shape[new] = self.shape[other]
+        return new
+
     def broadcast_numbers(self, kids: list) -> list:
         """`1 - v`: a number added to a vector or matrix means that number in every entry."""
         wide = [self.shape[k] for k in kids if not self.u.is_one(self.shape[k])]
@@ -505,6 +544,8 @@ class _Inference:
                 return ONE if shape == (1, 1) else Ones(shape)
             if isinstance(e, Zero):
                 return replace(e, shape=tuple(final(d) for d in self.shape[e]))
+            if isinstance(e, Unvec):        # its sizes as inference fixed them (a claim's open sizes)
+                return replace(e, rows=final(e.rows), cols=final(e.cols), arg=kids[0])
             if isinstance(e, MatMul):       # a 1x1 identity (now 1) in a product multiplies by 1
                 kids = [k for k in kids if k != ONE] or [ONE]
                 if len(kids) == 1:

@@ -24,9 +24,10 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from matdiff.language import functions as F
 from matdiff.errors import LimitError, MatdiffError, ParseError, UnknownFunctionError, caret
 from matdiff.limits import MAX_DIGITS, budgeted, check_depth, check_text, tick
+from matdiff.language.dims import prod
 from matdiff.language.expr import (
     MINUS_ONE, ONE, Add, Apply, Assign, Const, Det, Expr, Fn, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, LogSoftmax, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Program, Softmax, Transpose, Var,
+    Inverse, Kron, LogDet, LogSoftmax, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Program, Softmax, Transpose, Unvec, Var,
 )
 
 
@@ -360,6 +361,8 @@ class ToExpr(Transformer):
         if name in F.BATCH and len(args) == 2 and not f.fn.order:
             return self._batch(f, args)
         node, arity = F.STRUCTURAL.get(name, (None, 1))
+        if name in F.CONSTRUCTORS:                       # unvec'(v, n, m): a derivative, not an arity, is wrong
+            arity = len(args)
         if len(args) != arity:
             raise self._error(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", f.pos)
         if f.fn.order and name not in F.ELEMENTWISE and name not in self.functions - F.BUILTIN:
@@ -389,15 +392,26 @@ class ToExpr(Transformer):
             return Ones((None, 1 if name == "vector" else None))
         if name == "mean" and len(args) == 1:
             return Apply(Fn("mean"), args[0])
+        if name == "unvec" and len(args) == 3:           # unvec(v, n, m): inference checks v has n·m entries
+            rows, cols = (self._dim(a, pos, "unvec(v, rows, cols): rows and cols are", product=True)
+                          for a in args[1:])
+            return Unvec(rows, cols, args[0])
         raise self._error(f"{F.CONSTRUCTORS[name]}; got {name}({', '.join(map(str, args))})", pos)
 
-    def _dim(self, a: Expr, pos: int):
-        """A size written in ones(n): a name or a positive whole number."""
+    def _dim(self, a: Expr, pos: int, what: str = "ones(n): the size n is", product: bool = False):
+        """A size written in ones(n) or unvec(v, n, m): a name or a positive whole number; in
+        unvec also a product of them (`n m`, `n*m`: how the text printer writes a product of
+        dimensions, which a Kronecker factor's shape can be)."""
         if isinstance(a, Var):
             return a.name
         if isinstance(a, Const) and a.value.denominator == 1 and 1 <= a.value <= 10 ** 9:
             return int(a.value)
-        raise self._error(f"ones(n): the size n is a name or a positive whole number, got {a}", pos)
+        if product and isinstance(a, MatMul) and len(a.args) >= 2:
+            out = 1
+            for f in a.args:
+                out = prod(out, self._dim(f, pos, what, product=True))
+            return out
+        raise self._error(f"{what} a name or a positive whole number, got {a}", pos)
 
     def ones(self, tok):
         """1_n (its size named), 1_{3}, 𝟙 and 𝟙_n: the ones vector; a bare 𝟙 has its size inferred."""
@@ -462,8 +476,13 @@ def _retype(tokens: list, src: str, functions: frozenset) -> list:
 
 def _unknown_function(src: str, name: str, pos: int, functions: frozenset) -> None:
     close = difflib.get_close_matches(name, sorted(functions), n=3, cutoff=0.75)
+    product = ""
+    if name.lower() != name and name.lower() in functions:
+        # ReLU(x), Exp(x), Det(A): that function in other letters, or a matrix so named times (x)
+        close = [name.lower(), *(c for c in close if c != name.lower())]
+        product = f" (for a matrix named {name} times the parenthesis, write a space: `{name} (...)`)"
     if close or (len(name) >= 3 and name.isalpha() and name.islower() and not F.is_greek(name)):
-        hint = f"; did you mean {' or '.join(close)}?" if close else \
+        hint = f"; did you mean {' or '.join(close)}?{product}" if close else \
             f"; declare it as an abstract function with functions=['{name}'] (CLI: --fn {name})"
         raise _error_at(src, f"unknown function '{name}'{hint}", pos, UnknownFunctionError)
 

@@ -188,7 +188,10 @@ def shape_kron(e, ss, u):
 
 def shape_unvec(e, ss, u):
     (r, c), = ss
-    _need(u.unify(c, 1) and u.unify(r, prod(e.rows, e.cols)), lambda: f"cannot reshape {_show(e.arg, ss[0], u)}")
+    rows, cols = dim_text(e.rows), dim_text(e.cols)
+    _need(u.unify(c, 1) and u.unify(r, prod(e.rows, e.cols)),
+          lambda: f"cannot reshape {_show(e.arg, ss[0], u)} into {rows}×{cols}: unvec(v, {rows}, {cols}) "
+                  f"needs a vector of {dim_text(prod(e.rows, e.cols))} entries")
     return e.rows, e.cols
 
 

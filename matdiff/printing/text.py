@@ -243,13 +243,22 @@ TEXT = {
     DiagMat:      call("diag"),
     DiagOf:       call("diag"),
     Vec:          call("vec"),
-    Unvec:        lambda e, p: f"unvec({p(e.arg, top=False)}, {e.rows}, {e.cols})",
+    Unvec:        lambda e, p: f"unvec({p(e.arg, top=False)}, {_dim_source(e.rows)}, {_dim_source(e.cols)})",
     Softmax:      call("softmax"),
     LogSumExp:    call("logsumexp"),
     BatchSoftmax: lambda e, p: f"softmax({p(e.arg, top=False)}, {e.axis})",
     BatchLogSumExp: lambda e, p: f"logsumexp({p(e.arg, top=False)}, {e.axis})",
     LogSoftmax:   lambda e, p: f"logsoftmax({p(e.arg, top=False)}{'' if e.axis == 'vector' else ', ' + e.axis})",
 }
+
+
+def _dim_source(d) -> str:
+    """A dimension as the parser reads it back in unvec(v, rows, cols): a product as `n m`
+    (left-nested as juxtaposition reads; a product on the right in parentheses, `n (m k)`)."""
+    if not isinstance(d, tuple):
+        return str(d)
+    right = _dim_source(d[2])
+    return f"{_dim_source(d[1])} {f'({right})' if isinstance(d[2], tuple) else right}"
 
 
 def to_text(e: Expr, names: dict | None = None) -> str:
