@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import matdiff
 from helpers_calculus import matdiff_value
@@ -18,7 +19,7 @@ from matdiff.language.shapes import shape_of
 from matdiff.language.problem import Problem
 from matdiff.printing.latex import to_latex
 from seed_cases import GRAPH001, GRAPH003, MLP003, NET002, NET004, SEED000, TUTORIAL12
-from test_properties import SETTINGS, any_expressions, n_examples
+from test_properties import SETTINGS, any_expressions, batch_and_unvec_functions, n_examples
 
 
 def same_program(latex: str, native: str, functions=()):
@@ -115,6 +116,7 @@ TWINS = [
     (r"z = Wx \\ h = \sigma(z)", "z = W x\nh = sigmoid(z)"),
     (r"\begin{align*} z &= Wx \\ h &= \sigma(z) \end{align*}", "z = W x\nh = sigmoid(z)"),
     (r"\operatorname{softmax}_{\text{rows}}(Z)", "softmax(Z, rows)"), (r"\operatorname{vec}(X)", "vec(X)"),
+    (r"\operatorname{unvec}_{2 \times 3}(v)", "unvec(v, 2, 3)"), (r"\operatorname{unvec}_{n m \times k}(v)", "unvec(v, n m, k)"),
     ("% a comment\nx^T x", "x^T x"), (r"\ell = x^T x", "ell = x^T x"), (r"\frac{d}{2} x", "d / 2 x"), (r"x^T (A + B)^{-1} x", "x^T inv(A + B) x"), (r"(A B)'", "(A B)^T"),
 ]
 
@@ -155,7 +157,7 @@ def _values(shapes: dict, seed: int) -> dict:
 
 
 @settings(max_examples=n_examples(300), **SETTINGS)
-@given(g=any_expressions)
+@given(g=st.one_of(any_expressions, batch_and_unvec_functions()))
 def test_printed_latex_reads_back_as_the_same_expression(g):
     """A random expression, printed by matdiff.latex, parses back to the same expression: the same
     AST, or where the LaTeX cannot tell two forms apart (a/(b c) and a/b/c print alike; the zero

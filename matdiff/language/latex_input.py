@@ -888,6 +888,14 @@ class Reader:
                 if axis not in F.AXES:
                     raise self.error(f"{fn}_{{{axis}}}: the subscript is rows or cols", n.start)
                 fn = (fn, axis)
+            elif n is not None and n.text == "_" and n.kind == "char" and fn == "unvec":
+                self.take()                             # unvec_{n \times m}(v) is unvec(v, n, m)
+                sizes = self._script_tokens()
+                cut = [k for k, x in enumerate(sizes) if x.text == r"\times"]
+                if len(cut) != 1 or cut[0] == 0 or cut[0] == len(sizes) - 1:
+                    raise self.error("unvec_{rows \\times cols}(v): the subscript is two sizes", n.start)
+                rows, cols = (self._sub_reader(part).expression(stops=()) for part in (sizes[:cut[0]], sizes[cut[0] + 1:]))
+                fn = (fn, "".join(x for x, _ in rows) + ", " + "".join(x for x, _ in cols))
             else:
                 break
         name = fn[0] if isinstance(fn, tuple) else fn
