@@ -439,8 +439,16 @@ class Reader:
                 self.take()
                 out = out + [("^T", t.start)]
             elif t.text == "_" and t.kind == "char":
-                raise self.error("a subscript belongs to a name (x_1, W_{12}); this one follows "
-                                 f"`{self.src[first.start:t.start].strip()}`", t.start)
+                save = self.i
+                self.take()
+                sub = [x for x in self._script_tokens() if x.text != ","]
+                if self.indices and sub and all(x.kind == "letter" and x.text in self.indices for x in sub):
+                    # \sum_j y_j \log \operatorname{softmax}(\theta)_j: the entries of the whole vector
+                    self._summed(f"({''.join(x for x, _ in out)})", sub, t)
+                    continue
+                self.i = save
+                raise self.error("a subscript belongs to a name (x_1, W_{12}) or, in \\sum_i, marks an entry; "
+                                 f"this one follows `{self.src[first.start:t.start].strip()}`", t.start)
             elif t.text == "!" and t.kind == "char":
                 raise self.error("'!' (a factorial) cannot be read", t.start)
             else:
