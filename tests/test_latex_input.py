@@ -115,6 +115,7 @@ TWINS = [
     (r"y = W x", "y = W x"), (r"f(x) = x^T A x", "f = x^T A x"), (r"F(X, W) = XW", "F = X W"),
     (r"L(\theta) = \theta^T \theta", "L = θ^T θ"), (r"y = Wx + b. ", "y = W x + b"),
     (r"z = Wx \\ h = \sigma(z)", "z = W x\nh = sigmoid(z)"),
+    (r"h = \tanh(Wx + b), \quad \hat{y} = v^\top h.", "h = tanh(W x + b)\nyhat = v^T h"),
     (r"\begin{align*} z &= Wx \\ h &= \sigma(z) \end{align*}", "z = W x\nh = sigmoid(z)"),
     (r"\operatorname{softmax}_{\text{rows}}(Z)", "softmax(Z, rows)"), (r"\operatorname{vec}(X)", "vec(X)"),
     (r"\operatorname{unvec}_{2 \times 3}(v)", "unvec(v, 2, 3)"), (r"\operatorname{unvec}_{n m \times k}(v)", "unvec(v, n m, k)"),

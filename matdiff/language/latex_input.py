@@ -273,6 +273,7 @@ class Reader:
                 continue
             cur.append(t)
         lines.append(cur)
+        lines = [part for line in lines for part in _equations(line)]
         out = []
         for line in lines:
             while line and line[-1].text in (".", ","):          # a sheet's sentence ends the formula
@@ -1049,6 +1050,32 @@ class Reader:
         b = self.expression(stops=(",",))
         self.expect("rangle", None, "\\rangle closing ⟨A, B⟩")
         return [("tr((", t.start)] + a + [(")^T (", t.start)] + b + [("))", t.start)]
+
+
+def _equations(line: list) -> list:
+    """`h = \\tanh(Wx), \\quad y = v^T h`: equations on one line, separated by commas, are lines."""
+    parts, cur, depth = [], [], 0
+    for k, x in enumerate(line):
+        depth += (x.text == "{" or x.kind in ("open", "langle")) - (x.text == "}" or x.kind in ("close", "rangle"))
+        if x.text == "," and x.kind == "char" and depth == 0 and cur and _has_equals(line[k + 1:]):
+            parts.append(cur)
+            cur = []
+            continue
+        cur.append(x)
+    parts.append(cur)
+    return parts
+
+
+def _has_equals(toks: list) -> bool:
+    """Whether an `=` stands at the top level before the next top-level comma."""
+    depth = 0
+    for x in toks:
+        depth += (x.text == "{" or x.kind in ("open", "langle")) - (x.text == "}" or x.kind in ("close", "rangle"))
+        if depth == 0 and x.kind == "char" and x.text == ",":
+            return False
+        if depth == 0 and x.kind == "char" and x.text == "=":
+            return True
+    return False
 
 
 def kind_digits(arg: list, src: str) -> str:
