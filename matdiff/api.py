@@ -25,14 +25,18 @@ __all__ = ["understand", "derive_gradient", "gradient", "differential", "check",
 
 
 @budgeted
-def derive_gradient(expr, wrt, shapes=None, functions=None) -> Gradient:
+def derive_gradient(expr, wrt, shapes=None, functions=None, syntax: str = "auto") -> Gradient:
     """The gradients as matdiff's own expressions (the engine behind gradient() and `matdiff grad`)."""
-    return gradient_of(Problem.of(expr, shapes, functions), wrt)
+    return gradient_of(Problem.of(expr, shapes, functions, syntax), wrt)
 
 
 @budgeted
-def gradient(expr, wrt, shapes=None, functions=None):
+def gradient(expr, wrt, shapes=None, functions=None, syntax: str = "auto"):
     """The gradient of a scalar function as a SymPy expression (a dict for a list of names).
+
+    Every function that takes an expression takes syntax= too: "auto" (the default) reads a
+    formula between $…$, $$…$$, \\(…\\) or \\[…\\] as LaTeX, anything else as matdiff's notation;
+    "latex" reads LaTeX math with or without the dollars; "matdiff" only matdiff's notation.
 
     With respect to a matrix declared symmetric (shapes={"S": ("n", "n", "sym")} or "spd"), the
     gradient on the symmetric matrices, (G + G^T)/2 (README, "Symmetric matrices"). SymPy's
@@ -42,44 +46,44 @@ def gradient(expr, wrt, shapes=None, functions=None):
     >>> matdiff.gradient("x^T A x", wrt="x")
     (A + A.T)*x
     """
-    g = derive_gradient(expr, wrt, shapes, functions).sympy()
+    g = derive_gradient(expr, wrt, shapes, functions, syntax).sympy()
     return g[wrt] if isinstance(wrt, str) else g
 
 
 @budgeted
-def differential(expr, wrt=None, shapes=None, functions=None):
+def differential(expr, wrt=None, shapes=None, functions=None, syntax: str = "auto"):
     """The differential as a SymPy expression; dA is the MatrixSymbol named dA.
 
     Without wrt, every variable varies: differential("inv(A)") is -A^-1 dA A^-1.
     """
     from matdiff.printing.to_sympy import to_sympy
-    return to_sympy(derive_differential(expr, wrt, shapes, functions)[1])
+    return to_sympy(derive_differential(expr, wrt, shapes, functions, syntax)[1])
 
 
 @budgeted
-def derive_differential(expr, wrt=None, shapes=None, functions=None):
-    p = Problem.of(expr, shapes, functions)
+def derive_differential(expr, wrt=None, shapes=None, functions=None, syntax: str = "auto"):
+    p = Problem.of(expr, shapes, functions, syntax)
     names = list(p.vars) if wrt is None else [wrt] if isinstance(wrt, str) else list(wrt)
     return p, simplify(_differential(p.f, {p.var(w) for w in names}))
 
 
 @budgeted
-def check(expr, wrt, shapes=None, functions=None, claim=None, seed: int = 0) -> CheckReport:
+def check(expr, wrt, shapes=None, functions=None, claim=None, seed: int = 0, syntax: str = "auto") -> CheckReport:
     """Check matdiff's gradient (or a claimed one) against finite differences at random inputs."""
     if claim is None:
-        return derive_gradient(expr, wrt, shapes, functions).check(seed)
+        return derive_gradient(expr, wrt, shapes, functions, syntax).check(seed)
     from matdiff.claims import check_claim               # NumPy costs ~50 ms at start-up: load it when asked
-    return check_claim(expr, wrt, claim, shapes, functions, seed)
+    return check_claim(expr, wrt, claim, shapes, functions, seed, syntax)
 
 
 @budgeted
-def derive_jacobian(expr, wrt, shapes=None, functions=None) -> DerivativeMatrix:
+def derive_jacobian(expr, wrt, shapes=None, functions=None, syntax: str = "auto") -> DerivativeMatrix:
     """The Jacobian as matdiff's own expression (the engine behind jacobian() and `matdiff jacobian`)."""
-    return jacobian_of(Problem.of(expr, shapes, functions), wrt)
+    return jacobian_of(Problem.of(expr, shapes, functions, syntax), wrt)
 
 
 @budgeted
-def jacobian(expr, wrt, shapes=None, functions=None):
+def jacobian(expr, wrt, shapes=None, functions=None, syntax: str = "auto"):
     """The Jacobian J with dvec(y) = J dvec(X) as a SymPy expression (a dict for a list of names):
     m x n for y in R^m and x in R^n; with respect to a matrix, vec of both (SPEC §3).
 
@@ -88,19 +92,19 @@ def jacobian(expr, wrt, shapes=None, functions=None):
     A
     """
     names = [wrt] if isinstance(wrt, str) else list(wrt)
-    p = Problem.of(expr, shapes, functions)
+    p = Problem.of(expr, shapes, functions, syntax)
     out = {w: jacobian_of(p, w).sympy() for w in names}
     return out[wrt] if isinstance(wrt, str) else out
 
 
 @budgeted
-def derive_hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False) -> DerivativeMatrix:
+def derive_hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False, syntax: str = "auto") -> DerivativeMatrix:
     """The Hessian (or its Becker–LeCun diagonal) as matdiff's own expression."""
-    return hessian_of(Problem.of(expr, shapes, functions), wrt, diagonal)
+    return hessian_of(Problem.of(expr, shapes, functions, syntax), wrt, diagonal)
 
 
 @budgeted
-def hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False):
+def hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False, syntax: str = "auto"):
     """The Hessian of a scalar function as a SymPy expression (a dict for a list of names):
     n x n for a vector; for a matrix X the vec form, d²f = vec(dX)^T H vec(dX). The Jacobian
     of the gradient. diagonal=True gives d²f/dX_ij² shaped like X, back-propagated as Becker
@@ -111,21 +115,21 @@ def hessian(expr, wrt, shapes=None, functions=None, diagonal: bool = False):
     A + A.T
     """
     names = [wrt] if isinstance(wrt, str) else list(wrt)
-    p = Problem.of(expr, shapes, functions)
+    p = Problem.of(expr, shapes, functions, syntax)
     out = {w: hessian_of(p, w, diagonal).sympy() for w in names}
     return out[wrt] if isinstance(wrt, str) else out
 
 
 @budgeted
-def sheet(expr, wrt, shapes=None, functions=None, notation: str = "diag", check: bool = False) -> str:
+def sheet(expr, wrt, shapes=None, functions=None, notation: str = "diag", check: bool = False, syntax: str = "auto") -> str:
     """A step-by-step solution sheet deriving the gradient, as a standalone LaTeX document
     (`matdiff sheet`); notation "diag" writes Jacobians as diag(Phi'(z)), "hadamard" as Phi'(z) ∘ dz."""
     from matdiff.sheets.document import solution_sheet    # it brings NumPy (its --check): load it when asked
-    return solution_sheet(Problem.of(expr, shapes, functions), wrt, notation, check)
+    return solution_sheet(Problem.of(expr, shapes, functions, syntax), wrt, notation, check)
 
 
 @budgeted
-def latex(result, shapes=None, functions=None) -> str:
+def latex(result, shapes=None, functions=None, syntax: str = "auto") -> str:
     """LaTeX of any result: a SymPy expression (via sympy.latex), a matdiff Expr or Gradient,
     a dict of results (one line each), or the text of an expression (as matdiff understands it).
 
@@ -140,7 +144,7 @@ def latex(result, shapes=None, functions=None) -> str:
     if isinstance(result, dict):
         return aligned([(rf"\nabla_{{{latex_name(str(k))}}}", latex(v)) for k, v in result.items()])
     if isinstance(result, str):
-        shaped = understand(result, shapes, functions)
+        shaped = understand(result, shapes, functions, syntax)
         lines = [(latex_name(n), to_latex(e, shaped.names)) for n, e in shaped.defs]
         body = to_latex(shaped.expr, shaped.names)
         return aligned(lines + [(latex_name(shaped.name or "f"), body)]) if lines or shaped.name else body

@@ -23,21 +23,22 @@ from matdiff.language.shapes import shape_of
 from matdiff.calculus.simplify import simplify
 
 
-def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) -> CheckReport:
+def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0, syntax: str = "auto") -> CheckReport:
     """Is `claim` the gradient of expr with respect to wrt? Right (equal symbolically after
     simplification, or entry by entry at several random inputs), or wrong with a counterexample:
     the inputs, the entry where claim and matdiff's gradient differ most, both values, and where
     it can tell, the term of the claim that differs."""
     if not isinstance(wrt, str):
         raise MatdiffError("a claim is the gradient with respect to one variable: wrt='W'")
-    g = gradient_of(Problem.of(expr, shapes, functions), wrt)
+    g = gradient_of(Problem.of(expr, shapes, functions, syntax), wrt)
     p = g.problem
     right = g.inlined[wrt]
     declared = {**p.shaped.inputs, **(shapes or {})}
-    parsed = parse(claim, tuple(functions or ()))
+    # the claim in $…$ is LaTeX whatever the function's syntax; without them, matdiff's notation
+    parsed = parse(claim, tuple(functions or ()), "matdiff" if syntax == "matdiff" else "auto")
     # The sizes the claim names: as matdiff names them without shapes (the claim it printed then),
     # else any sizes that fit (see _open_sizes).
-    printed = _open_sizes(parsed, declared, _printed_names(expr, shapes, functions, p.shaped.inputs))
+    printed = _open_sizes(parsed, declared, _printed_names(expr, shapes, functions, p.shaped.inputs, syntax))
     readings = list(dict.fromkeys([printed, _open_sizes(parsed, declared, {})]))
     for reading in readings:   # the claim has wrt's shape: a size it leaves open (the I of 2 tr(X) I) is wrt's
         try:
@@ -93,7 +94,7 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0) ->
     return report
 
 
-def _printed_names(expr, shapes, functions, inputs: dict) -> dict:
+def _printed_names(expr, shapes, functions, inputs: dict, syntax: str = "auto") -> dict:
     """The names matdiff gives the function's dimensions when no shape is declared (n, m, k, ...:
     what `matdiff grad` prints without --shape), each mapped to the size the declared shapes give
     it; {} when nothing is declared, or the function has no shapes without them."""
@@ -102,7 +103,7 @@ def _printed_names(expr, shapes, functions, inputs: dict) -> dict:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            bare = understand(expr, None, functions).inputs
+            bare = understand(expr, None, functions, syntax).inputs
     except MatdiffError:
         return {}
     seen: dict = {}

@@ -70,10 +70,14 @@ def common(p: argparse.ArgumentParser) -> None:
                    help="declare an extra abstract elementwise function; repeatable")
     p.add_argument("--limit", action="append", default=[], metavar="NAME=N",
                    help="raise or lower a limit: length, lines, depth, power, seconds; repeatable")
+    p.add_argument("--from", dest="syntax", choices=("auto", "latex", "matdiff"), default="auto",
+                   help="how to read the expression: latex (LaTeX math, as a course sheet writes it), matdiff "
+                        "(matdiff's notation), auto (default: LaTeX between $…$, $$…$$, \\(…\\) or \\[…\\], "
+                        "otherwise matdiff's notation); a --claim in $…$ is always LaTeX")
 
 
 def problem_args(a) -> dict:
-    return dict(shapes=dict(parse_shape(s) for s in a.shape), functions=a.fn)
+    return dict(shapes=dict(parse_shape(s) for s in a.shape), functions=a.fn, syntax=a.syntax)
 
 
 def cmd_parse(a) -> int:

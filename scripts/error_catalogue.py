@@ -54,6 +54,13 @@ EXAMPLES = [
      ("check", "x^T A x", "--wrt", "x", "--shape", "x=100000")),
     ("MatdiffError", "a limit that does not exist", ("parse", "x", "--limit", "speed=3")),
     ("MatdiffError", "--wrt missing", ("grad", "x^T x")),
+    ("ParseError", "LaTeX outside $…$ (read as matdiff's notation)", ("parse", r"x^\top A x")),
+    ("ParseError", "a LaTeX command matdiff cannot read", ("grad", r"$\frac{\partial}{\partial x} x^\top A x$", "--wrt", "x")),
+    ("ParseError", "an unknown LaTeX command", ("parse", r"$\foo x$")),
+    ("ParseError", "LaTeX whose translation the parser refuses: located in the LaTeX, the reading shown",
+     ("parse", r"$y = \operatorname{tr}(A, B)$")),
+    ("ShapeError", "|x| of a vector in LaTeX (the absolute values or the norm?)",
+     ("parse", r"$|x| + y$", "--shape", "x=3")),
 ]
 
 

@@ -467,7 +467,8 @@ def _live(stmts: list) -> list:
 
 
 @budgeted
-def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False) -> Lambdified:
+def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False,
+             syntax: str = "auto") -> Lambdified:
     """Generated code for the value and the gradients (and with hessian=True the Hessians).
 
     >>> import numpy as np, matdiff
@@ -476,7 +477,7 @@ def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hes
     (5.0, {'x': array([2., 4.])})
     """
     declared, builtin, given = implementations(functions)
-    p = Problem.of(expr, shapes, declared)
+    p = Problem.of(expr, shapes, declared, syntax)
     src = generate(p, wrt, backend, builtin, hessian)
     # each callable bound to the parameter the generated code calls it by (Phi' may be
     # Phi_prime_1 where a function of the caller is called Phi_prime)
@@ -486,8 +487,9 @@ def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hes
 
 
 @budgeted
-def emit(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False) -> str:
+def emit(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False,
+         syntax: str = "auto") -> str:
     """The source text alone (`matdiff grad ... --emit numpy`); imports no backend."""
     declared, builtin, _ = implementations(functions)
-    return generate(Problem.of(expr, shapes, declared), wrt, backend, builtin, hessian).text
+    return generate(Problem.of(expr, shapes, declared, syntax), wrt, backend, builtin, hessian).text
 

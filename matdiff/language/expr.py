@@ -200,7 +200,11 @@ class Trace(Unary):
 
 @node
 class Det(Unary):
+    """det(X). `at` is set for `|X|` read from LaTeX (line, column, caret, written, "bars"): the
+    determinant of a square matrix, the absolute value of a scalar, refused for a vector (see
+    inference); keyword-only, so not part of equality."""
     arg: Expr
+    at: tuple = field(default=(), kw_only=True)
 
 
 @node

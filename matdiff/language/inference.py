@@ -19,8 +19,9 @@ from matdiff.language.dims import DIM_NAMES, FRESH, Dims, as2, prod
 from matdiff.errors import ParseError, ShapeError
 from matdiff.language.expr import (
     BatchLogSumExp, BatchSoftmax, LogSoftmax,
-    ONE, Add, Apply, Const, DiagMat, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogSumExp, MatMul,
-    MatPow, Mul, Norm, Ones, Pow, Program, Softmax, Sum, Transpose, Unvec, Var, Vec, Zero, children, postorder, transform,
+    ONE, Add, Apply, Const, Det, DiagMat, DiagOf, Expr, Fn, Hadamard, HadamardPow, Identity, Inverse, Kron, LogDet, LogSumExp,
+    MatMul, MatPow, Mul, Norm, Ones, Pow, Program, Softmax, Sum, Transpose, Unvec, Var, Vec, Zero, children, postorder,
+    transform,
     with_children,
 )
 from matdiff.limits import check_power
@@ -654,6 +655,11 @@ def resolve(e: Expr) -> Expr:
         return DiagOf(e.arg)
     if isinstance(e, Norm) and e.written:
         return _vector_norm(e)
+    if isinstance(e, Det) and e.at:            # |a| from LaTeX: det of a matrix, else the absolute value
+        square = shape_of(e) == (1, 1) and not is_scalar(e.arg)
+        return Det(e.arg) if square else Apply(Fn("abs"), e.arg)
+    if isinstance(e, Apply) and e.fn == Fn("log") and isinstance(e.arg, Det):
+        return LogDet(e.arg.arg)                # log |X| from LaTeX, X a matrix: as parse reads log(det(X))
     if isinstance(e, Pow) and e.written:
         return Pow(e.args)          # `a^b` was checked to be of scalars (shapes.shape_pow)
     return e

@@ -180,10 +180,11 @@ def _power_exponent(tok: str) -> Fraction:
 class ToExpr(Transformer):
     """Parse tree -> Expr. One method per grammar alias."""
 
-    def __init__(self, src: str, functions: frozenset[str]):
+    def __init__(self, src: str, functions: frozenset[str], bars=None):
         super().__init__()
         self.src = src
         self.functions = functions
+        self.bars = bars or {}      # LaTeX input: the `det` of each |X| (latex_input.py) -> where it stands
 
     # -- leaves
     def name(self, tok: Token):
@@ -367,6 +368,8 @@ class ToExpr(Transformer):
         if f.fn.order and name not in F.ELEMENTWISE and name not in self.functions - F.BUILTIN:
             raise self._error(f"{name}' : only elementwise functions have a derivative here", f.pos)
         x = args[0]
+        if node is Det and f.pos in self.bars:           # |X| in LaTeX: det or abs, once shapes are known
+            return Det(x, at=self.bars[f.pos])
         if node in (Softmax, LogSumExp):                  # located, for the message refusing a matrix
             return node(x, at=_where(self.src, f.pos))
         if node is LogSoftmax:                            # logsoftmax(z): of a vector
@@ -375,7 +378,7 @@ class ToExpr(Transformer):
             return node(x) if arity == 1 else node(tuple(args))      # Trace(x), Kron((x, y))
         if name in F.SPELLED and f.fn.order == 0:
             return F.SPELLED[name](x)                    # norm1(x) is sum(abs(x))
-        if name == "log" and isinstance(x, Det) and f.fn.order == 0:
+        if name == "log" and isinstance(x, Det) and not x.at and f.fn.order == 0:
             return LogDet(x.arg)                         # log(det(A)) is logdet(A)
         return Apply(f.fn, x)
 
@@ -457,6 +460,10 @@ def _retype(tokens: list, src: str, functions: frozenset) -> list:
     one is an error with suggestions, not a silent product."""
     out = []
     for tok, nxt in zip(tokens, tokens[1:] + [None]):
+        if tok.type == "NAME" and tok.startswith("\\") and tok[1:].split("_")[0] not in F.GREEK:
+            # `x^\top A x` would read as x to the power `top`: a LaTeX command is never a name
+            raise _error_at(src, f"{tok} is LaTeX, not matdiff's notation: put the whole formula between $…$ "
+                                 f"to read it as LaTeX (CLI --from latex, API syntax=\"latex\")", tok.start_pos)
         if tok.type == "NAME":
             name = F.canonical_name(str(tok))
             if name in functions:
@@ -544,14 +551,20 @@ def _mark_norm_bars(src: str) -> str:
 
 
 @budgeted
-def parse(src: str, functions=()) -> Program:
-    """Parse an expression or a program.
+def parse(src: str, functions=(), syntax: str = "auto", *, _bars=None) -> Program:
+    """Parse an expression or a program. syntax="auto" reads a formula between $…$, $$…$$, \\(…\\)
+    or \\[…\\] as LaTeX and anything else as matdiff's notation; "latex" and "matdiff" say which
+    (LaTeX is translated into matdiff's notation by latex_input.py, then parsed here).
 
     >>> parse("c^T Phi(W x)").result
     MatMul(args=(Transpose(arg=Var(name='c', shape=None)), Apply(fn=Fn(name='Phi', order=0), arg=MatMul(args=(Var(name='W', shape=None), Var(name='x', shape=None))))))
     """
     if not isinstance(src, str):
         raise ParseError(f"expected the text of an expression, got {type(src).__name__}")
+    if syntax != "matdiff":
+        from matdiff.language import latex_input
+        if latex_input.wants_latex(src, syntax):
+            return latex_input.parse_latex(src, functions)
     if not src.strip():
         raise ParseError("the input is empty: expected an expression such as `x^T A x`")
     check_text(src)
@@ -569,7 +582,7 @@ def parse(src: str, functions=()) -> Program:
             raise _error_at(src, "only the last line may be a bare expression; earlier lines define names: "
                                  "`name = expression`", pos)
     try:
-        return ToExpr(src, names).transform(tree)
+        return ToExpr(src, names, _bars).transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, MatdiffError):     # a ParseError, or a LimitError of a folded number
             raise e.orig_exc from None

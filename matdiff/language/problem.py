@@ -21,13 +21,14 @@ from matdiff.language.shapes import shape_of
 
 
 @budgeted
-def understand(src, shapes=None, functions=None) -> Shaped:
-    """Parse and shape an expression or program: the function as matdiff understands it."""
+def understand(src, shapes=None, functions=None, syntax: str = "auto") -> Shaped:
+    """Parse and shape an expression or program: the function as matdiff understands it
+    (syntax: "auto", "latex" or "matdiff", as for parse)."""
     functions = function_names(functions)
     if isinstance(src, Program):
         program = src
     elif isinstance(src, str):
-        program = parse(src, functions)
+        program = parse(src, functions, syntax)
     else:
         raise MatdiffError(f"expected the text of an expression or program, got {type(src).__name__}")
     shaped = infer_shapes(program, declared_shapes(shapes))
@@ -51,8 +52,8 @@ class Problem:
     vars: dict            # input name -> Var
 
     @classmethod
-    def of(cls, src, shapes=None, functions=None) -> "Problem":
-        shaped = understand(src, shapes, functions)
+    def of(cls, src, shapes=None, functions=None, syntax: str = "auto") -> "Problem":
+        shaped = understand(src, shapes, functions, syntax)
         symbols: dict = {}                       # shaped node of a step -> its symbol
         steps = []
         for name, node in shaped.defs:

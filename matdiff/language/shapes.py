@@ -75,6 +75,28 @@ def square(what, result):
     return rule
 
 
+def shape_det(e, ss, u):
+    """det(X) of a square matrix. `|X|` from LaTeX (e.at marks it) is the absolute value of a
+    scalar (inference rewrites it); of a vector it could mean |x| entrywise or its norm: refused,
+    except as matdiff's LaTeX printer writes abs(x), `\\left|x\\right|`."""
+    if e.at:
+        r, c = u.resolve(ss[0])
+        if u.is_one((r, c)):
+            return (1, 1)
+        if (r == 1 or c == 1) and e.at[3].startswith("\\left"):
+            return (r, c)          # \left|x\right|: the entrywise absolute value, as matdiff's LaTeX prints abs(x)
+        if r == 1 or c == 1:
+            line, column, source, written = e.at[:4]
+            raise ShapeError(f"line {line}, column {column}: {written} of a vector ({_show(e.arg, ss[0], u)}) "
+                             f"could mean the absolute value of each entry or the vector's norm (a "
+                             f"determinant needs a square matrix): write \\operatorname{{abs}}({e.arg}) for "
+                             f"the first, \\|{e.arg}\\| for the second\n{source}")
+    return _det_rule(e, ss, u)
+
+
+_det_rule = square("the determinant", result="scalar")
+
+
 def shape_vector_fn(out):
     """softmax(x), logsumexp(x): of a vector. Of a matrix, which way (each row or each column)
     is never guessed: the message shows both spellings."""
@@ -192,7 +214,7 @@ SHAPE_RULES = {
     HadamardPow:  lambda e, ss, u: ss[0],
     Apply:        lambda e, ss, u: ss[0],
     Trace:        square("the trace", result="scalar"),
-    Det:          square("the determinant", result="scalar"),
+    Det:          shape_det,
     LogDet:       square("the log-determinant", result="scalar"),
     Sum:          lambda e, ss, u: (1, 1),
     Norm:         lambda e, ss, u: (1, 1),

@@ -316,6 +316,9 @@ def l_matpow(e, p):
 
 def l_apply(e, p):
     record = ELEMENTWISE.get(e.fn.name)
+    s = known_shape(e.arg)
+    if e.fn.name == "abs" and s is not None and 1 not in s:   # |X| of a matrix reads as its determinant
+        return r"\operatorname{abs}" + p.paren(e.arg)
     if record is not None and record.latex_applied and e.fn.order == 0:        # \sqrt{x}
         return record.latex_applied.replace("{x}", p(e.arg, top=False))
     return function_name(e.fn.name) + "'" * e.fn.order + p.paren(e.arg)
