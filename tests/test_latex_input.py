@@ -41,8 +41,8 @@ SEED_FORMULAS = [
     # Mathematics for AI, tutorial 6: the network with softmax (the loss as the solution writes it)
     (r"$$\begin{aligned} z &= Wx \\ h &= \text{ReLU}(z) \\ \theta &= Uh \\ \hat{y} &= \text{softmax}(\theta) "
      r"\\ J &= -y^\top \log \hat{y} \end{aligned}$$", NET002.replace("theta", "θ")),
-    # Lecture 10: the two-layer network (\sigma_o written \sigma)
-    (r"$$\begin{cases} z = W_1 x + b_1 \\ h = \sigma(z) \\ y = W_2 h + b_2 \\ "
+    # Lecture 10: the two-layer network (its \sigma_o is the sigmoid, the subscript naming the layer)
+    (r"$$\begin{cases} z = W_1 x + b_1 \\ h = \sigma_o(z) \\ y = W_2 h + b_2 \\ "
      r"\mathcal{L} = \frac{1}{2} \|y - t\|^2 \end{cases}$$", NET004),
     # Machine Perception: the L-layer tanh MLP with L = 3 (layers as subscripts), and the scalar graph
     (r"$\mathbf{z}_1 = \tanh(\mathbf{W}_1 \mathbf{x} + \mathbf{b}_1) \\ "
@@ -242,7 +242,7 @@ UNSUPPORTED = [  # (the LaTeX, the command the message shows)
     (r"\underbrace{x}_{a}", r"\underbrace"), (r"\sqrt[3]{x}", r"\sqrt[n]"), (r"x^\dagger", r"\dagger"),
     (r"a \pm b", r"\pm"), (r"x \Rightarrow y", r"\Rightarrow"), (r"\infty", r"\infty"),
     (r"\frac{d}{dx} x^T x", r"\frac{d}{d"), (r"\frac{\mathrm{d} f}{\mathrm{d} x}", r"\frac{\mathrm{d} f}{\mathrm{d"),
-    (r"\sigma_o(z)", r"\sigma_o"), (r"\|\Phi w - t\|^2", r"\Phi without parentheses"),
+    (r"\Phi_1(z)", r"\Phi_1"), (r"\|\Phi w - t\|^2", r"\Phi without parentheses"),
     (r"\operatorname{CrossEntropy}(y, x)", "CrossEntropy"),
 ]
 
@@ -367,3 +367,14 @@ def test_latex_commands_in_matdiff_notation_are_refused(src):
         matdiff.parse(src)
     assert matdiff.parse(src, syntax="latex").result == matdiff.parse("$" + src + "$").result
     assert matdiff.parse(r"\theta^T x + \alpha_1").result == matdiff.parse("θ^T x + α_1").result
+
+
+def test_a_subscripted_sigma_is_the_sigmoid_and_says_so():
+    """The lecture's \\sigma_o(z): the sigmoid, the subscript naming the layer; a note says so, and
+    a declared function of that name wins."""
+    with pytest.warns(matdiff.MatdiffWarning, match="σ_o.*read as the sigmoid"):
+        assert matdiff.parse(r"$\sigma_o(z)$") == matdiff.parse("sigmoid(z)")
+    declared = matdiff.parse(r"$\sigma_o(z)$", functions=["σ_o"])
+    assert declared != matdiff.parse("sigmoid(z)") and declared == matdiff.parse("σ_o(z)", functions=["σ_o"])
+    g = matdiff.check(r"$\frac{1}{2}\|\sigma_h(Wx) - t\|^2$", "W")
+    assert g.ok

@@ -31,10 +31,11 @@ Readings decided here (README, "LaTeX input"):
 from __future__ import annotations
 
 import difflib
+import warnings
 import re
 from dataclasses import dataclass, replace
 
-from matdiff.errors import LimitError, MatdiffError, ParseError, UnknownFunctionError, caret
+from matdiff.errors import LimitError, MatdiffError, MatdiffWarning, ParseError, UnknownFunctionError, caret
 from matdiff.language import functions as F
 from matdiff.language.expr import Det, Program, transform, with_children
 from matdiff.limits import LIMITS, check_text, tick
@@ -655,12 +656,19 @@ class Reader:
             written = self.src[t.start:self.toks[self.i - 1].end]
             raise self.error(f"{written} without parentheses: {name} is a function here ({name}(z)); as a "
                              f"variable (a matrix, a vector) it needs another name, such as \\mathbf{{P}}", t.start)
-        head = name.split("_")[0]
+        head = self.undecorated
         nxt = self.peek()
         if len(name) >= 3 and nxt is not None and nxt.kind == "open" and t.kind == "cmd" and t.text in NAME_WRAPPERS \
                 and nxt.start == self.toks[self.i - 1].end:       # against its parenthesis: `\\mathit{abc} \\, (x)` multiplies
             self._misspelt(name, t.start, word_like=True)  # \text{tanhh}(x)
-        if "_" in name and head in self.functions and nxt is not None and nxt.kind == "open":
+        if name != head and head == "σ" and "σ" in self.functions and nxt is not None and nxt.kind == "open":
+            # \sigma_o(z), \sigma_h(z): the course sheets' sigmoid, its subscript naming the layer it
+            # acts in (the lecture's two-layer net). Said in a note, as every reading that drops something.
+            warnings.warn(MatdiffWarning(
+                f"{name}(…) is read as the sigmoid σ(…), the subscript naming its layer; for another "
+                f"function of that name declare it (functions=['{name}'], CLI --fn {name})"), stacklevel=2)
+            return self.apply("σ", t, self.functions, taken=True)
+        if name != head and head in self.functions and nxt is not None and nxt.kind == "open":
             raise self.error(f"{self.src[t.start:nxt.start].strip()}(…): {head} with a subscript is no function "
                              f"matdiff knows (and not a product either): write {head}(…), or declare {name} as a "
                              f"function (functions=['{name}'], CLI --fn {name})", t.start, UnknownFunctionError)
@@ -692,6 +700,7 @@ class Reader:
             base = self._wrapped_word(t)
         else:
             raise self.error(f"expected a name, found '{self.src[t.start:t.end]}'", t.start)
+        self.undecorated = base                                 # the name before its subscripts (\Phi_1: Phi)
         while self._next_is("_"):
             u = self.take()
             sub = self._script_tokens()
