@@ -22,6 +22,7 @@ from helpers_calculus import (
 from matdiff.codegen.generate import emit
 from matdiff.errors import MatdiffError, ShapeError
 from matdiff.language.expr import Ones, postorder
+from matdiff.language.problem import Problem
 from matdiff.printing.text import to_text
 
 N, M, K = 4, 3, 2
@@ -176,6 +177,9 @@ def test_the_centering_matrix_answer():
     ("2 .* X",                 dict(X=("n", "m")),                  ("n", "m")),
     ("X ./ 2",                 dict(X=("n", "m")),                  ("n", "m")),
     ("1 ./ (1 + x .^ 2)",      dict(x=("n",)),                      ("n",)),
+    ("1^T x + 1^T y",          dict(x=("n",), y=("m",)),            ()),     # each 1 its own size
+    ("𝟙 𝟙^T + B",              dict(B=("n", "m")),                  ("n", "m")),
+    ("x^T 1 1^T y",            dict(x=("n",), y=("m",)),            ()),
 ])
 def test_readings(src, inputs, out):
     from matdiff.language.problem import user_shape
@@ -255,3 +259,15 @@ def test_a_number_times_a_vector_elementwise_scales_it(src, shapes, f, rng):
     g = matdiff.derive_gradient(src, name, shapes=shapes).inlined[name]
     dims = {d: N for d in shaped.inputs[name] if isinstance(d, str)}
     assert max_rel_err(matdiff_value(g, values, dims), to2d(fd_gradient(f, values, name))) < 1e-6
+
+
+def test_each_unsized_ones_vector_has_its_own_size(rng):
+    """Equal nodes are one node to inference: two written `𝟙` (or `1^T`) were one vector, so
+    `𝟙 𝟙^T + B` for a 2x3 B was refused as 2x2, and `1^T x + 1^T y` needed x, y of one size."""
+    for src, shapes, f in [
+        ("1^T x + 1^T y", dict(x=(2,), y=(3,)), lambda v: v["x"].sum() + v["y"].sum()),
+        ("sum(u 𝟙 𝟙^T + B)", dict(B=(2, 3), u=()), lambda v: 6 * v["u"] + v["B"].sum()),
+    ]:
+        p = Problem.of(src, shapes)
+        values = {k: rng.standard_normal(s) for k, s in shapes.items()}
+        assert np.isclose(float(np.squeeze(matdiff_value(p.f, values))), f(values))

@@ -174,13 +174,24 @@ def _flat_products(root: Expr) -> Expr:
     return transform(root, flat)
 
 
+def _unsized(e: Expr) -> bool:
+    """An `I`, a `𝟙` or a `1^T` written without its size: each is its own, sized by where it stands."""
+    return (isinstance(e, Identity) and e.n is None) or (isinstance(e, Ones) and None in e.shape) \
+        or (isinstance(e, Transpose) and e.arg == ONE)
+
+
+def _placeholder(d) -> bool:
+    return d is None or (isinstance(d, str) and d.startswith(f"{FRESH}O"))
+
+
 def _each_identity_apart(root: Expr) -> Expr:
     """Every `I` written is its own identity with its own size (`A I + I A` for a 2x3 A has
-    a 3x3 and a 2x2). Equal nodes are one node to `transform`, so each unsized Identity
-    gets a placeholder size of its own first; the Identity rule replaces it by a fresh one."""
+    a 3x3 and a 2x2), and so is every unsized ones vector (`𝟙 𝟙^T + B`, `1^T x + 1^T y`).
+    Equal nodes are one node to `transform`, so each gets a placeholder size of its own
+    first; the Identity and Ones rules replace it by a fresh one."""
     has_identity: dict = {}
     for e in postorder(root):
-        has_identity[e] = (isinstance(e, Identity) and e.n is None) or any(has_identity[c] for c in children(e))
+        has_identity[e] = _unsized(e) or any(has_identity[c] for c in children(e))
     if not has_identity[root]:
         return root
     count, out, stack = 0, [], [(root, False)]
@@ -194,6 +205,10 @@ def _each_identity_apart(root: Expr) -> Expr:
             if isinstance(e, Identity):
                 count += 1
                 out.append(Identity(f"{FRESH}I{count}"))
+            elif _unsized(e):                       # 𝟙, 1^T
+                count += 1
+                shape = (1, None) if isinstance(e, Transpose) else e.shape
+                out.append(Ones(tuple(f"{FRESH}O{count}" if d is None else d for d in shape)))
             else:
                 out.append(with_children(e, kids))
         else:
@@ -361,7 +376,7 @@ class _Inference:
             self.shape[new] = (n, n)
             return new
         if isinstance(e, Ones):
-            r, c = e.shape or (None, 1)
+            r, c = (None if _placeholder(d) else d for d in (e.shape or (None, 1)))
             new = Ones((r if r is not None else u.fresh(), c if c is not None else u.fresh()))
             self.shape[new] = new.shape
             return new
