@@ -188,9 +188,20 @@ class MatPow(Unary):
 
 @node
 class HadamardPow(Unary):
-    """Elementwise power A .^ k (for a scalar, the ordinary power)."""
+    """Elementwise power A .^ k (for a scalar, the ordinary power).
+
+    `written` is "/" where the parser read `a / b` (as a b^-1): `/` divides by a scalar only,
+    and b's shape is known only after inference, so the divisor carries that constraint there
+    as a mark on its node, as Pow's `written` carries `^` (a dedicated node type would need a
+    row in every table for a node that never outlives inference; a list of divisors beside the
+    program could not tell `x / y` from `x ./ y`, equal nodes). Inference makes b 1x1, or
+    refuses at the `/`, and clears the mark. `at` locates the `/` for that message:
+    (line, column, the line with its caret, numerator text, divisor text, the factors written
+    after the divisor); keyword-only, so not part of equality."""
     k: Fraction
     arg: Expr
+    written: str = ""
+    at: tuple = field(default=(), kw_only=True)
 
 
 @node

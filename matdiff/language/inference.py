@@ -24,7 +24,7 @@ from matdiff.language.expr import (
     with_children,
 )
 from matdiff.limits import check_power
-from matdiff.language.shapes import SHAPE_RULES, is_scalar, shape_matmul, shape_of, shape_text
+from matdiff.language.shapes import SHAPE_RULES, division_error, is_scalar, shape_matmul, shape_of, shape_text
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class Shaped:
     readings: list = field(default_factory=list)    # [Reading]: degenerate readings, for notes
     structure: dict = field(default_factory=dict)   # name -> "sym" | "spd", as declared (STRUCTURES)
     broadcasts: int = 0   # scalars and rows broadcast in a sum (`x - alpha`, `X W + b^T`)
+    divisors: frozenset = frozenset()   # names written alone after a `/` (`sum(x) / n`): scalars
 
     @property
     def names(self) -> dict:
@@ -146,7 +147,8 @@ def _awkward(shaped: Shaped, declared: dict, function_scalar: bool = True) -> in
     thin = sum(1 for n, s in shaped.inputs.items()
                if n not in declared and n[0].isupper() and len(s) == 2 and 1 in s)
     thin += sum(1 for n, s in shaped.inputs.items()
-                if n not in declared and s == () and not F.is_greek_lower(n) and n[0].islower())
+                if n not in declared and s == () and not F.is_greek_lower(n) and n[0].islower()
+                and n not in shaped.divisors)   # `sum(x) / n`: a divisor is a scalar, as written
     seen: set = set()
     for root in [shaped.expr, *(e for _, e in shaped.defs)]:     # the steps share nodes: walk each once
         seen.update(postorder(root, done=seen))
@@ -293,6 +295,7 @@ class _Inference:
         self.greek_scalar = greek_scalar
         self.broadcast = broadcast
         self.broadcasts = 0
+        self.divisors: set = set()  # names written alone after a `/`
         self.ones_read: dict = {}   # Ones read from a bare `1` in a product -> its text, for errors
         self.u = Dims()
         self.inputs: dict = {}      # name -> Var with a provisional 2-D shape
@@ -372,6 +375,8 @@ class _Inference:
             return new
         if isinstance(e, MatMul):
             return self.product(self.ones_in_product(e, kids))
+        if isinstance(e, HadamardPow) and e.written == "/" and isinstance(e.arg, Var):
+            self.divisors.add(e.arg.name)
         if isinstance(e, Add):
             kids = self.broadcast_numbers(kids)
             if self.broadcast:
@@ -518,10 +523,28 @@ class _Inference:
         out = transform(result, rebuild, memo)
         shape_of(out)  # every node's final shape, checked once more
         readings = self.degenerate(inputs, [out, *(e for _, e in out_defs)]) + identities
+        self.no_division_made_degenerate(inputs, [out, *(e for _, e in out_defs)])
         readings = list(dict.fromkeys(readings))            # each once, in order
         structure = {n: s for n, s in self.structure.items() if n in inputs}
         return Shaped(out, out_defs, inputs, self.program.name, dict(self.declared), readings,
-                      structure=structure, broadcasts=self.broadcasts)
+                      structure=structure, broadcasts=self.broadcasts, divisors=frozenset(self.divisors))
+
+    def no_division_made_degenerate(self, inputs: dict, roots: list) -> None:
+        """`x^T A x / x^T x` reads ((x^T A x) / x^T) x, and makes x^T a scalar only by making x
+        1x1: where a `/` made degenerate a name that acts as a vector or matrix (what would
+        otherwise be a note, see `degenerate`), the divisor is no scalar: the grouping is
+        wrong, and that is refused at the `/`. A free name (`sum(x) / n`) becomes the scalar."""
+        matrix_role = self.in_matrix_role(roots)
+        for name, shape in inputs.items():
+            kind, v = self.kinds[name], self.inputs[name]
+            if not (kind == "matrix" and (shape == () or 1 in shape) or
+                    kind == "vector" and shape == () and not F.is_greek_lower(name) and name in matrix_role):
+                continue
+            for d in v.shape:
+                why = self.u.why_one(d)
+                if isinstance(why, HadamardPow) and why.written == "/":
+                    raise division_error(why, f"{why.at[4] if why.at else why.arg} is 1×1 only if {name} is, "
+                                              f"and {name} is a {kind} here")
 
     def free_ones(self, e: Ones, shape) -> ShapeError:
         """A bare `1` read as the ones vector whose size nothing in the expression fixes: as the
@@ -616,6 +639,8 @@ def resolve(e: Expr) -> Expr:
         return _vector_norm(e)
     if isinstance(e, Pow) and e.written:
         return Pow(e.args)          # `a^b` was checked to be of scalars (shapes.shape_pow)
+    if isinstance(e, HadamardPow) and e.written:
+        return HadamardPow(e.k, e.arg)      # `a / b`: b was made a scalar (shapes.shape_hadamard_pow)
     return e
 
 

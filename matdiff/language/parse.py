@@ -179,10 +179,11 @@ def _power_exponent(tok: str) -> Fraction:
 class ToExpr(Transformer):
     """Parse tree -> Expr. One method per grammar alias."""
 
-    def __init__(self, src: str, functions: frozenset[str]):
+    def __init__(self, src: str, functions: frozenset[str], extents: dict | None = None):
         super().__init__()
         self.src = src
         self.functions = functions
+        self.extents = extents or {}    # id(meta) of a division -> where the product it heads ends
 
     # -- leaves
     def name(self, tok: Token):
@@ -293,13 +294,23 @@ class ToExpr(Transformer):
         return MatMul((self._value(a), self._value(b)))
 
     @v_args(inline=True, meta=True)
-    def div(self, meta, a, b):
+    def div(self, meta, a, slash, b):
+        """`a / b` divides by a scalar b: b is marked (HadamardPow.written "/") and inference
+        makes it 1x1 or refuses at the `/`, showing the grouping that was probably meant."""
         a, b = self._value(a), self._value(b)
         if isinstance(b, Const) and b.value == 0:
             raise self._error("division by zero", meta.end_pos - 1)
         if isinstance(a, Const) and isinstance(b, Const):
             return Const(a.value / b.value)               # 1/2 is a number
-        return Mul((a, HadamardPow(Fraction(-1), b)))
+        if isinstance(b, Const):
+            return Mul((a, HadamardPow(Fraction(-1), b)))  # a number is a scalar: nothing to check
+        line, column, shown = _where(self.src, slash.start_pos)
+        rest = self.src[meta.end_pos:self.extents.get(id(meta), meta.end_pos)]
+        if self.src[meta.end_pos:].lstrip().startswith(")"):
+            rest = ""                                     # (a / b) c: the grouping was written
+        at = (line, column, shown, " ".join(self.src[meta.start_pos:slash.start_pos].split()),
+              " ".join(self.src[slash.end_pos:meta.end_pos].split()), " ".join(rest.split()))
+        return Mul((a, HadamardPow(Fraction(-1), b, "/", at=at)))
 
     def hadamard(self, a, b):
         return Hadamard((self._value(a), self._value(b)))
@@ -550,11 +561,34 @@ def parse(src: str, functions=()) -> Program:
             raise _error_at(src, "only the last line may be a bare expression; earlier lines define names: "
                                  "`name = expression`", pos)
     try:
-        return ToExpr(src, names).transform(tree)
+        return ToExpr(src, names, _division_extents(tree)).transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, MatdiffError):     # a ParseError, or a LimitError of a folded number
             raise e.orig_exc from None
         raise
+
+
+def _division_extents(tree) -> dict:
+    """`x^T A x / x^T x` is ((x^T A x) / x^T) x: for the message that refuses dividing by x^T,
+    where the product that the division heads ends (id of the div's meta -> end position), so
+    that the message can show the grouping most likely meant, (x^T A x) / (x^T x). Each
+    product's left spine is walked once, from its outermost product: linear in the tree."""
+    extents: dict = {}
+    inner = set()
+    trees = [t for t in tree.iter_subtrees() if t.data == "matmul"]
+    for t in trees:
+        first = t.children[0]
+        if isinstance(first, Tree) and first.data == "matmul":
+            inner.add(id(first))
+    for t in trees:
+        if id(t) in inner:
+            continue
+        first = t.children[0]
+        while isinstance(first, Tree) and first.data == "matmul":
+            first = first.children[0]
+        if isinstance(first, Tree) and first.data == "div":
+            extents[id(first.meta)] = t.meta.end_pos
+    return extents
 
 
 def _depth(tree) -> int:
