@@ -171,7 +171,12 @@ class Differential(Leaf):
 
 @node
 class Transpose(Unary):
+    """A^T. `written` is "dot" where the parser read NumPy's dot(x, y) as x^T y: inference
+    checks that x is a vector (of a matrix, dot is the matrix product x @ y) and clears it;
+    `at` locates it for that message (keyword-only, not part of equality)."""
     arg: Expr
+    written: str = ""
+    at: tuple = field(default=(), kw_only=True)
 
 
 @node
@@ -352,8 +357,11 @@ class Mul(Nary):
 
 @node
 class Hadamard(Nary):
-    """The elementwise product; associative and commutative."""
+    """The elementwise product; associative and commutative. `written` is "*" where the parser
+    read NumPy's `*` (an input written in NumPy): inference makes it a scaling where a factor
+    is a scalar, as NumPy broadcasts, and clears it."""
     args: tuple
+    written: str = ""
 
 
 @node

@@ -24,7 +24,7 @@ from matdiff.language.expr import (
     with_children,
 )
 from matdiff.limits import check_power
-from matdiff.language.shapes import SHAPE_RULES, division_error, is_scalar, shape_matmul, shape_of, shape_text
+from matdiff.language.shapes import SHAPE_RULES, division_error, dot_error, is_scalar, shape_matmul, shape_of, shape_text
 
 
 @dataclass(frozen=True)
@@ -377,6 +377,10 @@ class _Inference:
             return self.product(self.ones_in_product(e, kids))
         if isinstance(e, HadamardPow) and e.written == "/" and isinstance(e.arg, Var):
             self.divisors.add(e.arg.name)
+        if isinstance(e, Hadamard) and e.written == "*":      # NumPy's `*`
+            if any(u.is_one(self.shape[k]) for k in kids):
+                return self.product(kids)                     # a scalar factor scales
+            e = Hadamard(e.args)                              # else elementwise
         if isinstance(e, Add):
             kids = self.broadcast_numbers(kids)
             if self.broadcast:
@@ -545,6 +549,8 @@ class _Inference:
                 if isinstance(why, HadamardPow) and why.written == "/":
                     raise division_error(why, f"{why.at[4] if why.at else why.arg} is 1×1 only if {name} is, "
                                               f"and {name} is a {kind} here")
+                if isinstance(why, Transpose) and why.written == "dot" and kind == "matrix":
+                    raise dot_error(why, f"{name} is a matrix")
 
     def free_ones(self, e: Ones, shape) -> ShapeError:
         """A bare `1` read as the ones vector whose size nothing in the expression fixes: as the
@@ -641,6 +647,8 @@ def resolve(e: Expr) -> Expr:
         return Pow(e.args)          # `a^b` was checked to be of scalars (shapes.shape_pow)
     if isinstance(e, HadamardPow) and e.written:
         return HadamardPow(e.k, e.arg)      # `a / b`: b was made a scalar (shapes.shape_hadamard_pow)
+    if isinstance(e, Transpose) and e.written:
+        return Transpose(e.arg)             # dot(x, y): x was made a vector (shapes.shape_transpose)
     return e
 
 

@@ -69,6 +69,21 @@ def shape_hadamard_pow(e, ss, u):
     return ss[0]
 
 
+def shape_transpose(e, ss, u):
+    """A^T; the x of NumPy's dot(x, y), read as x^T y (written "dot"), is a vector."""
+    if e.written == "dot" and not u.unify(ss[0][1], 1):
+        raise dot_error(e, f"{e.arg} is {shape_text(u.resolve(ss[0]))}")
+    return ss[0][::-1]
+
+
+def dot_error(e, why: str) -> ShapeError:
+    line, column, shown = e.at or (None, None, "")
+    where = f"line {line}, column {column}: " if line else ""
+    caret_block = f"\n{shown}" if shown else ""
+    return ShapeError(f"{where}dot(x, y) is read as the inner product x^T y of two vectors, but {why}; "
+                      f"for the matrix product write {e.arg} @ y (or {e.arg} y){caret_block}")
+
+
 def division_error(e, why: str) -> ShapeError:
     """`/` by something that is not a scalar, located at the `/`, with the parentheses or the
     `./` that were probably meant (e.at: see HadamardPow)."""
@@ -205,7 +220,7 @@ SHAPE_RULES = {
     Mul:          shape_mul,
     Kron:         shape_kron,
     Pow:          shape_pow,
-    Transpose:    lambda e, ss, u: ss[0][::-1],
+    Transpose:    shape_transpose,
     Inverse:      square("the inverse", result="same"),
     MatPow:       square("a matrix power", result="same"),
     HadamardPow:  shape_hadamard_pow,
