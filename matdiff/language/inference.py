@@ -377,9 +377,16 @@ class _Inference:
             return self.product(self.ones_in_product(e, kids))
         if isinstance(e, HadamardPow) and e.written == "/" and isinstance(e.arg, Var):
             self.divisors.add(e.arg.name)
-        if isinstance(e, Hadamard) and e.written == "*":      # NumPy's `*`
-            if any(u.is_one(self.shape[k]) for k in kids):
-                return self.product(kids)                     # a scalar factor scales
+        if isinstance(e, Hadamard):
+            # NumPy's `*` (written "*"): a scalar factor scales, as NumPy broadcasts it; `.*`
+            # and `./` beside a number likewise (`1 ./ x`, MATLAB's and matrixcalculus.org's
+            # `2.*x`), as `1 - x` broadcasts the number. A name keeps its shape from the
+            # elementwise product (`θ ∘ x` makes θ a vector, never a scaling).
+            number = lambda k: isinstance(k, Const) or isinstance(k, Mul) and all(isinstance(a, Const) for a in k.args)
+            ones = [u.is_one(self.shape[k]) and (e.written == "*" or number(k)) for k in kids]
+            if any(ones) and (e.written == "*" or not all(ones)):
+                factors = [k for k, one in zip(kids, ones) if not (one and k == ONE)] or [ONE]
+                return self.product(factors) if len(factors) > 1 else factors[0]
             e = Hadamard(e.args)                              # else elementwise
         if isinstance(e, Add):
             kids = self.broadcast_numbers(kids)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from matdiff.language.algebra import is_negative
 from matdiff.language.expr import (
-    Add, Apply, Const, Det, Expr, Hadamard, HadamardPow, Inverse, LogDet, MatMul, MatPow, Mul, Norm, Ones, Sum, Trace,
-    Transpose,
+    Add, Apply, Const, Det, Expr, Hadamard, HadamardPow, Inverse, LogDet, MatMul, MatPow, Mul, Norm, Ones, Pow, Sum,
+    Trace, Transpose,
 )
 from matdiff.printing.precedence import HADAMARD, POSTFIX, PRODUCT, SUM, precedence
 from matdiff.printing.text import TEXT, TextPrinter, is_division, negate, split_division
@@ -70,7 +70,7 @@ def _hadamard(e, p):
 
 
 def _postfix_base(arg, p) -> str:
-    return p.wrap(arg, POSTFIX, strict=isinstance(arg, (Transpose, MatPow, HadamardPow, Inverse)) or
+    return p.wrap(arg, POSTFIX, strict=isinstance(arg, (Transpose, MatPow, HadamardPow, Inverse, Pow)) or
                   precedence(arg) < POSTFIX)
 
 
