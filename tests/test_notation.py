@@ -164,6 +164,11 @@ def test_a_difference_is_never_a_product_with_a_negation():
 
 @pytest.mark.parametrize("src, twin", [
     ("x.T @ A @ x", "x^T A x"),
+    ("x @ A @ x", "x^T A x"),                # a vector left of @ is NumPy's 1-D array: a row
+    ("x @ y", "x^T y"),
+    ("W @ x @ y", "(W x)^T y"),
+    ("A @ x", "A x"),
+    ("x @ A", "x^T A"),
     ("A @ B", "A B"),
     ("np.trace(A @ B)", "tr(A B)"),
     ("np.linalg.inv(A)", "inv(A)"),
@@ -340,6 +345,11 @@ def test_cli_claims_that_begin_with_a_minus():
 
 @pytest.mark.parametrize("src, echo", [
     ("x.T @ A @ x", "x^T A x"),
+    ("x @ A @ x", "x^T A x"),                # a vector left of @ is NumPy's 1-D array: a row
+    ("x @ y", "x^T y"),
+    ("W @ x @ y", "(W x)^T y"),
+    ("A @ x", "A x"),
+    ("x @ A", "x^T A"),
     ("0.5*x'*A*x", "1/2 x^T A x"),
     ("np.trace(np.linalg.inv(X) @ B)", "tr(X^-1 B)"),
     ("<A, X>", "tr(A^T X)"),

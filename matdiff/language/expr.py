@@ -339,8 +339,11 @@ class Add(Nary):
 
 @node
 class MatMul(Nary):
-    """The matrix product; associative, not commutative."""
+    """The matrix product; associative, not commutative. `written` is "@" where the parser read
+    NumPy's `a @ b`: a vector on its left is a row there (NumPy's 1-D array: `x @ y` is x^T y,
+    `x @ A @ x` is x^T A x), which inference decides from the shapes, and clears."""
     args: tuple
+    written: str = ""
 
 
 @node

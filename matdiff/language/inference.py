@@ -374,6 +374,8 @@ class _Inference:
             self.shape[new] = (1, 1)
             return new
         if isinstance(e, MatMul):
+            if e.written == "@":
+                kids = self.numpy_row_on_the_left(kids)
             return self.product(self.ones_in_product(e, kids))
         if isinstance(e, HadamardPow) and e.written == "/" and isinstance(e.arg, Var):
             self.divisors.add(e.arg.name)
@@ -398,6 +400,17 @@ class _Inference:
             new = DiagOf(kids[0])     # diag of a matrix is its diagonal
         self.shape[new] = SHAPE_RULES[type(new)](new, [self.shape[k] for k in kids], u)
         return new
+
+    def numpy_row_on_the_left(self, kids: list) -> list:
+        """NumPy's `a @ b` with a vector a (a column here, NumPy's 1-D array): a is a row there,
+        so `x @ y` is x^T y and `x @ A` is x^T A. A matrix (or a row) on the left is as written."""
+        a = kids[0]
+        rows, cols = self.shape[a]
+        if self.u.find(cols) == 1 and self.u.find(rows) != 1:
+            t = Transpose(a)
+            self.shape[t] = (cols, rows)
+            return [t, *kids[1:]]
+        return kids
 
     def ones(self, written: Expr, bare: bool = True) -> Ones:
         """The ones vector a `1` stands for: a column whose size the expression fixes. A bare `1`

@@ -313,6 +313,10 @@ class ToExpr(Transformer):
               " ".join(self.src[slash.end_pos:meta.end_pos].split()), " ".join(rest.split()))
         return Mul((a, HadamardPow(Fraction(-1), b, "/", at=at)))
 
+    def at(self, a, _tok, b):
+        """NumPy's `a @ b`: the matrix product, a vector on the left a row (inference decides)."""
+        return MatMul((self._value(a), self._value(b)), "@")
+
     def star(self, a, b):
         """`*`: matrixcalculus.org's (and matdiff's) matrix product; in an input written in NumPy
         (`@`, `.T`, `**`, `.dot`, `np.`), NumPy's: elementwise, or scaling where a factor is
