@@ -567,8 +567,10 @@ class _Inference:
             for d in v.shape:
                 why = self.u.why_one(d)
                 if isinstance(why, HadamardPow) and why.written == "/":
+                    scalar = f" (if {name} is a number, declare it one: --shape {name}= or shapes={{{name!r}: ()}})" \
+                        if why.arg == Var(name) else ""
                     raise division_error(why, f"{why.at[4] if why.at else why.arg} is 1×1 only if {name} is, "
-                                              f"and {name} is a {kind} here")
+                                              f"and {name} is a {kind} here{scalar}")
                 if isinstance(why, Transpose) and why.written == "dot" and kind == "matrix":
                     raise dot_error(why, f"{name} is a matrix")
 
