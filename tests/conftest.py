@@ -69,7 +69,9 @@ def sub(a, b):
 
 
 def div(a, b):
-    return Mul((a, HadamardPow(Fraction(-1), b)))
+    """What the parser builds for a / b: the divisor marked "/" (a scalar, which inference
+    checks), unless it is a number."""
+    return Mul((a, HadamardPow(Fraction(-1), b, "" if isinstance(b, Const) else "/")))
 
 
 def T(e):

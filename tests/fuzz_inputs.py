@@ -51,7 +51,10 @@ TOKENS = ["x", "y", "A", "B", "W", "b", "c", "alpha", "θ", "\\theta", "I", "2",
           "tr(", "Tr(", "det(", "logdet(", "log(", "exp(", "sin(", "cos(", "tanh(", "sigmoid(", "σ(",
           "relu(", "softplus(", "sqrt(", "Phi(", "Psi'(", "Φ(", "φ''(", "softmax(", "logsumexp(",
           "norm(", "sum(", "diag(", "kron(", "vec(", "inv(", "trace(", "\\sigma(", " ", "  ",
-          "abs(", "sign(", "tan(", "arcsin(", "acos(", "atan(", "sinh(", "cosh(", "norm1(", "norm2(", "||_1"]
+          "abs(", "sign(", "tan(", "arcsin(", "acos(", "atan(", "sinh(", "cosh(", "norm1(", "norm2(", "||_1",
+          # issue 14: NumPy's and matrixcalculus.org's spellings, the Frobenius product
+          "@", ".T", "**", "** 2", ".dot(", "np.", "np.sum(", "np.linalg.inv(", "jnp.exp(", "dot(", ":",
+          "<", ">", "⟨", "⟩", "1./", "2.*", "vector(1)"]
 
 README = [
     TUTORIAL12,
@@ -62,6 +65,8 @@ README = [
     "W1 x + b_2", "1 - z .^ 2", "||x||", "||X||_F^2", "norm(x)",
     "sum(abs(W x - y)) + ||x||_1", "norm1(X) + norm2(X)", "sum(asin(tanh(x) / 2)) + atan(c^T x)",
     "sum(sign(x) .* tan(x)) + cosh(a^T x) + sum(sinh(x))",
+    "x.T @ A @ x / (x.T @ x)", "np.sum(np.exp(W @ x) * v) + np.trace(np.linalg.inv(A) @ B)",
+    "sum(log(exp(-y.*(X*w))+vector(1)))", "A : X + <B, X> - -tr(2 X - -C)", "||(alpha ||x||^2) y||",
 ]
 
 SEEDS = [

@@ -47,7 +47,7 @@ SYNTAX = [
     ("|x|",                           1, 1,  "|", ["a norm is written ||x||"]),
     ("||x",                           1, 4,  "",  ["the input ends too early", "'||'"]),
     ("W(x, y)",                       1, 4,  ",", ["unexpected ','", "')'"]),
-    ("A - -B",                        1, 5,  "-", ["unexpected '-'"]),
+    ("A - - -B",                      1, 7,  "-", ["unexpected '-'"]),   # one unary minus after an operator (A - -B), not two
     # programs: the error is on its own line
     ("z = W x\nh = relu(z $ 2)\nJ = sum(h)", 2, 12, "$", ["unexpected character '$'", "')'"]),
     ("z = W x\nh = relu(z) +\nJ = sum(h)",   2, 14, "",  ["the line ends too early", "a name"]),

@@ -49,7 +49,7 @@ def divided(a, b):
     """What the parser builds for a / b: a number divided by a number is a number."""
     if isinstance(a, Const) and isinstance(b, Const) and b.value != 0:
         return Const(a.value / b.value)
-    return Mul((a, HadamardPow(MINUS_ONE_K, b)))
+    return Mul((a, HadamardPow(MINUS_ONE_K, b, "" if isinstance(b, Const) else "/")))   # marked: a scalar
 
 
 def powered(k, arg):

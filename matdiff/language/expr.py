@@ -171,7 +171,12 @@ class Differential(Leaf):
 
 @node
 class Transpose(Unary):
+    """A^T. `written` is "dot" where the parser read NumPy's dot(x, y) as x^T y: inference
+    checks that x is a vector (of a matrix, dot is the matrix product x @ y) and clears it;
+    `at` locates it for that message (keyword-only, not part of equality)."""
     arg: Expr
+    written: str = ""
+    at: tuple = field(default=(), kw_only=True)
 
 
 @node
@@ -188,9 +193,20 @@ class MatPow(Unary):
 
 @node
 class HadamardPow(Unary):
-    """Elementwise power A .^ k (for a scalar, the ordinary power)."""
+    """Elementwise power A .^ k (for a scalar, the ordinary power).
+
+    `written` is "/" where the parser read `a / b` (as a b^-1): `/` divides by a scalar only,
+    and b's shape is known only after inference, so the divisor carries that constraint there
+    as a mark on its node, as Pow's `written` carries `^` (a dedicated node type would need a
+    row in every table for a node that never outlives inference; a list of divisors beside the
+    program could not tell `x / y` from `x ./ y`, equal nodes). Inference makes b 1x1, or
+    refuses at the `/`, and clears the mark. `at` locates the `/` for that message:
+    (line, column, the line with its caret, numerator text, divisor text, the factors written
+    after the divisor); keyword-only, so not part of equality."""
     k: Fraction
     arg: Expr
+    written: str = ""
+    at: tuple = field(default=(), kw_only=True)
 
 
 @node
@@ -327,8 +343,11 @@ class Add(Nary):
 
 @node
 class MatMul(Nary):
-    """The matrix product; associative, not commutative."""
+    """The matrix product; associative, not commutative. `written` is "@" where the parser read
+    NumPy's `a @ b`: a vector on its left is a row there (NumPy's 1-D array: `x @ y` is x^T y,
+    `x @ A @ x` is x^T A x), which inference decides from the shapes, and clears."""
     args: tuple
+    written: str = ""
 
 
 @node
@@ -345,8 +364,11 @@ class Mul(Nary):
 
 @node
 class Hadamard(Nary):
-    """The elementwise product; associative and commutative."""
+    """The elementwise product; associative and commutative. `written` is "*" where the parser
+    read NumPy's `*` (an input written in NumPy): inference makes it a scaling where a factor
+    is a scalar, as NumPy broadcasts, and clears it."""
     args: tuple
+    written: str = ""
 
 
 @node

@@ -25,7 +25,7 @@ from matdiff.language.expr import (
     with_children,
 )
 from matdiff.limits import check_power
-from matdiff.language.shapes import SHAPE_RULES, is_scalar, shape_matmul, shape_of, shape_text
+from matdiff.language.shapes import SHAPE_RULES, division_error, dot_error, is_scalar, shape_matmul, shape_of, shape_text
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class Shaped:
     readings: list = field(default_factory=list)    # [Reading]: degenerate readings, for notes
     structure: dict = field(default_factory=dict)   # name -> "sym" | "spd", as declared (STRUCTURES)
     broadcasts: int = 0   # scalars and rows broadcast in a sum (`x - alpha`, `X W + b^T`)
+    divisors: frozenset = frozenset()   # names written alone after a `/` (`sum(x) / n`): scalars
 
     @property
     def names(self) -> dict:
@@ -147,7 +148,8 @@ def _awkward(shaped: Shaped, declared: dict, function_scalar: bool = True) -> in
     thin = sum(1 for n, s in shaped.inputs.items()
                if n not in declared and n[0].isupper() and len(s) == 2 and 1 in s)
     thin += sum(1 for n, s in shaped.inputs.items()
-                if n not in declared and s == () and not F.is_greek_lower(n) and n[0].islower())
+                if n not in declared and s == () and not F.is_greek_lower(n) and n[0].islower()
+                and n not in shaped.divisors)   # `sum(x) / n`: a divisor is a scalar, as written
     seen: set = set()
     for root in [shaped.expr, *(e for _, e in shaped.defs)]:     # the steps share nodes: walk each once
         seen.update(postorder(root, done=seen))
@@ -319,6 +321,7 @@ class _Inference:
         self.greek_scalar = greek_scalar
         self.broadcast = broadcast
         self.broadcasts = 0
+        self.divisors: set = set()  # names written alone after a `/`
         self.ones_read: dict = {}   # Ones read from a bare `1` in a product -> its text, for errors
         self.u = Dims()
         self.inputs: dict = {}      # name -> Var with a provisional 2-D shape
@@ -397,8 +400,22 @@ class _Inference:
             self.shape[new] = (1, 1)
             return new
         if isinstance(e, MatMul):
+            if e.written == "@":
+                kids = self.numpy_row_on_the_left(kids)
             return self.product(self.ones_in_product(e, kids))
+        if isinstance(e, HadamardPow) and e.written == "/" and isinstance(e.arg, Var):
+            self.divisors.add(e.arg.name)
         if isinstance(e, Hadamard):
+            # NumPy's `*` (written "*"): a scalar factor scales, as NumPy broadcasts it; `.*`
+            # and `./` beside a number or a known scalar likewise (`1 ./ x`, MATLAB's and
+            # matrixcalculus.org's `2.*x`, `alpha .* x` with alpha declared a scalar), as `1 - x`
+            # broadcasts the number: the only reading that fits. A name whose shape is still
+            # open keeps its shape from the elementwise product (`θ ∘ x` makes θ a vector).
+            ones = [u.is_one(self.shape[k]) for k in kids]
+            if any(ones) and (e.written == "*" or not all(ones)):
+                factors = [k for k, one in zip(kids, ones) if not (one and k == ONE)] or [ONE]
+                return self.product(factors) if len(factors) > 1 else factors[0]
+            e = Hadamard(e.args)                              # else elementwise
             scaled = self.scalars_in_hadamard(kids)
             if scaled is not None:
                 return scaled
@@ -412,6 +429,17 @@ class _Inference:
             new = DiagOf(kids[0])     # diag of a matrix is its diagonal
         self.shape[new] = SHAPE_RULES[type(new)](new, [self.shape[k] for k in kids], u)
         return new
+
+    def numpy_row_on_the_left(self, kids: list) -> list:
+        """NumPy's `a @ b` with a vector a (a column here, NumPy's 1-D array): a is a row there,
+        so `x @ y` is x^T y and `x @ A` is x^T A. A matrix (or a row) on the left is as written."""
+        a = kids[0]
+        rows, cols = self.shape[a]
+        if self.u.find(cols) == 1 and self.u.find(rows) != 1:
+            t = Transpose(a)
+            self.shape[t] = (cols, rows)
+            return [t, *kids[1:]]
+        return kids
 
     def ones(self, written: Expr, bare: bool = True) -> Ones:
         """The ones vector a `1` stands for: a column whose size the expression fixes. A bare `1`
@@ -574,10 +602,32 @@ class _Inference:
         out = transform(result, rebuild, memo)
         shape_of(out)  # every node's final shape, checked once more
         readings = self.degenerate(inputs, [out, *(e for _, e in out_defs)]) + identities
+        self.no_division_made_degenerate(inputs, [out, *(e for _, e in out_defs)])
         readings = list(dict.fromkeys(readings))            # each once, in order
         structure = {n: s for n, s in self.structure.items() if n in inputs}
         return Shaped(out, out_defs, inputs, self.program.name, dict(self.declared), readings,
-                      structure=structure, broadcasts=self.broadcasts)
+                      structure=structure, broadcasts=self.broadcasts, divisors=frozenset(self.divisors))
+
+    def no_division_made_degenerate(self, inputs: dict, roots: list) -> None:
+        """`x^T A x / x^T x` reads ((x^T A x) / x^T) x, and makes x^T a scalar only by making x
+        1x1: where a `/` made degenerate a name that acts as a vector or matrix (what would
+        otherwise be a note, see `degenerate`), the divisor is no scalar: the grouping is
+        wrong, and that is refused at the `/`. A free name (`sum(x) / n`) becomes the scalar."""
+        matrix_role = self.in_matrix_role(roots)
+        for name, shape in inputs.items():
+            kind, v = self.kinds[name], self.inputs[name]
+            if not (kind == "matrix" and (shape == () or 1 in shape) or
+                    kind == "vector" and shape == () and not F.is_greek_lower(name) and name in matrix_role):
+                continue
+            for d in v.shape:
+                why = self.u.why_one(d)
+                if isinstance(why, HadamardPow) and why.written == "/":
+                    scalar = f" (if {name} is a number, declare it one: --shape {name}= or shapes={{{name!r}: ()}})" \
+                        if why.arg == Var(name) else ""
+                    raise division_error(why, f"{why.at[4] if why.at else why.arg} is 1×1 only if {name} is, "
+                                              f"and {name} is a {kind} here{scalar}")
+                if isinstance(why, Transpose) and why.written == "dot" and kind == "matrix":
+                    raise dot_error(why, f"{name} is a matrix")
 
     def free_ones(self, e: Ones, shape) -> ShapeError:
         """A bare `1` read as the ones vector whose size nothing in the expression fixes: as the
@@ -677,6 +727,10 @@ def resolve(e: Expr) -> Expr:
         return LogDet(e.arg.arg)                # log |X| from LaTeX, X a matrix: as parse reads log(det(X))
     if isinstance(e, Pow) and e.written:
         return Pow(e.args)          # `a^b` was checked to be of scalars (shapes.shape_pow)
+    if isinstance(e, HadamardPow) and e.written:
+        return HadamardPow(e.k, e.arg)      # `a / b`: b was made a scalar (shapes.shape_hadamard_pow)
+    if isinstance(e, Transpose) and e.written:
+        return Transpose(e.arg)             # dot(x, y): x was made a vector (shapes.shape_transpose)
     return e
 
 

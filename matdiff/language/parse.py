@@ -27,7 +27,7 @@ from matdiff.limits import MAX_DIGITS, budgeted, check_depth, check_text, tick
 from matdiff.language.dims import prod
 from matdiff.language.expr import (
     MINUS_ONE, ONE, Add, Apply, Assign, Const, Det, Expr, Fn, Hadamard, HadamardPow, Identity,
-    Inverse, Kron, LogDet, LogSoftmax, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Program, Softmax, Transpose, Unvec, Var,
+    Inverse, Kron, LogDet, LogSoftmax, LogSumExp, MatMul, MatPow, Mul, Norm, Ones, Pow, Program, Softmax, Trace, Transpose, Unvec, Var,
 )
 
 
@@ -103,7 +103,7 @@ _PARSER = _load_parser(_GRAMMAR)
 # How an expected terminal reads in an error message.
 _FRIENDLY = {"NAME": "a name", "FUNC": "a function", "NUMBER": "a number", "ONES": "a number", "TRANSPOSE": "^T", "INV_TRANSPOSE": "^-T", "POWER": "^k",
              "HPOWER": ".^k", "CARET": "^", "HCARET": ".^", "_SEP": "a new line", "$END": "the end of the input",
-             "NORM_SUFFIX": "_F", "_HADAMARD": "∘", "_KRON": "⊗"}
+             "NORM_SUFFIX": "_F", "_HADAMARD": "∘", "_KRON": "⊗", "STARPOWER": "**k", "NPNAME": "a function"}
 
 
 # What a character that starts no token most likely meant.
@@ -125,7 +125,7 @@ def _terminal_text(name: str) -> str:
         return name
     if pattern.type != "str":
         return name
-    return repr(pattern.value.replace("|⟩", "||").replace("⟩", "‖"))
+    return repr(pattern.value.replace("|\ue000", "||").replace("\ue000", "‖"))
 
 
 @dataclass(frozen=True)
@@ -173,17 +173,19 @@ def _enclosed(text: str) -> bool:
 
 
 def _power_exponent(tok: str) -> Fraction:
-    return _number(tok.lstrip(".").lstrip("^"))
+    return _number(tok.lstrip(".").lstrip("^").lstrip("*"))
 
 
 @v_args(inline=True)
 class ToExpr(Transformer):
     """Parse tree -> Expr. One method per grammar alias."""
 
-    def __init__(self, src: str, functions: frozenset[str], bars=None):
+    def __init__(self, src: str, functions: frozenset[str], extents: dict | None = None, numpy: bool = False, bars=None):
         super().__init__()
         self.src = src
         self.functions = functions
+        self.numpy = numpy              # the input has a NumPy marker: `*` is NumPy's (see star)
+        self.extents = extents or {}    # id(meta) of a division -> where the product it heads ends
         self.bars = bars or {}      # LaTeX input: the `det` of each |X| (latex_input.py) -> where it stands
 
     # -- leaves
@@ -271,7 +273,7 @@ class ToExpr(Transformer):
         op = str(tok).strip()
         exponent = self.src[tok.end_pos:meta.end_pos].strip()
         if not variable:                        # POWER / HPOWER: the token holds its exponent
-            op, exponent = (".^", op[2:].strip()) if op.startswith(".") else ("^", op[1:].strip())
+            op, exponent = (".^", op[2:].strip()) if op.startswith((".", "**")) else ("^", op[1:].strip())
         i = max(base.rfind("^"), 0)
         head, inner = (base[:i - 1], " .^ ") if base[i - 1:i] == "." else (base[:i], "^")
         tail = base[i + 1:].strip()
@@ -291,17 +293,55 @@ class ToExpr(Transformer):
         return self._apply(f, [self._value(a) for a in args])
 
     # -- products and sums
-    def matmul(self, a, b):
-        return MatMul((self._value(a), self._value(b)))
+    def matmul(self, a, *b):                             # W x, A * B, A @ B (b: the token, the factor)
+        return MatMul((self._value(a), self._value(b[-1])))
 
     @v_args(inline=True, meta=True)
-    def div(self, meta, a, b):
+    def div(self, meta, a, slash, b):
+        """`a / b` divides by a scalar b: b is marked (HadamardPow.written "/") and inference
+        makes it 1x1 or refuses at the `/`, showing the grouping that was probably meant."""
         a, b = self._value(a), self._value(b)
         if isinstance(b, Const) and b.value == 0:
             raise self._error("division by zero", meta.end_pos - 1)
         if isinstance(a, Const) and isinstance(b, Const):
             return Const(a.value / b.value)               # 1/2 is a number
-        return Mul((a, HadamardPow(Fraction(-1), b)))
+        if isinstance(b, Const):
+            return Mul((a, HadamardPow(Fraction(-1), b)))  # a number is a scalar: nothing to check
+        line, column, shown = _where(self.src, slash.start_pos)
+        rest = self.src[meta.end_pos:self.extents.get(id(meta), meta.end_pos)]
+        if self.src[meta.end_pos:].lstrip().startswith(")"):
+            rest = ""                                     # (a / b) c: the grouping was written
+        at = (line, column, shown, " ".join(self.src[meta.start_pos:slash.start_pos].split()),
+              " ".join(self.src[slash.end_pos:meta.end_pos].split()), " ".join(rest.split()))
+        return Mul((a, HadamardPow(Fraction(-1), b, "/", at=at)))
+
+    def at(self, a, _tok, b):
+        """NumPy's `a @ b`: the matrix product, a vector on the left a row (inference decides)."""
+        return MatMul((self._value(a), self._value(b)), "@")
+
+    def star(self, a, b):
+        """`*`: matrixcalculus.org's (and matdiff's) matrix product; in an input written in NumPy
+        (`@`, `.T`, `**`, `.dot`, `np.`), NumPy's: elementwise, or scaling where a factor is
+        a scalar, which inference decides from the shapes (Hadamard written "*")."""
+        if self.numpy:
+            return Hadamard((self._value(a), self._value(b)), "*")
+        return self.matmul(a, b)
+
+    def frobenius(self, a, b):
+        """A : X = tr(A^T X), the Frobenius inner product."""
+        return Trace(MatMul((Transpose(self._value(a)), self._value(b))))
+
+    def inner(self, a, b):                              # <A, X>, ⟨A, X⟩
+        return self.frobenius(a, b)
+
+    @v_args(inline=True, meta=True)
+    def dot(self, meta, x, tok, y):
+        """NumPy's x.dot(y), np.dot(x, y): the inner product x^T y of two vectors (x's transpose
+        marked "dot": inference refuses a matrix x, whose dot is the matrix product x @ y)."""
+        return self._dot(self._value(x), self._value(y), tok.start_pos)
+
+    def _dot(self, x, y, pos):
+        return MatMul((Transpose(x, "dot", at=_where(self.src, pos)), y))
 
     def hadamard(self, a, b):
         return Hadamard((self._value(a), self._value(b)))
@@ -356,6 +396,12 @@ class ToExpr(Transformer):
 
     def _apply(self, f: _Callee, args: list) -> Expr:
         name = f.fn.name
+        if name in NUMPY_PAIRS and not f.fn.order:
+            if len(args) != 2:
+                raise self._error(f"np.{name} takes 2 arguments, got {len(args)}", f.pos)
+            x, y = args
+            return self._dot(x, y, f.pos) if name == "dot" else \
+                MatMul((x, Transpose(y))) if name == "outer" else MatMul((x, y))
         if name in F.CONSTRUCTORS and not f.fn.order:
             return self._construct(name, args, f.pos)
         if name in F.BATCH and len(args) == 2 and not f.fn.order:
@@ -452,6 +498,36 @@ def _error_at(src: str, message: str, pos: int, cls=ParseError) -> ParseError:
     return cls(f"line {line}, column {column}: {message}\n{caret(src, line, column)}", line, column)
 
 
+# NumPy's words (after np., numpy., jnp., torch., and .linalg.), as matdiff's: np.trace is tr,
+# np.linalg.norm is norm (the 2-norm of a vector, the Frobenius norm of a matrix, as NumPy's
+# default); np.log, np.exp, np.tanh... are the elementwise functions of the same name.
+NUMPY_NAMES = {"trace": "tr", "inv": "inv", "det": "det", "norm": "norm", "sum": "sum", "diag": "diag",
+               "kron": "kron", "ones": "ones", "mean": "mean", "dot": "dot", "outer": "outer",
+               "matmul": "matmul", "logsumexp": "logsumexp", "softmax": "softmax"}
+# Words of two arguments that are products: np.dot(x, y) = x^T y of vectors (a matrix x is
+# refused: its dot is x @ y), np.outer(a, b) = a b^T, np.matmul(A, B) = A B. `dot` is a word
+# without the prefix too, as the issue's users write it.
+NUMPY_PAIRS = frozenset({"dot", "outer", "matmul"})
+_NUMPY_PREFIX = re.compile(r"(np|numpy|jnp|torch)\.(linalg\.)?")
+# Tokens that mark an input as NumPy code: there `*` is NumPy's elementwise product.
+_NUMPY_MARKS = {"NPNAME", "AT", "STARPOWER", "STARSTAR", "DOTMETHOD"}
+
+
+def _is_numpy(tokens: list) -> bool:
+    return any(t.type in _NUMPY_MARKS or t.type == "TRANSPOSE" and t.value == ".T" for t in tokens)
+
+
+def _numpy_name(tok: Token, src: str) -> Token:
+    """np.trace -> the FUNC tr; a NumPy word matdiff does not read is refused where it stands."""
+    word = _NUMPY_PREFIX.sub("", str(tok), count=1)
+    name = NUMPY_NAMES.get(word) or (F.canonical_function(word) if word in F.ELEMENTWISE or
+                                     F.canonical_function(word) in F.ELEMENTWISE else None)
+    if name is None:
+        raise _error_at(src, f"{tok}: matdiff reads NumPy's {', '.join(sorted(NUMPY_NAMES))} and its "
+                             f"elementwise functions (np.log, np.exp, np.tanh, ...), not {word}", tok.start_pos)
+    return Token.new_borrow_pos("FUNC", name, tok)
+
+
 def _retype(tokens: list, src: str, functions: frozenset) -> list:
     """The one place that tells a function from a variable: a NAME that names a function
     becomes a FUNC token, so `Phi (z)` applies and `W (x)` multiplies.
@@ -464,9 +540,11 @@ def _retype(tokens: list, src: str, functions: frozenset) -> list:
             # `x^\top A x` would read as x to the power `top`: a LaTeX command is never a name
             raise _error_at(src, f"{tok} is LaTeX, not matdiff's notation: put the whole formula between $…$ "
                                  f"to read it as LaTeX (CLI --from latex, API syntax=\"latex\")", tok.start_pos)
-        if tok.type == "NAME":
+        if tok.type == "NPNAME":
+            tok = _numpy_name(tok, src)
+        elif tok.type == "NAME":
             name = F.canonical_name(str(tok))
-            if name in functions:
+            if name in functions or name == "dot" and nxt is not None and nxt.value == "(":
                 tok = Token.new_borrow_pos("FUNC", tok.value, tok)
             elif nxt is not None and nxt.value == "(" and nxt.start_pos == tok.end_pos:
                 _unknown_function(src, name, tok.start_pos, functions)
@@ -505,23 +583,26 @@ def _parse_tree(src: str, functions: frozenset) -> Tree:
     if bad is not None:
         bad.allowed = parser.accepts()
         raise bad
-    return parser.feed_eof(tokens[-1] if tokens else None)
+    tree = parser.feed_eof(tokens[-1] if tokens else None)
+    return tree, _is_numpy(tokens)
 
 
 def _show(fn: Fn) -> str:
     return fn.name + "'" * fn.order
 
 
-_OPENS_AFTER = set("(,=+-*/∘⊙⊗;\n") | {""}
+_OPENS_AFTER = set("(,=+-*/∘⊙⊗;\n:@<⟨") | {""}
+CLOSE = "\ue000"          # a private-use character: what a closing bar becomes (no one types it)
 
 
 def _mark_norm_bars(src: str) -> str:
     """`||x - t||` opens and closes with the same token, which no LALR grammar can tell
     from a product `t ||y||`. A bar after an operator, `(` or the start opens a norm;
-    otherwise it closes the innermost open one. Closing bars become `|⟩` (or `⟩` for
+    otherwise it closes the innermost open one. Closing bars become `|` + CLOSE (or CLOSE for
     `‖`), of the same length, so columns in error messages stay right."""
-    out, depth, i = [], 0, 0
+    out, opens, i = [], [], 0                    # opens: the parenthesis depth of each open norm
     opened = -1                                  # where the last opening bar ended
+    paren = 0
     while i < len(src):
         if src[i] == "#":                        # a comment runs to the end of its line
             end = src.find("\n", i)
@@ -530,7 +611,12 @@ def _mark_norm_bars(src: str) -> str:
             i = end
             continue
         if src[i] in "\n;":                      # a norm never spans lines
-            depth = 0
+            opens, paren = [], 0
+        paren += (src[i] == "(") - (src[i] == ")")
+        if src[i] == CLOSE:                      # typed: no token, an error where it stands
+            out.append("\ufffd")
+            i += 1
+            continue
         bar = "||" if src.startswith("||", i) else "‖" if src[i] == "‖" else None
         if bar is None:
             out.append(src[i])
@@ -538,13 +624,14 @@ def _mark_norm_bars(src: str) -> str:
             continue
         before = src[:i].rstrip()[-1:]
         just_opened = opened >= 0 and not src[opened:i].strip()    # `|| ||x|| ||`
-        if depth and before not in _OPENS_AFTER and not just_opened:
-            out.append("|⟩" if bar == "||" else "⟩")
-            depth -= 1
+        # a bar inside parentheses opened after the norm cannot close it: ||(a ||x||) y||
+        if opens and opens[-1] == paren and before not in _OPENS_AFTER and not just_opened:
+            out.append("|" + CLOSE if bar == "||" else CLOSE)
+            opens.pop()
             opened = -1
         else:
             out.append(bar)
-            depth += 1
+            opens.append(paren)
             opened = i + len(bar)
         i += len(bar)
     return "".join(out)
@@ -570,7 +657,7 @@ def parse(src: str, functions=(), syntax: str = "auto", *, _bars=None) -> Progra
     check_text(src)
     names = F.function_names(functions)
     try:
-        tree = _parse_tree(src, names)
+        tree, numpy = _parse_tree(src, names)
     except UnexpectedInput as e:
         raise _syntax_error(src, e) from None
     check_depth(_depth(tree))         # before the recursive transform below
@@ -582,11 +669,34 @@ def parse(src: str, functions=(), syntax: str = "auto", *, _bars=None) -> Progra
             raise _error_at(src, "only the last line may be a bare expression; earlier lines define names: "
                                  "`name = expression`", pos)
     try:
-        return ToExpr(src, names, _bars).transform(tree)
+        return ToExpr(src, names, _division_extents(tree), numpy, _bars).transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, MatdiffError):     # a ParseError, or a LimitError of a folded number
             raise e.orig_exc from None
         raise
+
+
+def _division_extents(tree) -> dict:
+    """`x^T A x / x^T x` is ((x^T A x) / x^T) x: for the message that refuses dividing by x^T,
+    where the product that the division heads ends (id of the div's meta -> end position), so
+    that the message can show the grouping most likely meant, (x^T A x) / (x^T x). Each
+    product's left spine is walked once, from its outermost product: linear in the tree."""
+    extents: dict = {}
+    inner = set()
+    trees = [t for t in tree.iter_subtrees() if t.data == "matmul"]
+    for t in trees:
+        first = t.children[0]
+        if isinstance(first, Tree) and first.data == "matmul":
+            inner.add(id(first))
+    for t in trees:
+        if id(t) in inner:
+            continue
+        first = t.children[0]
+        while isinstance(first, Tree) and first.data == "matmul":
+            first = first.children[0]
+        if isinstance(first, Tree) and first.data == "div":
+            extents[id(first.meta)] = t.meta.end_pos
+    return extents
 
 
 def _depth(tree) -> int:

@@ -61,6 +61,43 @@ def shape_mul(e, ss, u):
     return ss[main]
 
 
+def shape_hadamard_pow(e, ss, u):
+    """x .^ k is shaped like x; the divisor of `a / b` (written "/") is a scalar: made 1x1 here
+    if it can be, else refused at the `/` (a row, a column, a matrix)."""
+    if e.written == "/" and not (u.unify(ss[0][0], 1) and u.unify(ss[0][1], 1)):
+        raise division_error(e, f"{e.arg} is {shape_text(u.resolve(ss[0]))}")
+    return ss[0]
+
+
+def shape_transpose(e, ss, u):
+    """A^T; the x of NumPy's dot(x, y), read as x^T y (written "dot"), is a vector."""
+    if e.written == "dot" and not u.unify(ss[0][1], 1):
+        raise dot_error(e, f"{e.arg} is {shape_text(u.resolve(ss[0]))}")
+    return ss[0][::-1]
+
+
+def dot_error(e, why: str) -> ShapeError:
+    line, column, shown = e.at or (None, None, "")
+    where = f"line {line}, column {column}: " if line else ""
+    caret_block = f"\n{shown}" if shown else ""
+    return ShapeError(f"{where}dot(x, y) is read as the inner product x^T y of two vectors, but {why}; "
+                      f"for the matrix product write {e.arg} @ y (or {e.arg} y){caret_block}")
+
+
+def division_error(e, why: str) -> ShapeError:
+    """`/` by something that is not a scalar, located at the `/`, with the parentheses or the
+    `./` that were probably meant (e.at: see HadamardPow)."""
+    line, column, shown, num, den, rest = e.at or (None, None, "", "", str(e.arg), "")
+    where = f"line {line}, column {column}: " if line else ""
+    fixes = []
+    if rest:
+        fixes.append(f"to divide by {den} {rest} write ({num}) / ({den} {rest})")
+    fixes.append(f"for the elementwise quotient write {num} ./ {den}" if num else "for the elementwise quotient write ./")
+    caret_block = f"\n{shown}" if shown else ""
+    return ShapeError(f"{where}`/` divides by a scalar only, but the divisor {den} is not one: {why}; "
+                      f"{'; '.join(fixes)}{caret_block}")
+
+
 def square(what, result):
     """The rule of an operation on a square matrix, whose result is shaped like the argument
     (result="same": the inverse, a power) or 1x1 (result="scalar": the trace, the determinant);
@@ -208,10 +245,10 @@ SHAPE_RULES = {
     Mul:          shape_mul,
     Kron:         shape_kron,
     Pow:          shape_pow,
-    Transpose:    lambda e, ss, u: ss[0][::-1],
+    Transpose:    shape_transpose,
     Inverse:      square("the inverse", result="same"),
     MatPow:       square("a matrix power", result="same"),
-    HadamardPow:  lambda e, ss, u: ss[0],
+    HadamardPow:  shape_hadamard_pow,
     Apply:        lambda e, ss, u: ss[0],
     Trace:        square("the trace", result="scalar"),
     Det:          shape_det,

@@ -61,9 +61,12 @@ def _identity_like(e: Expr) -> bool:
 
 
 def split_division(e: Mul):
-    """Mul(a, b, c^-1) -> ([a, b], [c]): the factors above and below a division bar.
-    Something stays above the bar: Mul(a^-1, b^-1) is `a .^ -1 / b`."""
-    inverse = [isinstance(a, HadamardPow) and a.k == -1 for a in e.args]
+    """Mul(a, b, c^-1) -> ([a, b], [c]): the factors above and below a division bar. Only a
+    scalar goes below it (`/` divides by a scalar only): a divisor the parser read from `/`, or
+    a shaped 1x1 one; any other inverse stays above as `.^ -1`, so the text re-parses to the
+    same thing. Something stays above the bar: Mul(a^-1, b^-1) is `a .^ -1 / b`."""
+    inverse = [isinstance(a, HadamardPow) and a.k == -1 and (a.written == "/" or known_shape(a.arg) == (1, 1))
+               for a in e.args]
     if all(inverse):
         inverse[0] = False
     num = [a for a, inv in zip(e.args, inverse) if not inv]
@@ -131,8 +134,23 @@ def t_mul(e, p):
         last_matrix = i == len(num) - 1 and i > 0 and isinstance(a, (MatMul, Ones)) and not den and \
             known_matrix(a)
         return not last_matrix and (i > 0 or isinstance(a, MatMul))
-    top = " ".join(p.wrap(a, PRODUCT, strict=paren(i, a)) for i, a in enumerate(num))
+    top = " ".join(p.wrap(a, PRODUCT, strict=paren(i, a) or (len(num) > 1 and is_division(a)))
+                   for i, a in enumerate(num))
     return top + "".join(" / " + p.wrap(d, POSTFIX) for d in den)
+
+
+def is_division(e: Expr) -> bool:
+    """Whether e prints as `a / b`: followed by other factors it needs parentheses, since
+    `a / b c` reads (a / b) c to the parser and a / (b c) to many readers."""
+    if not isinstance(e, Mul) or is_negative(e):
+        return False
+    num, den = split_division(e)
+    return bool(num and den)
+
+
+def t_matmul(e, p):
+    return " ".join(p.wrap(a, PRODUCT, strict=(i > 0 and not isinstance(a, Ones)) or is_division(a))   # 1_n 1_m^T
+                    for i, a in enumerate(e.args))                                              # associates
 
 
 def t_hadamard(e, p):
@@ -222,8 +240,7 @@ TEXT = {
     Ones:         lambda e, p: t_ones(e),
     Differential: t_differential,
     Add:          t_add,
-    MatMul:       lambda e, p: " ".join(p.wrap(a, PRODUCT, strict=i > 0 and not isinstance(a, Ones))   # 1_n 1_m^T
-                                        for i, a in enumerate(e.args)),                         # associates
+    MatMul:       t_matmul,
     Mul:          t_mul,
     Hadamard:     t_hadamard,
     Kron:         lambda e, p: p.chain(e.args, " ⊗ ", HADAMARD),
