@@ -271,3 +271,19 @@ def test_each_unsized_ones_vector_has_its_own_size(rng):
         p = Problem.of(src, shapes)
         values = {k: rng.standard_normal(s) for k, s in shapes.items()}
         assert np.isclose(float(np.squeeze(matdiff_value(p.f, values))), f(values))
+
+
+def test_a_known_scalar_beside_an_elementwise_product_scales(rng):
+    """`alpha .* x` with alpha declared a scalar, `(x^T y) .* z`: the only reading that fits is
+    NumPy's broadcast (it was a shape error); an undeclared Greek name keeps its elementwise
+    reading (`θ ∘ x`: θ a vector)."""
+    shapes = {"alpha": (), "x": (4,), "y": (4,), "z": (3,)}
+    src = "sum(alpha .* x) + sum((x^T y) .* z) + sum(x ./ alpha)"
+    v = {"alpha": 1.7, "x": rng.standard_normal(4), "y": rng.standard_normal(4), "z": rng.standard_normal(3)}
+    f = lambda v: v["alpha"] * v["x"].sum() + (v["x"] @ v["y"]) * v["z"].sum() + v["x"].sum() / v["alpha"]  # noqa: E731
+    for wrt in ("alpha", "x", "z"):
+        g = matdiff.derive_gradient(src, wrt, shapes=shapes)
+        assert g.check().ok
+    p = Problem.of(src, shapes)
+    assert np.isclose(float(np.squeeze(matdiff_value(p.f, v))), f(v))
+    assert S("θ ∘ x", {"x": (3,)}).inputs["θ"] == (3,)

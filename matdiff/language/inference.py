@@ -409,9 +409,11 @@ class _Inference:
             # NumPy's `*` (written "*"): a scalar factor scales, as NumPy broadcasts it; `.*`
             # and `./` beside a number or a known scalar likewise (`1 ./ x`, MATLAB's and
             # matrixcalculus.org's `2.*x`, `alpha .* x` with alpha declared a scalar), as `1 - x`
-            # broadcasts the number: the only reading that fits. A name whose shape is still
-            # open keeps its shape from the elementwise product (`θ ∘ x` makes θ a vector).
-            ones = [u.is_one(self.shape[k]) for k in kids]
+            # broadcasts the number: the only reading that fits. A name whose shape is open, or
+            # only guessed (a Greek letter is first tried as a scalar), keeps its shape from the
+            # elementwise product (`θ ∘ x` makes θ a vector, as it did before).
+            ones = [u.is_one(self.shape[k]) and not any(isinstance(n, Var) and self.kinds.get(n.name) == "scalar"
+                                                        for n in postorder(k)) for k in kids]
             if any(ones) and (e.written == "*" or not all(ones)):
                 factors = [k for k, one in zip(kids, ones) if not (one and k == ONE)] or [ONE]
                 return self.product(factors) if len(factors) > 1 else factors[0]
