@@ -46,6 +46,7 @@ EXAMPLES = [
     ("ShapeError", "`/` by a vector, with the elementwise quotient", ("parse", "1/x", "--shape", "x=3")),
     ("ShapeError", "NumPy's dot(x, y) of a matrix x", ("parse", "np.dot(A, y)")),
     ("ParseError", "a NumPy word matdiff does not read", ("parse", "np.pi * x")),
+    ("ShapeError", "NumPy's elementwise * that fits only for a scalar (x.T*A*x)", ("parse", "x.T*A*x")),
     ("DerivativeError", "a variable that is not in the function", ("grad", "x^T A x", "--wrt", "y")),
     ("DerivativeError", "the gradient of a vector", ("grad", "A x", "--wrt", "x")),
     ("LimitError", "nesting past the limit", ("parse", " + ".join(["x"] * 300))),

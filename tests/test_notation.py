@@ -364,3 +364,15 @@ def test_cli_parse_refuses_the_ambiguous_division_without_a_traceback():
     done = _cli("parse", "x^T A x / x^T x")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "(x^T A x) / (x^T x)" in done.stderr
+
+
+@pytest.mark.parametrize("src", ["x.T*A*x", "x.T*x", "np.sum(x.T * A)"])
+def test_numpy_star_that_fits_only_for_a_scalar_is_refused_with_both_readings(src):
+    """SymPy's users mean x^T A x by `x.T*A*x`, NumPy's a broadcast: never read as x a scalar."""
+    with pytest.raises(ShapeError, match=r"NumPy's elementwise product.*write `@`"):
+        shaped(src)
+
+
+def test_numpy_star_scales_by_a_scalar_and_multiplies_equal_shapes():
+    assert shaped("alpha * np.exp(x)").expr == shaped("alpha exp(x)").expr
+    assert shaped("np.sum(x * y)", {"x": (3,)}).expr == shaped("sum(x ∘ y)", {"x": (3,)}).expr

@@ -412,8 +412,8 @@ class _Inference:
             # broadcasts the number: the only reading that fits. A name whose shape is open, or
             # only guessed (a Greek letter is first tried as a scalar), keeps its shape from the
             # elementwise product (`θ ∘ x` makes θ a vector, as it did before).
-            ones = [u.is_one(self.shape[k]) and not any(isinstance(n, Var) and self.kinds.get(n.name) == "scalar"
-                                                        for n in postorder(k)) for k in kids]
+            ones = [u.is_one(self.shape[k]) and (e.written == "*" or not any(
+                isinstance(n, Var) and self.kinds.get(n.name) == "scalar" for n in postorder(k))) for k in kids]
             if any(ones) and (e.written == "*" or not all(ones)):
                 factors = [k for k, one in zip(kids, ones) if not (one and k == ONE)] or [ONE]
                 return self.product(factors) if len(factors) > 1 else factors[0]
@@ -659,10 +659,27 @@ class _Inference:
             kind, v = self.kinds[name], self.inputs[name]
             if kind == "matrix" and (shape == () or 1 in shape):
                 dim = v.shape[0] if shape == () or shape[0] == 1 else v.shape[1]
-                out.append(Reading(name, shape, self.context_of(dim)))
             elif kind == "vector" and shape == () and not F.is_greek_lower(name) and name in matrix_role:
-                out.append(Reading(name, shape, self.context_of(v.shape[0])))
+                dim = v.shape[0]
+            else:
+                continue
+            self.refuse_numpy_star(name, dim)
+            out.append(Reading(name, shape, self.context_of(dim)))
         return out
+
+    def refuse_numpy_star(self, name: str, dim) -> None:
+        """`x.T*A*x`: in an input with a NumPy marker `*` is NumPy's elementwise product, and it
+        fits here only by making a vector or matrix 1x1, which no one means: SymPy's and
+        matrixcalculus.org's users mean the matrix product, NumPy's a broadcast matdiff does not
+        do. Refused, showing both, rather than answered for a scalar."""
+        e = self.u.why_one(dim)
+        if isinstance(e, Hadamard) and e.written == "*":
+            text = " ".join(str(e).split())
+            raise ShapeError(
+                f"`{text}`: in this NumPy input `*` is NumPy's elementwise product, which fits only if {name} "
+                f"is a scalar (1×1); for the matrix product (as SymPy and matrixcalculus.org read `*`) write "
+                f"`@` ({text.replace(' ∘ ', ' @ ').replace('^T', '.T')}); for the elementwise product of "
+                f"equal shapes declare them (--shape, shapes=)")
 
     @staticmethod
     def in_matrix_role(roots: list) -> set:
