@@ -193,16 +193,28 @@ def auto_names(f: Expr, outputs: list) -> dict:
     for e in steps:
         if not _trivial(e) and e != f:
             numbered[e] = len(numbered)
+    outermost_first = sorted(numbered, key=numbered.get, reverse=True)
+
+    def name(e):
+        return ("Z" if shape_of(e)[1] != 1 else "z") + str(numbered[e])
     names: dict = {}
+    for e in outermost_first:                    # every candidate named first: the print stays compact
+        limits.tick()                            # one walk of the outputs per step: quadratic, so on the clock
+        if _occurrences(e, outputs, names) >= 2:
+            names[e] = name(e)
+    # then each name is dropped where it does not pay, a part named where it now does; a trial
+    # inlines one definition at its uses (never a shared part printed out exponentially)
     size = _printed_size(outputs, names)
-    for _ in range(3):                           # outermost first; again while a choice changed another's
+    for _ in range(3):                           # again while a choice changed another's
         changed = False
-        for e in sorted(numbered, key=numbered.get, reverse=True):
-            limits.tick()                        # one walk of the outputs per step: quadratic, so on the clock
+        for e in outermost_first:
+            limits.tick()
             if e in names:
+                if _occurrences(e, outputs, names) >= 2 and expression_size(to_text(e, names)) > 4:
+                    continue                     # printed twice, inline twice its D > 4 symbols: D + 4 with it
                 trial = {k: n for k, n in names.items() if k != e}
             elif _occurrences(e, outputs, names) >= 2:
-                trial = {**names, e: ("Z" if shape_of(e)[1] != 1 else "z") + str(numbered[e])}
+                trial = {**names, e: name(e)}
             else:
                 continue
             trial_size = _printed_size(outputs, trial)
