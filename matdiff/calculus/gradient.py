@@ -93,13 +93,28 @@ class Gradient:
 
 
 def _sympy_of(g: Expr):
-    """g as SymPy, from the simplified gradient: inlining a program's steps and deltas leaves what
-    the text never shows ((B + B^T) x with B = A^T is (A^T + A^T^T) x inline), and the SymPy result
-    is simplified as the text is (issue 15). Simplifying also collapses a 2,000-step chain inline
-    (h2000 = (((x + x) + x) + ...), to 2000 x) in linear time, before SymPy's classes, which recurse
-    over their arguments, would meet its depth (still too deep: the API boundary says so, LimitError)."""
+    """g as SymPy, from the simplified gradient (sympy_form)."""
     from matdiff.printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
-    return to_sympy(simplify(g))
+    return to_sympy(sympy_form(g))
+
+
+def sympy_form(g: Expr) -> Expr:
+    """The form of g a SymPy result is built from: g simplified, as the text is (issue 15). Inlining
+    a program's steps and deltas leaves what the text never shows ((B + B^T) x with B = A^T is
+    (A^T + A^T^T) x inline, A X + A^T X is (A + A^T) X), and simplifying also collapses a 2,000-step
+    chain inline (h2000 = (((x + x) + x) + ...), to 2000 x) in linear time, before SymPy's classes,
+    which recurse over their arguments, would meet its depth (still too deep: LimitError).
+    Except where simplifying grows the DAG (a residual chain h_i = tanh(W h_(i-1)) + h_(i-1) inline,
+    each sum flattened into all the terms before it: quadratic in the layers): SymPy's MatAdd
+    checks every argument's shape by walking it without a cache, seconds for 128 layers, so
+    there the form as derived, the same value, is converted."""
+    simplified = simplify(g)
+    return simplified if _edges(simplified) <= 2 * _edges(g) + 16 else g
+
+
+def _edges(e: Expr) -> int:
+    """The size of e as a DAG: its nodes' arguments, counted once per node."""
+    return sum(len(children(n)) for n in postorder(e))
 
 
 def gradient_of(p: Problem, wrt) -> Gradient:
