@@ -489,3 +489,67 @@ def test_powers_with_a_variable_exponent_are_pow_and_hadamard_power():
     assert g.has(sp.HadamardPower(x, y))
     g = matdiff.gradient("sum(alpha .^ x)", "x")
     assert g.has(sp.HadamardPower(sp.Symbol("alpha"), x))
+
+
+# ---- SymPy results simplified as the text is (issue 15, item 7) -------------------------------------
+
+V3, M33, M43 = (3,), (3, 3), (4, 3)
+SIMPLIFIED_CASES = [   # (function, wrt, shapes, kinds): programs inline their steps in the SymPy result
+    ("B = A^T\nf = x^T B x", "x", dict(A=M33, x=V3), {}),                  # was (A.T + A.T.T)*x
+    ("B = A^T\nf = tr(X^T B X)", "X", dict(A=M33, X=M33), {}),
+    ("s = sum(y)\nf = s x^T x", "x", dict(y=V3, x=V3), {}),                # was Trace(1*y*1)
+    ("-y^T log(softmax(W x))", "W", dict(y=(4,), W=(4, 3), x=V3), {}),
+    ("y = 1^T x\nf = y^2", "x", dict(x=V3), {}),
+    ("x^T A x", "x", dict(A=M33, x=V3), {}),
+    ("2 x^T A x + 3 x^T A^T x", "x", dict(A=M33, x=V3), {}),
+    ("(x^T A x) / (x^T x)", "x", dict(A=M33, x=V3), {}),
+    ("exp(x^T A x)", "x", dict(A=M33, x=(3,)), dict(x="small", A="small")),
+    ("logdet(X^T X)", "X", dict(X=M43), {}),
+    ("Y = X^T\nf = tr(Y^T A Y) + sum(Y)", "X", dict(X=M33, A=M33), {}),
+    ("sum(y) + sum(Z) + sum(r)", "Z", dict(y=V3, Z=M43, r=(1, 3)), {}),
+    ("h1 = tanh(W x)\nh2 = tanh(W^T h1)\nf = c^T h2", "W", dict(W=M33, x=V3, c=V3), {}),
+]
+
+
+def _no_leftovers(e) -> None:
+    """No transpose of a transpose, no matrix of ones of size 1 (1*y*1 inside a Trace)."""
+    for n in sp.preorder_traversal(e):
+        assert not (isinstance(n, sp.Transpose) and isinstance(n.arg, sp.Transpose)), f"{n} in {e}"
+        assert not (isinstance(n, sp.OneMatrix) and n.shape == (1, 1)), f"a 1x1 matrix of ones in {e}"
+    assert ".T.T" not in str(e) and "*1*" not in str(e), str(e)
+
+
+@pytest.mark.parametrize("src, wrt, shapes, kinds", SIMPLIFIED_CASES, ids=[c[0] for c in SIMPLIFIED_CASES])
+def test_sympy_gradient_is_the_simplified_one(src, wrt, shapes, kinds):
+    """gradient(), jacobian() and hessian(): clean SymPy, equal to matdiff's own numbers."""
+    values = draw_all(shapes, np.random.default_rng(5), kinds)
+    g = matdiff.derive_gradient(src, wrt, shapes=shapes)
+    ours = matdiff_value(g.inlined[wrt], values)
+    for result in (matdiff.gradient(src, wrt, shapes=shapes), g.sympy()[wrt]):
+        _no_leftovers(result)
+        assert_close(np.asarray(sympy_evaluate(result, values), dtype=float).reshape(ours.shape), ours, 1e-9)
+    for derive, api in ((matdiff.derive_jacobian, matdiff.jacobian), (matdiff.derive_hessian, matdiff.hessian)):
+        M = derive(src, wrt, shapes=shapes)
+        result = api(src, wrt, shapes=shapes)
+        _no_leftovers(result)
+        theirs = np.asarray(sympy_evaluate(result, values), dtype=float)
+        ours = np.asarray(matdiff_value(M.matrix, values), dtype=float)
+        assert_close(theirs.reshape(ours.shape), ours, 1e-9, what=f"{api.__name__}: ")
+
+
+def test_sympy_result_of_an_inlined_transpose():
+    """B = A^T; x^T B x: the text says (B + B^T) x, SymPy the same inline and simplified, (A + A^T) x."""
+    A, x = sp.MatrixSymbol("A", 3, 3), sp.MatrixSymbol("x", 3, 1)
+    got = matdiff.gradient("B = A^T\nf = x^T B x", "x", shapes=dict(A=M33, x=V3))
+    assert str(got) == str(sp.MatMul(sp.MatAdd(A, A.T), x)) == "(A + A.T)*x"
+
+
+@pytest.mark.parametrize("program, line, wrt, shapes", [
+    ("y = A X\nf = tr(X^T y)", "tr(X^T A X)", "X", dict(A=M33, X=M33)),
+    ("B = A^T\nf = x^T B x", "x^T A^T x", "x", dict(A=M33, x=V3)),
+    ("u = A x\nf = u^T u", "x^T A^T A x", "x", dict(A=M33, x=V3)),
+])
+def test_program_and_one_line_give_one_sympy_result(program, line, wrt, shapes):
+    """A program's steps inline, simplified: the SymPy result of the function written on one line
+    (the program's was A*X + A.T*X where the line's is (A + A.T)*X)."""
+    assert str(matdiff.gradient(program, wrt, shapes=shapes)) == str(matdiff.gradient(line, wrt, shapes=shapes))

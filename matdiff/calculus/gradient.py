@@ -22,6 +22,7 @@ from matdiff.language.expr import (
     substitute,
 )
 from matdiff.printing.latex import aligned, latex_name, to_latex
+from matdiff.printing.size import expression_size
 from matdiff.printing.text import to_text
 from matdiff.language.problem import Problem
 from matdiff.language.shapes import shape_of
@@ -92,14 +93,28 @@ class Gradient:
 
 
 def _sympy_of(g: Expr):
-    """g as SymPy. SymPy's classes recurse over their arguments (MatAdd.shape), so a gradient
-    with a 2,000-step chain inline (h2000 = (((x + x) + x) + ...)) is too deep for them; simplified,
-    such a chain collapses (to 2000 x) in linear time, and only then is it tried again."""
+    """g as SymPy, from the simplified gradient (sympy_form)."""
     from matdiff.printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
-    try:
-        return to_sympy(g)
-    except RecursionError:
-        return to_sympy(simplify(g))          # still too deep: the API boundary says so (LimitError)
+    return to_sympy(sympy_form(g))
+
+
+def sympy_form(g: Expr) -> Expr:
+    """The form of g a SymPy result is built from: g simplified, as the text is (issue 15). Inlining
+    a program's steps and deltas leaves what the text never shows ((B + B^T) x with B = A^T is
+    (A^T + A^T^T) x inline, A X + A^T X is (A + A^T) X), and simplifying also collapses a 2,000-step
+    chain inline (h2000 = (((x + x) + x) + ...), to 2000 x) in linear time, before SymPy's classes,
+    which recurse over their arguments, would meet its depth (still too deep: LimitError).
+    Except where simplifying grows the DAG (a residual chain h_i = tanh(W h_(i-1)) + h_(i-1) inline,
+    each sum flattened into all the terms before it: quadratic in the layers): SymPy's MatAdd
+    checks every argument's shape by walking it without a cache, seconds for 128 layers, so
+    there the form as derived, the same value, is converted."""
+    simplified = simplify(g)
+    return simplified if _edges(simplified) <= 2 * _edges(g) + 16 else g
+
+
+def _edges(e: Expr) -> int:
+    """The size of e as a DAG: its nodes' arguments, counted once per node."""
+    return sum(len(children(n)) for n in postorder(e))
 
 
 def gradient_of(p: Problem, wrt) -> Gradient:
@@ -183,19 +198,54 @@ def _used_deltas(outputs: list, deltas: list) -> list:
 
 
 def auto_names(f: Expr, outputs: list) -> dict:
-    """Auxiliary names for what the result repeats: the sheets' z0, z1, ... numbering the steps
-    of f as it is computed, innermost first; only the steps printed twice or more get named."""
+    """Auxiliary names where they pay (issue 15): the sheets' z0, z1, ... numbering the steps of f
+    as it is computed, innermost first. A step is a candidate when the outputs print it twice or
+    more; it is named only when the name makes the printed answer shorter, its definition
+    `z0 = x^T x` counted (printing.size: symbols of the definitions plus the answer, a tie inlined).
+    So no name is printed unused (a z1 = z0^-1 the outputs print as `/ z0`), and none used once."""
     steps = computation_order(f)                 # post-order, right to left, as the sheets number
     numbered: dict = {}
     for e in steps:
         if not _trivial(e) and e != f:
             numbered[e] = len(numbered)
+    outermost_first = sorted(numbered, key=numbered.get, reverse=True)
+
+    def name(e):
+        return ("Z" if shape_of(e)[1] != 1 else "z") + str(numbered[e])
     names: dict = {}
-    for e in sorted(numbered, key=numbered.get, reverse=True):    # outermost first
+    for e in outermost_first:                    # every candidate named first: the print stays compact
         limits.tick()                            # one walk of the outputs per step: quadratic, so on the clock
         if _occurrences(e, outputs, names) >= 2:
-            names[e] = ("Z" if shape_of(e)[1] != 1 else "z") + str(numbered[e])
+            names[e] = name(e)
+    # then each name is dropped where it does not pay, a part named where it now does; a trial
+    # inlines one definition at its uses (never a shared part printed out exponentially)
+    size = _printed_size(outputs, names)
+    for _ in range(3):                           # again while a choice changed another's
+        changed = False
+        for e in outermost_first:
+            limits.tick()
+            if e in names:
+                if _occurrences(e, outputs, names) >= 2 and expression_size(to_text(e, names)) > 4:
+                    continue                     # printed twice, inline twice its D > 4 symbols: D + 4 with it
+                trial = {k: n for k, n in names.items() if k != e}
+            elif _occurrences(e, outputs, names) >= 2:
+                trial = {**names, e: name(e)}
+            else:
+                continue
+            trial_size = _printed_size(outputs, trial)
+            if trial_size < size or (e in names and trial_size == size):
+                names, size, changed = trial, trial_size, True
+        if not changed:
+            break
     return names
+
+
+def _printed_size(outputs: list, names: dict) -> int:
+    """The symbols of the answer as printed with these names: the definitions of the names it
+    uses (`z0 = x^T x`: the name, the `=` and the right-hand side) and the outputs themselves."""
+    used = _used_names(outputs, names)
+    return sum(2 + expression_size(to_text(e, names)) for e, _ in used) + \
+        sum(expression_size(to_text(o, names)) for o in outputs)
 
 
 def _trivial(e: Expr) -> bool:

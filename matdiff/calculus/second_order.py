@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from matdiff.calculus.curvature import diagonal_hessian
 from matdiff.errors import DerivativeError, MatdiffError
 from matdiff.language.expr import Const, Expr, Identity
-from matdiff.calculus.gradient import _used_names, auto_names, gradient_of
+from matdiff.calculus.gradient import _used_names, auto_names, gradient_of, sympy_form
 from matdiff.calculus.jacobian import jacobian_expr
 from matdiff.limits import budgeted
 from matdiff.calculus.kronecker import (
@@ -96,7 +96,7 @@ class DerivativeMatrix:
     @budgeted
     def sympy(self):
         from matdiff.printing.to_sympy import to_sympy   # SymPy costs half a second: load it when asked
-        return to_sympy(self.matrix)                    # vec and unvec included: to_sympy writes them out
+        return to_sympy(sympy_form(self.matrix))        # vec and unvec included: to_sympy writes them out
 
     @budgeted
     def check(self, seed: int = 0) -> CheckReport:

@@ -129,8 +129,15 @@ def _matmul(e, v):
 
 
 def _sum(e, v):
+    """sum(X) = Tr(1^T X 1); a ones factor of size 1 is left out (1^T y for a column y, not 1^T y 1)."""
     r, c = shape_of(e.arg)
-    return sp.Trace(_product([sp.OneMatrix(1, dim(r)), v[0], sp.OneMatrix(dim(c), 1)]))
+    ones = [sp.OneMatrix(1, dim(r))] if r != 1 else []
+    return sp.Trace(_product([*ones, v[0], *([sp.OneMatrix(dim(c), 1)] if c != 1 else [])]))
+
+
+def _transpose(e, v):
+    """A^T; the transpose of a transpose is the matrix itself (no A.T.T)."""
+    return v[0].arg if isinstance(v[0], sp.Transpose) else sp.Transpose(v[0])
 
 
 def _exp(x):
@@ -292,7 +299,7 @@ SYMPY = {
     Hadamard:     lambda e, v: sp.HadamardProduct(*v),
     Kron:         _kron,
     Pow:          _pow,
-    Transpose:    lambda e, v: sp.Transpose(v[0]),
+    Transpose:    _transpose,
     Inverse:      lambda e, v: sp.Inverse(v[0]),
     MatPow:       lambda e, v: sp.MatPow(v[0], int(e.k)),
     HadamardPow:  _hadamard_pow,
