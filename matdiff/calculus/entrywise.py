@@ -1,0 +1,397 @@
+"""The entrywise algebra: function identities and cancellation in elementwise sub-expressions.
+
+Why a rational normal form rather than more rewrite rules: arrays of one shape (and 1x1 ones,
+broadcast) form a commutative ring under +, ∘ and .^ k, so an elementwise sub-expression (a
+Hadamard product, a sum of such, powers, scalings) is a rational function of its atoms. The
+identities people use to shorten a gradient (sigmoid' = s (1 - s), 1 - sigmoid(u) = sigmoid(-u),
+e^u / (1 + e^u) = sigmoid(u), tanh' = 1 - tanh^2) only pay after a cancellation several terms
+away (the cross-entropy of a sigmoid output collapses to `sigmoid(X w) - y` only once sigmoid' is
+multiplied into both fractions). Rules that match shapes of trees would need one rule per
+arrangement of the terms; a rational function cancelled by SymPy (on commuting symbols built
+here, never from user text) finds them all, and the result is kept only when strictly shorter.
+
+    atoms        any node outside the algebra (X w, Var, sum(.), an abstract Phi(u)), one symbol each
+    functions    sigmoid^(k)(u) as a polynomial in S = sigmoid(u) (S' = S (1 - S)); sigmoid(-u) =
+                 1 - S; tanh^(k)(u) as a polynomial in T (T' = 1 - T^2), tanh(-u) = -T;
+                 exp(u) = E, exp(-u) = 1 / E; softplus^(k) = sigmoid^(k-1)
+    candidates   cancelled and factored; with E = S / (1 - S) (recognises sigmoid in e^u / (1 + e^u));
+                 with S = 1 - R (R = sigmoid(-u)); S (1 - S) folded back into sigmoid'(u),
+                 1 - T^2 into tanh'(u); a minus taken into a sum factor
+    kept         the shortest candidate, if shorter than the input (token count, `size`)
+
+Cost: the rules fire on every backprop step, so SymPy is called only where an identity or a
+cancellation can happen (a function of the four above beside a sum or a division, or two of them
+of one argument, or a division beside a sum), only below a size cap, and each answer is cached.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from itertools import combinations
+
+from matdiff.language.algebra import (
+    add, const, diag_mat, elementwise, hadamard_pow, is_negative, mul, neg, scale,
+)
+from matdiff.language.expr import (
+    Add, Apply, Const, DiagMat, Expr, Fn, Hadamard, HadamardPow, Leaf, MatMul, Mul, Ones, Zero,
+    children,
+)
+from matdiff.language.shapes import is_scalar, shape_of
+
+_GROUP = (Add, Hadamard, HadamardPow, Mul, Const, Ones, Zero)
+_FUNCTIONS = ("sigmoid", "tanh", "exp", "softplus")
+_MAX_ORDER = 3
+_MAX_ATOMS = 8                  # symbols handed to SymPy
+_MAX_NODES = 60                 # group nodes walked before giving up
+_CACHE: dict = {}
+_CACHE_LIMIT = 20_000
+
+
+# ---- size: the printed length in tokens, roughly as the text printer writes it -----------------
+
+def size(e: Expr, memo: dict | None = None) -> int:
+    """Tokens of e's text (names, numbers, operators; parentheses not counted), as the corpus
+    yardstick counts them: what "shorter" means for every choice made here."""
+    memo = {} if memo is None else memo
+    if e in memo:
+        return memo[e]
+    match e:
+        case Const(v):
+            n = (1 if v.denominator == 1 else 3) + (v < 0)
+        case Leaf():
+            n = 1
+        case HadamardPow(k, a):
+            n = size(a, memo) + (1 if k == -1 else 2 + (k < 0))
+        case Add(args):
+            n = sum(size(a, memo) for a in args) + sum(not is_negative(a) for a in args[1:])
+        case Hadamard(args):
+            n = sum(size(a, memo) for a in args) + len(args) - 1
+        case Mul(args) | MatMul(args):
+            n = sum(size(a, memo) for a in args)
+        case Apply(_, a):
+            n = 1 + size(a, memo)
+        case _:
+            n = 1 + sum(size(c, memo) for c in children(e))
+    memo[e] = n
+    return n
+
+
+# ---- the group: an elementwise sub-expression and its atoms -------------------------------------
+
+def _canonical(u: Expr) -> tuple:
+    """(base, flipped): -u -> (u, True), u -> (u, False)."""
+    return (neg(u), True) if is_negative(u) else (u, False)
+
+
+def _known(e: Expr) -> bool:
+    return isinstance(e, Apply) and e.fn.name in _FUNCTIONS and e.fn.order <= _MAX_ORDER
+
+
+def _survey(e: Expr):
+    """(function applications, has a sum, has a division) of the group under e, or None when
+    the group is too big to hand to SymPy."""
+    fns, has_add, has_div, seen = [], False, False, 0
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        seen += 1
+        if seen > _MAX_NODES:
+            return None
+        if isinstance(n, _GROUP):
+            has_add |= isinstance(n, Add)
+            has_div |= isinstance(n, HadamardPow) and n.k < 0
+            stack.extend(children(n))
+        elif _known(n):
+            fns.append(n)
+    return fns, has_add, has_div
+
+
+def _worth_trying(e: Expr) -> bool:
+    survey = _survey(e)
+    if survey is None:
+        return False
+    fns, has_add, has_div = survey
+    if fns and (has_add or has_div):
+        return True
+    bases = [_canonical(f.arg)[0] for f in fns]
+    return len(set(bases)) < len(bases) or (has_add and has_div)
+
+
+class _Abort(Exception):
+    """The expression leaves what the normaliser handles (an irrational number, say)."""
+
+
+class _Atoms:
+    """Symbols for atoms and function applications, and the way back to Exprs."""
+
+    def __init__(self, sp, shape):
+        self.sp, self.shape = sp, shape
+        self.symbol: dict = {}          # key -> Symbol
+        self.back: dict = {}            # Symbol -> Expr
+        self.wide: set = set()          # symbols of non-scalar atoms
+        self.sigmoid: dict = {}         # Symbol S or R -> the Expr of sigmoid'(base)
+        self.complement: dict = {}      # S -> R (and R -> S): the two orientations of one sigmoid
+        self.tanh: dict = {}            # Symbol T -> the Expr of tanh'(base)
+        self.exp: dict = {}             # Symbol E -> S of the same base (sigmoid(u) = E / (1 + E))
+
+    def _sym(self, key, expr: Expr, wide: bool):
+        if key not in self.symbol:
+            s = self.sp.Symbol(f"a{len(self.symbol)}")
+            self.symbol[key], self.back[s] = s, expr
+            if wide:
+                self.wide.add(s)
+        return self.symbol[key]
+
+    def atom(self, e: Expr):
+        return self._sym(("atom", e), e, not is_scalar(e))
+
+    def sigmoid_of(self, base: Expr):
+        wide = not is_scalar(base)
+        S = self._sym(("S", base), Apply(Fn("sigmoid"), base), wide)
+        R = self._sym(("R", base), Apply(Fn("sigmoid"), neg(base)), wide)
+        self.sigmoid[S] = self.sigmoid[R] = Apply(Fn("sigmoid", 1), base)
+        self.complement[S], self.complement[R] = R, S
+        return S
+
+    def tanh_of(self, base: Expr):
+        T = self._sym(("T", base), Apply(Fn("tanh"), base), not is_scalar(base))
+        self.tanh[T] = Apply(Fn("tanh", 1), base)
+        return T
+
+    def exp_of(self, base: Expr):
+        E = self._sym(("E", base), Apply(Fn("exp"), base), not is_scalar(base))
+        self.exp[E] = self.sigmoid_of(base)
+        return E
+
+    def function(self, e: Apply):
+        """f^(k)(u) through the identities in the module's docstring."""
+        sp = self.sp
+        name, k = e.fn.name, e.fn.order
+        base, flipped = _canonical(e.arg)
+        if name == "softplus":
+            if k == 0:
+                return self.atom(e)
+            name, k = "sigmoid", k - 1
+        if name == "sigmoid":
+            S = self.sigmoid_of(base)
+            return _polynomial("sigmoid", k, sp).xreplace({_X: 1 - S if flipped else S})
+        if name == "tanh":
+            T = self.tanh_of(base)
+            return _polynomial("tanh", k, sp).xreplace({_X: -T if flipped else T})
+        E = self.exp_of(base)           # exp^(k) = exp
+        return 1 / E if flipped else E
+
+
+_X = None
+
+
+def _polynomial(name: str, k: int, sp):
+    """sigmoid^(k) as a polynomial in x = sigmoid (x' = x (1 - x)); tanh^(k) in x = tanh (x' = 1 - x^2)."""
+    global _X
+    if _X is None:
+        _X = sp.Symbol("x")
+    key = (name, k)
+    if key not in _POLYNOMIALS:
+        p, slope = _X, (_X * (1 - _X) if name == "sigmoid" else 1 - _X ** 2)
+        for _ in range(k):
+            p = sp.expand(sp.diff(p, _X) * slope)
+        _POLYNOMIALS[key] = p
+    return _POLYNOMIALS[key]
+
+
+_POLYNOMIALS: dict = {}
+
+
+def _to_sympy(e: Expr, atoms: _Atoms):
+    sp = atoms.sp
+    match e:
+        case Const(v):
+            return sp.Rational(v.numerator, v.denominator)
+        case Ones():
+            return sp.Integer(1)
+        case Zero():
+            return sp.Integer(0)
+        case Add(args):
+            return sp.Add(*(_to_sympy(a, atoms) for a in args))
+        case Hadamard(args) | Mul(args):
+            return sp.Mul(*(_to_sympy(a, atoms) for a in args))
+        case HadamardPow(k, a):
+            return sp.Pow(_to_sympy(a, atoms), sp.Rational(k.numerator, k.denominator))
+    if _known(e):
+        return atoms.function(e)
+    return atoms.atom(e)
+
+
+# ---- back to an Expr --------------------------------------------------------------------------------
+
+def _number(x) -> Fraction:
+    if not x.is_Rational:
+        raise _Abort
+    return Fraction(int(x.p), int(x.q))
+
+
+def _is_wide(x, atoms: _Atoms) -> bool:
+    return bool(x.free_symbols & atoms.wide)
+
+
+def _fold(coeff: Fraction, factors: list, atoms: _Atoms, sp) -> tuple:
+    """S^a (1 - S)^b -> sigmoid'(u)^m S^(a-m) (1 - S)^(b-m), m the common exponent, likewise
+    S R (R = sigmoid(-u) = 1 - S) and (1 - T)(1 + T) = tanh'(u); a factor S - 1 is -(1 - S), its
+    sign goes to the coefficient."""
+    powers: dict = {}
+    for b, k in factors:
+        powers[b] = powers.get(b, 0) + k
+    pairs = []                          # (p, q, sign, derivative): p q = sign derivative
+    for S, derivative in atoms.sigmoid.items():
+        pairs += [(S, 1 - S, 1, derivative), (S, S - 1, -1, derivative)]
+        if S.name < atoms.complement[S].name:
+            pairs.append((S, atoms.complement[S], 1, derivative))
+    for T, derivative in atoms.tanh.items():
+        pairs += [(1 - T, 1 + T, 1, derivative), (T - 1, T + 1, -1, derivative)]
+    for p, q, sign, derivative in pairs:
+        a, b = powers.get(p, 0), powers.get(q, 0)
+        if a and b and (a > 0) == (b > 0) and a.denominator == 1 and b.denominator == 1:
+            m = min(a, b) if a > 0 else max(a, b)
+            powers[p], powers[q] = a - m, b - m
+            d = atoms._sym(("D", derivative), derivative, not is_scalar(derivative))
+            powers[d] = powers.get(d, 0) + m
+            if sign < 0 and m % 2:
+                coeff = -coeff
+    return coeff, [(b, k) for b, k in powers.items() if k != 0]
+
+
+def _to_expr(x, atoms: _Atoms, wide_shape) -> list:
+    """Expr forms of x (a SymPy expression of atoms' symbols): a list, the caller picks the shortest.
+    `wide_shape`: the shape a number in a sum is broadcast to, or None for a scalar sum."""
+    sp = atoms.sp
+    if x.is_Rational:
+        return [const(_number(x))]
+    if x.is_Symbol:
+        if x not in atoms.back:
+            raise _Abort
+        return [atoms.back[x]]
+    if x.is_Add:
+        shape = shape_of_sym(x, atoms)
+        terms = []
+        for t in x.args:
+            best = _shortest(_to_expr(t, atoms, shape))
+            if shape is not None and is_scalar(best):
+                best = mul(best, Ones(shape)) if not isinstance(best, Const) else scale(best.value, Ones(shape))
+            terms.append(best)
+        return [add(*terms)]
+    if x.is_Pow:
+        b, k = x.as_base_exp()
+        return [hadamard_pow(_number(k), f) for f in _to_expr(b, atoms, shape_of_sym(b, atoms))]
+    if x.is_Mul:
+        c, rest = x.as_coeff_Mul()
+        coeff = _number(c)
+        factors = []
+        for f in sp.Mul.make_args(rest):
+            b, k = f.as_base_exp()
+            factors.append((b, _number(k)))
+        coeff, factors = _fold(coeff, factors, atoms, sp)
+        forms = [_product(coeff, factors, atoms)]
+        if coeff < 0:                  # -(s - 1) y = (1 - s) y: the minus into a sum factor
+            for i, (b, k) in enumerate(factors):
+                if b.is_Add and k.denominator == 1 and k % 2:
+                    flipped = factors[:i] + [(sp.expand(-b), k)] + factors[i + 1:]
+                    forms.append(_product(-coeff, flipped, atoms))
+                    break
+        return forms
+    raise _Abort
+
+
+def shape_of_sym(x, atoms: _Atoms):
+    return atoms.shape if _is_wide(x, atoms) else None
+
+
+def _product(coeff: Fraction, factors: list, atoms: _Atoms) -> Expr:
+    parts = [hadamard_pow(k, _shortest(_to_expr(b, atoms, shape_of_sym(b, atoms)))) for b, k in factors]
+    return elementwise(const(coeff), *parts)
+
+
+def _shortest(forms: list) -> Expr:
+    return min(forms, key=size)
+
+
+def _candidates(F, atoms: _Atoms):
+    """F cancelled and factored, after each choice of substitutions (E = S / (1 - S), S = 1 - R)."""
+    sp = atoms.sp
+    starts = [F]
+    exps = [E for E in atoms.exp if E in F.free_symbols][:2]
+    for n in range(1, len(exps) + 1):
+        for chosen in combinations(exps, n):
+            starts.append(F.xreplace({E: atoms.exp[E] / (1 - atoms.exp[E]) for E in chosen}))
+    for G in starts:
+        G = sp.factor(sp.cancel(G))
+        yield G
+        sig = [S for S in G.free_symbols if S in atoms.complement][:2]
+        for n in range(1, len(sig) + 1):
+            for chosen in combinations(sig, n):
+                yield sp.factor(G.xreplace({S: 1 - atoms.complement[S] for S in chosen}))
+
+
+def normal_form(e: Expr) -> Expr | None:
+    """The shortest form of the elementwise group under e, or None when nothing is shorter."""
+    if e in _CACHE:
+        return _CACHE[e]
+    if len(_CACHE) > _CACHE_LIMIT:
+        _CACHE.clear()
+    result = None
+    if _worth_trying(e):
+        result = _normalise(e)
+    _CACHE[e] = result
+    return result
+
+
+def _normalise(e: Expr) -> Expr | None:
+    import sympy as sp                  # here, not at the top: `import matdiff` stays light
+    shape = shape_of(e)
+    atoms = _Atoms(sp, shape)
+    try:
+        F = _to_sympy(e, atoms)
+        if len(F.free_symbols) > _MAX_ATOMS:
+            return None
+        best, best_size = None, size(e)
+        for G in _candidates(F, atoms):
+            if G.has(sp.I, sp.zoo, sp.nan, sp.oo):
+                continue
+            for new in _to_expr(G, atoms, shape if shape != (1, 1) else None):
+                if isinstance(new, Const) and shape != (1, 1):
+                    new = scale(new.value, Ones(shape)) if new.value else Zero(shape)
+                if shape_of(new) != shape:
+                    continue
+                n = size(new)
+                if n < best_size:
+                    best, best_size = new, n
+        return best
+    except (_Abort, ValueError, TypeError, ZeroDivisionError):
+        return None
+
+
+# ---- the rules (calculus/simplify.py RULES) ------------------------------------------------------
+
+def entrywise_normal_form(e: Expr) -> Expr | None:
+    """An elementwise sub-expression as the shortest rational function of its atoms:
+    sigmoid'(u) ∘ ((1 - s) .^ -1 ∘ (1 - y) - s .^ -1 ∘ y) = s - y  (s = sigmoid(u)),
+    e ./ (1 + e) = sigmoid(-u)  (e = exp(-u)),  1 - sigmoid(u) = sigmoid(-u),
+    y .^ 2 ∘ e ./ (1 + e) .^ 2 = y .^ 2 ∘ sigmoid'(u)."""
+    return normal_form(e)
+
+
+def diag_sums(e: Add) -> Expr | None:
+    """diag(a) - diag(b) = diag(a - b): diag is linear, one diag is shorter than two."""
+    diag, others = [], []
+    for t in e.args:
+        scal, body = (t.args[:-1], t.args[-1]) if isinstance(t, Mul) else ((), t)
+        (diag if isinstance(body, DiagMat) else others).append((scal, body) if isinstance(body, DiagMat) else t)
+    if len(diag) < 2:
+        return None
+    return add(diag_mat(add(*(mul(*s, d.arg) for s, d in diag))), *others)
+
+
+def even_derivatives(e: Apply) -> Expr | None:
+    """sigmoid'(-u) = sigmoid'(u), tanh'(-u) = tanh'(u): sigmoid - 1/2 and tanh are odd, so their
+    odd derivatives are even functions."""
+    if e.fn.name in ("sigmoid", "tanh") and e.fn.order % 2 and is_negative(e.arg):
+        return Apply(e.fn, neg(e.arg))
+    return None
