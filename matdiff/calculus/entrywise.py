@@ -65,6 +65,8 @@ def size(e: Expr, memo: dict | None = None) -> int:
             n = sum(size(a, memo) for a in args) + sum(not is_negative(a) for a in args[1:])
         case Hadamard(args):
             n = sum(size(a, memo) for a in args) + len(args) - 1
+        case Mul((Const(k), *rest)):        # -x, 2 x, 1/2 x: the number's sign is the only "-"
+            n = sum(size(a, memo) for a in rest) + (0 if k == 1 else 1 if k == -1 else size(Const(abs(k)), memo))
         case Mul(args) | MatMul(args):
             n = sum(size(a, memo) for a in args)
         case Apply(_, a):
@@ -259,9 +261,23 @@ def _fold(coeff: Fraction, factors: list, atoms: _Atoms, sp) -> tuple:
     return coeff, [(b, k) for b, k in powers.items() if k != 0]
 
 
-def _to_expr(x, atoms: _Atoms, wide_shape) -> list:
+def _sum(x, atoms: _Atoms) -> Expr:
+    if not x.is_Add:
+        return _shortest(_to_expr(x, atoms, orient=False))
+    shape = shape_of_sym(x, atoms)
+    terms = []
+    for t in x.args:
+        best = _shortest(_to_expr(t, atoms, orient=False))
+        if shape is not None and is_scalar(best):
+            best = mul(best, Ones(shape)) if not isinstance(best, Const) else scale(best.value, Ones(shape))
+        terms.append(best)
+    return add(*terms)
+
+
+def _to_expr(x, atoms: _Atoms, orient: bool = True) -> list:
     """Expr forms of x (a SymPy expression of atoms' symbols): a list, the caller picks the shortest.
-    `wide_shape`: the shape a number in a sum is broadcast to, or None for a scalar sum."""
+    A number in a sum with arrays is broadcast (1 - s is 1_n - s); `orient`: also try each sum
+    with its sigmoids turned around."""
     sp = atoms.sp
     if x.is_Rational:
         return [const(_number(x))]
@@ -270,17 +286,16 @@ def _to_expr(x, atoms: _Atoms, wide_shape) -> list:
             raise _Abort
         return [atoms.back[x]]
     if x.is_Add:
-        shape = shape_of_sym(x, atoms)
-        terms = []
-        for t in x.args:
-            best = _shortest(_to_expr(t, atoms, shape))
-            if shape is not None and is_scalar(best):
-                best = mul(best, Ones(shape)) if not isinstance(best, Const) else scale(best.value, Ones(shape))
-            terms.append(best)
-        return [add(*terms)]
+        # the sum as it is, and with each sigmoid turned around (1 - sigmoid(-u) = sigmoid(u))
+        variants = [x] + ([sp.expand(x.xreplace({S: 1 - atoms.complement[S]}))
+                           for S in x.free_symbols if S in atoms.complement] if orient else [])
+        return [_sum(v, atoms) for v in variants]
     if x.is_Pow:
         b, k = x.as_base_exp()
-        return [hadamard_pow(_number(k), f) for f in _to_expr(b, atoms, shape_of_sym(b, atoms))]
+        forms = [hadamard_pow(_number(k), f) for f in _to_expr(b, atoms)]
+        if b in atoms.exp and _number(k) < 0:                  # exp(u) .^ -1 = exp(-u)
+            forms.append(hadamard_pow(-_number(k), Apply(Fn("exp"), neg(atoms.back[b].arg))))
+        return forms
     if x.is_Mul:
         c, rest = x.as_coeff_Mul()
         coeff = _number(c)
@@ -295,7 +310,6 @@ def _to_expr(x, atoms: _Atoms, wide_shape) -> list:
                 if b.is_Add and k.denominator == 1 and k % 2:
                     flipped = factors[:i] + [(sp.expand(-b), k)] + factors[i + 1:]
                     forms.append(_product(-coeff, flipped, atoms))
-                    break
         return forms
     raise _Abort
 
@@ -305,7 +319,7 @@ def shape_of_sym(x, atoms: _Atoms):
 
 
 def _product(coeff: Fraction, factors: list, atoms: _Atoms) -> Expr:
-    parts = [hadamard_pow(k, _shortest(_to_expr(b, atoms, shape_of_sym(b, atoms)))) for b, k in factors]
+    parts = [hadamard_pow(k, _shortest(_to_expr(b, atoms))) for b, k in factors]
     return elementwise(const(coeff), *parts)
 
 
@@ -355,7 +369,7 @@ def _normalise(e: Expr) -> Expr | None:
         for G in _candidates(F, atoms):
             if G.has(sp.I, sp.zoo, sp.nan, sp.oo):
                 continue
-            for new in _to_expr(G, atoms, shape if shape != (1, 1) else None):
+            for new in _to_expr(G, atoms):
                 if isinstance(new, Const) and shape != (1, 1):
                     new = scale(new.value, Ones(shape)) if new.value else Zero(shape)
                 if shape_of(new) != shape:
