@@ -58,6 +58,8 @@ IDENTITIES = [
     ("exp(-a)", "exp(a) .^ -1"),
     ("log'(x)", "x .^ -1"),
     ("diag(a) - 2 diag(b)", "diag(a - 2 b)"),
+    ("x .^ {1/2}", "sqrt(x)"),
+    ("(x^T x)^{-1/2} x", "x / sqrt(x^T x)"),
 ]
 
 

@@ -36,6 +36,7 @@ CASES = {
                           "x ./ (x + y) + y ./ (x + y)", "softplus''(x) ./ sigmoid(x)", "tanh'(x) ∘ y + y"],
     "diag_sums":         ["diag(x) - diag(y)", "B^T (diag(x) - alpha diag(y)) B", "diag(x) + A"],
     "even_derivatives":  ["sigmoid'(-x)", "tanh'(-alpha x)", "sigmoid''(-x)", "tanh(-x)"],
+    "half_powers":       ["x .^ {1/2}", "(x^T x)^{-1/2} x", "X .^ {-1/2}", "x .^ {3/2}"],
 }
 
 

@@ -409,3 +409,12 @@ def even_derivatives(e: Apply) -> Expr | None:
     if e.fn.name in ("sigmoid", "tanh") and e.fn.order % 2 and is_negative(e.arg):
         return Apply(e.fn, neg(e.arg))
     return None
+
+
+def half_powers(e: HadamardPow) -> Expr | None:
+    """x .^ {1/2} = sqrt(x), x .^ {-1/2} = 1 ./ sqrt(x) (and (x^T x)^{-1/2} x = x / sqrt(x^T x)):
+    the textbook writes a square root, shorter than the fraction in the exponent."""
+    if e.k in (Fraction(1, 2), Fraction(-1, 2)):
+        root = Apply(Fn("sqrt"), e.arg)
+        return root if e.k > 0 else hadamard_pow(-1, root)
+    return None

@@ -17,7 +17,7 @@ from matdiff.language.expr import (
 )
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.limits import tick
-from matdiff.calculus.entrywise import diag_sums, entrywise_normal_form, even_derivatives
+from matdiff.calculus.entrywise import diag_sums, entrywise_normal_form, even_derivatives, half_powers
 from matdiff.language.algebra import is_negative
 from matdiff.language.shapes import is_scalar, shape_of
 
@@ -145,7 +145,7 @@ RULES = {
     Hadamard:  (hadamard_powers, entrywise_normal_form),
     Add:       (factor_common, positive_first, diag_sums, entrywise_normal_form),
     Mul:       (entrywise_normal_form,),
-    HadamardPow: (entrywise_normal_form,),
+    HadamardPow: (entrywise_normal_form, half_powers),
     MatMul:    (ratio_sums, split_ones),
     DiagOf:    (diag_of_outer,),
     DiagMat:   (diag_of_ones,),
