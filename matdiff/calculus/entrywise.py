@@ -35,13 +35,17 @@ from matdiff.language.expr import (
     Add, Apply, Const, DiagMat, Expr, Fn, Hadamard, HadamardPow, Leaf, MatMul, Mul, Ones, Zero,
     children,
 )
+from matdiff.errors import DerivativeError, LimitError
 from matdiff.language.shapes import is_scalar, shape_of
+from matdiff.limits import tick
 
 _GROUP = (Add, Hadamard, HadamardPow, Mul, Const, Ones, Zero)
 _FUNCTIONS = ("sigmoid", "tanh", "exp", "softplus")
 _MAX_ORDER = 3
 _MAX_ATOMS = 8                  # symbols handed to SymPy
 _MAX_NODES = 60                 # group nodes walked before giving up
+_MAX_SUMS = 6                   # sums in one group, (a + b) .^ 3 three: products are multiplied out
+_MAX_EXPONENT = 4               # x .^ k with a larger |k| is an atom: (1 + e) .^ 1000 is not expanded
 _CACHE: dict = {}
 _CACHE_LIMIT = 20_000
 
@@ -91,17 +95,19 @@ def _known(e: Expr) -> bool:
 def _survey(e: Expr):
     """(function applications, has a sum, has a division) of the group under e, or None when
     the group is too big to hand to SymPy."""
-    fns, has_add, has_div, seen = [], False, False, 0
-    stack = [e]
+    fns, has_add, has_div, seen, sums = [], False, False, 0, 0
+    stack = [(e, 1)]
     while stack:
-        n = stack.pop()
+        n, power = stack.pop()          # power: how often the enclosing powers repeat n
         seen += 1
-        if seen > _MAX_NODES:
+        sums += power * isinstance(n, Add)
+        if seen > _MAX_NODES or sums > _MAX_SUMS:
             return None
         if isinstance(n, _GROUP):
             has_add |= isinstance(n, Add)
             has_div |= isinstance(n, HadamardPow) and n.k < 0
-            stack.extend(children(n))
+            k = abs(n.k.numerator) if isinstance(n, HadamardPow) and abs(n.k.numerator) <= _MAX_EXPONENT else 1
+            stack.extend((c, power * k) for c in children(n))
         elif _known(n):
             fns.append(n)
     return fns, has_add, has_div
@@ -134,6 +140,7 @@ class _Atoms:
         self.complement: dict = {}      # S -> R (and R -> S): the two orientations of one sigmoid
         self.tanh: dict = {}            # Symbol T -> the Expr of tanh'(base)
         self.exp: dict = {}             # Symbol E -> S of the same base (sigmoid(u) = E / (1 + E))
+        self.memo: dict = {}            # (SymPy expression, orient) -> its shortest Expr
 
     def _sym(self, key, expr: Expr, wide: bool):
         if key not in self.symbol:
@@ -216,7 +223,7 @@ def _to_sympy(e: Expr, atoms: _Atoms):
             return sp.Add(*(_to_sympy(a, atoms) for a in args))
         case Hadamard(args) | Mul(args):
             return sp.Mul(*(_to_sympy(a, atoms) for a in args))
-        case HadamardPow(k, a):
+        case HadamardPow(k, a) if abs(k.numerator) <= _MAX_EXPONENT and k.denominator <= 2:
             return sp.Pow(_to_sympy(a, atoms), sp.Rational(k.numerator, k.denominator))
     if _known(e):
         return atoms.function(e)
@@ -263,11 +270,11 @@ def _fold(coeff: Fraction, factors: list, atoms: _Atoms, sp) -> tuple:
 
 def _sum(x, atoms: _Atoms) -> Expr:
     if not x.is_Add:
-        return _shortest(_to_expr(x, atoms, orient=False))
+        return _best(x, atoms, orient=False)
     shape = shape_of_sym(x, atoms)
     terms = []
     for t in x.args:
-        best = _shortest(_to_expr(t, atoms, orient=False))
+        best = _best(t, atoms, orient=False)
         if shape is not None and is_scalar(best):
             best = mul(best, Ones(shape)) if not isinstance(best, Const) else scale(best.value, Ones(shape))
         terms.append(best)
@@ -292,7 +299,7 @@ def _to_expr(x, atoms: _Atoms, orient: bool = True) -> list:
         return [_sum(v, atoms) for v in variants]
     if x.is_Pow:
         b, k = x.as_base_exp()
-        forms = [hadamard_pow(_number(k), f) for f in _to_expr(b, atoms)]
+        forms = [_power(_number(k), _best(b, atoms))]
         if b in atoms.exp and _number(k) < 0:                  # exp(u) .^ -1 = exp(-u)
             forms.append(hadamard_pow(-_number(k), Apply(Fn("exp"), neg(atoms.back[b].arg))))
         return forms
@@ -319,7 +326,7 @@ def shape_of_sym(x, atoms: _Atoms):
 
 
 def _product(coeff: Fraction, factors: list, atoms: _Atoms) -> Expr:
-    parts = [hadamard_pow(k, _shortest(_to_expr(b, atoms))) for b, k in factors]
+    parts = [_power(k, _best(b, atoms)) for b, k in factors]
     return elementwise(const(coeff), *parts)
 
 
@@ -327,8 +334,26 @@ def _shortest(forms: list) -> Expr:
     return min(forms, key=size)
 
 
+def _best(x, atoms: _Atoms, orient: bool = True) -> Expr:
+    """The shortest of _to_expr(x), remembered: a factor's forms are asked for by every form of
+    the products around it."""
+    key = (x, orient)
+    if key not in atoms.memo:
+        atoms.memo[key] = _shortest(_to_expr(x, atoms, orient))
+    return atoms.memo[key]
+
+
+def _power(k: Fraction, b: Expr) -> Expr:
+    """b .^ k, a sign of b out of it: (-s) .^ 2 = s .^ 2, (-s) .^ -1 = -(s .^ -1)."""
+    if is_negative(b) and k.denominator == 1:
+        p = hadamard_pow(k, neg(b))
+        return p if k % 2 == 0 else neg(p)
+    return hadamard_pow(k, b)
+
+
 def _candidates(F, atoms: _Atoms):
-    """F cancelled and factored, after each choice of substitutions (E = S / (1 - S), S = 1 - R)."""
+    """F cancelled and factored, after each choice of substitutions E = S / (1 - S). (Which way each
+    sigmoid is turned, S or 1 - R, is chosen sum by sum when converting back: _to_expr.)"""
     sp = atoms.sp
     starts = [F]
     exps = [E for E in atoms.exp if E in F.free_symbols][:2]
@@ -336,12 +361,8 @@ def _candidates(F, atoms: _Atoms):
         for chosen in combinations(exps, n):
             starts.append(F.xreplace({E: atoms.exp[E] / (1 - atoms.exp[E]) for E in chosen}))
     for G in starts:
-        G = sp.factor(sp.cancel(G))
-        yield G
-        sig = [S for S in G.free_symbols if S in atoms.complement][:2]
-        for n in range(1, len(sig) + 1):
-            for chosen in combinations(sig, n):
-                yield sp.factor(G.xreplace({S: 1 - atoms.complement[S] for S in chosen}))
+        tick()
+        yield sp.factor(sp.cancel(G))
 
 
 def normal_form(e: Expr) -> Expr | None:
@@ -378,8 +399,8 @@ def _normalise(e: Expr) -> Expr | None:
                 if n < best_size:
                     best, best_size = new, n
         return best
-    except (_Abort, ValueError, TypeError, ZeroDivisionError):
-        return None
+    except (_Abort, ValueError, TypeError, ZeroDivisionError, LimitError, DerivativeError):
+        return None                     # a number past matdiff's bounds, 0 .^ -1: keep the input
 
 
 # ---- the rules (calculus/simplify.py RULES) ------------------------------------------------------
