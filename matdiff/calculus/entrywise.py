@@ -131,8 +131,9 @@ class _Abort(Exception):
 class _Atoms:
     """Symbols for atoms and function applications, and the way back to Exprs."""
 
-    def __init__(self, sp, shape):
-        self.sp, self.shape = sp, shape
+    def __init__(self, sp, shape, expand_tanh: bool = True):
+        self.sp, self.shape, self.expand_tanh = sp, shape, expand_tanh
+        self.base: dict = {}            # Symbol of a function application -> its argument (up to sign)
         self.symbol: dict = {}          # key -> Symbol
         self.back: dict = {}            # Symbol -> Expr
         self.wide: set = set()          # symbols of non-scalar atoms
@@ -157,17 +158,20 @@ class _Atoms:
         wide = not is_scalar(base)
         S = self._sym(("S", base), Apply(Fn("sigmoid"), base), wide)
         R = self._sym(("R", base), Apply(Fn("sigmoid"), neg(base)), wide)
+        self.base[S] = self.base[R] = base
         self.sigmoid[S] = self.sigmoid[R] = Apply(Fn("sigmoid", 1), base)
         self.complement[S], self.complement[R] = R, S
         return S
 
     def tanh_of(self, base: Expr):
         T = self._sym(("T", base), Apply(Fn("tanh"), base), not is_scalar(base))
+        self.base[T] = base
         self.tanh[T] = Apply(Fn("tanh", 1), base)
         return T
 
     def exp_of(self, base: Expr):
         E = self._sym(("E", base), Apply(Fn("exp"), base), not is_scalar(base))
+        self.base[E] = base
         self.exp[E] = self.sigmoid_of(base)
         return E
 
@@ -184,6 +188,9 @@ class _Atoms:
             S = self.sigmoid_of(base)
             return _polynomial("sigmoid", k, sp).xreplace({_X: 1 - S if flipped else S})
         if name == "tanh":
+            if k and not self.expand_tanh:
+                d = self.atom(Apply(e.fn, base))        # tanh^(k) kept whole (of odd k even)
+                return d if k % 2 or not flipped else -d
             T = self.tanh_of(base)
             return _polynomial("tanh", k, sp).xreplace({_X: -T if flipped else T})
         E = self.exp_of(base)           # exp^(k) = exp
@@ -378,43 +385,70 @@ def normal_form(e: Expr) -> Expr | None:
     return result
 
 
+def _mixes(G, atoms: _Atoms) -> bool:
+    """A sum with a term that multiplies functions of two different arguments: (tanh(a) tanh(b) - 1)
+    from tanh'(a) tanh(b) + tanh(a) tanh'(b). Shorter, but a factoring no one writes: the
+    identities are for cancelling, not for regrouping (such candidates are not kept)."""
+    for node in atoms.sp.preorder_traversal(G):
+        if node.is_Add:
+            for t in node.args:
+                if len({atoms.base[x] for x in t.free_symbols if x in atoms.base}) > 1:
+                    return True
+    return False
+
+
 def _normalise(e: Expr) -> Expr | None:
     import sympy as sp                  # here, not at the top: `import matdiff` stays light
     shape = shape_of(e)
-    atoms = _Atoms(sp, shape)
-    try:
-        F = _to_sympy(e, atoms)
-        if len(F.free_symbols) > _MAX_ATOMS:
-            return None
-        best, best_size = None, size(e)
-        for G in _candidates(F, atoms):
-            if G.has(sp.I, sp.zoo, sp.nan, sp.oo):
+    best, best_size = None, size(e)
+    # tanh' = 1 - tanh^2 expanded, and kept whole: whichever cancels more
+    tanh_derivatives = any(f.fn.name == "tanh" and f.fn.order for f in _survey(e)[0])
+    for atoms in (_Atoms(sp, shape),) + ((_Atoms(sp, shape, expand_tanh=False),) if tanh_derivatives else ()):
+        try:
+            new = _shortest_form(e, atoms, shape, best_size)
+        except (_Abort, ValueError, TypeError, ZeroDivisionError, LimitError, DerivativeError):
+            new = None                  # a number past matdiff's bounds, 0 .^ -1: keep the input
+        if new is not None:
+            best, best_size = new, size(new)
+    return best
+
+
+def _shortest_form(e: Expr, atoms: _Atoms, shape, best_size: int) -> Expr | None:
+    sp = atoms.sp
+    best = None
+    F = _to_sympy(e, atoms)
+    if len(F.free_symbols) > _MAX_ATOMS:
+        return None
+    for G in _candidates(F, atoms):
+        if G.has(sp.I, sp.zoo, sp.nan, sp.oo) or _mixes(G, atoms):
+            continue
+        for new in _to_expr(G, atoms):
+            if isinstance(new, Const) and shape != (1, 1):
+                new = scale(new.value, Ones(shape)) if new.value else Zero(shape)
+            if shape_of(new) != shape:
                 continue
-            for new in _to_expr(G, atoms):
-                if isinstance(new, Const) and shape != (1, 1):
-                    new = scale(new.value, Ones(shape)) if new.value else Zero(shape)
-                if shape_of(new) != shape:
-                    continue
-                n = size(new)
-                if n < best_size:
-                    best, best_size = new, n
-        return best
-    except (_Abort, ValueError, TypeError, ZeroDivisionError, LimitError, DerivativeError):
-        return None                     # a number past matdiff's bounds, 0 .^ -1: keep the input
+            n = size(new)
+            if n < best_size:
+                best, best_size = new, n
+    return best
 
 
 # ---- the rules (calculus/simplify.py RULES) ------------------------------------------------------
 
 def entrywise_normal_form(e: Expr) -> Expr | None:
-    """An elementwise sub-expression as the shortest rational function of its atoms:
+    """sigmoid'(u) = sigmoid(u) ∘ (1 - sigmoid(u)); 1 - sigmoid(u) = sigmoid(-u); exp(u) ./ (1 + exp(u)) = sigmoid(u); tanh'(u) = 1 - tanh(u) .^ 2
+
+    An elementwise sub-expression as the shortest rational function of its atoms, through
+    those identities (the first line is what a solution sheet cites):
     sigmoid'(u) ∘ ((1 - s) .^ -1 ∘ (1 - y) - s .^ -1 ∘ y) = s - y  (s = sigmoid(u)),
-    e ./ (1 + e) = sigmoid(-u)  (e = exp(-u)),  1 - sigmoid(u) = sigmoid(-u),
-    y .^ 2 ∘ e ./ (1 + e) .^ 2 = y .^ 2 ∘ sigmoid'(u)."""
+    e ./ (1 + e) = sigmoid(-u)  (e = exp(-u)),  y .^ 2 ∘ e ./ (1 + e) .^ 2 = y .^ 2 ∘ sigmoid'(u)."""
     return normal_form(e)
 
 
 def diag_sums(e: Add) -> Expr | None:
-    """diag(a) - diag(b) = diag(a - b): diag is linear, one diag is shorter than two."""
+    """diag(a) + diag(b) = diag(a + b)
+
+    diag is linear, and one diag is shorter than two (the Hessian of a logistic loss)."""
     diag, others = [], []
     for t in e.args:
         scal, body = (t.args[:-1], t.args[-1]) if isinstance(t, Mul) else ((), t)
@@ -425,16 +459,19 @@ def diag_sums(e: Add) -> Expr | None:
 
 
 def even_derivatives(e: Apply) -> Expr | None:
-    """sigmoid'(-u) = sigmoid'(u), tanh'(-u) = tanh'(u): sigmoid - 1/2 and tanh are odd, so their
-    odd derivatives are even functions."""
+    """sigmoid'(-u) = sigmoid'(u); tanh'(-u) = tanh'(u)
+
+    sigmoid - 1/2 and tanh are odd, so their odd derivatives are even functions."""
     if e.fn.name in ("sigmoid", "tanh") and e.fn.order % 2 and is_negative(e.arg):
         return Apply(e.fn, neg(e.arg))
     return None
 
 
 def half_powers(e: HadamardPow) -> Expr | None:
-    """x .^ {1/2} = sqrt(x), x .^ {-1/2} = 1 ./ sqrt(x) (and (x^T x)^{-1/2} x = x / sqrt(x^T x)):
-    the textbook writes a square root, shorter than the fraction in the exponent."""
+    """x .^ (1/2) = sqrt(x); x .^ (-1/2) = 1 ./ sqrt(x)
+
+    (x^T x)^{-1/2} x = x / sqrt(x^T x): the textbook writes a square root, shorter than the
+    fraction in the exponent."""
     if e.k in (Fraction(1, 2), Fraction(-1, 2)):
         root = Apply(Fn("sqrt"), e.arg)
         return root if e.k > 0 else hadamard_pow(-1, root)
