@@ -173,6 +173,15 @@ GRADIENTS = [
     ("sum(log(sigmoid(y .* (X w))))", LOGISTIC, _log_sigmoid_margin, "X^T (y ∘ (1 - sigmoid(y ∘ X w)))"),
     ("sum(log(1 + exp(-y .* (X w))))", LOGISTIC, _logistic_loss, "-X^T (y ∘ sigmoid(-y ∘ X w))"),
     ("log(sigmoid(w^T x))", dict(x=("n",), w=("n",)), _log_sigmoid, "(1 - sigmoid(w^T x)) x"),
+    # a corpus of our own: the same losses spelled otherwise
+    ("y^T X w - sum(softplus(X w))", LOGISTIC, lambda X, y, w: y @ X @ w - np.sum(np.logaddexp(0, X @ w)),
+     "X^T (y - sigmoid(X w))"),
+    ("y^T log(sigmoid(X w)) + (1 - y)^T log(sigmoid(-X w))", LOGISTIC,
+     lambda X, y, w: -_cross_entropy(X, y, w), "X^T (y - sigmoid(X w))"),
+    ("sum(softplus(-y .* (X w)))", LOGISTIC, _logistic_loss, "-X^T (y ∘ sigmoid(-y ∘ X w))"),
+    ("sum(exp(X w) ./ (1 + exp(X w)))", LOGISTIC, lambda X, y, w: np.sum(sigmoid(X @ w)), "X^T sigmoid'(X w)"),
+    ("sum(log(1 + exp(X w))) - y^T X w", LOGISTIC, lambda X, y, w: np.sum(np.logaddexp(0, X @ w)) - y @ X @ w,
+     "X^T (sigmoid(X w) - y)"),
 ]
 
 
@@ -191,14 +200,22 @@ def test_gradient_is_right_and_no_longer_than_the_textbook(src, shapes, f, textb
         np.testing.assert_allclose(got.ravel(), fd_gradient(f, values, "w"), rtol=1e-6, atol=1e-8)
 
 
-def test_logistic_hessian_is_right_and_no_longer_than_the_textbook():
-    h = matdiff.derive_hessian("sum(log(1 + exp(-y .* (X w))))", "w", shapes=LOGISTIC)
-    assert tokens(h.text()) <= tokens("H = X^T diag(y .^ 2 ∘ sigmoid'(y ∘ X w)) X"), h.text()
+HESSIANS = [
+    ("sum(log(1 + exp(-y .* (X w))))", _logistic_loss, "H = X^T diag(y .^ 2 ∘ sigmoid'(y ∘ X w)) X"),
+    ("-y^T log(sigmoid(X w)) - (1 - y)^T log(1 - sigmoid(X w))", _cross_entropy, "H = X^T diag(sigmoid'(X w)) X"),
+    ("sum(log(sigmoid(y .* (X w))))", _log_sigmoid_margin, "H = -X^T diag(y .^ 2 ∘ sigmoid'(y ∘ X w)) X"),
+]
+
+
+@pytest.mark.parametrize("src, f, textbook", HESSIANS, ids=[h[0] for h in HESSIANS])
+def test_logistic_hessian_is_right_and_no_longer_than_the_textbook(src, f, textbook):
+    h = matdiff.derive_hessian(src, "w", shapes=LOGISTIC)
+    assert tokens(h.text()) <= tokens(textbook), h.text()
     for seed in range(3):
         values = _inputs(LOGISTIC, seed)
         got = matdiff_value(h.matrix, values, {"n": 5, "m": 3})
         # column j of the Hessian: central differences of the loss's finite-difference gradient
-        grad = lambda w: fd_gradient(_logistic_loss, {**values, "w": w}, "w")
+        grad = lambda w: fd_gradient(f, {**values, "w": w}, "w")
         fd = np.column_stack([(grad(values["w"] + 1e-4 * e) - grad(values["w"] - 1e-4 * e)) / 2e-4
                               for e in np.eye(3)])
         np.testing.assert_allclose(got, fd, rtol=1e-4, atol=1e-5)

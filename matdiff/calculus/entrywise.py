@@ -186,35 +186,29 @@ class _Atoms:
             name, k = "sigmoid", k - 1
         if name == "sigmoid":
             S = self.sigmoid_of(base)
-            return _polynomial("sigmoid", k, sp).xreplace({_X: 1 - S if flipped else S})
+            return _polynomial("sigmoid", k, sp).xreplace({sp.Symbol("x"): 1 - S if flipped else S})
         if name == "tanh":
             if k and not self.expand_tanh:
                 d = self.atom(Apply(e.fn, base))        # tanh^(k) kept whole (of odd k even)
                 return d if k % 2 or not flipped else -d
             T = self.tanh_of(base)
-            return _polynomial("tanh", k, sp).xreplace({_X: -T if flipped else T})
+            return _polynomial("tanh", k, sp).xreplace({sp.Symbol("x"): -T if flipped else T})
         E = self.exp_of(base)           # exp^(k) = exp
         return 1 / E if flipped else E
 
 
-_X = None
+_POLYNOMIALS: dict = {}
 
 
 def _polynomial(name: str, k: int, sp):
     """sigmoid^(k) as a polynomial in x = sigmoid (x' = x (1 - x)); tanh^(k) in x = tanh (x' = 1 - x^2)."""
-    global _X
-    if _X is None:
-        _X = sp.Symbol("x")
-    key = (name, k)
-    if key not in _POLYNOMIALS:
-        p, slope = _X, (_X * (1 - _X) if name == "sigmoid" else 1 - _X ** 2)
+    x = sp.Symbol("x")
+    if (name, k) not in _POLYNOMIALS:
+        p, slope = x, (x * (1 - x) if name == "sigmoid" else 1 - x ** 2)
         for _ in range(k):
-            p = sp.expand(sp.diff(p, _X) * slope)
-        _POLYNOMIALS[key] = p
-    return _POLYNOMIALS[key]
-
-
-_POLYNOMIALS: dict = {}
+            p = sp.expand(sp.diff(p, x) * slope)
+        _POLYNOMIALS[name, k] = p
+    return _POLYNOMIALS[name, k]
 
 
 def _to_sympy(e: Expr, atoms: _Atoms):
