@@ -81,6 +81,8 @@ def test_identity_holds_and_simplify_keeps_it(left, right):
     ("1 - tanh(a) .^ 2", "tanh'(a)"),
     ("sigmoid(a) ∘ sigmoid(-a)", "sigmoid'(a)"),
     ("x ./ (x + 1) + 1 ./ (x + 1)", "1"),
+    ("alpha sigmoid(a) + alpha (1 - sigmoid(a))", "alpha y"),          # alpha 1_n: broadcast back
+    ("sigmoid(alpha) sigmoid(-alpha) y", "sigmoid'(alpha) y"),
 ])
 def test_collapses(src, shorter_than):
     """The cancellations the issue's examples need: the value kept, the result as short as the

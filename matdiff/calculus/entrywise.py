@@ -417,8 +417,9 @@ def _shortest_form(e: Expr, atoms: _Atoms, shape, best_size: int) -> Expr | None
         if G.has(sp.I, sp.zoo, sp.nan, sp.oo) or _mixes(G, atoms):
             continue
         for new in _to_expr(G, atoms):
-            if isinstance(new, Const) and shape != (1, 1):
-                new = scale(new.value, Ones(shape)) if new.value else Zero(shape)
+            if shape != (1, 1) and is_scalar(new):          # alpha s + alpha (1 - s) = alpha 1 1^T
+                new = (scale(new.value, Ones(shape)) if new.value else Zero(shape)) if isinstance(new, Const) \
+                    else mul(new, Ones(shape))
             if shape_of(new) != shape:
                 continue
             n = size(new)
