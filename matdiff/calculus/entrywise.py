@@ -15,8 +15,11 @@ here, never from user text) finds them all, and the result is kept only when str
                  1 - S; tanh^(k)(u) as a polynomial in T (T' = 1 - T^2), tanh(-u) = -T;
                  exp(u) = E, exp(-u) = 1 / E; softplus^(k) = sigmoid^(k-1)
     candidates   cancelled and factored; with E = S / (1 - S) (recognises sigmoid in e^u / (1 + e^u));
-                 with S = 1 - R (R = sigmoid(-u)); S (1 - S) folded back into sigmoid'(u),
-                 1 - T^2 into tanh'(u); a minus taken into a sum factor
+                 tanh' expanded and kept whole; back to an Expr, each sum with its sigmoids either
+                 way round (1 - S = R = sigmoid(-u)), S (1 - S) folded back into sigmoid'(u),
+                 1 - T^2 into tanh'(u), a minus taken into a sum factor. A candidate whose sums
+                 multiply functions of different arguments is a regrouping, not a cancellation
+                 ((tanh(a) tanh(b) - 1) from tanh'(a) tanh(b) + tanh(a) tanh'(b)): not kept
     kept         the shortest candidate, if shorter than the input (token count, `size`)
 
 Cost: the rules fire on every backprop step, so SymPy is called only where an identity or a
@@ -33,7 +36,7 @@ from matdiff.language.algebra import (
 )
 from matdiff.language.expr import (
     Add, Apply, Const, DiagMat, Expr, Fn, Hadamard, HadamardPow, Leaf, MatMul, Mul, Ones, Zero,
-    children,
+    children, postorder,
 )
 from matdiff.errors import DerivativeError, LimitError
 from matdiff.language.shapes import is_scalar, shape_of
@@ -52,33 +55,42 @@ _CACHE_LIMIT = 20_000
 
 # ---- size: the printed length in tokens, roughly as the text printer writes it -----------------
 
-def size(e: Expr, memo: dict | None = None) -> int:
+def size(e: Expr) -> int:
     """Tokens of e's text (names, numbers, operators; parentheses not counted), as the corpus
-    yardstick counts them: what "shorter" means for every choice made here."""
-    memo = {} if memo is None else memo
-    if e in memo:
-        return memo[e]
+    yardstick counts them: what "shorter" means for every choice made here. Iterative and
+    remembered: a group's atoms can be deep (a 64-layer network inside a sigmoid)."""
+    if e in _SIZES:
+        return _SIZES[e]
+    if len(_SIZES) > _CACHE_LIMIT:
+        _SIZES.clear()
+    for n in postorder(e, done=_SIZES):
+        _SIZES[n] = _own_size(n)
+    return _SIZES[e]
+
+
+def _own_size(e: Expr) -> int:
+    """e's tokens, its children's already in _SIZES."""
     match e:
         case Const(v):
-            n = (1 if v.denominator == 1 else 3) + (v < 0)
+            return (1 if v.denominator == 1 else 3) + (v < 0)
         case Leaf():
-            n = 1
+            return 1
         case HadamardPow(k, a):
-            n = size(a, memo) + (1 if k == -1 else 2 + (k < 0))
+            return _SIZES[a] + (1 if k == -1 else 2 + (k < 0))
         case Add(args):
-            n = sum(size(a, memo) for a in args) + sum(not is_negative(a) for a in args[1:])
+            return sum(_SIZES[a] for a in args) + sum(not is_negative(a) for a in args[1:])
         case Hadamard(args):
-            n = sum(size(a, memo) for a in args) + len(args) - 1
+            return sum(_SIZES[a] for a in args) + len(args) - 1
         case Mul((Const(k), *rest)):        # -x, 2 x, 1/2 x: the number's sign is the only "-"
-            n = sum(size(a, memo) for a in rest) + (0 if k == 1 else 1 if k == -1 else size(Const(abs(k)), memo))
+            return sum(_SIZES[a] for a in rest) + (0 if k == 1 else 1 if k == -1 else _own_size(Const(abs(k))))
         case Mul(args) | MatMul(args):
-            n = sum(size(a, memo) for a in args)
+            return sum(_SIZES[a] for a in args)
         case Apply(_, a):
-            n = 1 + size(a, memo)
-        case _:
-            n = 1 + sum(size(c, memo) for c in children(e))
-    memo[e] = n
-    return n
+            return 1 + _SIZES[a]
+    return 1 + sum(_SIZES[c] for c in children(e))
+
+
+_SIZES: dict = {}
 
 
 # ---- the group: an elementwise sub-expression and its atoms -------------------------------------
