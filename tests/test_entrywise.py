@@ -24,7 +24,7 @@ from matdiff.language.algebra import normalize
 from test_properties import SETTINGS, n_examples
 
 DIMS = {"n": 4, "m": 3}
-SHAPES = dict(x=("n",), y=("n",), a=("n",), b=("n",), alpha=(), beta=())
+SHAPES = dict(x=("n",), y=("n",), a=("n",), b=("n",), alpha=(), beta=(), c=("m",), M=("n", "m"), N=("n", "m"))
 
 
 def shaped(src: str):
@@ -33,7 +33,8 @@ def shaped(src: str):
 
 def value(e, rng_seed: int = 0):
     rng = np.random.default_rng(rng_seed)
-    env = {k: rng.uniform(-1.5, 1.5, size=(DIMS[s[0]], 1) if s else (1, 1)) for k, s in SHAPES.items()}
+    env = {k: rng.uniform(-1.5, 1.5, size=tuple(DIMS[d] for d in s) + ((1,) if len(s) == 1 else ()) if s else (1, 1))
+           for k, s in SHAPES.items()}
     env["x"] = np.abs(env["x"]) + 0.5          # log and x .^ -1 want a positive x
     return evaluate(e, Env(env, DIMS))
 
@@ -60,6 +61,9 @@ IDENTITIES = [
     ("diag(a) - 2 diag(b)", "diag(a - 2 b)"),
     ("x .^ {1/2}", "sqrt(x)"),
     ("(x^T x)^{-1/2} x", "x / sqrt(x^T x)"),
+    ("M ∘ (a 1_m^T)", "diag(a) M"),
+    ("M ∘ (1_n c^T)", "M diag(c)"),
+    ("M ∘ (N 1_m 1_m^T)", "diag(N 1_m) M"),
 ]
 
 

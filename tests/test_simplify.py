@@ -37,6 +37,7 @@ CASES = {
     "diag_sums":         ["diag(x) - diag(y)", "B^T (diag(x) - alpha diag(y)) B", "diag(x) + A"],
     "even_derivatives":  ["sigmoid'(-x)", "tanh'(-alpha x)", "sigmoid''(-x)", "tanh(-x)"],
     "half_powers":       ["x .^ {1/2}", "(x^T x)^{-1/2} x", "X .^ {-1/2}", "x .^ {3/2}"],
+    "hadamard_with_ones": ["X ∘ (x 1_m^T)", "X ∘ (1_n b^T)", "X ∘ (A 1_n 1_m^T)", "X ∘ (1_n 1_n^T B)", "x ∘ (A 1_n)"],
 }
 
 

@@ -32,7 +32,7 @@ from fractions import Fraction
 from itertools import combinations
 
 from matdiff.language.algebra import (
-    add, const, diag_mat, elementwise, hadamard_pow, is_negative, mul, neg, scale,
+    add, const, diag_mat, elementwise, hadamard, hadamard_pow, is_negative, matmul, mul, neg, scale, transpose,
 )
 from matdiff.language.expr import (
     Add, Apply, Const, DiagMat, Expr, Fn, Hadamard, HadamardPow, Leaf, MatMul, Mul, Ones, Zero,
@@ -482,4 +482,25 @@ def half_powers(e: HadamardPow) -> Expr | None:
     if e.k in (Fraction(1, 2), Fraction(-1, 2)):
         root = Apply(Fn("sqrt"), e.arg)
         return root if e.k > 0 else hadamard_pow(-1, root)
+    return None
+
+
+def hadamard_with_ones(e: Hadamard) -> Expr | None:
+    """A ∘ (u 1^T) = diag(u) A; A ∘ (1 v^T) = A diag(v)
+
+    A row scaled by each entry of u (the softmax of each row times the row sums of Y): the
+    textbook's diag(Y 1) softmax(X W, rows), shorter than softmax(X W, rows) ∘ Y 1 1^T."""
+    for i, a in enumerate(e.args):
+        if not isinstance(a, MatMul):
+            continue
+        rest = hadamard(*e.args[:i], *e.args[i + 1:])
+        first, last = a.args[0], a.args[-1]
+        if isinstance(last, Ones):                  # ... 1_{r×c} = (... 1_r) 1_c^T
+            r = shape_of(last)[0]
+            u = matmul(*a.args[:-1], *([Ones((r, 1))] if r != 1 else []))
+            return matmul(diag_mat(u), rest)
+        if isinstance(first, Ones):                 # 1_{r×c} ... = 1_r (1_c^T ...)
+            c = shape_of(first)[1]
+            v = matmul(*([Ones((1, c))] if c != 1 else []), *a.args[1:])
+            return matmul(rest, diag_mat(transpose(v)))
     return None

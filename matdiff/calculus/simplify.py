@@ -17,7 +17,9 @@ from matdiff.language.expr import (
 )
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.limits import tick
-from matdiff.calculus.entrywise import diag_sums, entrywise_normal_form, even_derivatives, half_powers
+from matdiff.calculus.entrywise import (
+    diag_sums, entrywise_normal_form, even_derivatives, hadamard_with_ones, half_powers,
+)
 from matdiff.language.algebra import is_negative
 from matdiff.language.shapes import is_scalar, shape_of
 
@@ -142,7 +144,7 @@ def positive_first(e: Add) -> Expr | None:
 RULES = {
     Transpose: (transpose_inside,),
     Apply:     (known_derivative, even_derivatives),
-    Hadamard:  (hadamard_powers, entrywise_normal_form),
+    Hadamard:  (hadamard_powers, entrywise_normal_form, hadamard_with_ones),
     Add:       (factor_common, positive_first, diag_sums, entrywise_normal_form),
     Mul:       (entrywise_normal_form,),
     HadamardPow: (entrywise_normal_form, half_powers),
