@@ -105,8 +105,8 @@ def _known(e: Expr) -> bool:
 
 
 def _survey(e: Expr):
-    """(function applications, has a sum, has a division) of the group under e, or None when
-    the group is too big to hand to SymPy."""
+    """(function applications, has a sum, division: False, "scalar" or "elementwise") of the group
+    under e, or None when the group is too big to hand to SymPy."""
     fns, has_add, has_div, seen, sums = [], False, False, 0, 0
     stack = [(e, 1)]
     while stack:
@@ -117,7 +117,10 @@ def _survey(e: Expr):
             return None
         if isinstance(n, _GROUP):
             has_add |= isinstance(n, Add)
-            has_div |= isinstance(n, HadamardPow) and n.k < 0
+            if isinstance(n, HadamardPow) and n.k < 0:
+                has_div = has_div or "scalar"
+                if not is_scalar(n):
+                    has_div = "elementwise"
             k = abs(n.k.numerator) if isinstance(n, HadamardPow) and abs(n.k.numerator) <= _MAX_EXPONENT else 1
             stack.extend((c, power * k) for c in children(n))
         elif _known(n):
@@ -133,7 +136,9 @@ def _worth_trying(e: Expr) -> bool:
     if fns and (has_add or has_div):
         return True
     bases = [_canonical(f.arg)[0] for f in fns]
-    return len(set(bases)) < len(bases) or (has_add and has_div)
+    # without functions, only a sum beside an elementwise division (x ./ (x + y) + y ./ (x + y)):
+    # sums of matrices over scalar denominators are like terms and factoring (simplify.py's)
+    return len(set(bases)) < len(bases) or (has_add and has_div == "elementwise")
 
 
 class _Abort(Exception):
