@@ -301,7 +301,7 @@ def test_cli_entry_points(capsys):
                  ["diff", src, *shapes]):
         assert main(argv) == 0, argv
     out = capsys.readouterr().out
-    assert "∂f/∂W = X^T (softmax(X W, rows) ∘ Y 1_4 1_4^T - Y)" in out     # 1_4: the ones vector, re-parses
+    assert "∂f/∂W = X^T (diag(Y 1_4) softmax(X W, rows) - Y)" in out     # 1_4: the ones vector, re-parses
     assert r"\operatorname{softmax}_{\text{rows}}" in out
     assert main(["grad", "sum(softmax(X W))", "--wrt", "W", *shapes]) != 0
     assert "softmax(X W, rows)" in capsys.readouterr().err

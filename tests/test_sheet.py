@@ -387,3 +387,31 @@ def test_sheet_of_a_function_that_does_not_depend_on_wrt_says_so():
     src = "z = W x\nh = relu(z)\nheta = U h\nJ = -y^T log(softmax(theta))"
     with pytest.raises(matdiff.DerivativeError, match="J does not depend on W: its gradient is 0"):
         matdiff.sheet(src, wrt="W")
+
+
+@pytest.mark.parametrize("src, shapes", [
+    ("-y^T log(sigmoid(X w)) - (1 - y)^T log(1 - sigmoid(X w))", dict(X=("n", "m"), y=("n",), w=("m",))),
+    ("sum(log(1 + exp(-y .* (X w))))", dict(X=("n", "m"), y=("n",), w=("m",))),
+])
+def test_sheet_ends_with_the_elementwise_form(src, shapes):
+    """diag(sigmoid'(X w)) (diag(sigmoid(-X w))^-1 (1 - y) - ...) is X^T (sigmoid(X w) - y) written
+    elementwise: the sheet says so, citing the identities, and the form equals gradient_of's."""
+    p, tex, d, _ = sheet(src, "w", shapes)
+    assert d.g_elementwise is not None and len(to_text(d.g_elementwise)) < len(to_text(d.g_inline))
+    ok, err, _, _ = check_equal(d.g_elementwise, gradient_of(p, "w").inlined["w"], p.shaped, p.f)
+    assert ok, f"{d.g_elementwise} (relative difference {err:.1e})"
+    assert "Written elementwise" in tex and to_latex(d.g_elementwise) in tex
+    assert r"\operatorname{diag}(a )\, b  = a  \odot  b" in tex
+
+
+@pytest.mark.parametrize("case", SEEDS, ids=IDS)
+def test_elementwise_form_only_where_it_cancels(case):
+    """Only where an elementwise identity shortens the answer (seed003-graph: sigmoid'(u) / sigmoid(u)
+    = sigmoid(-u)), not for the notation alone: the diag notation is the sheets' own."""
+    p, tex, d, _ = sheet(case.src, case.wrt, case.shapes)
+    if d.g_elementwise is None:
+        assert "Written elementwise" not in tex
+    else:
+        assert len(to_text(d.g_elementwise)) < len(to_text(d.g_inline))
+        ok, err, _, _ = check_equal(d.g_elementwise, d.g_inline, p.shaped, p.f)
+        assert ok, f"{d.g_elementwise} != {d.g_inline} (relative difference {err:.1e})"

@@ -30,6 +30,14 @@ CASES = {
     "split_ones":        ["sum(X C)", "diag(X 1 1^T C)"],
     "diag_of_outer":     ["diag(x y^T)", "diag(x b^T C)", "diag(B C)", "diag(A A^T)"],
     "diag_of_ones":      ["diag(1 + 0 x)", "sum(diag(A))"],
+    "entrywise_normal_form": ["sigmoid'(x) ∘ ((1 - sigmoid(x)) .^ -1 ∘ (1 - y) - sigmoid(x) .^ -1 ∘ y)",
+                          "exp(-x) ./ (1 + exp(-x))", "1 - sigmoid(x)", "y .^ 2 ∘ exp(x) ./ (1 + exp(x)) .^ 2",
+                          "sigmoid'(alpha) / sigmoid(alpha) x", "1 - tanh(x) .^ 2", "sigmoid(x) ∘ sigmoid(-x)",
+                          "x ./ (x + y) + y ./ (x + y)", "softplus''(x) ./ sigmoid(x)", "tanh'(x) ∘ y + y"],
+    "diag_sums":         ["diag(x) - diag(y)", "B^T (diag(x) - alpha diag(y)) B", "diag(x) + A"],
+    "even_derivatives":  ["sigmoid'(-x)", "tanh'(-alpha x)", "sigmoid''(-x)", "tanh(-x)"],
+    "half_powers":       ["x .^ {1/2}", "(x^T x)^{-1/2} x", "X .^ {-1/2}", "x .^ {3/2}"],
+    "hadamard_with_ones": ["X ∘ (x 1_m^T)", "X ∘ (1_n b^T)", "X ∘ (A 1_n 1_m^T)", "X ∘ (1_n 1_n^T B)", "x ∘ (A 1_n)"],
 }
 
 
@@ -62,6 +70,9 @@ def test_rule_keeps_the_value(src):
     ("factor_common", "A x + A^T x"),
     ("ratio_sums", "s^T (s .^ -1 ∘ y)"),
     ("transpose_inside", "(A B)^T"),
+    ("entrywise_normal_form", "exp(-x) ./ (1 + exp(-x))"),
+    ("diag_sums", "diag(x) - diag(y)"),
+    ("even_derivatives", "sigmoid'(-x)"),
 ])
 def test_rule_fires(rule, src):
     """Each rule really rewrites its own pattern (so the value test above exercises it)."""

@@ -17,6 +17,9 @@ from matdiff.language.expr import (
 )
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.limits import tick
+from matdiff.calculus.entrywise import (
+    diag_sums, entrywise_normal_form, even_derivatives, hadamard_with_ones, half_powers,
+)
 from matdiff.language.algebra import is_negative
 from matdiff.language.shapes import is_scalar, shape_of
 
@@ -140,9 +143,11 @@ def positive_first(e: Add) -> Expr | None:
 
 RULES = {
     Transpose: (transpose_inside,),
-    Apply:     (known_derivative,),
-    Hadamard:  (hadamard_powers,),
-    Add:       (factor_common, positive_first),
+    Apply:     (known_derivative, even_derivatives),
+    Hadamard:  (hadamard_powers, entrywise_normal_form, hadamard_with_ones),
+    Add:       (factor_common, positive_first, diag_sums, entrywise_normal_form),
+    Mul:       (entrywise_normal_form,),
+    HadamardPow: (entrywise_normal_form, half_powers),
     MatMul:    (ratio_sums, split_ones),
     DiagOf:    (diag_of_outer,),
     DiagMat:   (diag_of_ones,),

@@ -32,11 +32,14 @@ from matdiff.language.expr import (
 from matdiff.language.problem import Problem, user_shape
 from matdiff.calculus.record import Recorder, Step
 from matdiff.language.shapes import shape_of
-from matdiff.sheets.rules import distribute, expand, hadamard_as_diag, rewrite, tidy
+from matdiff.sheets.rules import distribute, elementwise_form, expand, hadamard_as_diag, rewrite, tidy
 from matdiff.calculus.gradient import symmetric_part
 from matdiff.calculus.simplify import simplify
 
 NOTATIONS = ("diag", "hadamard")
+# simplify's rules that cancel through the elementwise identities (calculus/entrywise.py): where one
+# fires on the answer written elementwise, the sheet shows that form too
+CANCELLING = {"entrywise_normal_form", "diag_sums", "even_derivatives", "half_powers"}
 
 
 @dataclass
@@ -75,6 +78,8 @@ class Derivation:
     g_read: Expr = None                       # g as read off, before multiplying out
     simplification: list = field(default_factory=list)   # the Steps from g_read to g (if any)
     g_general: Expr = None                    # wrt declared symmetric: g for every dW, before sym(g)
+    g_elementwise: Expr = None                # g_inline with diag(a) b = a ∘ b, where that is shorter
+    elementwise_steps: list = field(default_factory=list)   # the Steps from g_inline to g_elementwise
 
     @property
     def kind(self) -> str:
@@ -278,8 +283,16 @@ def derive(p: Problem, wrt: str, notation: str = "diag") -> Derivation:
         if g == g_general:
             g_general = None                  # already symmetric: nothing to say
     constants = [v for n, v in p.vars.items() if v != W]
+    g_elementwise, elementwise_steps = None, []
+    if g_general is None and printed_size(g_inline) <= 200:   # the elementwise identities may cancel
+        rec = Recorder()
+        shorter = elementwise_form(g_inline, rec)
+        cancelled = any(step.rule in CANCELLING for step in rec)     # not the notation alone
+        if cancelled and len(str(shorter)) < len(str(g_inline)):
+            g_elementwise, elementwise_steps = shorter, list(rec)
     return Derivation(p, W, notation, fname, eqs, auxiliary, constants, lines, trace,
-                      [ps for ps, _ in rounds], terms, g, g_inline, inline, g_read, simplification, g_general)
+                      [ps for ps, _ in rounds], terms, g, g_inline, inline, g_read, simplification, g_general,
+                      g_elementwise, elementwise_steps)
 
 
 __all__ = ["derive", "Derivation", "Equation", "Line", "NOTATIONS", "computation_order",

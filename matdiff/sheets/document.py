@@ -345,7 +345,19 @@ def result(d: Derivation) -> list:
         rows = align_rows("g", chunks(d.g_inline))
         out += ["With the auxiliary variables substituted back,",
                 r"\begin{align*}" + r" \\ ".join(rows) + r".\end{align*}"]
+    if d.g_elementwise is not None:
+        used = [part.strip() for r, i in _rules_used(d.elementwise_steps) if i and r in ELEMENTWISE_CITED
+                for part in formula_of(i).split(";") if part.strip()]
+        rows = align_rows("g", chunks(d.g_elementwise))
+        out += (["Written elementwise, by", itemize([rf"\item ${identity_latex(u)}$" for u in used]), "this is"]
+                if used else ["Written elementwise, this is"])
+        out.append(r"\begin{align*}" + r" \\ ".join(rows) + r".\end{align*}")
     return out
+
+
+# the identities cited for the elementwise form of the answer (the other rules only tidy up)
+ELEMENTWISE_CITED = {"diag_times_column", "entrywise_normal_form", "diag_sums", "even_derivatives",
+                     "half_powers", "known_derivative"}
 
 
 def numerical_check(d: Derivation, report: CheckReport) -> list:

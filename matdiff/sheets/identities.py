@@ -32,7 +32,8 @@ _FUNCS = {"ONES": r"\mathbf{1}\mathbf{1}^{\top}", "ONE": r"\mathbf{1}", "tr": r"
           **{f"{f}_{axis}": rf"\operatorname{{{f}}}_{{\text{{{axis}}}}}" for f in ("softmax", "logsumexp")
              for axis in ("rows", "cols")},
           "logsoftmax": r"\operatorname{logsoftmax}", "logsoftmax_rows": r"\operatorname{logsoftmax}_{\text{rows}}",
-          "vec": r"\operatorname{vec}", "unvec": r"\operatorname{unvec}", "diag": r"\operatorname{diag}"}
+          "vec": r"\operatorname{vec}", "unvec": r"\operatorname{unvec}", "diag": r"\operatorname{diag}",
+          "sigmoid": r"\sigma", "tanh": r"\tanh", "sqrt": r"\operatorname{sqrt}"}
 
 
 def _math_word(w: str) -> bool:

@@ -174,3 +174,22 @@ def expand(e: Expr, record=None) -> Expr:
     if record is None:
         return tidy(simplify(e, EXPANDED))
     return simplify(simplify(e, recording(EXPANDED, record)), recording(TIDY, record))
+
+
+# ---- the answer in elementwise notation ----------------------------------------------------------
+
+def diag_times_column(e: MatMul) -> Expr | None:
+    """diag(a) b = a ∘ b"""
+    for i, A in enumerate(e.args[:-1]):
+        rest = matmul(*e.args[i + 1:])
+        if isinstance(A, DiagMat) and shape_of(rest)[1] == 1 and not has_differential(rest):
+            return matmul(*e.args[:i], hadamard(A.arg, rest))
+    return None
+
+
+def elementwise_form(e: Expr, record=None) -> Expr:
+    """e with each diag(a) b written a ∘ b, simplified: the elementwise identities (sigmoid' =
+    sigmoid (1 - sigmoid), ...) then cancel across terms that the diag notation keeps apart."""
+    rules = _extend(RULES, {MatMul: (diag_times_column,)})
+    return simplify(e, recording(rules, record) if record is not None else rules)
+
