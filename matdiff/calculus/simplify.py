@@ -19,6 +19,10 @@ from matdiff.language.functions import ELEMENTWISE
 from matdiff.limits import tick
 from matdiff.language.algebra import is_negative
 from matdiff.language.shapes import is_scalar, shape_of
+from matdiff.calculus.terms import (
+    absorb_sign, distribute_transposed_sums, divisor_last, factor_scalar_groups, factor_scalars,
+    symmetric_sum_transpose, transpose_after_its_matrix,
+)
 
 
 # ---- transposes go inside ----------------------------------------------------------------------
@@ -139,10 +143,11 @@ def positive_first(e: Add) -> Expr | None:
 
 
 RULES = {
-    Transpose: (transpose_inside,),
+    Transpose: (transpose_inside, symmetric_sum_transpose),
     Apply:     (known_derivative,),
-    Hadamard:  (hadamard_powers,),
-    Add:       (factor_common, positive_first),
+    Hadamard:  (hadamard_powers, divisor_last),
+    Add:       (distribute_transposed_sums, factor_scalars, factor_scalar_groups, factor_common, positive_first, transpose_after_its_matrix),
+    Mul:       (absorb_sign,),
     MatMul:    (ratio_sums, split_ones),
     DiagOf:    (diag_of_outer,),
     DiagMat:   (diag_of_ones,),
