@@ -146,7 +146,7 @@ RULES = {
     Transpose: (transpose_inside, symmetric_sum_transpose),
     Apply:     (known_derivative,),
     Hadamard:  (hadamard_powers, divisor_last),
-    Add:       (distribute_transposed_sums, factor_scalars, factor_scalar_groups, factor_common, positive_first, transpose_after_its_matrix),
+    Add:       (distribute_transposed_sums, factor_scalars, factor_common, factor_scalar_groups, positive_first, transpose_after_its_matrix),
     Mul:       (absorb_sign,),
     MatMul:    (ratio_sums, split_ones),
     DiagOf:    (diag_of_outer,),

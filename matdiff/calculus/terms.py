@@ -93,15 +93,21 @@ def distribute_transposed_sums(e: Add) -> Expr | None:
 
 
 def _cost(e: Expr) -> int:
-    """About the printed length of a sum, as far as distributing a transpose changes it: a term and
-    each transpose among its factors; a transposed sum, its transpose and its terms."""
-    total = 0
-    for t in (e.args if isinstance(e, Add) else (e,)):
-        _, body = _scalars_and_body(coefficient(t)[1] or t)
+    """About the printed length of a sum, in symbols, as far as distributing a transpose changes it:
+    each term's number (1/2 is three symbols), scalar factors, matrix factors and their transposes;
+    a transposed sum its transpose and its terms; the signs between terms."""
+    terms = e.args if isinstance(e, Add) else (e,)
+    total = len(terms) - 1
+    for t in terms:
+        k, rest = coefficient(t)
+        s, body = _scalars_and_body(rest if rest is not None else t)
+        total += (abs(k) != 1) * (1 if k.denominator == 1 else 3) + len(s)
         if isinstance(body, Transpose) and isinstance(body.arg, Add):
             total += 1 + _cost(body.arg)
+        elif isinstance(body, Add):
+            total += _cost(body)
         else:
-            total += 1 + _transposes(body)
+            total += sum(1 + isinstance(f, Transpose) for f in (body.args if isinstance(body, MatMul) else (body,)))
     return total
 
 
@@ -158,25 +164,33 @@ def factor_scalar_groups(e: Add) -> Expr | None:
 
 # ---- signs ---------------------------------------------------------------------------------------------
 
-def _negated(s: Add) -> Expr:
-    return add(*(neg(t) for t in s.args))
+def _negated(s: Expr) -> Expr | None:
+    """-s for a sum with a negative term (or the transpose of one), else None."""
+    if isinstance(s, Transpose):
+        inner = _negated(s.arg)
+        return transpose(inner) if inner is not None else None
+    if isinstance(s, Add) and any(is_negative(t) for t in s.args):
+        return add(*(neg(t) for t in s.args))
+    return None
 
 
 def absorb_sign(e: Mul) -> Expr | None:
     """-(2 x - 2 mu) = 2 mu - 2 x;  -2 (X - U V^T) V = 2 (U V^T - X) V: a negative number multiplying
-    a sum with a negative term gives its sign to that sum, one minus shorter (a sum of positive
-    terms keeps it: -(A + B) is no longer than -A - B)."""
+    a sum with a negative term (or its transpose) gives its sign to that sum, one minus shorter (a
+    sum of positive terms keeps it: -(A + B) is no longer than -A - B)."""
     k = e.args[0]
     if not (isinstance(k, Const) and k.value < 0):
         return None
     for i, f in enumerate(e.args[1:], 1):
-        if isinstance(f, Add) and any(is_negative(t) for t in f.args):
-            return mul(const(-k.value), *e.args[1:i], _negated(f), *e.args[i + 1:])
-        if isinstance(f, MatMul):
+        flipped = _negated(f)
+        if flipped is None and isinstance(f, MatMul):
             for j, a in enumerate(f.args):
-                if isinstance(a, Add) and any(is_negative(t) for t in a.args):
-                    flipped = matmul(*f.args[:j], _negated(a), *f.args[j + 1:])
-                    return mul(const(-k.value), *e.args[1:i], flipped, *e.args[i + 1:])
+                inner = _negated(a)
+                if inner is not None:
+                    flipped = matmul(*f.args[:j], inner, *f.args[j + 1:])
+                    break
+        if flipped is not None:
+            return mul(const(-k.value), *e.args[1:i], flipped, *e.args[i + 1:])
     return None
 
 
