@@ -145,21 +145,24 @@ def factor_scalars(e: Add) -> Expr | None:
 
 def factor_scalar_groups(e: Add) -> Expr | None:
     """2 A + 2 A^T + B = 2 (A + A^T) + B: terms with the same number (up to sign) and the same scalar
-    factors, two or more of them, are one term. Grouped by a hash key, one pass."""
+    factors, two or more of them, are one term, in the place of the first. Grouped by a hash key,
+    every group in one pass."""
     if is_scalar(e) or any(is_scalar(t) for t in e.args):
         return None
     groups: dict = {}
     terms = [_term(t) for t in e.args]
     for i, (k, s, _b) in enumerate(terms):
         groups.setdefault((abs(k), frozenset(s.items())), []).append(i)
+    out: dict = {}                           # position of a group's first term -> the new term
     for (g, s), idx in groups.items():
         if len(idx) < 2 or len(idx) == len(terms) or (g == 1 and not s):
+            out.update((i, e.args[i]) for i in idx)
             continue
         inner = add(*(_rebuild(terms[i][0] / g, Counter(), terms[i][2]) for i in idx))
-        factored = mul(const(g), *Counter(dict(s)).elements(), inner)
-        first = idx[0]
-        return add(*(factored if i == first else t for i, t in enumerate(e.args) if i == first or i not in idx))
-    return None
+        out[idx[0]] = mul(const(g), *Counter(dict(s)).elements(), inner)
+    if len(out) == len(terms):
+        return None
+    return add(*(out[i] for i in sorted(out)))
 
 
 # ---- signs ---------------------------------------------------------------------------------------------
