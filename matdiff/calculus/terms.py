@@ -23,39 +23,70 @@ from __future__ import annotations
 
 from collections import Counter
 from fractions import Fraction
+from functools import lru_cache
 
 from matdiff.language.algebra import (
     add, coefficient, const, is_negative, mat_pow, matmul, mul, neg, scale, transpose,
 )
-from matdiff.language.expr import Add, Const, Expr, Hadamard, HadamardPow, Kron, MatMul, MatPow, Mul, Transpose
+from matdiff.language.expr import (
+    Add, Const, Expr, Hadamard, HadamardPow, Kron, MatMul, MatPow, Mul, Transpose, children,
+)
 from matdiff.language.shapes import is_scalar
 
 
 # ---- the canonical orientation -------------------------------------------------------------------
 
-def flip(t: Expr) -> Expr:
+def flip(t: Expr, depth: int = 8) -> Expr:
     """t^T in the canonical orientation: pushed inside products, multiples, Kronecker products and
     powers (as transpose_inside does, all the way down); a sum that is its own transpose is
-    itself; any other sum, an inverse or a function keeps its transpose outside."""
+    itself; any other sum, an inverse or a function keeps its transpose outside. Only for a small
+    term, `depth` levels deep: a big one keeps its transpose outside (still t^T, only not turned
+    around), so that a deep or much-shared expression is not walked as a tree on every rewrite."""
+    if depth == 0 or not _small(t):
+        return transpose(t)
+    return _flip(t, depth)
+
+
+@lru_cache(maxsize=100_000)              # pure, and asked of the same small terms again and again
+def _flip(t: Expr, depth: int) -> Expr:
     match t:
         case Mul(args):
-            return mul(*args[:-1], flip(args[-1])) if not is_scalar(t) else t
+            return mul(*args[:-1], flip(args[-1], depth - 1)) if not is_scalar(t) else t
         case MatMul(args):
-            return matmul(*(flip(a) for a in reversed(args)))
+            return matmul(*(flip(a, depth - 1) for a in reversed(args)))
         case Kron(args):
-            return Kron(tuple(flip(a) for a in args))
+            return Kron(tuple(flip(a, depth - 1) for a in args))
         case MatPow(k, A):
-            return mat_pow(k, flip(A))
-        case Add() if self_transposed(t):
+            return mat_pow(k, flip(A, depth - 1))
+        case Add() if self_transposed(t, depth - 1):
             return t
     return transpose(t)
 
 
-def self_transposed(s: Add) -> bool:
-    """A sum whose terms, transposed, are its terms again: M + M^T, A B + B^T A^T, S (symmetric)."""
+def _small(t: Expr, budget: int = 40) -> bool:
+    """At most `budget` nodes, counted as a tree. Only small terms are turned around and compared
+    with their transposes: a textbook's A + A^T and a b^T + b a^T are small, while comparing two
+    big equal terms that are not the same object walks them whole, on every rewrite."""
+    stack = [t]
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        stack.extend(children(stack.pop()))
+    return True
+
+
+def self_transposed(s: Add, depth: int = 8) -> bool:
+    """A sum whose terms, transposed, are its terms again: M + M^T, A B + B^T A^T, S (symmetric).
+    False where not known: for a big sum, or deeper than `depth`."""
     if is_scalar(s):
         return True
-    return Counter(flip(t) for t in s.args) == Counter(s.args)
+    return _small(s) and _self_transposed(s, depth)
+
+
+@lru_cache(maxsize=100_000)
+def _self_transposed(s: Add, depth: int) -> bool:
+    return Counter(flip(t, depth) for t in s.args) == Counter(s.args)
 
 
 def symmetric_sum_transpose(e: Transpose) -> Expr | None:
@@ -92,20 +123,21 @@ def distribute_transposed_sums(e: Add) -> Expr | None:
     return new if _cost(new) < _cost(e) else None
 
 
-def _cost(e: Expr) -> int:
+def _cost(e: Expr, depth: int = 8) -> int:
     """About the printed length of a sum, in symbols, as far as distributing a transpose changes it:
     each term's number (1/2 is three symbols), scalar factors, matrix factors and their transposes;
-    a transposed sum its transpose and its terms; the signs between terms."""
+    a transposed sum its transpose and its terms; the signs between terms (sums nested deeper than
+    `depth` count as one symbol: the two sides being compared differ near the top)."""
     terms = e.args if isinstance(e, Add) else (e,)
     total = len(terms) - 1
     for t in terms:
         k, rest = coefficient(t)
         s, body = _scalars_and_body(rest if rest is not None else t)
         total += (abs(k) != 1) * (1 if k.denominator == 1 else 3) + len(s)
-        if isinstance(body, Transpose) and isinstance(body.arg, Add):
-            total += 1 + _cost(body.arg)
-        elif isinstance(body, Add):
-            total += _cost(body)
+        if depth and isinstance(body, Transpose) and isinstance(body.arg, Add):
+            total += 1 + _cost(body.arg, depth - 1)
+        elif depth and isinstance(body, Add):
+            total += _cost(body, depth - 1)
         else:
             total += sum(1 + isinstance(f, Transpose) for f in (body.args if isinstance(body, MatMul) else (body,)))
     return total
