@@ -150,7 +150,7 @@ CASES = [
     Case("kron-tanh", "sum(tanh(kron(A, X)))", "X", dict(A=M(2, 3), X=M(3, 2)),
          lambda A, X: np.sum(np.tanh(np.kron(A, X)))),
     Case("vec-quadratic", "vec(X)^T A vec(X)", "X", dict(A=M(6, 6), X=M(3, 2)),
-         lambda A, X: X.reshape(-1, order="F") @ A @ X.reshape(-1, order="F"), golden="A^T + A"),
+         lambda A, X: X.reshape(-1, order="F") @ A @ X.reshape(-1, order="F"), golden="A + A^T"),
     Case("network-W1", NET004, "W1",
          dict(W1=M(3, 2), b1=M(3), W2=M(2, 3), b2=M(2), x=M(2), t=M(2)),
          lambda W1, b1, W2, b2, x, t: 0.5 * np.sum((W2 @ sigmoid(W1 @ x + b1) + b2 - t) ** 2)),

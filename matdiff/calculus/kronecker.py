@@ -21,6 +21,7 @@ from matdiff.language.expr import (
 from matdiff.language.algebra import is_negative
 from matdiff.language.shapes import dim_text, is_scalar, prod, shape_of
 from matdiff.calculus.simplify import RULES, simplify
+from matdiff.calculus.terms import factor_scalar_groups
 
 
 def size(e: Expr):
@@ -252,7 +253,10 @@ KRONECKER_RULES = {
     DiagOf:    (diag_of_diag,),
     Transpose: (transpose_of_commutation,),
 }
-JACOBIAN_SIMPLIFY = merge_rules(RULES, KRONECKER_RULES)
+# flatten_scaled_sums multiplies out 2 (A + B) + C so that like terms meet; grouping the terms with
+# a number back into one (terms.factor_scalar_groups) would undo it, so that rule stays out here
+JACOBIAN_SIMPLIFY = merge_rules({t: tuple(r for r in rs if r is not factor_scalar_groups) for t, rs in RULES.items()},
+                                KRONECKER_RULES)
 
 
 def simplify_jacobian(e: Expr) -> Expr:

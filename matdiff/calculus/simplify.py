@@ -22,6 +22,10 @@ from matdiff.calculus.entrywise import (
 )
 from matdiff.language.algebra import is_negative
 from matdiff.language.shapes import is_scalar, shape_of
+from matdiff.calculus.terms import (
+    absorb_sign, distribute_transposed_sums, divisor_last, factor_scalar_groups, factor_scalars,
+    symmetric_sum_transpose, transpose_after_its_matrix,
+)
 
 
 # ---- transposes go inside ----------------------------------------------------------------------
@@ -142,11 +146,12 @@ def positive_first(e: Add) -> Expr | None:
 
 
 RULES = {
-    Transpose: (transpose_inside,),
+    Transpose: (transpose_inside, symmetric_sum_transpose),
     Apply:     (known_derivative, even_derivatives),
-    Hadamard:  (hadamard_powers, entrywise_normal_form, hadamard_with_ones),
-    Add:       (factor_common, positive_first, diag_sums, entrywise_normal_form),
-    Mul:       (entrywise_normal_form,),
+    Hadamard:  (hadamard_powers, entrywise_normal_form, hadamard_with_ones, divisor_last),
+    Add:       (distribute_transposed_sums, factor_scalars, factor_common, factor_scalar_groups, positive_first,
+                transpose_after_its_matrix, diag_sums, entrywise_normal_form),
+    Mul:       (absorb_sign, entrywise_normal_form),
     HadamardPow: (entrywise_normal_form, half_powers),
     MatMul:    (ratio_sums, split_ones),
     DiagOf:    (diag_of_outer,),

@@ -1,0 +1,268 @@
+"""Sums in the form a textbook writes them: like terms modulo transposition, and factoring.
+
+Why a normal form and not many local rules: `((3 A + 2 A^T)^T + 2 A^T + 3 A) x` needs the
+transpose of the inner sum distributed, the terms collected, the number and then the matrix
+factored out again, in that order; a pattern rule for each shape of that (one per pair of
+nesting, sign and coefficient) would never be complete. So a term of a sum is read as
+
+    number  x  scalar factors  x  a matrix monomial in one canonical orientation
+
+(the orientation simplify.transpose_inside gives a product: its transpose pushed inside, down
+to the leaves, an inverse or a sum; `flip` below computes it). Two terms are like terms when
+their scalar factors and monomials are equal, which `algebra.add` already sees by hashing
+(`coefficient`), so collecting is a dictionary, and every rule here is one pass over the
+terms, grouped by a hash key: never a comparison of every pair, so long sums stay linear.
+Then the common factors come back out: numbers and scalar factors here, matrix factors in
+simplify.factor_common, signs into the sum they multiply.
+
+Every rule is an identity on all inputs (no symmetry is assumed beyond what flip computes),
+returns None where it does not shorten the expression, and none undoes another, so the
+driver's fixed point exists: each rule removes a term or a sign, or orders a pair.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from fractions import Fraction
+from functools import lru_cache
+
+from matdiff.language.algebra import (
+    add, coefficient, const, is_negative, mat_pow, matmul, mul, neg, scale, transpose,
+)
+from matdiff.language.expr import (
+    Add, Const, Expr, Hadamard, HadamardPow, Kron, MatMul, MatPow, Mul, Transpose, children,
+)
+from matdiff.language.shapes import is_scalar
+
+
+# ---- the canonical orientation -------------------------------------------------------------------
+
+def flip(t: Expr, depth: int = 8) -> Expr:
+    """t^T in the canonical orientation: pushed inside products, multiples, Kronecker products and
+    powers (as transpose_inside does, all the way down); a sum that is its own transpose is
+    itself; any other sum, an inverse or a function keeps its transpose outside. Only for a small
+    term, `depth` levels deep: a big one keeps its transpose outside (still t^T, only not turned
+    around), so that a deep or much-shared expression is not walked as a tree on every rewrite."""
+    if depth == 0 or not _small(t):
+        return transpose(t)
+    return _flip(t, depth)
+
+
+@lru_cache(maxsize=100_000)              # pure, and asked of the same small terms again and again
+def _flip(t: Expr, depth: int) -> Expr:
+    match t:
+        case Mul(args):
+            return mul(*args[:-1], flip(args[-1], depth - 1)) if not is_scalar(t) else t
+        case MatMul(args):
+            return matmul(*(flip(a, depth - 1) for a in reversed(args)))
+        case Kron(args):
+            return Kron(tuple(flip(a, depth - 1) for a in args))
+        case MatPow(k, A):
+            return mat_pow(k, flip(A, depth - 1))
+        case Add() if self_transposed(t, depth - 1):
+            return t
+    return transpose(t)
+
+
+def _small(t: Expr, budget: int = 40) -> bool:
+    """At most `budget` nodes, counted as a tree. Only small terms are turned around and compared
+    with their transposes: a textbook's A + A^T and a b^T + b a^T are small, while comparing two
+    big equal terms that are not the same object walks them whole, on every rewrite."""
+    stack = [t]
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        stack.extend(children(stack.pop()))
+    return True
+
+
+def self_transposed(s: Add, depth: int = 8) -> bool:
+    """A sum whose terms, transposed, are its terms again: M + M^T, A B + B^T A^T, S (symmetric).
+    False where not known: for a big sum, or deeper than `depth`."""
+    if is_scalar(s):
+        return True
+    return _small(s) and _self_transposed(s, depth)
+
+
+@lru_cache(maxsize=100_000)
+def _self_transposed(s: Add, depth: int) -> bool:
+    return Counter(flip(t, depth) for t in s.args) == Counter(s.args)
+
+
+def symmetric_sum_transpose(e: Transpose) -> Expr | None:
+    """(M + M^T)^T = M + M^T: a sum that is its own transpose drops the transpose."""
+    if isinstance(e.arg, Add) and self_transposed(e.arg):
+        return e.arg
+    return None
+
+
+def _scalars_and_body(t: Expr) -> tuple:
+    """s1 s2 M -> ((s1, s2), M) for a matrix term; a scalar term is its own body."""
+    if isinstance(t, Mul) and not is_scalar(t):
+        return t.args[:-1], t.args[-1]
+    return (), t
+
+
+def distribute_transposed_sums(e: Add) -> Expr | None:
+    """(3 A + 2 A^T)^T + 2 A^T + 3 A = 5 A + 5 A^T;  (B^T + A^T)^T + A^T + B^T = B + A + A^T + B^T: the
+    transpose of a sum inside a sum goes to its terms, where they meet their like terms or lose a
+    transpose. Only where that is shorter: otherwise it stays outside, as the sheets write (W + V)^T + B."""
+    if is_scalar(e):
+        return None
+    out, spread = [], False
+    for t in e.args:
+        s, body = _scalars_and_body(t)
+        if isinstance(body, Transpose) and isinstance(body.arg, Add):
+            out.extend(mul(*s, flip(a)) for a in body.arg.args)
+            spread = True
+        else:
+            out.append(t)
+    if not spread:
+        return None
+    new = add(*out)
+    return new if _cost(new) < _cost(e) else None
+
+
+def _cost(e: Expr, depth: int = 8) -> int:
+    """About the printed length of a sum, in symbols, as far as distributing a transpose changes it:
+    each term's number (1/2 is three symbols), scalar factors, matrix factors and their transposes;
+    a transposed sum its transpose and its terms; the signs between terms (sums nested deeper than
+    `depth` count as one symbol: the two sides being compared differ near the top)."""
+    terms = e.args if isinstance(e, Add) else (e,)
+    total = len(terms) - 1
+    for t in terms:
+        k, rest = coefficient(t)
+        s, body = _scalars_and_body(rest if rest is not None else t)
+        total += (abs(k) != 1) * (1 if k.denominator == 1 else 3) + len(s)
+        if depth and isinstance(body, Transpose) and isinstance(body.arg, Add):
+            total += 1 + _cost(body.arg, depth - 1)
+        elif depth and isinstance(body, Add):
+            total += _cost(body, depth - 1)
+        else:
+            total += sum(1 + isinstance(f, Transpose) for f in (body.args if isinstance(body, MatMul) else (body,)))
+    return total
+
+
+# ---- common factors out of sums ----------------------------------------------------------------------
+
+def _term(t: Expr) -> tuple:
+    """k s1 s2 M -> (k, Counter of the scalar factors s1, s2, M)."""
+    k, rest = coefficient(t)
+    s, body = _scalars_and_body(rest)
+    return k, Counter(s), body
+
+
+def _rebuild(k, scalars: Counter, body: Expr) -> Expr:
+    return scale(k, mul(*scalars.elements(), body))
+
+
+def factor_scalars(e: Add) -> Expr | None:
+    """1/2 A + 1/2 A^T = 1/2 (A + A^T);  2 X - 2 A = 2 (X - A);  exp(z) A + exp(z) A^T = exp(z) (A + A^T):
+    the number that every term has (up to its sign) and the scalar factors every term has come out."""
+    if is_scalar(e) or any(is_scalar(t) for t in e.args):
+        return None
+    terms = [_term(t) for t in e.args]
+    common = terms[0][1].copy()
+    for _, s, _b in terms[1:]:
+        common &= s
+    sizes = {abs(k) for k, _, _ in terms}
+    g = sizes.pop() if len(sizes) == 1 else Fraction(1)
+    if all(k < 0 for k, _, _ in terms) and g != 1:
+        g = -g                               # -2 A - 2 B = -2 (A + B); a lone minus stays: -A - B
+    if g == 1 and not common:
+        return None
+    inner = add(*(_rebuild(k / g, s - common, b) for k, s, b in terms))
+    return mul(const(g), *common.elements(), inner)
+
+
+def factor_scalar_groups(e: Add) -> Expr | None:
+    """2 A + 2 A^T + B = 2 (A + A^T) + B: terms with the same number (up to sign) and the same scalar
+    factors, two or more of them, are one term, in the place of the first. Grouped by a hash key,
+    every group in one pass."""
+    if is_scalar(e) or any(is_scalar(t) for t in e.args):
+        return None
+    groups: dict = {}
+    terms = [_term(t) for t in e.args]
+    for i, (k, s, _b) in enumerate(terms):
+        groups.setdefault((abs(k), frozenset(s.items())), []).append(i)
+    out: dict = {}                           # position of a group's first term -> the new term
+    for (g, s), idx in groups.items():
+        if len(idx) < 2 or len(idx) == len(terms) or (g == 1 and not s):
+            out.update((i, e.args[i]) for i in idx)
+            continue
+        inner = add(*(_rebuild(terms[i][0] / g, Counter(), terms[i][2]) for i in idx))
+        out[idx[0]] = mul(const(g), *Counter(dict(s)).elements(), inner)
+    if len(out) == len(terms):
+        return None
+    return add(*(out[i] for i in sorted(out)))
+
+
+# ---- signs ---------------------------------------------------------------------------------------------
+
+def _negated(s: Expr) -> Expr | None:
+    """-s for a sum with a negative term (or the transpose of one), else None."""
+    if isinstance(s, Transpose):
+        inner = _negated(s.arg)
+        return transpose(inner) if inner is not None else None
+    if isinstance(s, Add) and any(is_negative(t) for t in s.args):
+        return add(*(neg(t) for t in s.args))
+    return None
+
+
+def absorb_sign(e: Mul) -> Expr | None:
+    """-(2 x - 2 mu) = 2 mu - 2 x;  -2 (X - U V^T) V = 2 (U V^T - X) V: a negative number multiplying
+    a sum with a negative term (or its transpose) gives its sign to that sum, one minus shorter (a
+    sum of positive terms keeps it: -(A + B) is no longer than -A - B)."""
+    k = e.args[0]
+    if not (isinstance(k, Const) and k.value < 0):
+        return None
+    for i, f in enumerate(e.args[1:], 1):
+        flipped = _negated(f)
+        if flipped is None and isinstance(f, MatMul):
+            for j, a in enumerate(f.args):
+                inner = _negated(a)
+                if inner is not None:
+                    flipped = matmul(*f.args[:j], inner, *f.args[j + 1:])
+                    break
+        if flipped is not None:
+            return mul(const(-k.value), *e.args[1:i], flipped, *e.args[i + 1:])
+    return None
+
+
+# ---- the order of terms and factors ----------------------------------------------------------------------
+
+def transpose_after_its_matrix(e: Add) -> Expr | None:
+    """A^T + B + A -> A + A^T + B: a term and its transpose (with the same coefficient) are written
+    side by side, the one with fewer transposes first, as textbooks write A + A^T."""
+    if is_scalar(e):
+        return None
+    where = {t: i for i, t in enumerate(e.args)}
+    placed, out = set(), []
+    for i, t in enumerate(e.args):
+        if i in placed:
+            continue
+        j = where.get(flip(t))
+        pair = (i,) if j is None or j == i or j in placed else \
+            (i, j) if _transposes(e.args[i]) <= _transposes(e.args[j]) else (j, i)
+        placed.update(pair)
+        out.extend(e.args[k] for k in pair)
+    return Add(tuple(out)) if tuple(out) != e.args else None
+
+
+def _transposes(t: Expr) -> int:
+    """How many factors of a term's matrix product are transposed."""
+    _, body = _scalars_and_body(coefficient(t)[1] or t)
+    factors = body.args if isinstance(body, MatMul) else (body,)
+    return sum(isinstance(f, Transpose) for f in factors)
+
+
+def divisor_last(e: Hadamard) -> Expr | None:
+    """x .^ -1 ∘ a = a ∘ x .^ -1, printed a ./ x: a factor that divides is not written first."""
+    first = next((i for i, a in enumerate(e.args) if not _divides(a)), None)
+    if not _divides(e.args[0]) or first is None:
+        return None
+    return Hadamard((e.args[first], *e.args[:first], *e.args[first + 1:]))
+
+
+def _divides(a: Expr) -> bool:
+    return isinstance(a, HadamardPow) and a.k == -1
