@@ -23,7 +23,7 @@ from matdiff.calculus.entrywise import (
 from matdiff.language.algebra import is_negative
 from matdiff.language.shapes import is_scalar, shape_of
 from matdiff.calculus.terms import (
-    absorb_sign, distribute_transposed_sums, divisor_last, factor_scalar_groups, factor_scalars,
+    absorb_sign, collect_coefficients, distribute_number, distribute_transposed_sums, divisor_last, factor_scalar_groups, factor_scalars,
     symmetric_sum_transpose, transpose_after_its_matrix,
 )
 
@@ -149,9 +149,9 @@ RULES = {
     Transpose: (transpose_inside, symmetric_sum_transpose),
     Apply:     (known_derivative, even_derivatives),
     Hadamard:  (hadamard_powers, entrywise_normal_form, hadamard_with_ones, divisor_last),
-    Add:       (distribute_transposed_sums, factor_scalars, factor_common, factor_scalar_groups, positive_first,
-                transpose_after_its_matrix, diag_sums, entrywise_normal_form),
-    Mul:       (absorb_sign, entrywise_normal_form),
+    Add:       (distribute_transposed_sums, factor_scalars, factor_common, factor_scalar_groups, collect_coefficients,
+                positive_first, transpose_after_its_matrix, diag_sums, entrywise_normal_form),
+    Mul:       (absorb_sign, distribute_number, entrywise_normal_form),
     HadamardPow: (entrywise_normal_form, half_powers),
     MatMul:    (ratio_sums, split_ones),
     DiagOf:    (diag_of_outer,),
@@ -179,6 +179,7 @@ def simplify(e: Expr, rules=RULES, max_passes: int = 50) -> Expr:
     def step(old: Expr, kids: list) -> Expr:
         tick()
         node = rebuild(old, kids)
+        states = [node]
         for _ in range(100):
             for rule in rules.get(type(node), ()):
                 new = rule(node)
@@ -187,6 +188,10 @@ def simplify(e: Expr, rules=RULES, max_passes: int = 50) -> Expr:
                     break
             else:
                 break
+            if node in states:               # two rules undo each other (a sign out, a sign in):
+                node = _shortest(states[states.index(node):])    # the cycle's shortest form
+                break
+            states.append(node)
         if all(k is c for k, c in zip(kids, children(old))) and node == old:
             fixed.add(old)               # its children are fixed points (the same objects), and so is it
             return old
@@ -198,6 +203,14 @@ def simplify(e: Expr, rules=RULES, max_passes: int = 50) -> Expr:
             return e
         e = new
     return e
+
+
+def _shortest(cycle: list) -> Expr:
+    """Of the forms a cycle of rewrites passes through, the one that prints shortest (the first on
+    a tie, so that every pass stops at the same one)."""
+    from matdiff.printing.size import expression_size       # printing sits below the calculus
+    from matdiff.printing.text import to_text
+    return min(cycle, key=lambda e: expression_size(to_text(e)))
 
 
 def _rewrite(root: Expr, step, fixed: set) -> Expr:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from fractions import Fraction
 from functools import lru_cache
+from math import gcd
 
 from matdiff.language.algebra import (
     add, coefficient, const, is_negative, mat_pow, matmul, mul, neg, scale, transpose,
@@ -190,11 +191,69 @@ def factor_scalar_groups(e: Add) -> Expr | None:
         if len(idx) < 2 or len(idx) == len(terms) or (g == 1 and not s):
             out.update((i, e.args[i]) for i in idx)
             continue
+        if all(terms[i][0] < 0 for i in idx):
+            g = -g                           # -2 A - 2 A^T is -2 (A + A^T), never 2 (-A - A^T)
         inner = add(*(_rebuild(terms[i][0] / g, Counter(), terms[i][2]) for i in idx))
         out[idx[0]] = mul(const(g), *Counter(dict(s)).elements(), inner)
     if len(out) == len(terms):
         return None
     return add(*(out[i] for i in sorted(out)))
+
+
+def collect_coefficients(e: Add) -> Expr | None:
+    """2 B - 1/2 exp(beta) B = (2 - 1/2 exp(beta)) B: a sum of like terms whose coefficients are
+    scalar expressions is one term, the sum of their coefficients times the matrix (after
+    factor_common has taken the shared factors out: `(2 alpha B - alpha^2 B) C`), where it prints
+    no longer (on a tie the one term: its sign or number can then leave, `-1/2 exp(b) B - B` is
+    `-1/2 (exp(b) + 2) B` and meets the terms around it). Only a sum that is all one matrix: in a
+    longer sum, collecting one group can cost more than factor_scalars saves
+    (`exp(b) A + 1/2 A - 1/2 A^T` is shorter as `1/2 (2 exp(b) A + A - A^T)`)."""
+    if is_scalar(e) or any(is_scalar(t) for t in e.args):
+        return None
+    terms = [_term(t) for t in e.args]
+    body = terms[0][2]
+    if any(b != body for _k, _s, b in terms) or all(abs(k) == 1 and not s for k, s, _b in terms):
+        return None
+    new = _shortest_scaled_sum([k for k, _s, _b in terms], [s for _k, s, _b in terms], body)
+    from matdiff.printing.text import to_text
+    from matdiff.printing.size import expression_size
+    return new if expression_size(to_text(new)) <= expression_size(to_text(e)) else None
+
+
+def _shortest_scaled_sum(ks: list, scalars: list, body: Expr) -> Expr:
+    """(k1 s1 + k2 s2) M, the scalar factors every term has outside the sum, and the sign or a
+    common denominator of the k's too where that prints shorter: (-2 a - 1/2 a exp(b)) M as
+    -1/2 a (4 + exp(b)) M."""
+    from matdiff.printing.text import to_text          # the printed size decides (printing sits below)
+    from matdiff.printing.size import expression_size
+    common = scalars[0].copy()
+    for c in scalars[1:]:
+        common &= c
+    def scaled(g):
+        inner = add(*(_rebuild(k / g, c - common, const(1)) for k, c in zip(ks, scalars)))
+        return mul(const(g), *common.elements(), inner, body)
+    sign = -1 if all(k < 0 for k in ks) else 1
+    d = 1
+    for k in ks:
+        d = d * k.denominator // gcd(d, k.denominator)
+    options = [scaled(Fraction(sign, d)), scaled(Fraction(sign)), scaled(Fraction(1))]   # on a tie, the first:
+    return min(options, key=lambda e: expression_size(to_text(e)))      # a sign outside meets the sum's own
+
+
+def distribute_number(e: Mul) -> Expr | None:
+    """2 (A^T + 1/2 A) = 2 A^T + A: a number goes into the sum it multiplies where that prints
+    shorter (it clears a fraction inside); factor_scalars takes a number out only where every term
+    has it, so the two never undo each other."""
+    numbers = [a for a in e.args if isinstance(a, Const)]
+    sums = [a for a in e.args if isinstance(a, Add) and not is_scalar(a)]
+    if len(numbers) != 1 or len(sums) != 1 or len(sums[0].args) > 8 or abs(numbers[0].value) == 1:
+        return None
+    k, s = numbers[0].value, sums[0]
+    others = [a for a in e.args if a is not numbers[0] and a is not s]
+    new = mul(*others, add(*(scale(k, t) for t in s.args)))
+    from matdiff.printing.text import to_text            # the printed size decides (printing sits below)
+    from matdiff.printing.size import expression_size
+    return new if expression_size(to_text(new)) < expression_size(to_text(e)) else None
 
 
 # ---- signs ---------------------------------------------------------------------------------------------
