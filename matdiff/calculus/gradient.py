@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from fractions import Fraction
 
-from matdiff.language.algebra import add, mul, transpose
+from matdiff.language.algebra import add, is_symmetric, mul, transpose
 from matdiff.calculus.canon import backprop
 from matdiff import limits
 from matdiff.limits import budgeted
@@ -129,7 +129,7 @@ def gradient_of(p: Problem, wrt) -> Gradient:
         # a delta used twice or more, or grown big (a long chain of one-input steps), gets a name:
         # that keeps every printed line short and the whole derivation linear in the program
         if not isinstance(M, Leaf) and (len(users) > 1 or users & set(targets) or len(postorder(M)) > 40):
-            d = Var(f"delta_{sym.name}", sym.shape)
+            d = Var(f"delta_{sym.name}", sym.shape, "sym" if sym.structure and is_symmetric(M) else "")
             deltas.append((d, M))
             M = d
         _pass_on(rhs, M, users, cot, named)

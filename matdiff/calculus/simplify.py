@@ -17,6 +17,8 @@ from matdiff.language.expr import (
 )
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.limits import tick
+from matdiff.calculus.structure import det_of_inverse, inverse_of_square_product, logdet_of_inverse
+from matdiff.language.expr import Det, LogDet
 from matdiff.language.algebra import is_negative
 from matdiff.language.shapes import is_scalar, shape_of
 
@@ -143,9 +145,11 @@ RULES = {
     Apply:     (known_derivative,),
     Hadamard:  (hadamard_powers,),
     Add:       (factor_common, positive_first),
-    MatMul:    (ratio_sums, split_ones),
+    MatMul:    (ratio_sums, split_ones, inverse_of_square_product),
     DiagOf:    (diag_of_outer,),
     DiagMat:   (diag_of_ones,),
+    Det:       (det_of_inverse,),
+    LogDet:    (logdet_of_inverse,),
 }
 
 

@@ -337,8 +337,11 @@ def transpose_view(x: Expr) -> Expr:
 
 
 def inverse(x: Expr) -> Expr:
+    """x^-1;  (X^-1)^-1 = X;  (X^T)^-1 = X^-T, the inverse inside the transpose, as it prints."""
     if isinstance(x, Inverse):
         return x.arg
+    if isinstance(x, Transpose) and not is_scalar(x):
+        return transpose(inverse(x.arg))
     if isinstance(x, Identity):
         return x
     if is_scalar(x):
