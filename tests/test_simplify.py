@@ -30,6 +30,9 @@ CASES = {
     "split_ones":        ["sum(X C)", "diag(X 1 1^T C)"],
     "diag_of_outer":     ["diag(x y^T)", "diag(x b^T C)", "diag(B C)", "diag(A A^T)"],
     "diag_of_ones":      ["diag(1 + 0 x)", "sum(diag(A))"],
+    "inverse_of_square_product": ["A^T inv(A A A^T)^T A", "A inv(A^T A)", "B^T inv(A B C)^T C^T"],
+    "det_of_inverse":    ["det(inv(A))", "det(A^T)", "det(inv(A)) det(A)"],
+    "logdet_of_inverse": ["logdet(inv(A A^T))", "logdet((A A^T A)^T)"],
 }
 
 
