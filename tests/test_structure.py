@@ -236,3 +236,17 @@ def test_known_symmetric_is_symmetric(src, seed):
     V0, V1 = evaluate(e, env), evaluate(s, env)
     assume(np.all(np.isfinite(V0)) and np.max(np.abs(V0)) < 1e6)
     assert np.allclose(V1, V0, rtol=1e-6, atol=1e-6 * max(1.0, np.max(np.abs(V0)))), f"{src}: {e} -> {s}"
+
+
+@pytest.mark.parametrize("src, shapes, answer", [
+    ("logdet(X^T X)", TALL, "2 X inv(X^T X)"),
+    ("logdet(X^T S X)", {"X": (5, 3), "S": (5, 5, "sym")}, "2 S X inv(X^T S X)"),
+])
+def test_the_sheets_auxiliary_name_for_a_symmetric_matrix_is_symmetric(src, shapes, answer):
+    """The sheet names X^T X as Z0: Z0^-1 + Z0^-T is 2 Z0^-1 there too, and substituted back it
+    is the answer the gradient gives."""
+    from matdiff.language.problem import Problem
+    from matdiff.sheets.derivation import derive
+    d = derive(Problem.of(src, shapes), "X")
+    assert [type(n).__name__ for n in postorder(d.g)].count("Add") == 0, to_text(d.g)
+    assert d.g_inline == S.simplify(tree(answer, shapes))
