@@ -28,9 +28,11 @@ def _factor_count(e: Expr) -> int:
 
 
 def inverse_of_square_product(e: MatMul) -> Expr | None:
-    """(A X B)^-1 = B^-1 X^-1 A^-1 for square A, X, B, where that cancels a neighbour: A^T (A X B)^-T B^T = X^-T
-    Only when every factor is square (then each is invertible, as their product is); with a
-    non-square A or B the inverse of the product has no such split, and stays."""
+    """(A X B)^-1 = B^-1 X^-1 A^-1 for square A, X, B, where a neighbour then cancels
+    (A^T (A X B)^-T B^T = X^-T, B (A X B)^-1 = X^-1 A^-1). Only when every factor is square:
+    then each is invertible, as their product is; with a non-square A or B the inverse of the
+    product has no such split, and stays. Where nothing cancels the product's inverse stays whole,
+    shorter than its split."""
     for i, f in enumerate(e.args):
         transposed = isinstance(f, Transpose)
         inner = f.arg if transposed else f
