@@ -176,8 +176,10 @@ def _merge_powers(chain: list) -> list:
                 out.pop()
                 k += j
                 if k:
-                    out.append(mat_pow(k, a) if k > 0 else
-                               mat_pow(-k, transpose(inverse(a.arg)) if isinstance(a, Transpose) else inverse(a)))
+                    if isinstance(a, Transpose):        # built by _power_of: through transpose() again
+                        out.append(mat_pow(k, transpose(a.arg)) if k > 0 else mat_pow(-k, transpose(inverse(a.arg))))
+                    else:
+                        out.append(mat_pow(k, a) if k > 0 else mat_pow(-k, inverse(a)))
                 continue
         out.append(x)
     return out
