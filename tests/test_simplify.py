@@ -51,6 +51,9 @@ CASES = {
     "even_derivatives":  ["sigmoid'(-x)", "tanh'(-alpha x)", "sigmoid''(-x)", "tanh(-x)"],
     "half_powers":       ["x .^ {1/2}", "(x^T x)^{-1/2} x", "X .^ {-1/2}", "x .^ {3/2}"],
     "hadamard_with_ones": ["X ∘ (x 1_m^T)", "X ∘ (1_n b^T)", "X ∘ (A 1_n 1_m^T)", "X ∘ (1_n 1_n^T B)", "x ∘ (A 1_n)"],
+    "inverse_of_square_product": ["A^T inv(A A A^T)^T A", "A inv(A^T A)", "B^T inv(A B C)^T C^T"],
+    "det_of_inverse":    ["det(inv(A))", "det(A^T)", "det(inv(A)) det(A)"],
+    "logdet_of_inverse": ["logdet(inv(A A^T))", "logdet((A A^T A)^T)"],
 }
 
 

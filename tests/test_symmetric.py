@@ -151,8 +151,29 @@ def test_declared_symmetric_does_not_touch_other_matrices():
 def test_issue_examples(text, wrt, shapes, answer):
     g = matdiff.derive_gradient(text, wrt, shapes)
     assert f"∂f/∂{wrt} = {answer}" in g.text().splitlines()
-    assert ("declared symmetric: its gradient is the one on the symmetric matrices" in g.text()) == (wrt == "S")
+    # these answers are symmetric already on all matrices (sym(G) = G): nothing to say, no note
+    assert "declared symmetric" not in g.text()
     assert matdiff.check(text, wrt, shapes, claim=answer).ok
+
+
+@pytest.mark.parametrize("text, wrt, noted", [
+    ("a^T S b", "S", True),                 # G = a b^T, its symmetric part is the answer: said so
+    ("logdet(S) + a^T S^T x", "S", True),
+    ("logdet(S)", "S", False),              # G = S^-1 is symmetric: the same on all matrices
+    ("x^T S x", "S", False),
+    ("tr(W^T S W)", "W", False),            # W is not declared symmetric
+])
+def test_the_note_says_when_the_gradient_is_the_symmetric_part(text, wrt, noted, rng):
+    g = matdiff.derive_gradient(text, wrt, SPD)
+    assert ("declared symmetric: its gradient is the one on the symmetric matrices" in g.text()) == noted
+    # and where no note is printed the answer is the gradient on all matrices too (every entry of
+    # S moved on its own, at a symmetric S)
+    if wrt == "S" and not noted:
+        values = {"S": spd(rng), "x": rng.normal(size=N)}
+        f = {"logdet(S)": lambda S, x: np.linalg.slogdet(S)[1], "x^T S x": lambda S, x: x @ S @ x}[text]
+        from matdiff.checking.numeric import Env, evaluate
+        got = evaluate(g.inlined["S"], Env({k: to2d(v) for k, v in values.items()}, {"n": N}))
+        assert_close(got, fd_gradient(f, values, "S"))
 
 
 def test_a_non_symmetric_claim_is_wrong_and_says_why():

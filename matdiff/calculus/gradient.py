@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from fractions import Fraction
 
-from matdiff.language.algebra import add, mul, transpose
+from matdiff.language.algebra import add, is_symmetric, mul, transpose
 from matdiff.calculus.canon import backprop
 from matdiff import limits
 from matdiff.limits import budgeted
@@ -39,6 +39,7 @@ class Gradient:
     stepwise: dict                                # name -> gradient over the steps' symbols and deltas, as printed
     deltas: list = field(default_factory=list)    # [(delta symbol, its expression)], output side first
     names: dict = field(default_factory=dict)     # node -> auxiliary name (z1, z4) for printing
+    projected: set = field(default_factory=set)   # symmetric wrt whose gradient on all matrices was not symmetric
     inlined: dict = field(init=False)             # name -> gradient over the inputs only (SymPy, the check)
 
     def __post_init__(self):
@@ -56,7 +57,7 @@ class Gradient:
         lines += [f"{n} = {to_text(e, self.names)}" for e, n in _used_names(list(self.stepwise.values()), self.names)]
         lines += [f"{d.name} = {to_text(e)}" for d, e in self.deltas]
         lines += [f"∂{f}/∂{w} = {to_text(g, self.names)}" for w, g in self.stepwise.items()]
-        symmetric = [w for w in self.stepwise if getattr(p.var(w), "structure", "")]
+        symmetric = [w for w in self.stepwise if w in self.projected]   # where sym(G) = G, nothing to say
         if symmetric:
             w = symmetric[0] if len(symmetric) == 1 else "X"
             lines.append(f"({', '.join(symmetric)} declared symmetric: {'its' if len(symmetric) == 1 else 'each'} "
@@ -144,15 +145,17 @@ def gradient_of(p: Problem, wrt) -> Gradient:
         # a delta used twice or more, or grown big (a long chain of one-input steps), gets a name:
         # that keeps every printed line short and the whole derivation linear in the program
         if not isinstance(M, Leaf) and (len(users) > 1 or users & set(targets) or len(postorder(M)) > 40):
-            d = Var(f"delta_{sym.name}", sym.shape)
+            d = Var(f"delta_{sym.name}", sym.shape, "sym" if sym.structure and is_symmetric(M) else "")
             deltas.append((d, M))
             M = d
         _pass_on(rhs, M, users, cot, named)
     stepwise = {w: simplify(add(*cot[v])) if v in cot else Zero(shape_of(v)) for w, v in zip(names, targets)}
+    general = stepwise
     stepwise = {w: symmetric_part(g) if v.structure else g for (w, g), v in zip(stepwise.items(), targets)}
+    projected = {w for w in stepwise if stepwise[w] != general[w]}
     deltas = _used_deltas(list(stepwise.values()), deltas)
     names_ = {} if p.steps else auto_names(p.f, list(stepwise.values()))
-    return Gradient(p, stepwise, deltas, names_)
+    return Gradient(p, stepwise, deltas, names_, projected)
 
 
 def symmetric_part(G: Expr) -> Expr:

@@ -20,6 +20,8 @@ from matdiff.limits import tick
 from matdiff.calculus.entrywise import (
     diag_sums, entrywise_normal_form, even_derivatives, hadamard_with_ones, half_powers,
 )
+from matdiff.calculus.structure import det_of_inverse, inverse_of_square_product, logdet_of_inverse
+from matdiff.language.expr import Det, LogDet
 from matdiff.language.algebra import is_negative
 from matdiff.language.shapes import is_scalar, shape_of
 from matdiff.calculus.terms import (
@@ -153,9 +155,11 @@ RULES = {
                 positive_first, transpose_after_its_matrix, diag_sums, entrywise_normal_form),
     Mul:       (absorb_sign, distribute_number, entrywise_normal_form),
     HadamardPow: (entrywise_normal_form, half_powers),
-    MatMul:    (ratio_sums, split_ones),
+    MatMul:    (ratio_sums, split_ones, inverse_of_square_product),
     DiagOf:    (diag_of_outer,),
     DiagMat:   (diag_of_ones,),
+    Det:       (det_of_inverse,),
+    LogDet:    (logdet_of_inverse,),
 }
 
 

@@ -152,17 +152,22 @@ def _merge_ones(chain: list) -> list:
 
 
 def _power_of(x: Expr) -> tuple:
-    """A -> (A, 1); A^k -> (A, k); A^-1 -> (A, -1); (A^-1)^k -> (A, -k)."""
+    """A -> (A, 1); A^k -> (A, k); A^-1 -> (A, -1); (A^-1)^k -> (A, -k); and through a transpose,
+    A^-T -> (A^T, -1), so that X^T X^-T and X^-T X^T cancel as X X^-1 does."""
     k = 1
     if isinstance(x, MatPow):
         x, k = x.arg, int(x.k)
-    if isinstance(x, Inverse):
+    if isinstance(x, Transpose) and isinstance(x.arg, Inverse):
+        x = Transpose(x.arg.arg)
+        k = -k
+    elif isinstance(x, Inverse):
         x, k = x.arg, -k
     return x, k
 
 
 def _merge_powers(chain: list) -> list:
-    """Neighbours with the same base multiply: A A = A^2, A^2 A^-1 = A, X X^-1 = I (dropped)."""
+    """Neighbours with the same base multiply: A A = A^2, A^2 A^-1 = A, X X^-1 = I (dropped),
+    X^T X^-T = I."""
     out: list = []
     for x in chain:
         if out:
@@ -171,7 +176,10 @@ def _merge_powers(chain: list) -> list:
                 out.pop()
                 k += j
                 if k:
-                    out.append(mat_pow(k, a) if k > 0 else mat_pow(-k, inverse(a)))
+                    if isinstance(a, Transpose):        # built by _power_of: through transpose() again
+                        out.append(mat_pow(k, transpose(a.arg)) if k > 0 else mat_pow(-k, transpose(inverse(a.arg))))
+                    else:
+                        out.append(mat_pow(k, a) if k > 0 else mat_pow(-k, inverse(a)))
                 continue
         out.append(x)
     return out
@@ -218,6 +226,12 @@ def hadamard_pow(k, x: Expr) -> Expr:
 
 
 def is_symmetric(x: Expr) -> bool:
+    """x^T = x: by declaration (`S=n,n,sym`) or by construction (X^T X, A + A^T, S^-1, exp(S), ...);
+    see _symmetric. False means not known to be symmetric, never known not to be."""
+    return _symmetric(x)
+
+
+def _declared_symmetric(x: Expr) -> bool:
     """A matrix declared symmetric (`S=n,n,sym`), its inverse or its power: S^T = S, S^-T = S^-1."""
     while isinstance(x, (Inverse, MatPow)):
         x = x.arg
@@ -253,26 +267,66 @@ def transpose(x: Expr) -> Expr:
     return Transpose(x)
 
 
-def _symmetric(x: Expr, depth: int = 4) -> bool:
-    """Symmetric by declaration (is_symmetric) or by construction, looked at a few levels deep:
-    I, diag(v), 1 1^T, a product that reads the same transposed (u u^T, A^T B A with B so),
-    and sums and multiples of those; so the centering matrix I - 1/3 1 1^T is its own transpose."""
+def _symmetric(x: Expr, depth: int = 6) -> bool:
+    """Symmetric by declaration or by construction, looked at a few levels deep: I, diag(v),
+    1 1^T, a product that reads the same transposed (u u^T, X^T X, A^T B A with B so), a sum
+    closed under transposition (A + A^T, A B + B^T A^T, S1 + S2), multiples, inverses and powers
+    of those, and what acts entrywise on them (S1 ∘ S2, S .^ k, exp(S), S1 ⊗ S2); so the centering
+    matrix I - 1/3 1 1^T and (X^T X)^-1 are their own transposes."""
     if depth == 0:
         return False
-    if is_symmetric(x) or isinstance(x, (Identity, DiagMat)):
+    if _declared_symmetric(x) or isinstance(x, (Identity, DiagMat)) or is_scalar(x):
         return True
     if isinstance(x, Ones):
         return x.shape is not None and x.shape[0] == x.shape[1]
-    if isinstance(x, Add):
+    if isinstance(x, (Inverse, MatPow, HadamardPow, Apply)):
+        return _symmetric(x.arg, depth - 1)
+    if isinstance(x, (Hadamard, Kron, Pow)):
         return all(_symmetric(a, depth - 1) for a in x.args)
+    if isinstance(x, Add):
+        return _closed_under_transposition(x.args, depth - 1)
     if isinstance(x, Mul):
         wide = [a for a in x.args if not is_scalar(a)]
         return len(wide) == 1 and _symmetric(wide[0], depth - 1)
     if isinstance(x, MatMul):
         args, n = x.args, len(x.args)
-        return all(args[n - 1 - i] == transpose_view(args[i]) for i in range(n // 2)) and \
+        return all(args[n - 1 - i] == _flipped(args[i]) or args[n - 1 - i] == args[i] and _symmetric(args[i], depth - 1)
+                   for i in range(n // 2)) and \
             (n % 2 == 0 or _symmetric(args[n // 2], depth - 1))
     return False
+
+
+def _closed_under_transposition(terms, depth: int) -> bool:
+    """A sum equals its transpose: each term symmetric, or its transpose another term with the
+    same coefficient (A + A^T, 2 A B + 2 B^T A^T; not 2 A + 3 A^T)."""
+    split = [coefficient(t) for t in terms]
+    pending: dict = {}
+    for k, rest in split:
+        if rest is None or _symmetric(rest, depth):
+            continue
+        pending[(k, rest)] = pending.get((k, rest), 0) + 1
+    for (k, rest), n in pending.items():
+        if pending.get((k, _flipped(rest)), 0) != n:
+            return False
+    return True
+
+
+def _flipped(x: Expr) -> Expr:
+    """x^T written as transpose_inside would write it (the transposes inside products and powers,
+    X^-T for the transpose of an inverse), for comparing factors and terms; built, not simplified."""
+    if isinstance(x, Transpose):
+        return x.arg
+    if isinstance(x, MatMul):
+        return MatMul(tuple(_flipped(a) for a in reversed(x.args)))
+    if isinstance(x, Mul):
+        return Mul(tuple(a if is_scalar(a) else _flipped(a) for a in x.args))
+    if isinstance(x, MatPow):
+        return MatPow(x.k, _flipped(x.arg))
+    if isinstance(x, Ones):
+        return Ones(x.shape[::-1])
+    if isinstance(x, (Identity, DiagMat)) or _declared_symmetric(x) or is_scalar(x):
+        return x
+    return Transpose(x)
 
 
 def transpose_view(x: Expr) -> Expr:
@@ -285,8 +339,11 @@ def transpose_view(x: Expr) -> Expr:
 
 
 def inverse(x: Expr) -> Expr:
+    """x^-1;  (X^-1)^-1 = X;  (X^T)^-1 = X^-T, the inverse inside the transpose, as it prints."""
     if isinstance(x, Inverse):
         return x.arg
+    if isinstance(x, Transpose) and not is_scalar(x):
+        return transpose(inverse(x.arg))
     if isinstance(x, Identity):
         return x
     if is_scalar(x):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-from matdiff.language.algebra import normalize
+from matdiff.language.algebra import is_symmetric, normalize
 from matdiff.errors import DerivativeError, MatdiffError, MatdiffWarning
 from matdiff.language.expr import Expr, Program, Var, postorder, substitute
 from matdiff.language.inference import Shaped, infer_shapes
@@ -58,12 +58,12 @@ class Problem:
         steps = []
         for name, node in shaped.defs:
             tick()
-            sym = Var(name, user_shape(node))
             # a step whose node an earlier step already names (`g = W x` after `h = W x`) keeps its
             # own right-hand side, not `g = h`: that symbol steps aside for this one substitution
             # (set aside and put back, not a filtered copy of symbols: a copy per step was quadratic)
             earlier = symbols.pop(node, None)
             rhs = normalize(substitute(node, symbols))
+            sym = symbol_for(name, user_shape(node), rhs)
             symbols[node] = earlier if earlier is not None else sym
             steps.append((sym, rhs))
         result = normalize(substitute(shaped.expr, symbols))
@@ -97,6 +97,13 @@ class Problem:
             r, c = shape_of(self.f)
             raise DerivativeError(f"the {what} needs a scalar function, but this one is {r}×{c}"
                                   + ("; use jacobian() for a vector function" if c == 1 else ""))
+
+
+def symbol_for(name: str, shape: tuple, rhs: Expr) -> Var:
+    """A step's symbol; a name bound to a symmetric matrix (`Z = X^T X`) is symmetric, as a
+    declared one is, so Z^-T is Z^-1 and Z + Z^T is 2 Z in what is derived from it."""
+    square = len(shape) == 2 and shape[0] == shape[1]
+    return Var(name, shape, "sym" if square and is_symmetric(rhs) else "")
 
 
 def function_names(functions) -> tuple:

@@ -29,7 +29,7 @@ from matdiff.language.expr import (
     Add, Const, Differential, Expr, Hadamard, HadamardPow, Inverse, Leaf, MatPow,
     Mul, Trace, Transpose, Var, Zero, children, computation_order, postorder, substitute,
 )
-from matdiff.language.problem import Problem, user_shape
+from matdiff.language.problem import Problem, symbol_for, user_shape
 from matdiff.calculus.record import Recorder, Step
 from matdiff.language.shapes import shape_of
 from matdiff.sheets.rules import distribute, elementwise_form, expand, hadamard_as_diag, rewrite, tidy
@@ -122,8 +122,9 @@ def auxiliary_equations(f: Expr, taken: set) -> tuple:
         if e == f or _trivial(e):
             continue
         i = len(named)
-        sym = Var(f"{p.upper() if shape_of(e)[1] != 1 else p}{i}", user_shape(e))
-        eqs.append((sym, normalize(substitute(e, named))))
+        rhs = normalize(substitute(e, named))
+        sym = symbol_for(f"{p.upper() if shape_of(e)[1] != 1 else p}{i}", user_shape(e), rhs)   # Z0 = X^T X is symmetric
+        eqs.append((sym, rhs))
         named[e] = sym
     return eqs, {s: e for e, s in named.items()}, normalize(substitute(f, named))
 
