@@ -35,7 +35,7 @@ CASES = {
                              "exp(alpha) A + A", "alpha A + 2 A^T", "alpha B + 2 B + A B"],
     "distribute_number": ["2 (A^T + 1/2 A)", "2 alpha (1/2 x - y)", "3 (A + B C)", "-2 (1/2 A - 1/4 B C)"],
     "absorb_sign":       ["-(2 x - 2 y)", "-2 (X - B) C", "-alpha A (x - 3 y)", "-(x + y)", "-(alpha - 2)"],
-    "symmetric_sum_transpose": ["(A + A^T)^T", "(B C + C^T B^T - 2 A)^T", "(A + B C)^T"],
+    "symmetric_sum_transpose": ["(B C + C^T B^T - 2 A)^T", "(A + B C)^T"],
     "transpose_after_its_matrix": ["A^T + B C + A", "2 A^T x x^T + y y^T + 2 x x^T A", "A^T - A"],
     "divisor_last":      ["x .^ -1 ∘ y", "x .^ -1 ∘ y .^ -1 ∘ s", "x .^ -2 ∘ y"],
     "positive_first":    ["-x + y", "-x - y + A x"],

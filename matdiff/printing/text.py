@@ -88,7 +88,7 @@ class TextPrinter:
     def wrap(self, e: Expr, level: int, strict: bool = False) -> str:
         """e, in parentheses if it binds looser than `level` (or as loose, when strict)."""
         s = self(e, top=False)
-        p = 50 if e in self.names else precedence(e)
+        p = 50 if e in self.names else HADAMARD if reciprocal(e) else precedence(e)
         return f"({s})" if p < level or (strict and p == level) else s
 
     def chain(self, args, sep: str, level: int) -> str:
@@ -169,7 +169,14 @@ def stacked(e, p) -> str:
     return p.wrap(e.arg, POSTFIX, strict=isinstance(e.arg, (Transpose, MatPow, HadamardPow, Inverse, Pow)))
 
 
+def reciprocal(e: Expr) -> bool:
+    """x .^ -1 of a shaped vector or matrix: printed 1 ./ x, as a textbook writes it."""
+    return isinstance(e, HadamardPow) and e.k == -1 and not e.written and known_matrix(e.arg)
+
+
 def t_hadamard_pow(e, p):
+    if reciprocal(e):
+        return f"1 ./ {p.wrap(e.arg, HADAMARD, strict=True)}"
     op = "^" if known_scalar(e.arg) else " .^ "
     return f"{stacked(e, p)}{op}{exponent(e.k)}"
 
