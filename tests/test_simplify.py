@@ -49,6 +49,8 @@ CASES = {
                           "x ./ (x + y) + y ./ (x + y)", "softplus''(x) ./ sigmoid(x)", "tanh'(x) ∘ y + y"],
     "diag_sums":         ["diag(x) - diag(y)", "B^T (diag(x) - alpha diag(y)) B", "diag(x) + A"],
     "even_derivatives":  ["sigmoid'(-x)", "tanh'(-alpha x)", "sigmoid''(-x)", "tanh(-x)"],
+    "number_out_of_power": ["(2 alpha) .^ -1", "x / (2 alpha^2)", "(3 x) .^ 2", "(-2 x) .^ -3"],
+    "sinh_over_cosh":    ["sinh(x) ./ cosh(x)", "sinh(alpha) / cosh(alpha) x", "y ∘ sinh(A x) ./ cosh(A x)"],
     "half_powers":       ["x .^ {1/2}", "(x^T x)^{-1/2} x", "X .^ {-1/2}", "x .^ {3/2}"],
     "hadamard_with_ones": ["X ∘ (x 1_m^T)", "X ∘ (1_n b^T)", "X ∘ (A 1_n 1_m^T)", "X ∘ (1_n 1_n^T B)", "x ∘ (A 1_n)"],
     "inverse_of_square_product": ["A^T inv(A A A^T)^T A", "A inv(A^T A)", "B^T inv(A B C)^T C^T"],

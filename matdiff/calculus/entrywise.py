@@ -486,6 +486,33 @@ def even_derivatives(e: Apply) -> Expr | None:
     return None
 
 
+def number_out_of_power(e: HadamardPow) -> Expr | None:
+    """(c s) .^ k = c^k s .^ k for a number c and a whole k
+
+    2 M / (2 sigma^2) is M / sigma^2: the number below the bar meets the one above it."""
+    if e.k.denominator != 1 or not isinstance(e.arg, Mul):
+        return None
+    numbers = [a for a in e.arg.args if isinstance(a, Const)]
+    if len(numbers) != 1 or numbers[0].value == 0:
+        return None
+    rest = [a for a in e.arg.args if a is not numbers[0]]
+    return mul(Const(numbers[0].value ** e.k), hadamard_pow(e.k, mul(*rest)))
+
+
+def sinh_over_cosh(e: Hadamard | Mul) -> Expr | None:
+    """sinh(u) ./ cosh(u) = tanh(u)"""
+    join = hadamard if isinstance(e, Hadamard) else mul
+    args = list(e.args)
+    for a in args:
+        if isinstance(a, Apply) and a.fn == Fn("sinh"):
+            below = HadamardPow(Fraction(-1), Apply(Fn("cosh"), a.arg))
+            if below in args:
+                args.remove(a)
+                args.remove(below)
+                return join(Apply(Fn("tanh"), a.arg), *args) if args else Apply(Fn("tanh"), a.arg)
+    return None
+
+
 def half_powers(e: HadamardPow) -> Expr | None:
     """x .^ (1/2) = sqrt(x); x .^ (-1/2) = 1 ./ sqrt(x)
 

@@ -18,7 +18,8 @@ from matdiff.language.expr import (
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.limits import tick
 from matdiff.calculus.entrywise import (
-    diag_sums, entrywise_normal_form, even_derivatives, hadamard_with_ones, half_powers,
+    diag_sums, entrywise_normal_form, even_derivatives, hadamard_with_ones, half_powers, number_out_of_power,
+    sinh_over_cosh,
 )
 from matdiff.calculus.structure import det_of_inverse, inverse_of_square_product, logdet_of_inverse
 from matdiff.language.expr import Det, LogDet
@@ -150,11 +151,11 @@ def positive_first(e: Add) -> Expr | None:
 RULES = {
     Transpose: (transpose_inside, symmetric_sum_transpose),
     Apply:     (known_derivative, even_derivatives),
-    Hadamard:  (hadamard_powers, entrywise_normal_form, hadamard_with_ones, divisor_last),
+    Hadamard:  (hadamard_powers, entrywise_normal_form, hadamard_with_ones, sinh_over_cosh, divisor_last),
     Add:       (distribute_transposed_sums, factor_scalars, factor_common, factor_scalar_groups, collect_coefficients,
                 positive_first, transpose_after_its_matrix, diag_sums, entrywise_normal_form),
-    Mul:       (absorb_sign, distribute_number, entrywise_normal_form),
-    HadamardPow: (entrywise_normal_form, half_powers),
+    Mul:       (absorb_sign, distribute_number, entrywise_normal_form, sinh_over_cosh),
+    HadamardPow: (entrywise_normal_form, half_powers, number_out_of_power),
     MatMul:    (ratio_sums, split_ones, inverse_of_square_product),
     DiagOf:    (diag_of_outer,),
     DiagMat:   (diag_of_ones,),
