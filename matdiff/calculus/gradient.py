@@ -223,7 +223,9 @@ def auto_names(f: Expr, outputs: list) -> dict:
     # then each name is dropped where it does not pay, a part named where it now does; a trial
     # inlines one definition at its uses (never a shared part printed out exponentially)
     size = _printed_size(outputs, names)
-    for _ in range(3):                           # again while a choice changed another's
+    if size > _TRIAL_LIMIT:
+        return names                             # each trial prints the whole answer: past a textbook's
+    for _ in range(3):                           # size, the compact naming stands (nested Hessians)
         changed = False
         for e in outermost_first:
             limits.tick()
@@ -241,6 +243,9 @@ def auto_names(f: Expr, outputs: list) -> dict:
         if not changed:
             break
     return names
+
+
+_TRIAL_LIMIT = 1500      # symbols; a 30-deep softplus Hessian prints ~10,000, and its trials took seconds
 
 
 def _printed_size(outputs: list, names: dict) -> int:
