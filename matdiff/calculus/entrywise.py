@@ -133,11 +133,11 @@ def _worth_trying(e: Expr) -> bool:
     if survey is None:
         return False
     fns, has_add, has_div = survey
-    bases = [_canonical(f.arg)[0] for f in fns]
-    if not is_scalar(e) and not has_div and all(is_scalar(f) for f in fns) and len(set(bases)) == len(bases):
-        # exp(b) A + 1/2 A - 1/2 A^T: scalar functions that cannot cancel (no division, no two of one
-        # argument) are only the coefficients of a sum of matrices, which is like terms and
-        # factoring (terms.py); normalising it here too, the two
+    if not is_scalar(e) and has_add and not has_div and all(is_scalar(f) for f in fns):
+        # exp(b) A + 1/2 A - 1/2 A^T: scalar functions without a division are only the coefficients
+        # of a sum of matrices, which is like terms and factoring (terms.py collects them into a
+        # scalar sum, which is normalised here: sigmoid(a) A + sigmoid(-a) A is A); normalising the
+        # matrix sum here too, the two
         # disagree on where a sign goes and undo each other
         return False
     if fns and (has_add or has_div):

@@ -249,6 +249,9 @@ def distribute_number(e: Mul) -> Expr | None:
     if len(numbers) != 1 or len(sums) != 1 or len(sums[0].args) > 8 or abs(numbers[0].value) == 1:
         return None
     k, s = numbers[0].value, sums[0]
+    fractions = [coefficient(t)[0] for t in s.args if coefficient(t)[0].denominator != 1]
+    if not fractions or any((k * c).denominator != 1 for c in fractions):
+        return None                          # only where it clears every fraction inside
     others = [a for a in e.args if a is not numbers[0] and a is not s]
     new = mul(*others, add(*(scale(k, t) for t in s.args)))
     from matdiff.printing.text import to_text            # the printed size decides (printing sits below)
