@@ -22,7 +22,7 @@ from matdiff.language.expr import (
     substitute,
 )
 from matdiff.printing.latex import aligned, latex_name, to_latex
-from matdiff.printing.size import expression_size
+from matdiff.printing.size import printed_size
 from matdiff.printing.text import to_text
 from matdiff.language.problem import Problem
 from matdiff.language.shapes import shape_of
@@ -230,7 +230,7 @@ def auto_names(f: Expr, outputs: list) -> dict:
         for e in outermost_first:
             limits.tick()
             if e in names:
-                if _occurrences(e, outputs, names) >= 2 and expression_size(to_text(e, names)) > 4:
+                if _occurrences(e, outputs, names) >= 2 and printed_size(e, names) > 4:
                     continue                     # printed twice, inline twice its D > 4 symbols: D + 4 with it
                 trial = {k: n for k, n in names.items() if k != e}
             elif _occurrences(e, outputs, names) >= 2:
@@ -252,8 +252,7 @@ def _printed_size(outputs: list, names: dict) -> int:
     """The symbols of the answer as printed with these names: the definitions of the names it
     uses (`z0 = x^T x`: the name, the `=` and the right-hand side) and the outputs themselves."""
     used = _used_names(outputs, names)
-    return sum(2 + expression_size(to_text(e, names)) for e, _ in used) + \
-        sum(expression_size(to_text(o, names)) for o in outputs)
+    return sum(2 + printed_size(e, names) for e, _ in used) + sum(printed_size(o, names) for o in outputs)
 
 
 def _trivial(e: Expr) -> bool:

@@ -17,6 +17,7 @@ from matdiff.language.expr import (
 )
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.limits import tick
+from matdiff.printing.size import printed_size
 from matdiff.calculus.entrywise import (
     diag_sums, entrywise_normal_form, even_derivatives, hadamard_with_ones, half_powers, number_out_of_power,
     sinh_over_cosh,
@@ -213,9 +214,7 @@ def simplify(e: Expr, rules=RULES, max_passes: int = 50) -> Expr:
 def _shortest(cycle: list) -> Expr:
     """Of the forms a cycle of rewrites passes through, the one that prints shortest (the first on
     a tie, so that every pass stops at the same one)."""
-    from matdiff.printing.size import expression_size       # printing sits below the calculus
-    from matdiff.printing.text import to_text
-    return min(cycle, key=lambda e: expression_size(to_text(e)))
+    return min(cycle, key=printed_size)
 
 
 def _rewrite(root: Expr, step, fixed: set) -> Expr:

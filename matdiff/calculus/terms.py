@@ -33,6 +33,7 @@ from matdiff.language.expr import (
     Add, Const, Expr, Hadamard, HadamardPow, Kron, MatMul, MatPow, Mul, Transpose, children,
 )
 from matdiff.language.shapes import is_scalar
+from matdiff.printing.size import printed_size      # the printed size decides where a form pays
 
 
 # ---- the canonical orientation -------------------------------------------------------------------
@@ -215,17 +216,13 @@ def collect_coefficients(e: Add) -> Expr | None:
     if any(b != body for _k, _s, b in terms) or all(abs(k) == 1 and not s for k, s, _b in terms):
         return None
     new = _shortest_scaled_sum([k for k, _s, _b in terms], [s for _k, s, _b in terms], body)
-    from matdiff.printing.text import to_text
-    from matdiff.printing.size import expression_size
-    return new if expression_size(to_text(new)) <= expression_size(to_text(e)) else None
+    return new if printed_size(new) <= printed_size(e) else None
 
 
 def _shortest_scaled_sum(ks: list, scalars: list, body: Expr) -> Expr:
     """(k1 s1 + k2 s2) M, the scalar factors every term has outside the sum, and the sign or a
     common denominator of the k's too where that prints shorter: (-2 a - 1/2 a exp(b)) M as
     -1/2 a (4 + exp(b)) M."""
-    from matdiff.printing.text import to_text          # the printed size decides (printing sits below)
-    from matdiff.printing.size import expression_size
     common = scalars[0].copy()
     for c in scalars[1:]:
         common &= c
@@ -237,7 +234,7 @@ def _shortest_scaled_sum(ks: list, scalars: list, body: Expr) -> Expr:
     for k in ks:
         d = d * k.denominator // gcd(d, k.denominator)
     options = [scaled(Fraction(sign, d)), scaled(Fraction(sign)), scaled(Fraction(1))]   # on a tie, the first:
-    return min(options, key=lambda e: expression_size(to_text(e)))      # a sign outside meets the sum's own
+    return min(options, key=printed_size)      # a sign outside meets the sum's own
 
 
 def distribute_number(e: Mul) -> Expr | None:
@@ -254,9 +251,7 @@ def distribute_number(e: Mul) -> Expr | None:
         return None                          # only where it clears every fraction inside
     others = [a for a in e.args if a is not numbers[0] and a is not s]
     new = mul(*others, add(*(scale(k, t) for t in s.args)))
-    from matdiff.printing.text import to_text            # the printed size decides (printing sits below)
-    from matdiff.printing.size import expression_size
-    return new if expression_size(to_text(new)) < expression_size(to_text(e)) else None
+    return new if printed_size(new) < printed_size(e) else None
 
 
 # ---- signs ---------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 
+from matdiff.printing.text import to_text
+
 _TOKEN = re.compile(
     r"\^-?T|ᵀ"                                    # a transpose, an inverse transpose
     r"|\^\{?\(?-?\d+(/\d+)?\)?\}?"                 # a power with its exponent: ^-1, ^2, ^{-1/2}
@@ -32,6 +34,12 @@ _LABEL = re.compile(r"^(∂\w+/∂\w+|H|J|diag H) = ")
 def expression_size(text: str) -> int:
     """The symbols of one expression's text (see the module's docstring)."""
     return sum(1 for _ in _TOKEN.finditer(text))
+
+
+def printed_size(e, names=None) -> int:
+    """The symbols of an expression as the text printer writes it (with these auxiliary names):
+    what the simplifier's rules and the naming compare where a form must pay."""
+    return expression_size(to_text(e, names))
 
 
 def answer_size(text: str) -> int:
