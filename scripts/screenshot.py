@@ -75,7 +75,7 @@ def main(argv=None) -> int:
                 box.send_keys(ch)
             WebDriverWait(driver, 30).until(lambda d: d.execute_script(
                 "const s = window.matdiffPage.state;"
-                "return s.last && s.last.input && s.last.input.text === arguments[0] && s.last.result !== null"
+                "return s.last && s.lastBody.expr === arguments[0] && s.last.result !== null"
                 " && !!document.querySelector('#graph svg') && !document.querySelector('#check').hidden;", args.expr))
             driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0);")
             # let the fonts settle
