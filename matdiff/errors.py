@@ -30,7 +30,9 @@ class DerivativeError(MatdiffError):
 
 
 class LimitError(MatdiffError):
-    """Input past a configured limit (length, nesting, exponent, time)."""
+    """Input past a configured limit (length, nesting, exponent, time); `limit` names it ("seconds")."""
+
+    limit: str | None = None
 
 
 class MatdiffWarning(UserWarning):
