@@ -13,13 +13,10 @@ is reported under "errors" and the other parts still come.
 """
 from __future__ import annotations
 
-import threading
 import time
-import warnings
-from contextlib import contextmanager
 
 from matdiff import __version__
-from matdiff.errors import LimitError, MatdiffError, MatdiffWarning, ParseError
+from matdiff.errors import LimitError, MatdiffError, ParseError, collected_notes
 from matdiff.limits import LIMITS, budgeted
 
 KINDS = ("gradient", "jacobian", "hessian")
@@ -88,45 +85,6 @@ class Request:
             return tuple(str(d) for d in dims)
         raise MatdiffError(f"the shape of {name} must be a string such as \"n,m\" or a list such as "
                            f"[\"n\", \"m\"], got {dims!r}")
-
-
-# ---- notes: the MatdiffWarnings of one request, in the thread that serves it -----------------------
-
-_local = threading.local()
-_hook_lock = threading.Lock()
-_hooked = False
-
-
-def _install_hook() -> None:
-    """Route MatdiffWarnings to the request under way in this thread. warnings.catch_warnings is not
-    thread-safe (it swaps the module's global state), and the server answers requests in several
-    threads at once; so one hook is installed once, and it looks up the thread's own list."""
-    global _hooked
-    with _hook_lock:
-        if _hooked:
-            return
-        shown = warnings.showwarning
-
-        def show(message, category, filename, lineno, file=None, line=None):
-            notes = getattr(_local, "notes", None)
-            if notes is not None and issubclass(category, MatdiffWarning):
-                if str(message) not in notes:
-                    notes.append(str(message))
-                return
-            return shown(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = show
-        _hooked = True
-
-
-@contextmanager
-def collected_notes():
-    _install_hook()
-    _local.notes = []
-    try:
-        yield _local.notes
-    finally:
-        _local.notes = None
 
 
 # ---- the parts --------------------------------------------------------------------------------------
