@@ -7,7 +7,7 @@ import numpy as np
 
 from matdiff.language.algebra import normalize
 from matdiff.checking.check import EQUAL_RTOL, NOISE, CheckReport, Row, compare
-from matdiff.errors import MatdiffError, MatdiffWarning, ShapeError
+from matdiff.errors import MatdiffError, ShapeError, note
 from matdiff.language.dims import FRESH
 from matdiff.language.expr import (
     ONE, Add, Apply, Assign, Const, Expr, Hadamard, Mul, Ones, Program, Unvec, Var, Zero, children, postorder, transform,
@@ -55,7 +55,7 @@ def check_claim(expr, wrt, claim, shapes=None, functions=None, seed: int = 0, sy
             raise ShapeError(f"the claim does not fit the function's shapes: {e}") from None
         claimed = shaped.expr
     for reading in shaped.readings:   # a degenerate reading of the claim is never silent either
-        warnings.warn(MatdiffWarning(f"in the claim: {reading}"), stacklevel=2)
+        note(f"in the claim: {reading}", stacklevel=2)
     G = normalize(claimed)
     var = p.var(wrt)                  # an input that cancels (x^T x - x^T x) has the gradient 0
     want = shape_of(var)

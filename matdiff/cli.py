@@ -22,6 +22,7 @@ EXAMPLES = """examples:
   matdiff hessian '1/2 ||W2 tanh(W1 x) - t||^2' --wrt W1 --diagonal
   matdiff parse program.txt --shape W=n,m --shape x=m
   echo 'x^T A x' | matdiff parse -
+  matdiff serve                     # the page in the browser (pip install "matdiff[web]")
 """
 
 
@@ -252,6 +253,22 @@ def check_options(p):
     p.add_argument("--claim", metavar="EXPR", help="a claimed gradient to check (one --wrt)")
 
 
+def cmd_serve(a) -> int:
+    from matdiff.web.server import serve
+    serve(a.host, a.port, open_browser=not a.no_browser)
+    return 0
+
+
+def serve_options(p):
+    p.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1, this machine only; another one "
+                        "lets other machines run derivations here, and a warning says so)")
+    p.add_argument("--no-browser", action="store_true", help="do not open the page in a browser")
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=N",
+                   help="limits for every request: length, lines, depth, power, seconds; repeatable")
+
+
 COMMANDS = {
     "parse": (cmd_parse, None, "show the expression as understood, with every shape"),
     "grad": (cmd_grad, grad_latex_options, "the gradient of a scalar function, in closed form"),
@@ -277,7 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
         if options:
             options(sp)
         sp.set_defaults(run=fn)
+    sp = sub.add_parser("serve", help=SERVE_HELP, description=SERVE_HELP + ' (needs pip install "matdiff[web]")')
+    serve_options(sp)
+    sp.set_defaults(run=cmd_serve, serving=True)
     return p
+
+
+SERVE_HELP = "a page in the browser: type a formula, see its gradient, steps, graph, check and code"
 
 
 def _option_strings(parser: argparse.ArgumentParser, command: str) -> tuple:
@@ -361,6 +384,8 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _note_printer(warnings.showwarning)
             warnings.simplefilter("always", MatdiffWarning)
+            if getattr(a, "serving", False):
+                return a.run(a)                   # each request has a budget of its own, in its own thread
             return budgeted(a.run)(a)             # the whole command, printing included, in one budget
     except MatdiffError as e:
         print(f"matdiff: error: {e}", file=sys.stderr)

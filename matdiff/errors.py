@@ -1,7 +1,9 @@
 """Every error matdiff raises on bad input is a MatdiffError; the CLI prints it and exits 2."""
 from __future__ import annotations
 
+import threading
 import warnings
+from contextlib import contextmanager
 
 
 class MatdiffError(Exception):
@@ -30,7 +32,9 @@ class DerivativeError(MatdiffError):
 
 
 class LimitError(MatdiffError):
-    """Input past a configured limit (length, nesting, exponent, time)."""
+    """Input past a configured limit (length, nesting, exponent, time); `limit` names it ("seconds")."""
+
+    limit: str | None = None
 
 
 class MatdiffWarning(UserWarning):
@@ -41,6 +45,31 @@ class MatdiffWarning(UserWarning):
 # Shown every time, not once per place: each result carries its own note (a user's filters,
 # added later or given with -W, still come first).
 warnings.filterwarnings("always", category=MatdiffWarning, append=True)
+
+
+_listener = threading.local()
+
+
+def note(message: str, stacklevel: int = 2) -> None:
+    """Say a reading the user may not have meant: to the collector of this thread, if one listens
+    (the web server, one per request), else as a MatdiffWarning. Not through warnings alone: its
+    state is global to the process, and a server answers several requests at once."""
+    notes = getattr(_listener, "notes", None)
+    if notes is not None:
+        if message not in notes:
+            notes.append(message)
+    else:
+        warnings.warn(MatdiffWarning(message), stacklevel=stacklevel + 1)
+
+
+@contextmanager
+def collected_notes():
+    """with collected_notes() as notes: the notes said in this thread meanwhile, as a list of text."""
+    saved, _listener.notes = getattr(_listener, "notes", None), []
+    try:
+        yield _listener.notes
+    finally:
+        _listener.notes = saved
 
 
 def caret(src: str, line: int, column: int) -> str:

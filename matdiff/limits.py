@@ -45,8 +45,10 @@ LIMITS = Limits()
 
 
 def refuse(what: str, limit: str, value) -> LimitError:
-    return LimitError(f"{what} (the limit is {value}; raise it with matdiff.LIMITS.max_{limit} "
-                      f"or --limit {limit}=N)")
+    error = LimitError(f"{what} (the limit is {value}; raise it with matdiff.LIMITS.max_{limit} "
+                       f"or --limit {limit}=N)")
+    error.limit = limit             # which one: the web server answers 504 for time, 413 for size
+    return error
 
 
 def check_text(src: str) -> None:

@@ -31,11 +31,10 @@ Readings decided here (README, "LaTeX input"):
 from __future__ import annotations
 
 import difflib
-import warnings
 import re
 from dataclasses import dataclass, replace
 
-from matdiff.errors import LimitError, MatdiffError, MatdiffWarning, ParseError, UnknownFunctionError, caret
+from matdiff.errors import LimitError, MatdiffError, ParseError, UnknownFunctionError, caret, note
 from matdiff.language import functions as F
 from matdiff.language.expr import Det, Program, transform, with_children
 from matdiff.limits import LIMITS, check_text, tick
@@ -664,9 +663,8 @@ class Reader:
         if name != head and head == "σ" and "σ" in self.functions and nxt is not None and nxt.kind == "open":
             # \sigma_o(z), \sigma_h(z): the course sheets' sigmoid, its subscript naming the layer it
             # acts in (the lecture's two-layer net). Said in a note, as every reading that drops something.
-            warnings.warn(MatdiffWarning(
-                f"{name}(…) is read as the sigmoid σ(…), the subscript naming its layer; for another "
-                f"function of that name declare it (functions=['{name}'], CLI --fn {name})"), stacklevel=2)
+            note(f"{name}(…) is read as the sigmoid σ(…), the subscript naming its layer; for another "
+                 f"function of that name declare it (functions=['{name}'], CLI --fn {name})", stacklevel=2)
             return self.apply("σ", t, self.functions, taken=True)
         if name != head and head in self.functions and nxt is not None and nxt.kind == "open":
             raise self.error(f"{self.src[t.start:nxt.start].strip()}(…): {head} with a subscript is no function "

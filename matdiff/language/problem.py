@@ -8,11 +8,10 @@ evaluation, checking and SymPy.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 from matdiff.language.algebra import is_symmetric, normalize
-from matdiff.errors import DerivativeError, MatdiffError, MatdiffWarning
+from matdiff.errors import DerivativeError, MatdiffError, note
 from matdiff.language.expr import Expr, Program, Var, postorder, substitute
 from matdiff.language.inference import Shaped, infer_shapes
 from matdiff.limits import budgeted, tick
@@ -33,7 +32,7 @@ def understand(src, shapes=None, functions=None, syntax: str = "auto") -> Shaped
         raise MatdiffError(f"expected the text of an expression or program, got {type(src).__name__}")
     shaped = infer_shapes(program, declared_shapes(shapes))
     for reading in shaped.readings:           # a degenerate reading is never silent (see Reading)
-        warnings.warn(MatdiffWarning(str(reading)), stacklevel=2)
+        note(str(reading), stacklevel=2)
     return shaped
 
 
