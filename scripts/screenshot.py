@@ -51,7 +51,11 @@ def browser(width: int, height: int, profile: str):
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={width},{height}"):
         options.add_argument(arg)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    # the page's own area at exactly that size (the window's size would include the browser's frame)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    return driver
 
 
 def main(argv=None) -> int:
@@ -76,7 +80,8 @@ def main(argv=None) -> int:
             WebDriverWait(driver, 30).until(lambda d: d.execute_script(
                 "const s = window.matdiffPage.state;"
                 "return s.last && s.lastBody.expr === arguments[0] && s.last.result !== null"
-                " && !!document.querySelector('#graph svg') && !document.querySelector('#check').hidden;", args.expr))
+                " && !document.querySelector('#check').hidden"
+                " && (!s.last.graph || !!document.querySelector('#graph svg'));", args.expr))
             driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0);")
             # let the fonts settle
             WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.fonts.status === 'loaded'"))

@@ -122,6 +122,11 @@
   // ---- showing an answer ----------------------------------------------------------------------
 
   function show(answer) {
+    const t0 = performance.now();
+    try { showAnswer(answer); } finally { state.renderMs = performance.now() - t0; }
+  }
+
+  function showAnswer(answer) {
     const data = answer.body;
     if (!data.ok) {
       showError(data.error || {message: "unknown error"});
@@ -139,7 +144,8 @@
     renderGraph(data.graph);
     renderSteps(data.steps, data);
     renderCode(data.code, data);
-    const partErrors = Object.entries(data.errors || {}).map(([part, msg]) => part + ": " + msg);
+    const partErrors = Object.entries(data.errors || {}).filter(([part]) => part !== "graph")
+      .map(([part, msg]) => part + ": " + msg);
     $("part-errors").textContent = partErrors.join(" · ");
     const derived = data.result != null;
     $("dl-tex").disabled = !(derived && data.kind === "gradient");
@@ -277,10 +283,15 @@
 
   function renderCheck(check) {
     const el = $("check");
-    if (!check) { el.hidden = true; el.className = "check"; return; }
+    const more = $("check-more");
+    if (!check) { el.hidden = true; el.className = "check"; more.hidden = true; return; }
+    const lines = String(check.text || "").split("\n");
     el.hidden = false;
     el.className = "check " + (check.ok ? "passed" : "failed");
-    el.textContent = (check.ok ? "✓ " : "✗ ") + check.text;
+    el.textContent = (check.ok ? "✓ " : "✗ ") + lines[0];
+    el.title = check.text;
+    more.hidden = lines.length < 2;
+    $("check-text").textContent = check.text;
   }
 
   // ---- the graph ------------------------------------------------------------------------------
@@ -308,7 +319,8 @@
     if (!graph || !graph.svg) {
       const p = document.createElement("p");
       p.className = "muted";
-      p.textContent = state.kind === "gradient" ? "" : "The graph is drawn for gradients.";
+      const why = state.last && state.last.errors && state.last.errors.graph;
+      p.textContent = why ? why : state.kind === "gradient" ? "" : "The graph is drawn for gradients.";
       el.appendChild(p);
       return;
     }
@@ -374,6 +386,10 @@
         const s = document.createElement("span");
         s.className = "inline-math";
         el.appendChild(math(part.math, s, false));
+      } else if (part.emph !== undefined) {
+        const em = document.createElement("em");
+        em.textContent = part.emph;
+        el.appendChild(em);
       } else if (part.text !== undefined) {
         el.appendChild(document.createTextNode(part.text));
       }
@@ -394,7 +410,7 @@
     for (const b of steps) {
       if (b.type === "heading") {
         const h = document.createElement(b.level === 1 ? "h3" : "h4");
-        h.textContent = b.text;
+        if (b.parts) inline(b.parts, h); else h.textContent = b.text || "";
         el.appendChild(h);
       } else if (b.type === "paragraph") {
         el.appendChild(inline(b.parts, document.createElement("p")));
@@ -420,6 +436,20 @@
         const ul = document.createElement("ul");
         for (const item of b.items || []) ul.appendChild(inline(item, document.createElement("li")));
         el.appendChild(ul);
+      } else if (b.type === "graph") {
+        // where the sheet draws the computational graph: the same SVG as the graph panel
+        const fig = document.createElement("figure");
+        fig.className = "steps-graph";
+        const svg = data.graph && data.graph.svg ? cleanSvg(data.graph.svg) : null;
+        if (svg) {
+          svg.setAttribute("role", "img");
+          svg.setAttribute("aria-label", "computational graph");
+          fig.appendChild(svg);
+        } else {
+          fig.className += " muted small";
+          fig.textContent = "(the computational graph: " + ((data.errors && data.errors.graph) || "not drawn") + ")";
+        }
+        el.appendChild(fig);
       } else if (b.type === "table") {
         const t = document.createElement("table");
         t.className = "steps-table";
