@@ -200,6 +200,23 @@ def tutorial12(driver, base):
     return time.monotonic() - t_last
 
 
+def at_tutorial12(driver):
+    """The page showing Tutorial 12's gradient with respect to W again (after a test that left it)."""
+    if shows(driver, TUTORIAL_12, ["W"]):
+        return
+    by(driver, 'input[name="kind"][value="gradient"]')[0].click()
+    if last_expr(driver) != TUTORIAL_12:
+        type_into(driver, "#expr", TUTORIAL_12)
+    wait(driver, lambda d: last_expr(d) == TUTORIAL_12 and last(d)["result"], "Tutorial 12's gradient again")
+    if not by(driver, "#wrt-W")[0].is_selected():
+        by(driver, "#wrt-W")[0].click()
+        wait(driver, lambda d: "W" in last(d)["wrt"], "W ticked")
+    for box in by(driver, "#vars input.wrt"):
+        if box.is_selected() and box.get_attribute("value") != "W":
+            box.click()
+    wait(driver, lambda d: shows(d, TUTORIAL_12, ["W"]), "Tutorial 12's gradient with respect to W again")
+
+
 # ---- the tests -------------------------------------------------------------------------------
 
 def test_tutorial_12_typed_shows_gradient_steps_graph_and_check_within_a_second(driver, base, tutorial12):
@@ -242,6 +259,7 @@ def test_tutorial_12_typed_shows_gradient_steps_graph_and_check_within_a_second(
 
 @pytest.mark.skipif(not GRAPH, reason="the graph room (matdiff/graph/) has not landed")
 def test_hovering_a_node_shows_its_value_and_adjoint(driver, base, tutorial12):
+    at_tutorial12(driver)
     from selenium.webdriver.common.action_chains import ActionChains
     node = by(driver, '#graph svg .node[data-id="W"]')[0]
     ActionChains(driver).move_to_element(node).perform()
@@ -253,6 +271,7 @@ def test_hovering_a_node_shows_its_value_and_adjoint(driver, base, tutorial12):
 
 
 def test_another_variable_updates_the_result(driver, base, tutorial12):
+    at_tutorial12(driver)
     by(driver, "#wrt-V")[0].click()
     wait(driver, lambda d: last(d)["wrt"] == ["W", "V"], "the result with respect to W and V")
     by(driver, "#wrt-W")[0].click()
@@ -269,6 +288,7 @@ def test_another_variable_updates_the_result(driver, base, tutorial12):
 
 
 def test_code_tabs_and_copy(driver, base, tutorial12):
+    at_tutorial12(driver)
     code = last(driver)["code"]
     for backend in ("jax", "torch", "numpy"):
         by(driver, f"#tab-{backend}")[0].click()
@@ -286,6 +306,7 @@ def test_code_tabs_and_copy(driver, base, tutorial12):
 
 
 def test_downloads(driver, base, tutorial12, downloads):
+    at_tutorial12(driver)
     # the .tex: the page's own request returns the sheet
     tex = driver.execute_async_script(
         "const done = arguments[0];"
@@ -328,6 +349,28 @@ def test_editing_a_shape(driver, base, tutorial12):
     type_into(driver, "#shape-A", ",".join(inferred["A"]))   # as it was, for the tests that follow
 
 
+def test_jacobian_and_hessian(driver, base, tutorial12):
+    type_into(driver, "#expr", "A x")
+    wait(driver, lambda d: by(d, "#error")[0].is_displayed(), "a gradient of a vector asked for: an error")
+    by(driver, 'input[name="kind"][value="jacobian"]')[0].click()
+    wait(driver, lambda d: last_expr(d) == "A x" and last(d)["kind"] == "jacobian" and by(d, "#check.passed")
+         and not by(d, "#error")[0].is_displayed(), "the Jacobian of A x")
+    assert last(driver)["wrt"] == ["A"]                      # the first matrix: J is the vec form
+    by(driver, "#wrt-x")[0].click()
+    by(driver, "#wrt-A")[0].click()
+    wait(driver, lambda d: last(d)["wrt"] == ["x"] and by(d, "#check.passed"), "the Jacobian with respect to x")
+    assert matdiff.derive_jacobian("A x", "x").text() in last(driver)["result"]["text"]
+    assert rendered_latex(driver, "#result") == last(driver)["result"]["latex"]
+    by(driver, 'input[name="kind"][value="hessian"]')[0].click()
+    type_into(driver, "#expr", "x^T A x")
+    wait(driver, lambda d: last_expr(d) == "x^T A x" and last(d)["kind"] == "hessian" and last(d)["wrt"] == ["x"]
+         and by(d, "#check.passed"), "the Hessian of x^T A x")
+    assert matdiff.derive_hessian("x^T A x", "x").text() in last(driver)["result"]["text"]
+    assert rendered_latex(driver, "#result") == last(driver)["result"]["latex"]
+    assert by(driver, "#dl-tex")[0].is_enabled() is False    # the sheet derives gradients
+    by(driver, 'input[name="kind"][value="gradient"]')[0].click()
+
+
 def test_a_syntax_error_shows_its_caret_and_dims_the_old_results(driver, base, tutorial12):
     bad = "c^T Psi((W + V)"
     with pytest.raises(matdiff.ParseError) as e:
@@ -344,7 +387,8 @@ def test_a_syntax_error_shows_its_caret_and_dims_the_old_results(driver, base, t
     assert by(driver, "#result .katex") and by(driver, "#steps .katex")
     # and a fixed input clears the error
     by(driver, "#expr")[0].send_keys(TUTORIAL_12[len(bad):])
-    wait(driver, lambda d: not by(d, "#error")[0].is_displayed() and shows(d, TUTORIAL_12, ["W"]), "the error gone")
+    wait(driver, lambda d: not by(d, "#error")[0].is_displayed() and last_expr(d) == TUTORIAL_12 and last(d)["result"],
+         "the error gone")
     assert "stale" not in by(driver, "#results")[0].get_attribute("class").split()
 
 

@@ -44,6 +44,19 @@
     return defaultWrt(variables);
   }
 
+  function guessMatrix(text) {
+    // before any answer: the first capitalised name that is not a function, a transposition (^T) or
+    // a LaTeX command, as the first matrix is likely to be; the answer corrects a wrong guess
+    const re = /[A-Za-z_][A-Za-z0-9_]*/g;
+    let m;
+    while ((m = re.exec(text)) !== null) {
+      const before = text[m.index - 1] || "";
+      const after = text.slice(m.index + m[0].length).trimStart()[0] || "";
+      if (/^[A-Z]/.test(m[0]) && !(before && "^\\".includes(before)) && after !== "(" && !["T", "I"].includes(m[0])) return [m[0]];
+    }
+    return [];
+  }
+
   function requestBody(text, wrt) {
     const shapes = {};
     for (const [name, dims] of Object.entries(state.shapes)) {
@@ -69,6 +82,7 @@
     }
     // a first guess from the last answer, kept only where the names are still in the text
     let wrt = wantedWrt(state.variables).filter((n) => present(text, n));
+    if (!wrt.length && !state.userWrt) wrt = guessMatrix(text);
     let answer = await derive(requestBody(text, wrt));
     if (!answer) return;                                   // aborted, or older than the latest
     if (!answer.body.ok && wrt.length && answer.body.error && answer.body.error.type === "DerivativeError") {
@@ -208,6 +222,7 @@
       tr.querySelector(".var-kind").textContent = " " + v.kind;
       const shape = tr.querySelector("input.shape");
       const inferred = (v.shape || []).join(",") + (v.structure ? "," + v.structure : "");
+      if (!(v.name in state.shapes)) shape.dataset.inferred = inferred;   // what matdiff reads by itself
       if (document.activeElement !== shape) shape.value = v.name in state.shapes ? state.shapes[v.name] : inferred;
       shape.title = "inferred: " + (v.shape_text || inferred || "scalar");
       tr.querySelector(".shape-text").textContent = " " + (v.shape_text || "scalar");
@@ -241,7 +256,12 @@
     shape.spellcheck = false;
     shape.autocomplete = "off";
     shape.setAttribute("aria-label", "shape of " + v.name);
-    shape.addEventListener("input", () => { state.shapes[v.name] = shape.value.trim(); schedule(); });
+    shape.addEventListener("input", () => {
+      // a shape set back to the inferred one is no longer the user's: it follows the text again
+      const value = shape.value.trim();
+      if (value === shape.dataset.inferred) delete state.shapes[v.name]; else state.shapes[v.name] = value;
+      schedule();
+    });
     const shown = document.createElement("span");
     shown.className = "muted small shape-text";
     c3.append(shape, shown);
@@ -566,6 +586,13 @@
     if (!state.pdflatex) $("dl-pdf").disabled = true;
   }
 
+  function warmUp() {
+    // the server's first derivation loads the sheet, the check and the code generator (~0.2 s):
+    // pay that while the student starts typing, not after the first formula
+    fetch("/api/derive", {method: "POST", headers: {"Content-Type": "application/json"},
+                          body: JSON.stringify({expr: "x^T x", wrt: ["x"], kind: "gradient"})}).catch(() => {});
+  }
+
   function start() {
     $("expr").addEventListener("input", schedule);
     for (const r of document.querySelectorAll('input[name="kind"]')) {
@@ -586,6 +613,7 @@
     $("dl-py").addEventListener("click", downloadPy);
     selectTab("numpy");
     info();
+    warmUp();
     const initial = new URLSearchParams(location.search).get("expr");
     if (initial) { $("expr").value = initial; update(); }
   }
