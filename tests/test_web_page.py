@@ -371,6 +371,17 @@ def test_jacobian_and_hessian(driver, base, tutorial12):
     by(driver, 'input[name="kind"][value="gradient"]')[0].click()
 
 
+def test_notes_are_shown(driver, base, tutorial12):
+    expr = "x^T y + I"                           # I can only be 1x1 here: a reading worth a note
+    type_into(driver, "#expr", expr)
+    wait(driver, lambda d: last_expr(d) == expr and last(d)["result"], "the gradient of x^T y + I")
+    notes = last(driver)["notes"]
+    assert notes == api(base, "/api/derive", {"expr": expr, "wrt": last(driver)["wrt"]})["notes"] and notes
+    assert [li.text for li in by(driver, "#notes li")] == notes
+    type_into(driver, "#expr", "x^T y")
+    wait(driver, lambda d: last_expr(d) == "x^T y" and not by(d, "#notes li"), "the note gone with its reading")
+
+
 def test_a_syntax_error_shows_its_caret_and_dims_the_old_results(driver, base, tutorial12):
     bad = "c^T Psi((W + V)"
     with pytest.raises(matdiff.ParseError) as e:
