@@ -83,6 +83,10 @@ def main(argv=None) -> int:
                 " && !document.querySelector('#check').hidden"
                 " && (!s.last.graph || !!document.querySelector('#graph svg'));", args.expr))
             driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0);")
+            # the node differentiated with respect to, clicked: its value and adjoint in the panel beside
+            wrt = driver.find_elements(By.CSS_SELECTOR, "#graph svg .node.wrt")
+            if wrt:
+                wrt[0].click()
             # let the fonts settle
             WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.fonts.status === 'loaded'"))
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,7 @@
   }
 
   function schedule() {
+    state.inputAt = performance.now();                    // the last keystroke (tests measure from it)
     clearTimeout(state.timer);
     state.timer = setTimeout(update, DEBOUNCE_MS);
   }
@@ -137,7 +138,10 @@
 
   function show(answer) {
     const t0 = performance.now();
-    try { showAnswer(answer); } finally { state.renderMs = performance.now() - t0; }
+    try { showAnswer(answer); } finally {
+      state.shownAt = performance.now();
+      state.renderMs = state.shownAt - t0;
+    }
   }
 
   function showAnswer(answer) {
@@ -347,7 +351,9 @@
     const svg = cleanSvg(graph.svg);
     if (!svg) return;
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", "computational graph");
+    if (!svg.getAttribute("aria-label")) svg.setAttribute("aria-label", "computational graph");
+    const w = Number(graph.width || svg.getAttribute("width"));
+    if (w > 0) svg.style.width = Math.round(1.3 * w) + "px";    // a little larger than drawn: labels read at a glance
     el.appendChild(svg);
     const byId = new Map((graph.nodes || []).map((n) => [String(n.id), n]));
     let pinned = null;
@@ -393,8 +399,9 @@
     row("definition", node.definition);
     row("role", node.role + (node.wrt ? " (with respect to)" : ""));
     row("shape", node.shape);
-    row("value", node.value);
-    row("adjoint", node.adjoint);
+    const rows = (v) => (typeof v === "string" ? v.replace(/;\s*/g, ";\n") : v);   // a matrix, one row a line
+    row("value", rows(node.value));
+    row("adjoint", rows(node.adjoint));
     el.appendChild(dl);
   }
 
