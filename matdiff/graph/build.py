@@ -19,7 +19,7 @@ from matdiff.language.expr import Expr, Inverse, Leaf, MatPow, HadamardPow, Mul,
 from matdiff.language.problem import Problem, symbol_for, user_shape
 from matdiff.language.shapes import shape_of
 from matdiff.limits import tick
-from matdiff.printing.latex import function_name, latex_name
+from matdiff.printing.latex import function_name, latex_name, number
 from matdiff.printing.text import to_text
 
 
@@ -128,7 +128,11 @@ def edge_labels(rhs: Expr, args: list) -> dict:
             while isinstance(p, Transpose) and parents.get(p):
                 t, lx = t + "ᵀ", lx + r"{}^{\top}"
                 p = parents[p][0]
-            ot, ol = operation(p)
+            if isinstance(p, Mul) and len(p.args) == 2 and isinstance(p.args[0], Const) and p.args[1] != p.args[0]:
+                k = p.args[0].value           # z3 - t: t enters by −; 1/2 z6 by 1/2·
+                ot, ol = ("−", "-") if k == -1 else (f"{k}·", number(k) + r"\cdot")
+            else:
+                ot, ol = operation(p)
             if (t + ot) not in texts:
                 texts.append(t + ot)
                 latexes.append(lx + ol)
