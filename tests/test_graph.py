@@ -360,6 +360,16 @@ def _pdf_text(pdf: bytes, tmp_path, phrase: str) -> bool:
     return phrase in " ".join(text.split())
 
 
+def test_the_drawing_can_be_taken_out_of_a_sheet():
+    """The page's steps and the notebooks' Markdown show the SVG instead: without_picture drops
+    the TikZ block whole, and nothing else."""
+    from matdiff.sheets.document import without_picture
+    tex = matdiff.sheet(TUTORIAL12, "W", shapes=SEED000)
+    rest = without_picture(tex)
+    assert "tikzpicture" not in rest and "IfFileExists{tikz.sty}{\\begin" not in rest
+    assert rest.count("\n") < tex.count("\n") and r"z_{5} &= \Psi(z_{4})" in rest and rest.endswith("\\end{document}\n")
+
+
 def test_a_big_program_sheet_says_so_instead_of_drawing():
     src = "\n".join(["h0 = x"] + [f"h{i} = h{i - 1} + x" for i in range(1, 60)] + ["L = sum(h59)"])
     tex = matdiff.sheet(src, "x")

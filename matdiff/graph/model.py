@@ -64,6 +64,11 @@ class ComputationalGraph:
             lines.append(self.note)
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        wrt = [n.id for n in self.nodes if n.wrt]
+        return (f"<computational graph of {self.output}: {len(self.nodes)} nodes, {len(self.edges)} edges"
+                + (f", wrt {', '.join(wrt)}" if wrt else "") + ">")
+
     def svg(self) -> str:
         return draw.svg(self)
 

@@ -192,9 +192,21 @@ def picture(d: Derivation) -> str:
     wrt = d.wrt.name
     g = graph_of(d.problem, wrt, values=False)
     drawing = g.tikz(unit=min(UNIT_CM, TEXT_WIDTH_CM / g.layout.width))
-    return (r"\IfFileExists{tikz.sty}{\begin{center}" + "\n" + drawing + "\n\n" +
+    return (PICTURE_BEGIN + "\n" + r"\IfFileExists{tikz.sty}{\begin{center}" + "\n" + drawing + "\n\n" +
             rf"{{\small Inputs are grey, ${latex_name(wrt)}$ orange; each edge carries its operation.}}" +
-            r"\end{center}}{(A drawing of the graph needs the TikZ package, which is not installed here.)}")
+            r"\end{center}}{(A drawing of the graph needs the TikZ package, which is not installed here.)}" +
+            "\n" + PICTURE_END)
+
+
+# The drawing between these two comment lines: what renders a sheet's body another way (the web
+# page's steps, a notebook's Markdown) drops it with without_picture and shows the SVG instead.
+PICTURE_BEGIN = "% the computational graph, drawn (matdiff.graph)"
+PICTURE_END = "% end of the drawing"
+
+
+def without_picture(tex: str) -> str:
+    """tex without the TikZ drawing of the computational graph (everything between the markers)."""
+    return re.sub(re.escape(PICTURE_BEGIN) + r".*?" + re.escape(PICTURE_END) + r"\n?", "", tex, flags=re.DOTALL)
 
 
 def bullet(rule: str, identity: str, kind: str = "matrix") -> str:
@@ -453,7 +465,7 @@ def _join(parts: list) -> str:
     return out
 
 
-__all__ = ["build_sheet", "solution_sheet", "document", "identity_latex", "chunks", "compile_pdf", "write_pdf",
+__all__ = ["build_sheet", "solution_sheet", "document", "without_picture", "identity_latex", "chunks", "compile_pdf", "write_pdf",
            "RULE_NAMES"]
 
 
