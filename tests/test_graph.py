@@ -248,6 +248,25 @@ def test_layout_of_random_functions(g):
     ET.fromstring(cg.svg())
 
 
+@settings(max_examples=n_examples(40), **SETTINGS)
+@given(g=scalar_functions)
+def test_adjoints_of_random_functions_are_their_gradients(g):
+    """Every node type's reverse pass (kron, vec, inverses, powers, softmax, ...): the adjoint of each
+    input equals matdiff's gradient at the graph's inputs."""
+    assume(g.vars)
+    shapes = dict(g.vars)
+    p = Problem.of(g.text, shapes)
+    assume(p.vars)
+    cg = graph_of(p, list(p.vars))
+    assume(cg.values is not None)
+    env = Env(cg.inputs, cg.dims)
+    grads = matdiff.derive_gradient(g.text, list(p.vars), shapes=shapes).inlined
+    for w, G in grads.items():
+        want = evaluate(G, env)
+        np.testing.assert_allclose(cg.adjoints[w], want, rtol=1e-7, atol=1e-9 * max(1.0, np.abs(want).max()),
+                                   err_msg=f"{g.text} wrt {w}")
+
+
 def network(layers: int) -> str:
     lines = ["h0 = x"] + [f"h{i} = tanh(W{i} h{i - 1} + b{i}) + h{i - 1}" for i in range(1, layers + 1)]
     return "\n".join(lines + [f"J = sum(h{layers}) + x^T h{layers}"])
