@@ -12,8 +12,9 @@ already in topological order, small (tens of nodes) or long and thin (a 64-layer
    lines would make the layout quadratic);
 3. the order within each layer: barycentre sweeps, down and up, keeping the order with the
    fewest crossings (counted exactly, with a Fenwick tree);
-4. coordinates: a layer is a column; within it each node is pulled towards the mean height of its
-   neighbours, keeping the order and a gap between nodes.
+4. coordinates: a layer is a column; within it each computed node is pulled towards the mean
+   height of what it is computed from, keeping the order and a gap between nodes, and the inputs
+   stack beside their first use (so a network's chain stays level, its weights above it).
 Everything is linear in nodes + edges (+ dummies) per sweep, and the sweeps are a fixed number.
 """
 from __future__ import annotations
@@ -140,11 +141,16 @@ def layered(ids: list, edges: list, sizes: dict) -> Layout:
         for n in l:
             y[n] = top + (size[n][1] + _gap(n)) / 2
             top += size[n][1] + _gap(n)
+    # going right, a node follows the nodes it is computed from, not the inputs beside them (else the
+    # chain of a network climbs a step at each layer, where its weights are stacked); going left,
+    # the inputs come to sit beside their first use
+    source = {n for n in ids if not preds[n]}
+    inner = {n: [m for m in up[n] if _origin(m) not in source] or up[n] for n in up}
     for _ in range(3):
-        for rng, nbrs in ((range(1, depth), up), (range(depth - 2, -1, -1), down)):
+        for rng, nbrs in ((range(1, depth), inner), (range(depth - 2, -1, -1), down)):
             for k in rng:
                 want = [sum(y[m] for m in nbrs[n]) / len(nbrs[n]) if nbrs[n] else y[n] for n in order[k]]
-                _place(order[k], want, size, y)
+                _place(order[k], want, size, y, [_origin(n) in source for n in order[k]])
     top = min((y[n] - size[n][1] / 2 for n in y), default=0)
     for n in y:
         y[n] += MARGIN - top
@@ -156,24 +162,45 @@ def layered(ids: list, edges: list, sizes: dict) -> Layout:
                   routes, width, height, real, best)
 
 
+def _origin(n):
+    """A dummy point's edge's source; a node itself."""
+    return n[1] if isinstance(n, tuple) else n
+
+
 def _gap(n) -> float:
     return 6 if isinstance(n, tuple) else NODE_GAP
 
 
-def _place(nodes: list, want: list, size: dict, y: dict) -> None:
+def _place(nodes: list, want: list, size: dict, y: dict, loose: list) -> None:
     """Heights as near as may be to want, in this order, each pair of neighbours apart by their
-    half heights and a gap: the mean of a top-down and a bottom-up packing."""
+    half heights and a gap. The computed nodes first (the mean of a top-down and a bottom-up
+    packing, with room left for the inputs between them), then the inputs (loose) stacked in the
+    room beside them: a network's chain stays level, its weights sit above it."""
     if not nodes:
         return
     sep = [(size[a][1] + size[b][1]) / 2 + max(_gap(a), _gap(b)) for a, b in zip(nodes, nodes[1:])]
-    down = list(want)
-    for i in range(1, len(nodes)):
-        down[i] = max(down[i], down[i - 1] + sep[i - 1])
-    upw = list(want)
-    for i in range(len(nodes) - 2, -1, -1):
-        upw[i] = min(upw[i], upw[i + 1] - sep[i])
+    fixed = [i for i, l in enumerate(loose) if not l] or list(range(len(nodes)))
+    room = [sum(sep[a:b]) for a, b in zip(fixed, fixed[1:])]
+    down = [want[i] for i in fixed]
+    for k in range(1, len(fixed)):
+        down[k] = max(down[k], down[k - 1] + room[k - 1])
+    upw = [want[i] for i in fixed]
+    for k in range(len(fixed) - 2, -1, -1):
+        upw[k] = min(upw[k], upw[k + 1] - room[k])
+    pos = dict.fromkeys(range(len(nodes)))
+    for k, i in enumerate(fixed):
+        pos[i] = (down[k] + upw[k]) / 2
+    for i in range(fixed[0] - 1, -1, -1):                   # above the first: stacked upwards
+        pos[i] = min(want[i], pos[i + 1] - sep[i])
+    for i in range(fixed[-1] + 1, len(nodes)):              # below the last: stacked downwards
+        pos[i] = max(want[i], pos[i - 1] + sep[i - 1])
+    for a, b in zip(fixed, fixed[1:]):                       # between two: inside the room left
+        for i in range(a + 1, b):
+            pos[i] = max(want[i], pos[i - 1] + sep[i - 1])
+        for i in range(b - 1, a, -1):
+            pos[i] = min(pos[i], pos[i + 1] - sep[i])
     for i, n in enumerate(nodes):
-        y[n] = (down[i] + upw[i]) / 2
+        y[n] = pos[i]
 
 
 __all__ = ["Layout", "layered", "layers_of", "MAX_SPAN"]
