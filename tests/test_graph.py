@@ -100,11 +100,19 @@ def test_a_name_that_is_not_a_variable_is_a_located_error():
 
 # ---- values and adjoints ---------------------------------------------------------------------------------
 
-def test_tutorial12_values_equal_numpy_at_the_checks_inputs():
+def test_tutorial12_values_equal_numpy_at_the_checks_inputs(monkeypatch):
     g = matdiff.computational_graph(TUTORIAL12, "W", shapes=SEED000, seed=3)
     v = g.inputs
+    from matdiff.checking import check as C
+    seen = []
+
+    class Recording(C.Draws):
+        def find(self, measure, finite):
+            return super().find(lambda values, dims: seen.append(values) or measure(values, dims), finite)
+    monkeypatch.setattr(C, "Draws", Recording)
     report = matdiff.check(TUTORIAL12, "W", shapes=SEED000, seed=3)
-    assert report.sizes == g.dims                         # the check's sizes; its first draw (same seed)
+    assert report.sizes == g.dims and report.ok
+    assert seen[0].keys() == v.keys() and all(np.array_equal(seen[0][k], v[k]) for k in v)   # its first inputs
 
     def sin(name, t):
         a, b = stand_in(name)
