@@ -5,7 +5,7 @@
 (A + A.T)*x
 """
 from matdiff.api import (
-    check, derive_gradient, derive_hessian, derive_jacobian, differential, gradient, hessian, jacobian, latex,
+    check, computational_graph, derive_gradient, derive_hessian, derive_jacobian, differential, gradient, hessian, jacobian, latex,
     sheet, understand,
 )
 from matdiff.errors import (
@@ -15,7 +15,7 @@ from matdiff.limits import LIMITS
 from matdiff.language.parse import parse
 
 __all__ = ["gradient", "jacobian", "hessian", "differential", "check", "latex", "sheet", "understand", "derive_gradient",
-           "derive_jacobian", "derive_hessian", "lambdify", "parse", "CheckReport", "LIMITS",
+           "derive_jacobian", "derive_hessian", "computational_graph", "lambdify", "parse", "CheckReport", "LIMITS",
            "MatdiffError", "MatdiffWarning", "ParseError", "ShapeError", "UnknownFunctionError", "DerivativeError", "LimitError"]
 __version__ = "0.1.0"
 

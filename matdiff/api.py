@@ -21,7 +21,7 @@ if TYPE_CHECKING:                                 # NumPy is loaded only when a 
     from matdiff.checking.check import CheckReport
 
 __all__ = ["understand", "derive_gradient", "gradient", "differential", "check", "latex", "sheet",
-           "derive_jacobian", "jacobian", "derive_hessian", "hessian"]
+           "derive_jacobian", "jacobian", "derive_hessian", "hessian", "computational_graph"]
 
 
 @budgeted
@@ -126,6 +126,21 @@ def sheet(expr, wrt, shapes=None, functions=None, notation: str = "diag", check:
     (`matdiff sheet`); notation "diag" writes Jacobians as diag(Phi'(z)), "hadamard" as Phi'(z) ∘ dz."""
     from matdiff.sheets.document import solution_sheet    # it brings NumPy (its --check): load it when asked
     return solution_sheet(Problem.of(expr, shapes, functions, syntax), wrt, notation, check)
+
+
+@budgeted
+def computational_graph(expr, wrt=None, shapes=None, functions=None, syntax: str = "auto", seed: int = 0):
+    """The computational graph: the inputs and the auxiliary variables the solution sheet defines as
+    nodes, an edge from each argument labelled with its operation, wrt highlighted; each node's value
+    and adjoint df/dnode at the inputs the numerical check (seed) draws first. .svg(), .tikz(),
+    .to_dict(); Jupyter shows it as SVG. (The package is matdiff.graph, hence the longer name.)
+
+    >>> import matdiff
+    >>> [n.id for n in matdiff.computational_graph("x^T A x", wrt="x").nodes]
+    ['x', 'A', 'y']
+    """
+    from matdiff.graph import graph_of               # it brings NumPy (the values): load it when asked
+    return graph_of(Problem.of(expr, shapes, functions, syntax), wrt, seed)
 
 
 @budgeted

@@ -127,6 +127,23 @@ display(Math("y = " + matdiff.latex(q1)))
 # !matdiff parse '{q1}'
 
 # %% [markdown]
+# ### The computational graph
+#
+# `matdiff.computational_graph` draws the graph the sheet below defines: the inputs (grey) and
+# the auxiliary variables as nodes, an edge from each argument labelled with its operation, and
+# $W$ highlighted. Each node carries (shown on hover) its definition, its value and its adjoint
+# $\partial y / \partial z$ at the numerical check's random inputs, with $\Phi$ and $\Psi$ replaced
+# by the check's concrete stand-ins; the adjoints are back-propagated exactly, and the adjoint of
+# $W$ is the gradient there. The solution sheet draws the same layout with TikZ.
+
+# %%
+cg = matdiff.computational_graph(q1, wrt="W")
+display(cg)
+print(cg.tooltip(cg.node("z4")))
+assert [n.id for n in cg.nodes if n.role != "input"] == ["z0", "z1", "z2", "Z3", "z4", "z5", "y"]
+assert np.allclose(cg.adjoints["z5"], cg.inputs["c"])     # y = c^T z5: the adjoint of z5 is c
+
+# %% [markdown]
 # ### The solution, step by step
 #
 # The sheet draws the computational graph and names every node: $z_0 = Wx$, $z_1 = z_0 + b$,

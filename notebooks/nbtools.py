@@ -49,6 +49,8 @@ def _items(body: str) -> str:
 def sheet_markdown(tex: str) -> str:
     """The text of a solution sheet as Markdown: headings, paragraphs, lists, tables and $$ displays."""
     s = _body(tex)
+    # the sheet's TikZ drawing of the graph (between two comment lines): a notebook shows the SVG
+    s = re.sub(r"% the computational graph, drawn.*?% end of the drawing\n?", "", s, flags=re.DOTALL)
     s = re.sub(r"\\section\*" + BRACED, r"\n### \1\n", s)
     s = re.sub(r"\\subsection\*" + BRACED, r"\n#### \1\n", s)
     s = re.sub(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", lambda m: _aligned(m.group(1)), s, flags=re.DOTALL)

@@ -86,7 +86,10 @@ def test_gradient_is_right_by_value(url):
     assert out["result"]["text"] == matdiff.derive_gradient(TUTORIAL12, "W").text()
     assert out["check"]["ok"] and out["check"]["text"].startswith("check passed")
     assert "\\frac{\\partial f}{\\partial W}" in out["result"]["latex"]
-    assert out["errors"] == {} or set(out["errors"]) <= {"graph"}
+    assert out["errors"] == {}
+    assert [n["id"] for n in out["graph"]["nodes"] if n["wrt"]] == ["W"]
+    assert out["graph"]["svg"].startswith("<svg") and out["graph"]["svg"].count('class="node') == \
+        len(out["graph"]["nodes"])
 
 
 def test_program_with_two_variables(url):
@@ -123,6 +126,8 @@ def test_steps_are_the_sheet(url):
     assert out["steps"] == sheet_blocks(tex)
     headings = ["".join(p.get("text", "") for p in b["parts"]) for b in out["steps"] if b["type"] == "heading"]
     assert headings[:4] == ["Question", "Solution", "The computational graph", "Differentials"]
+    kinds = [b["type"] for b in out["steps"]]
+    assert kinds.count("graph") == 1 and kinds.index("graph") < kinds.index("list")   # drawn before the rules
     displays = [b["latex"] for b in out["steps"] if b["type"] == "display"]
     assert any("\\boxed{g = " in d for d in displays)
 

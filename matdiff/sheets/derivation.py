@@ -16,7 +16,6 @@ a ∘ dx, is written as the Jacobian times dx, diag(a) dx; in `hadamard` it stay
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from matdiff.language.algebra import ONE, add, matmul, normalize, transpose
@@ -24,12 +23,12 @@ from matdiff.calculus.canon import pullback
 from matdiff.checking.check import CheckReport, check_gradients
 from matdiff.calculus.diff import differential
 from matdiff.errors import DerivativeError, LimitError, MatdiffError
+from matdiff.graph.build import auxiliary_equations, sheet_equations
 from matdiff.limits import tick
 from matdiff.language.expr import (
-    Add, Const, Differential, Expr, Hadamard, HadamardPow, Inverse, Leaf, MatPow,
-    Mul, Trace, Transpose, Var, Zero, children, computation_order, postorder, substitute,
+    Add, Const, Differential, Expr, Hadamard, Trace, Var, Zero, children, computation_order, postorder, substitute,
 )
-from matdiff.language.problem import Problem, symbol_for, user_shape
+from matdiff.language.problem import Problem
 from matdiff.calculus.record import Recorder, Step
 from matdiff.language.shapes import shape_of
 from matdiff.sheets.rules import distribute, elementwise_form, expand, hadamard_as_diag, rewrite, tidy
@@ -95,38 +94,8 @@ class Derivation:
 
 # ---- 1. the computational graph ---------------------------------------------------------------------
 
-def _trivial(e: Expr) -> bool:
-    """Not worth a name: a leaf, under transposes, inverses, powers or a number (c^T, S^-1, -t)."""
-    while True:
-        if isinstance(e, (Transpose, Inverse, MatPow, HadamardPow)):
-            e = e.arg
-        elif isinstance(e, Mul) and len(e.args) == 2 and isinstance(e.args[0], Const):
-            e = e.args[1]
-        else:
-            return isinstance(e, Leaf)
-
-
-def _prefix(taken: set) -> str:
-    for p in "zuhqs":
-        if not any(re.fullmatch(rf"[{p}{p.upper()}]\d+", n) for n in taken):
-            return p
-    raise MatdiffError("every name for the auxiliary variables is taken by an input")
-
-
-def auxiliary_equations(f: Expr, taken: set) -> tuple:
-    """One equation per operation of f: ([(sym, rhs over syms and inputs)], {sym: node of f})."""
-    p = _prefix(taken)
-    named: dict = {}
-    eqs = []
-    for e in computation_order(f):
-        if e == f or _trivial(e):
-            continue
-        i = len(named)
-        rhs = normalize(substitute(e, named))
-        sym = symbol_for(f"{p.upper() if shape_of(e)[1] != 1 else p}{i}", user_shape(e), rhs)   # Z0 = X^T X is symmetric
-        eqs.append((sym, rhs))
-        named[e] = sym
-    return eqs, {s: e for e, s in named.items()}, normalize(substitute(f, named))
+# auxiliary_equations and sheet_equations live in the graph room (matdiff/graph/build.py): the
+# sheet's z0..z5 and the drawn graph's nodes are the same equations
 
 
 # ---- 2. differentials -----------------------------------------------------------------------------------
@@ -247,14 +216,7 @@ def derive(p: Problem, wrt: str, notation: str = "diag") -> Derivation:
         raise MatdiffError(f"the notation is one of {', '.join(NOTATIONS)}, not {notation!r}")
     p.require_scalar("gradient")
     W = p.var(wrt)
-    inputs = set(p.vars)
-    fname = p.shaped.name or next(n for n in ("y", "f", "F", "ell") if n not in inputs and
-                                  all(s.name != n for s, _ in p.steps))
-    if p.steps:
-        pairs, inline, result, auxiliary = list(p.steps), dict(p.inline), p.result, False
-    else:
-        pairs, inline, result = auxiliary_equations(p.f, inputs)
-        auxiliary = True
+    pairs, inline, result, auxiliary, fname = sheet_equations(p)
     eqs = [Equation(s, r) for s, r in pairs] + [Equation(Var(fname, ()), result)]
     named = {r: s for s, r in pairs}
     varying = {W}

@@ -12,6 +12,8 @@ import re
 from matdiff.language.algebra import add, transpose
 from matdiff.checking.check import CheckReport
 from matdiff.sheets.derivation import Derivation, derive
+from matdiff.graph import graph_of
+from matdiff.graph.draw import UNIT_CM
 from matdiff.language.expr import Add, Apply, DiagMat, Expr, Trace, postorder
 from matdiff.language.functions import ELEMENTWISE
 from matdiff.checking.numeric import stand_in
@@ -169,11 +171,42 @@ def graph(d: Derivation) -> list:
     if not d.auxiliary:
         return [r"\subsection*{The computational graph}",
                 "The lines of the program are the nodes of the computational graph, and its names are "
-                "our auxiliary variables."]
+                "our auxiliary variables.", picture(d)]
     return [r"\subsection*{The computational graph}",
             "To compute the differential we draw the computational graph and define the following "
             "auxiliary variables according to it:",
-            r"\begin{align*}" + r" \\ ".join(rows) + r".\end{align*}"]
+            r"\begin{align*}" + r" \\ ".join(rows) + r".\end{align*}", picture(d)]
+
+
+MAX_DRAWN = 40        # nodes: a bigger graph is no picture a page can hold (a 600-line program)
+TEXT_WIDTH_CM = 16    # A4 with the 2.2 cm margins of PREAMBLE: 16.6 cm
+
+
+def picture(d: Derivation) -> str:
+    """The computational graph in TikZ (matdiff.graph: the same nodes as the equations above), where
+    tikz.sty is installed (Debian's texlive-pictures); else a sentence, and the sheet still compiles."""
+    count = len(d.equations) + len(d.problem.vars)
+    if count > MAX_DRAWN:
+        return (rf"(The graph has {count} nodes, too many to draw here; the equations above are its "
+                r"nodes and edges.)")
+    wrt = d.wrt.name
+    g = graph_of(d.problem, wrt, values=False)
+    drawing = g.tikz(unit=min(UNIT_CM, TEXT_WIDTH_CM / g.layout.width))
+    return (PICTURE_BEGIN + "\n" + r"\IfFileExists{tikz.sty}{\begin{center}" + "\n" + drawing + "\n\n" +
+            rf"{{\small Inputs are grey, ${latex_name(wrt)}$ orange; each edge carries its operation.}}" +
+            r"\end{center}}{(A drawing of the graph needs the TikZ package, which is not installed here.)}" +
+            "\n" + PICTURE_END)
+
+
+# The drawing between these two comment lines: what renders a sheet's body another way (the web
+# page's steps, a notebook's Markdown) drops it with without_picture and shows the SVG instead.
+PICTURE_BEGIN = "% the computational graph, drawn (matdiff.graph)"
+PICTURE_END = "% end of the drawing"
+
+
+def without_picture(tex: str) -> str:
+    """tex without the TikZ drawing of the computational graph (everything between the markers)."""
+    return re.sub(re.escape(PICTURE_BEGIN) + r".*?" + re.escape(PICTURE_END) + r"\n?", "", tex, flags=re.DOTALL)
 
 
 def bullet(rule: str, identity: str, kind: str = "matrix") -> str:
@@ -392,6 +425,7 @@ def _sci(x: float) -> str:
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[a4paper,margin=2.2cm]{geometry}
 \usepackage{amsmath,amssymb}
+\IfFileExists{tikz.sty}{\usepackage{tikz}}{}
 \allowdisplaybreaks
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
@@ -431,7 +465,7 @@ def _join(parts: list) -> str:
     return out
 
 
-__all__ = ["build_sheet", "solution_sheet", "document", "identity_latex", "chunks", "compile_pdf", "write_pdf",
+__all__ = ["build_sheet", "solution_sheet", "document", "without_picture", "identity_latex", "chunks", "compile_pdf", "write_pdf",
            "RULE_NAMES"]
 
 

@@ -163,10 +163,7 @@ class _Work:
         return sheet_blocks(tex)
 
     def graph(self) -> dict:
-        try:
-            from matdiff.graph import graph_of        # TEMPORARY until the graph room lands
-        except ImportError:
-            raise MatdiffError("the computational graph is not drawn yet") from None
+        from matdiff.graph import graph_of
         g = graph_of(self.problem, self.req.wrt)
         return {**g.to_dict(), "svg": g.svg()}
 

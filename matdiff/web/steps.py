@@ -221,6 +221,10 @@ def sheet_blocks(tex: str) -> list:
             flush()
             i = m.end()
             continue
+        if body[i] == "%":                      # a comment, to the end of its line (\% is escaped text)
+            end = body.find("\n", i)
+            i = len(body) if end < 0 else end + 1
+            continue
         if body[i] == "$":                      # inline math stays whole (a '\[' never starts inside it)
             j = _math_end(body, i + 1) + 1
             text += body[i:j]
