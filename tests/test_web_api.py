@@ -88,7 +88,7 @@ def test_gradient_is_right_by_value(url):
     assert "\\frac{\\partial f}{\\partial W}" in out["result"]["latex"]
     assert out["errors"] == {}
     assert [n["id"] for n in out["graph"]["nodes"] if n["wrt"]] == ["W"]
-    assert out["graph"]["svg"].startswith("<svg") and out["graph"]["svg"].count('class="node') == \
+    assert out["graph"]["svg"].startswith("<svg") and out["graph"]["svg"].count('data-id=') == \
         len(out["graph"]["nodes"])
 
 
