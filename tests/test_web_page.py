@@ -340,6 +340,11 @@ def test_downloads(driver, base, tutorial12, downloads):
     pdf = by(driver, "#dl-pdf")[0]
     assert pdf.is_enabled() == bool(info["pdflatex"])
     assert by(driver, "#pdf-note")[0].is_displayed() == (not info["pdflatex"])
+    if info["pdflatex"]:                         # the page's own request for the PDF returns one
+        head = driver.execute_async_script(
+            "const done = arguments[0];"
+            "window.matdiffPage.fetchSheet('pdf').then(b => b.slice(0, 5).text()).then(done, e => done('ERROR ' + e.message));")
+        assert head == "%PDF-", head
 
 
 def test_editing_a_shape(driver, base, tutorial12):
