@@ -114,6 +114,7 @@ def driver(base, downloads):
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 f"--user-data-dir={profile}", "--window-size=1440,900"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})     # the console, read at the end
     d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
@@ -426,3 +427,10 @@ def test_the_page_loaded_nothing_from_outside(driver, base, tutorial12):
     assert any(u.endswith("katex.min.js") for u in urls) and any(u.endswith(".woff2") for u in urls)
     outside = [u for u in urls if not (u.startswith(base + "/") or u.startswith("blob:" + base + "/"))]
     assert not outside
+
+
+def test_no_script_error_in_the_console(driver, base, tutorial12):
+    """Nothing the page did above threw: the console holds no error but the server's own 4xx answers
+    (a syntax error is a 400, which the browser logs)."""
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not [m for m in errors if not re.search(r"status of 4\d\d", m)], errors
