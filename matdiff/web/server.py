@@ -130,7 +130,17 @@ def create_app(allowed_hosts=None, workers: int = 8):
                             Mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")],
                     middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)])
     app.state.pool = pool
+    pool.submit(_warm_up)
     return app
+
+
+def _warm_up() -> None:
+    """One small derivation in a worker at start: the first one loads NumPy and fills matdiff's
+    caches (~0.2 s), which would otherwise fall on the user's first keystrokes."""
+    try:
+        service.derive({"expr": "c^T tanh(W x)", "wrt": ["W"]})
+    except Exception:           # a warm-up that fails changes nothing: the request will say why
+        pass
 
 
 def is_loopback(host: str) -> bool:
