@@ -213,7 +213,7 @@ def one_by_one_cases():
             yield pytest.param(fn, order, id=f"{fn}{chr(39) * order}")
 
 
-@pytest.mark.parametrize("fn, order", one_by_one_cases())
+@pytest.mark.parametrize("fn, order", list(one_by_one_cases()))
 def test_function_of_a_1x1_matrix_expression(fn, order):
     """f(a^T x) b^T x wrt x: the SymPy result exists, has only SPEC classes, and is the gradient."""
     shapes = dict(a=(3,), x=(3,), b=(3,))
