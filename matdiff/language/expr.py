@@ -438,16 +438,22 @@ def postorder(root: Expr, done=()) -> list:
         seen = _Overlay(done)
     out: list = []
     stack = [(root, False)]
-    while stack:
-        e, expanded = stack.pop()
+    push, pop, emit, mark = stack.append, stack.pop, out.append, seen.add
+    while stack:                                 # the hottest loop of a derivation: children inline
+        e, expanded = pop()
         if expanded:
-            out.append(e)
+            emit(e)
             continue
         if e in seen:
             continue
-        seen.add(e)
-        stack.append((e, True))
-        stack.extend((c, False) for c in reversed(children(e)) if c not in seen)
+        mark(e)
+        push((e, True))
+        if isinstance(e, Nary):
+            for c in reversed(e.args):
+                if c not in seen:
+                    push((c, False))
+        elif isinstance(e, Unary) and e.arg not in seen:
+            push((e.arg, False))
     return out
 
 
