@@ -522,16 +522,22 @@ def substitute(root: Expr, mapping: dict) -> Expr:
     tick()
     memo: dict = {}
     stack = [(root, False)]
+    push, pop = stack.append, stack.pop
     while stack:
-        e, expanded = stack.pop()
+        e, expanded = pop()
         if e in memo:
             continue
-        if e in mapping:
-            memo[e] = mapping[e]
-        elif expanded or not children(e):
-            kids = [memo[c] for c in children(e)]
-            memo[e] = with_children(e, kids) if any(k is not c for k, c in zip(kids, children(e))) else e
+        replaced = mapping.get(e)
+        if replaced is not None:
+            memo[e] = replaced
+            continue
+        kids = children(e)
+        if expanded or not kids:
+            new = [memo[c] for c in kids]
+            memo[e] = with_children(e, new) if any(k is not c for k, c in zip(new, kids)) else e
         else:
-            stack.append((e, True))
-            stack.extend((c, False) for c in children(e) if c not in memo)
+            push((e, True))
+            for c in kids:
+                if c not in memo:
+                    push((c, False))
     return memo[root]
