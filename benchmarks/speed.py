@@ -114,22 +114,25 @@ def timed(call, repeat: int, budget: float = 0.1) -> float:
     return min(runs)
 
 
-def timed_side_by_side(calls: list, repeat: int, budget: float = 0.02) -> list:
-    """Seconds per call of each, the best of 3 * `repeat` rounds; each round runs every call's loop
-    (~`budget` seconds) in turn, so that the ratios compare runs made under the same load."""
-    loops = []
+def timed_side_by_side(calls: list, repeat: int, budget: float = 0.01) -> list:
+    """Seconds per call of each: the best single call (after one in the same round warmed the
+    caches) over 5 * `repeat` rounds; each round runs every call in turn, a few times (~`budget`
+    seconds), so that the ratios compare calls made under the same load. Single calls of a
+    millisecond, not loops: on a shared machine a clean window is more likely to hold one call."""
+    calls_per_round = []
     for call in calls:
         call()
         t0 = time.perf_counter()
         call()
-        loops.append(max(1, int(budget / max(time.perf_counter() - t0, 1e-7))))
+        calls_per_round.append(max(3, int(budget / max(time.perf_counter() - t0, 1e-7))))
     best = [float("inf")] * len(calls)
-    for _ in range(3 * repeat):
-        for i, (call, k) in enumerate(zip(calls, loops)):
-            t0 = time.perf_counter()
+    clock = time.perf_counter
+    for _ in range(5 * repeat):
+        for i, (call, k) in enumerate(zip(calls, calls_per_round)):
             for _ in range(k):
+                t0 = clock()
                 call()
-            best[i] = min(best[i], (time.perf_counter() - t0) / k)
+                best[i] = min(best[i], clock() - t0)
     return best
 
 
