@@ -29,6 +29,17 @@ CASES = [
 ]
 
 
+def keep_all(fn):
+    """Keep results of every size (by default only those of SMALL bytes or more, which would
+    page-fault; the small inputs here would all be below it)."""
+    fn.raw.__globals__["_into"].SMALL = 0
+    return fn
+
+
+def lambdify_kept(*args, **kw):
+    return keep_all(lambdify(*args, **kw))
+
+
 def draw(fn, n: int, rng) -> dict:
     """Every input n (x n), entries N(0, 1/n); y on the simplex."""
     out = {}
@@ -45,7 +56,7 @@ def same(a, b) -> bool:
 
 @pytest.mark.parametrize("src, wrt, functions", CASES, ids=["softmax-relu", "sigmoid2", "tutorial12", "AXB"])
 def test_buffers_give_the_values_of_fresh_arrays_call_after_call(src, wrt, functions):
-    fn = lambdify(src, wrt, functions=functions)
+    fn = lambdify_kept(src, wrt, functions=functions)
     plain = lambdify(src, wrt, functions=functions, reuse_buffers=False)
     assert fn.reuse_buffers and not plain.reuse_buffers
     assert "_into(" in fn.source and "_into" not in plain.source
@@ -65,7 +76,7 @@ def test_buffers_give_the_values_of_fresh_arrays_call_after_call(src, wrt, funct
 
 @pytest.mark.parametrize("src, wrt, functions", CASES, ids=["softmax-relu", "sigmoid2", "tutorial12", "AXB"])
 def test_buffered_gradients_equal_finite_differences(src, wrt, functions):
-    fn = lambdify(src, wrt, functions=functions)
+    fn = lambdify_kept(src, wrt, functions=functions)
     rng = np.random.default_rng(2)
     for n in (3, 4):
         values = draw(fn, n, rng)
@@ -77,7 +88,7 @@ def test_buffered_gradients_equal_finite_differences(src, wrt, functions):
 
 
 def test_a_gradient_the_caller_holds_is_never_written_over():
-    fn = lambdify(SOFTMAX_RELU, ["W", "U"])
+    fn = lambdify_kept(SOFTMAX_RELU, ["W", "U"])
     rng = np.random.default_rng(3)
     inputs = [draw(fn, 5, rng) for _ in range(6)]
     expected = [lambdify(SOFTMAX_RELU, ["W", "U"], reuse_buffers=False)(**v)[1] for v in inputs]
@@ -97,7 +108,7 @@ def test_a_gradient_the_caller_holds_is_never_written_over():
 
 def test_the_loop_that_keeps_last_calls_result_while_calling_again():
     """`_, g = fn(...)` in a loop holds the previous result during the call: two arrays take turns."""
-    fn = lambdify(SIGMOID2, ["W1", "W2"])
+    fn = lambdify_kept(SIGMOID2, ["W1", "W2"])
     plain = lambdify(SIGMOID2, ["W1", "W2"], reuse_buffers=False)
     rng = np.random.default_rng(4)
     previous, addresses = None, set()
@@ -115,7 +126,7 @@ def test_the_loop_that_keeps_last_calls_result_while_calling_again():
 
 
 def test_the_raw_function_reuses_and_protects_alike():
-    fn = lambdify(SOFTMAX_RELU, ["W", "U"])
+    fn = lambdify_kept(SOFTMAX_RELU, ["W", "U"])
     rng = np.random.default_rng(5)
     values = draw(fn, 4, rng)
     args = [values[k].reshape(-1, 1) if values[k].ndim == 1 else values[k] for k in fn.inputs]
@@ -131,7 +142,7 @@ def test_the_raw_function_reuses_and_protects_alike():
 
 
 def test_a_change_of_shapes_or_dtypes_between_calls():
-    fn = lambdify(SOFTMAX_RELU, ["W", "U"])
+    fn = lambdify_kept(SOFTMAX_RELU, ["W", "U"])
     plain = lambdify(SOFTMAX_RELU, ["W", "U"], reuse_buffers=False)
     rng = np.random.default_rng(6)
     for n in (3, 5, 3, 7, 5, 3):
@@ -151,7 +162,7 @@ def test_a_change_of_shapes_or_dtypes_between_calls():
 
 
 def test_hessians_through_buffers():
-    fn = lambdify(TUTORIAL12, "x", functions=T12_FUNCTIONS, hessian=True)
+    fn = lambdify_kept(TUTORIAL12, "x", functions=T12_FUNCTIONS, hessian=True)
     plain = lambdify(TUTORIAL12, "x", functions=T12_FUNCTIONS, hessian=True, reuse_buffers=False)
     assert "_into(" in fn.source
     rng = np.random.default_rng(7)
@@ -166,7 +177,7 @@ def test_hessians_through_buffers():
 
 
 def test_threads_calling_one_function_at_once():
-    fn = lambdify(SIGMOID2, ["W1", "W2"])
+    fn = lambdify_kept(SIGMOID2, ["W1", "W2"])
     plain = lambdify(SIGMOID2, ["W1", "W2"], reuse_buffers=False)
     rng = np.random.default_rng(8)
     inputs = [draw(fn, 8, rng) for _ in range(4)]
@@ -193,7 +204,7 @@ def test_the_option_and_the_other_backends():
         lambdify("x^T A x", "A", backend="jax", reuse_buffers=True)
     assert not lambdify("x^T A x", "A", backend="jax").reuse_buffers if _has("jax") else True
     assert "_into" not in emit(SOFTMAX_RELU, ["W", "U"], "numpy")    # --emit: the plain code
-    fn = lambdify("x^T A x", "A")
+    fn = lambdify_kept("x^T A x", "A")
     assert fn.reuse_buffers and "_into(" in fn.source
 
 
@@ -232,3 +243,21 @@ def _has(module: str) -> bool:
 ])
 def test_which_statements_are_written_into_buffers(text, call):
     assert into_call(text) == call
+
+
+def test_small_results_are_computed_afresh_large_ones_kept():
+    fn = lambdify(SOFTMAX_RELU, ["W", "U"])
+    pool = fn.raw.__globals__["_into"].pool
+    rng = np.random.default_rng(9)
+    _, g = fn(**draw(fn, 8, rng))                     # 8 x 8: 512 bytes, not kept
+    assert pool and all(kept is None for _, kept in pool.values())
+    del g
+    plain = lambdify(SOFTMAX_RELU, ["W", "U"], reuse_buffers=False)
+    held = []
+    for _ in range(3):
+        values = draw(fn, 200, rng)                   # 200 x 200: 320 kB, kept
+        _, g = fn(**values)
+        assert same(g["W"], plain(**values)[1]["W"])
+        held.append(g)
+    assert all(len(kept) == 2 for _, kept in pool.values())
+    assert len({id(g["W"]) for g in held}) == 3

@@ -15,16 +15,20 @@ when nothing but the pool refers to it: the caller has dropped that result and e
 caller keeps is never written over; the caller who keeps last call's result while calling again
 (`v, g = fn(...)` in a loop) gets the second array. The price: up to KEEP arrays of each
 matrix-valued statement stay allocated while the function lives (`reuse_buffers=False`: none,
-every result new). Arrays change with a change of shapes or dtypes (the key has them).
+every result new). The arrays are for the latest shapes and dtypes: a call with others lets
+them go. A result under SMALL bytes is computed afresh each time (glibc serves such blocks
+from its heap, without new pages; out= would only add einsum's and the pool's overhead).
 
 Only the NumPy backend: JAX and PyTorch keep their own buffers (and JAX's arrays are immutable).
 `--emit` writes the plain code, without the helper.
 """
 from __future__ import annotations
 
+from matdiff.errors import MatdiffError
 from matdiff.language.shapes import shape_of
 
 KEEP = 2
+SMALL = 1 << 17         # bytes: glibc serves smaller blocks from its heap (no fresh pages)
 
 HELPER = '''import sys as _sys
 import threading as _threading
@@ -33,45 +37,54 @@ import threading as _threading
 class _Buffers:
     """_into(key, f, *args) is f(*args), written (out=) into an array of an earlier call that
     nothing but this pool refers to any more; else a new array, kept for the next calls (at
-    most KEEP per key). A result the caller still holds, or a view of it, is never written over."""
+    most KEEP per key, for the latest shapes and dtypes). A result the caller still holds, or a
+    view of it, is never written over. Results under SMALL bytes are not kept (they do not
+    page-fault: the allocator keeps such blocks)."""
 
-    KEEP = %d
+    KEEP, SMALL = %d, %d
 
     def __init__(self):
-        self.pool = {}
+        self.pool = {}                                  # key -> (signature, [arrays] or None: small)
         self.lock = _threading.Lock()
-        self.idle = self._refs([((), np.empty(0))], 0)      # the count of an array only the pool holds
+        self.idle = self._refs([np.empty(0)], 0)        # the count of an array only the pool holds
 
     @staticmethod
     def _refs(kept, i):
-        return _sys.getrefcount(kept[i][1])
+        return _sys.getrefcount(kept[i])
 
     def __call__(self, key, f, *args):
-        sig = tuple(a if isinstance(a, str) else (type(a), np.shape(a), getattr(a, "dtype", None)) for a in args)
+        sig = tuple([a if a.__class__ is str else (a.__class__, getattr(a, "shape", None), getattr(a, "dtype", None))
+                     for a in args])
+        entry = self.pool.get(key)
+        if entry is not None and entry[0] == sig and entry[1] is None:
+            return f(*args)                             # small: computed afresh
         out = None
         with self.lock:
-            kept = self.pool.setdefault(key, [])
-            for i in range(len(kept)):
-                if kept[i][0] == sig and self._refs(kept, i) <= self.idle:
-                    out = kept[i][1]                        # held by this frame now: taken
-                    break
+            entry = self.pool.get(key)
+            if entry is not None and entry[0] == sig and entry[1] is not None:
+                kept = entry[1]
+                for i in range(len(kept)):
+                    if self._refs(kept, i) <= self.idle:
+                        out = kept[i]                   # held by this frame now: taken
+                        break
+            else:                                       # new shapes: the old arrays are let go
+                entry = None
         if out is not None:
             return f(*args, out=out)
         result = f(*args)
-        if isinstance(result, np.ndarray) and result.flags.owndata and result.flags.writeable:
-            with self.lock:
-                if len(kept) < self.KEEP:
-                    kept.append((sig, result))
-                else:                                       # shapes changed: an idle array of others
-                    for i in range(len(kept)):
-                        if kept[i][0] != sig and self._refs(kept, i) <= self.idle:
-                            kept[i] = (sig, result)
-                            break
+        with self.lock:
+            if entry is None:
+                small = not isinstance(result, np.ndarray) or result.nbytes < self.SMALL
+                entry = self.pool[key] = (sig, None if small else [])
+            kept = entry[1]
+            if (kept is not None and len(kept) < self.KEEP and isinstance(result, np.ndarray)
+                    and result.flags.owndata and result.flags.writeable):
+                kept.append(result)
         return result
 
 
 _into = _Buffers()
-''' % KEEP
+''' % (KEEP, SMALL)
 
 
 def buffered(printer):
@@ -93,7 +106,7 @@ class _Buffered:
         text = self._printer(e)
         try:
             r, c = shape_of(e)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, MatdiffError):     # a scalar (no two axes), or no known shape
             return text
         if r == 1 or c == 1:
             return text
