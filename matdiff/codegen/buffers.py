@@ -102,6 +102,12 @@ class _Buffered:
     def __getattr__(self, name):                        # term, names, helpers, ...: the printer's
         return getattr(self._printer, name)
 
+    def __setattr__(self, name, value):
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._printer, name, value)
+
     def __call__(self, e) -> str:
         text = self._printer(e)
         try:
