@@ -3,6 +3,7 @@
     pip install jax jaxlib torch        # for this benchmark only; matdiff never needs them
     python benchmarks/frameworks.py     # n = 256 and 1024, JAX, torch eager, torch.compile
     python benchmarks/frameworks.py --n 256 --quick --no-compile
+    python benchmarks/frameworks.py --threads 1     # one thread each: steadier on a loaded machine
 
 For each network of speed.py's NETWORKS (every layer n wide, float64 everywhere, JAX with
 jax_enable_x64), value and gradients with respect to the weights:
@@ -29,7 +30,13 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+if __name__ == "__main__" and "--threads" in sys.argv:       # before JAX and torch start their pools
+    _n = sys.argv[sys.argv.index("--threads") + 1]
+    os.environ.update(OMP_NUM_THREADS=_n, MKL_NUM_THREADS=_n, OPENBLAS_NUM_THREADS=_n,
+                      XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'false' if _n == '1' else 'true'} "
+                                f"intra_op_parallelism_threads={_n}")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import speed  # noqa: E402  (the networks, their inputs and the JAX forms of f)
@@ -164,11 +171,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10 rounds per race")
     ap.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
     ap.add_argument("--network", action="append", choices=list(NETWORKS), help="only these (repeatable)")
+    ap.add_argument("--threads", type=int, help="threads for XLA and torch (default: theirs, one per core)")
     a = ap.parse_args()
     import jax
     import torch
     jax.config.update("jax_enable_x64", True)
     torch.set_default_dtype(torch.float64)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     sizes = a.n or [256, 1024]
     repeat = 10 if a.quick else a.repeat
     names = a.network or list(NETWORKS)
