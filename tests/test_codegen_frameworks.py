@@ -122,26 +122,30 @@ def test_jax_vmap_gives_per_example_gradients(jax, name):
 
 def test_jax_code_is_what_xla_likes():
     """A^T v as (v^T A)^T (XLA on the CPU runs A^T v as a copy of A^T and a naive loop), ||v||^2
-    as a sum of squares, and outer products left for XLA to fuse (no hstack); NumPy's code keeps
-    its own forms."""
+    as a sum of squares, and outer products left for XLA to fuse (no hstack); torch's A v on 1-D
+    views (torch.mv, which Inductor fuses); NumPy's code keeps its own forms."""
     jax_code = emit(NET004, ["W1", "W2"], backend="jax")
     assert "(delta_y.T @ W2).T" in jax_code and "W2.T @" not in jax_code
     assert "jnp.sum(jnp.square(delta_y))" in jax_code and "norm" not in jax_code
     assert "hstack" not in emit(TUTORIAL12, "W", backend="jax", functions={"Phi": "tanh", "Psi": "sin"})
     numpy_code = emit(NET004, ["W1", "W2"])
     assert "W2.T @ delta_y" in numpy_code and "np.linalg.norm(delta_y) ** 2" in numpy_code
-    assert "torch.sum(torch.square(delta_y))" in emit(NET004, ["W1", "W2"], backend="torch")
+    torch_code = emit(NET004, ["W1", "W2"], backend="torch")
+    assert "torch.sum(torch.square(delta_y))" in torch_code and "torch.mv(W2.T, delta_y[:, 0])[:, None]" in torch_code
 
 
-def test_jax_transposed_products_keep_their_meaning(jax):
-    """(v^T A)^T where A^T is one factor of a longer chain, a sum, or a matrix of another width."""
-    import jax.numpy as jnp
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_matrix_vector_products_keep_their_meaning(request, backend):
+    """(v^T A)^T (JAX) and torch.mv (torch) where A or A^T is one factor of a longer chain, a sum,
+    or a matrix of another width."""
+    mod = request.getfixturevalue(backend)
+    run = (lambda fn, a: mod.jit(fn.raw)(*a)) if backend == "jax" else (lambda fn, a: fn.raw(*map(mod.as_tensor, a)))
     rng = np.random.default_rng(3)
     A, B = rng.normal(size=(3, 4)), rng.normal(size=(4, 5))
     u, v = rng.normal(size=(3, 1)), rng.normal(size=(5, 1))
     for src, wrt in (("u^T A B v", "v"), ("u^T A B v", "B"), ("||A^T u||^2 + u^T A B v", "u")):
-        fn = lambdify(src, wrt, backend="jax", shapes=dict(A=(3, 4), B=(4, 5), u=(3,), v=(5,)))
-        _, grads = jax.jit(fn.raw)(*[dict(A=A, B=B, u=u, v=v)[k] for k in fn.inputs])
+        fn = lambdify(src, wrt, backend=backend, shapes=dict(A=(3, 4), B=(4, 5), u=(3,), v=(5,)))
+        _, grads = run(fn, [dict(A=A, B=B, u=u, v=v)[k] for k in fn.inputs])
         ref = {"v": B.T @ A.T @ u, "B": A.T @ u @ v.T, "u": 2 * A @ A.T @ u + A @ B @ v}[wrt]
         assert close(grads[wrt], ref), src
 
@@ -187,3 +191,18 @@ def test_torch_function_of_a_number(torch):
     _, grads = fn.raw(W, x)
     ref = torch.func.grad(lambda W: torch.sum(2 ** (W @ x)))(W)
     assert close(grads["W"], ref)
+
+
+# ---- precision ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_float32_stays_float32(jax, torch, name):
+    """The generated code computes in the inputs' precision (no float64 constant promotes it)."""
+    src, functions, wrt, _, _ = NETWORKS[name]
+    vals = values(name)
+    for backend, convert in (("jax", lambda a: jax.numpy.asarray(a, dtype=jax.numpy.float32)),
+                             ("torch", lambda a: torch.as_tensor(a, dtype=torch.float32))):
+        fn = lambdify(src, wrt, backend=backend, functions=functions)
+        value, grads = fn.raw(*[convert(a) for a in columns(fn, vals)])
+        for out in (value, *grads.values()):
+            assert str(out.dtype).endswith("float32"), (backend, out.dtype)

@@ -98,6 +98,9 @@ TORCH = Backend("torch", "torch", ("import torch",), {
     "rowsum": "torch.sum({x}, dim=1, keepdim=True)", "swap01": "permute(1, 0, 2)",
     "kron": "torch.kron({x}.contiguous(), {y}.contiguous())",   # torch 2.13: kron of a transposed view fails
     "sqnorm": "torch.sum(torch.square({x}))",
+    # A v on 1-D views: torch.compile (Inductor) fuses mv into its own kernels, where a column
+    # makes it an extern mm call between them (mlp3-tanh at n = 1024: 25% slower, 2 threads)
+    "matvec": "torch.mv({A}, {v}[:, 0])[:, None]",
 }, number_args=True)
 
 BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH)}
