@@ -27,6 +27,10 @@ class Backend:
     imports: tuple
     ops: dict
     helpers: dict = field(default_factory=dict)   # helper name -> its source, added where used
+    # u1 v1^T + u2 v2^T as one product of stacked factors (one BLAS call writes the sum once);
+    # XLA fuses a sum of outer products into one loop by itself, and would materialise the stacks
+    fuse_outer: bool = True
+    number_args: bool = False   # a function of a number takes an array (torch.log(2) is a TypeError)
 
 
 def _functions(backend: str) -> dict:
@@ -77,7 +81,11 @@ JAX = Backend("jax", "jnp", ("import jax", "import jax.numpy as jnp"), {
     "logsumexp_rows": "jax.nn.logsumexp({x}, axis=1, keepdims=True)",
     "logsumexp_cols": "jax.nn.logsumexp({x}, axis=0, keepdims=True)",
     "log_softmax_rows": "jax.nn.log_softmax({x}, axis=1)", "log_softmax_cols": "jax.nn.log_softmax({x}, axis=0)",
-})
+    # A^T v as (v^T A)^T: XLA on the CPU copies A^T and runs a naive loop for A^T v (10x slower
+    # at n = 1024, jax 0.10), where v^T A is the vector-matrix product its own gradients use
+    "matvec_t": "({v}.T @ {A}).T",
+    "sqnorm": "jnp.sum(jnp.square({x}))",          # ||v||^2 without a sqrt and a square
+}, fuse_outer=False)
 
 TORCH = Backend("torch", "torch", ("import torch",), {
     **_COMMON, **_functions("torch"),
@@ -91,7 +99,11 @@ TORCH = Backend("torch", "torch", ("import torch",), {
     "zeros": "torch.zeros(({r}, {c}), dtype=dtype)", "ones": "torch.ones(({r}, {c}), dtype=dtype)",
     "rowsum": "torch.sum({x}, dim=1, keepdim=True)", "swap01": "permute(1, 0, 2)",
     "kron": "torch.kron({x}.contiguous(), {y}.contiguous())",   # torch 2.13: kron of a transposed view fails
-})
+    "sqnorm": "torch.sum(torch.square({x}))",
+    # A v on 1-D views: torch.compile (Inductor) fuses mv into its own kernels, where a column
+    # makes it an extern mm call between them (mlp3-tanh at n = 1024: 25% slower, 2 threads)
+    "matvec": "torch.mv({A}, {v}[:, 0])[:, None]",
+}, number_args=True)
 
 BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH)}
 

@@ -211,6 +211,13 @@ def combine(L: Piece, R: Piece, p) -> tuple:
         text = p.op("solve", x=p.arg(L.parts[0]), y=dense(R, p)[0])
         return Piece("dense", shape, (text, ATOM, None)), _size(r) ** 3 + _size(r) * _size(r) * _size(c)
     cost = _size(r) * _size(k) * _size(c)
+    if c == 1 and r != 1 and "matvec_t" in p.b.ops and L.kind == R.kind == "dense" and \
+            isinstance(L.node, Transpose) and L.node not in p.names:          # A^T v as (v^T A)^T
+        text = p.b.ops["matvec_t"].format(v=wrap(dense(R, p), DOT), A=p.at(L.node.arg, MUL, "@", left=False))
+        return Piece("dense", shape, (text, POSTFIX, None)), cost
+    if c == 1 and r != 1 and k != 1 and "matvec" in p.b.ops and L.kind == R.kind == "dense":
+        text = p.b.ops["matvec"].format(A=dense(L, p)[0], v=wrap(dense(R, p), DOT))      # A v on 1-D views
+        return Piece("dense", shape, (text, POSTFIX, None)), cost
     if L.kind in ("kron", "perm") or R.kind in ("kron", "perm"):
         cost *= N_LARGE                               # forming a Kronecker product: last resort
     text = f"{wrap(dense(L, p), MUL, '@')} @ {wrap(dense(R, p), MUL, '@', left=False)}"

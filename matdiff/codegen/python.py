@@ -134,7 +134,7 @@ def py_add(e: Add, p) -> tuple:
     more outer products u v^T in a sum are one product [u1 u2 ...] [v1 v2 ...]^T (one BLAS call
     writes the result once, instead of a pass per term and per addition)."""
     outer = [a for a in e.args if _outer(a, p) is not None]
-    fused = _fused_outer(outer, p) if len(outer) >= 2 else None
+    fused = _fused_outer(outer, p) if len(outer) >= 2 and p.b.fuse_outer else None
     terms = [a for a in e.args if fused is None or a not in outer]
     full = fused is not None or any(a in p.names or _broadcast(a) is None for a in terms)
     parts = [fused] if fused is not None else []
@@ -200,6 +200,8 @@ def py_mat_pow(e: MatPow, p) -> tuple:
 
 def py_hadamard_pow(e: HadamardPow, p) -> tuple:
     k = e.k
+    if k == 2 and isinstance(e.arg, Norm) and e.arg not in p.names and "sqnorm" in p.b.ops:
+        return p.op("sqnorm", x=p.arg(e.arg.arg)), ATOM, None     # ||v||^2: no sqrt, then a square
     if k == Fraction(1, 2):
         return p.op("sqrt", x=p.arg(e.arg)), ATOM, None
     if k == Fraction(-1, 2):
@@ -231,13 +233,14 @@ def py_apply(e: Apply, p) -> tuple:
     if fn.order >= len(table):
         raise MatdiffError(f"no code for the derivative of order {fn.order} of {fn.name}")
     template = table[fn.order]
+    of_number = isinstance(e.arg, Const) and e.arg not in p.names and p.b.number_args   # torch.log(2) fails
     if template.startswith(("op:", "-op:", "0.5 / op:")):
         head, _, op = template.partition("op:")
-        text = head + p.op(op, x=p.arg(e.arg))
+        text = head + p.op(op, x=p.at(e.arg, DOT) if of_number else p.arg(e.arg))
         if not head:
             return text, ATOM, None
         return (text, UNARY, None) if head == "-" else (text, MUL, "/")
-    return template.format(x=p.at(e.arg, POWER)), template_prec(template), None
+    return template.format(x=p.at(e.arg, DOT if of_number else POWER)), template_prec(template), None
 
 
 def _diagonal_sum(e, p, node, dense_op: str, op: str) -> tuple:

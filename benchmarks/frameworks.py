@@ -1,0 +1,230 @@
+"""matdiff's generated JAX and PyTorch code against each framework's own autodiff, on its own compiler.
+
+    pip install jax jaxlib torch        # for this benchmark only; matdiff never needs them
+    python benchmarks/frameworks.py     # n = 256 and 1024, JAX, torch eager, torch.compile
+    python benchmarks/frameworks.py --n 256 --quick --no-compile
+    python benchmarks/frameworks.py --threads 1     # one thread each: steadier on a loaded machine
+
+For each network of speed.py's NETWORKS (every layer n wide, float64 everywhere, JAX with
+jax_enable_x64), value and gradients with respect to the weights:
+  jax        jax.jit(fn.raw) of matdiff.lambdify(..., backend="jax")
+             against jax.jit(jax.value_and_grad(f, argnums=...)) of the same f written in jax.numpy
+  torch      fn.raw of matdiff.lambdify(..., backend="torch"), eager
+             against torch.func.grad_and_value(f, argnums=...) of the same f written in torch
+  compile    both of the above under torch.compile (Inductor: it needs a C++ compiler)
+Each pair is timed in one race: the two contenders alternate, each run a loop of ~0.02 s, and each
+keeps its best run (on a shared machine the other runs measure the neighbours). The last column,
+`A/A`, races jax.jit(value_and_grad) against a second, separately jitted copy of itself: the
+ratio two identical programs show on this machine in this run, the resolution of the others.
+
+Goal (issue 17, item 1): the generated code is at most as slow as the framework's own autodiff on
+every network at n = 256 and 1024 (ratio <= 1), for JAX, for torch eager and under torch.compile.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import platform
+import subprocess
+import sys
+import time
+
+if __name__ == "__main__" and "--threads" in sys.argv:       # before JAX and torch start their pools
+    _n = sys.argv[sys.argv.index("--threads") + 1]
+    os.environ.update(OMP_NUM_THREADS=_n, MKL_NUM_THREADS=_n, OPENBLAS_NUM_THREADS=_n,
+                      XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'false' if _n == '1' else 'true'} "
+                                f"intra_op_parallelism_threads={_n}")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import speed  # noqa: E402  (the networks, their inputs and the JAX forms of f)
+
+import matdiff  # noqa: E402
+
+NETWORKS = speed.NETWORKS
+
+
+def torch_function(name: str):
+    import torch
+    return {
+        "tutorial12": lambda W, V, x, b, c: c @ torch.sin((W + V) @ torch.tanh(W @ x + b)),
+        "softmax-relu": lambda W, x, U, y: -y @ torch.log(torch.softmax(U @ torch.relu(W @ x), 0)),
+        "mlp3-tanh": lambda W1, x, b1, W2, b2, W3, b3, t: 0.5 * torch.sum(
+            (torch.tanh(W3 @ torch.tanh(W2 @ torch.tanh(W1 @ x + b1) + b2) + b3) - t) ** 2),
+        "sigmoid2": lambda W1, x, b1, W2, b2, t: 0.5 * torch.sum((W2 @ torch.sigmoid(W1 @ x + b1) + b2 - t) ** 2),
+    }[name]
+
+
+# ---- timing -------------------------------------------------------------------------------------------
+
+def race(calls: dict, repeat: int, budget: float = 0.02) -> dict:
+    """Seconds per call of each contender: they alternate, `repeat` rounds of a loop of about
+    `budget` seconds each, and each keeps its best round."""
+    loops = {}
+    for key, call in calls.items():
+        call()
+        t0 = time.perf_counter()
+        call()
+        loops[key] = max(1, int(budget / max(time.perf_counter() - t0, 1e-7)))
+    best = {key: float("inf") for key in calls}
+    for _ in range(repeat):
+        for key, call in calls.items():
+            t0 = time.perf_counter()
+            for _ in range(loops[key]):
+                call()
+            best[key] = min(best[key], (time.perf_counter() - t0) / loops[key])
+    return best
+
+
+def agree(name, w, a, b) -> None:
+    a, b = np.asarray(a, dtype=float).reshape(-1), np.asarray(b, dtype=float).reshape(-1)
+    if not np.allclose(a, b, rtol=1e-8, atol=1e-10):
+        raise SystemExit(f"{name}: {w} differs from the framework's own gradient by {np.max(np.abs(a - b)):.3g}")
+
+
+# ---- the contenders -------------------------------------------------------------------------------------
+
+def jax_pair(name: str, values: dict):
+    import jax
+    src, functions, wrt, _ = NETWORKS[name]
+    fn = matdiff.lambdify(src, wrt, backend="jax", functions=functions)
+    gen = jax.jit(fn.raw)
+    args = [jax.device_put(a) for a in speed.columns(values, fn)]
+    jf = speed.jax_function(name)
+    order = list(inspect.signature(jf).parameters)
+    argnums = tuple(order.index(w) for w in wrt)
+    ref = jax.jit(jax.value_and_grad(jf, argnums=argnums))
+    twin = jax.jit(jax.value_and_grad(jf, argnums=argnums))     # the same program, compiled again
+    jargs = [jax.device_put(values[k]) for k in order]
+    value, grads = gen(*args)
+    rvalue, rgrads = ref(*jargs)
+    agree(name, "the value", value, rvalue)
+    for w, g in zip(wrt, rgrads):
+        agree(name, w, grads[w], g)
+    return {"gen": lambda: jax.block_until_ready(gen(*args)), "ref": lambda: jax.block_until_ready(ref(*jargs)),
+            "twin": lambda: jax.block_until_ready(twin(*jargs))}
+
+
+def torch_pair(name: str, values: dict, compiled: bool):
+    import torch
+    src, functions, wrt, _ = NETWORKS[name]
+    fn = matdiff.lambdify(src, wrt, backend="torch", functions=functions)
+    args = [torch.as_tensor(a) for a in speed.columns(values, fn)]
+    tf = torch_function(name)
+    order = list(inspect.signature(tf).parameters)
+    targs = [torch.as_tensor(values[k]) for k in order]
+    gen = fn.raw
+    ref = torch.func.grad_and_value(tf, argnums=tuple(order.index(w) for w in wrt))
+    if compiled:
+        gen, ref = torch.compile(gen), torch.compile(ref)
+    value, grads = gen(*args)
+    rgrads, rvalue = ref(*targs)
+    agree(name, "the value", value, rvalue)
+    for w, g in zip(wrt, rgrads):
+        agree(name, w, grads[w], g)
+    return {"gen": lambda: gen(*args), "ref": lambda: ref(*targs)}
+
+
+def can_compile() -> str | None:
+    """None if torch.compile works on this machine, else why not (the first line of its error)."""
+    import torch
+    try:
+        f = torch.compile(lambda a: torch.sin(a) * 2)
+        f(torch.ones(3, dtype=torch.float64))
+        return None
+    except Exception as e:                            # noqa: BLE001  (reported, not hidden)
+        return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300]
+
+
+# ---- the report -----------------------------------------------------------------------------------------
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__}"]
+    for mod in ("jax", "jaxlib", "torch"):
+        try:
+            versions.append(f"{mod} {__import__(mod).__version__}")
+        except ImportError:
+            versions.append(f"{mod} not installed")
+    try:
+        gcc = subprocess.run(["gcc", "--version"], capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        gcc = "no gcc"
+    return f"{cpu}, {os.cpu_count()} cores; {', '.join(versions)}; {gcc}"
+
+
+def fmt(t: float) -> str:
+    return "-" if t is None else f"{t * 1e6:.0f} µs" if t < 1e-2 else f"{t * 1e3:.1f} ms"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, action="append", help="layer width (repeatable; default 256 and 1024)")
+    ap.add_argument("--repeat", type=int, default=40)
+    ap.add_argument("--quick", action="store_true", help="10 rounds per race")
+    ap.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
+    ap.add_argument("--network", action="append", choices=list(NETWORKS), help="only these (repeatable)")
+    ap.add_argument("--threads", type=int, help="threads for XLA and torch (default: theirs, one per core)")
+    a = ap.parse_args()
+    import jax
+    import torch
+    jax.config.update("jax_enable_x64", True)
+    torch.set_default_dtype(torch.float64)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    sizes = a.n or [256, 1024]
+    repeat = 10 if a.quick else a.repeat
+    names = a.network or list(NETWORKS)
+    rng = np.random.default_rng(0)
+    print(machine())
+    print(f"torch threads {torch.get_num_threads()}; float64 everywhere; best of {repeat} alternating rounds")
+    why_not = "left out (--no-compile)" if a.no_compile else can_compile()
+    if why_not:
+        print(f"torch.compile: not measured: {why_not}")
+    print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print()
+    head = (f"{'network':<13} {'n':>5} | {'JAX gen':>9} {'jax v&g':>9} {'ratio':>6} | {'torch gen':>9} "
+            f"{'func g&v':>9} {'ratio':>6} | {'compiled':>9} {'func g&v':>9} {'ratio':>6} | {'A/A':>5}")
+    print("value and gradients, best time per call; ratio = generated / the framework's own autodiff")
+    print(f"{'':<19} | {'jax.jit':^26} | {'torch eager':^26} | {'torch.compile':^26} |")
+    print(head)
+    worst = {"jax": 0.0, "torch": 0.0, "compile": 0.0}
+    within = True                       # every JAX ratio no further from 1 than its row's A/A spread
+    for n in sizes:
+        for name in names:
+            values = speed.inputs(name, n, rng)
+            t = race(jax_pair(name, values), repeat)
+            e = race(torch_pair(name, values, False), repeat)
+            c = None if why_not else race(torch_pair(name, values, True), repeat)
+            rj, re_ = t["gen"] / t["ref"], e["gen"] / e["ref"]
+            rc = None if c is None else c["gen"] / c["ref"]
+            worst["jax"], worst["torch"] = max(worst["jax"], rj), max(worst["torch"], re_)
+            within &= rj <= max(t["twin"] / t["ref"], t["ref"] / t["twin"])
+            if rc is not None:
+                worst["compile"] = max(worst["compile"], rc)
+            print(f"{name:<13} {n:>5} | {fmt(t['gen']):>9} {fmt(t['ref']):>9} {rj:6.2f} | {fmt(e['gen']):>9} "
+                  f"{fmt(e['ref']):>9} {re_:6.2f} | {fmt(c and c['gen']):>9} {fmt(c and c['ref']):>9} "
+                  f"{'-' if rc is None else f'{rc:.2f}':>6} | {t['twin'] / t['ref']:5.2f}", flush=True)
+    print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    at = " and ".join(map(str, sizes))
+    full = sorted(sizes) == [256, 1024] and len(names) == len(NETWORKS)
+    scope = "" if full else " (not the full set: run without --n/--network for the goal)"
+
+    def verdict(key):
+        return ("met" if worst[key] <= 1.0 else "MISSED") + f" (worst ratio {worst[key]:.2f}){scope}"
+    print(f"goal generated JAX <= jax.jit(value_and_grad) on every network at n={at}: {verdict('jax')}; "
+          f"every ratio within its row's A/A spread: {'yes' if within else 'no'}")
+    print(f"goal generated torch <= torch.func.grad_and_value (eager) on every network at n={at}: {verdict('torch')}")
+    print(f"goal torch.compile(generated torch) <= torch.compile(torch.func.grad_and_value) on every network at "
+          f"n={at}: " + (f"not measured ({why_not})" if why_not else verdict("compile")))
+
+
+if __name__ == "__main__":
+    main()
