@@ -31,6 +31,7 @@ from matdiff.language.expr import (
 from matdiff.calculus.gradient import gradient_of
 from matdiff.limits import budgeted, tick
 from matdiff.codegen.backends import BACKENDS, ELEMENTWISE, Y_FORMS, Y_SUFFIX, derivative_name
+from matdiff.codegen.hvp import SECTION as HVP_SECTION, directional_program
 from matdiff.codegen.python import TRANSPARENT, PythonPrinter, repeats
 from matdiff.printing.text import to_text
 from matdiff.language.problem import Problem
@@ -154,13 +155,18 @@ def abstract_functions(exprs) -> list:
 
 
 
-def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = None, hessian: bool = False) -> Source:
-    """The source of fn(inputs) -> (value, {name: gradient}[, {name: Hessian}])."""
+def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = None, hessian: bool = False,
+             hvp: bool = False) -> Source:
+    """The source of fn(inputs) -> (value, {name: gradient}[, {name: Hessian}]); with hvp, of
+    fn(inputs, directions) -> (value, {name: gradient}, {name: Hessian-vector product}) (codegen/hvp.py)."""
     if backend not in BACKENDS:
         raise MatdiffError(f"backend={backend!r}: one of {', '.join(BACKENDS)}")
+    if hessian and hvp:
+        raise MatdiffError("hessian=True and hvp=True: ask for one (the Hessian-vector product never forms the Hessian)")
     names = [wrt] if isinstance(wrt, str) else list(wrt)
     g = gradient_of(p, names)
     hess = _hessians(p, names) if hessian else {}
+    hv = directional_program(p, names, g) if hvp else None
     B = BACKENDS[backend]
     namer = Namer({B.m, "jax", "np", "jnp", "torch", *B.helpers})
 
@@ -171,6 +177,9 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
         py = namer(name)
         inputs[name] = (py, shape)
         local[Var(name, shape, p.shaped.structure.get(name, ""))] = py
+    for w, D in (hv.directions.items() if hv else ()):  # hvp: a direction per variable, after the inputs
+        inputs[D.name] = (namer(D.name), p.shaped.inputs[w])
+        local[D] = inputs[D.name][0]
     stmts = []                                          # (target, expr, section), named below
     for sym, rhs in p.steps:
         stmts.append((sym, rhs, "forward"))
@@ -179,6 +188,8 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
         stmts.append((d, e, "backward"))
     stmts += [(("grad", w), g.stepwise[w], "backward") for w in names]
     stmts += [(("hess", w), hess[w], "Hessians") for w in hess]
+    if hv:
+        stmts += [(T, e, HVP_SECTION) for T, e in hv.tangents] + [(("hvp", w), hv.outputs[w], HVP_SECTION) for w in names]
     stmts, lowered = _lowered(stmts, p, builtin or {})
     stmts = _live(stmts)
     fparams: dict = {}                                  # parameter -> (function name, order)
@@ -186,7 +197,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     for name, order in abstract_functions(e for _, e, _ in stmts):
         key = namer(derivative_name(name, order))
         fparams[key], fn_names[name, order] = (name, order), key
-    fname = namer("value_grad_hessian" if hessian else "value_and_grad")
+    fname = namer("value_grad_hessian" if hessian else "value_grad_hvp" if hvp else "value_and_grad")
 
     special: dict = {}                                  # "value", ("grad", w), ("hess", w) -> name
 
@@ -237,6 +248,8 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     returns = f"{value_name}, {{" + ", ".join(f"{w!r}: {grad_names[w]}" for w in names) + "}"
     if hessian:
         returns += ", {" + ", ".join(f"{w!r}: {hess_names[w]}" for w in hess) + "}"
+    if hvp:
+        returns += ", {" + ", ".join(f"{w!r}: {special['hvp', w]}" for w in names) + "}"
     head = [f"def {fname}({sig}):", _docstring(p, names, hessian, inputs, {k: fparams[k] for k in fkeys})]
     head += [f"    {dims_used[d]} = {dim_source[d]}" for d in dims_used]
     if printer.uses_dtype:
@@ -246,7 +259,8 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
              f"    return {returns}", ""]
     text = "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
     _compiles(text)
-    return Source(text, fname, backend, inputs, fparams, names, hessian, dict(p.shaped.structure))
+    return Source(text, fname, backend, inputs, fparams, names, hessian, dict(p.shaped.structure),
+                  {w: D.name for w, D in hv.directions.items()} if hv else {})
 
 
 def _compiles(text: str) -> None:
@@ -468,7 +482,7 @@ def _live(stmts: list) -> list:
 
 @budgeted
 def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False,
-             syntax: str = "auto") -> Lambdified:
+             syntax: str = "auto", hvp: bool = False) -> Lambdified:
     """Generated code for the value and the gradients (and with hessian=True the Hessians).
 
     >>> import numpy as np, matdiff
@@ -478,7 +492,7 @@ def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hes
     """
     declared, builtin, given = implementations(functions)
     p = Problem.of(expr, shapes, declared, syntax)
-    src = generate(p, wrt, backend, builtin, hessian)
+    src = generate(p, wrt, backend, builtin, hessian, hvp)
     # each callable bound to the parameter the generated code calls it by (Phi' may be
     # Phi_prime_1 where a function of the caller is called Phi_prime)
     defaults = {key: given[name][order] for key, (name, order) in src.functions.items()
@@ -488,8 +502,8 @@ def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hes
 
 @budgeted
 def emit(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False,
-         syntax: str = "auto") -> str:
+         syntax: str = "auto", hvp: bool = False) -> str:
     """The source text alone (`matdiff grad ... --emit numpy`); imports no backend."""
     declared, builtin, _ = implementations(functions)
-    return generate(Problem.of(expr, shapes, declared, syntax), wrt, backend, builtin, hessian).text
+    return generate(Problem.of(expr, shapes, declared, syntax), wrt, backend, builtin, hessian, hvp).text
 

@@ -23,6 +23,7 @@ class Source:
     wrt: list
     hessian: bool
     structure: dict = field(default_factory=dict)   # input name -> "sym" | "spd", checked at each call
+    hvp: dict = field(default_factory=dict)         # hvp=True: wrt name -> its direction's input name (codegen/hvp.py)
 
 
 class Lambdified:
@@ -41,6 +42,7 @@ class Lambdified:
         self.inputs = src.inputs
         self.wrt = src.wrt
         self.hessian = src.hessian
+        self.hvp = dict(src.hvp)
         self.structure = dict(src.structure)
         self.function_params = dict(src.functions)
         self.defaults = defaults
@@ -102,6 +104,8 @@ class Lambdified:
             raise MatdiffError(f"the function is not defined at these inputs: {e}") from None
         value = out_scalar(out[0])
         grads = {w: self._shape(out[1][w], given[w], out_scalar) for w in self.wrt}
+        if self.hvp:                                      # H V, shaped like the variable (as its gradient)
+            return value, grads, {w: self._shape(out[2][w], given[w], out_scalar) for w in self.wrt}
         if not self.hessian:
             return value, grads
         hess = {w: out_scalar(H) if not given[w] else H for w, H in out[2].items()}
