@@ -31,6 +31,7 @@ from matdiff.language.expr import (
 from matdiff.calculus.gradient import gradient_of
 from matdiff.limits import budgeted, tick
 from matdiff.codegen.backends import BACKENDS, ELEMENTWISE, Y_FORMS, Y_SUFFIX, derivative_name
+from matdiff.codegen.gram import gram_form
 from matdiff.codegen.hvp import SECTION as HVP_SECTION, directional_program
 from matdiff.codegen.python import TRANSPARENT, PythonPrinter, repeats
 from matdiff.printing.text import to_text
@@ -277,7 +278,7 @@ def _hessians(p: Problem, names: list) -> dict:
     """Each variable's Hessian (matdiff.hessian), written over the program's steps where it can."""
     from matdiff.calculus.second_order import hessian_of
     back = {inline: sym for sym, inline in p.inline.items() if not isinstance(inline, Leaf)}
-    return {w: substitute(hessian_of(p, w).matrix, back) for w in names}
+    return {w: gram_form(substitute(hessian_of(p, w).matrix, back)) for w in names}
 
 
 def _lowered(stmts: list, p: Problem, builtin: dict) -> tuple:
