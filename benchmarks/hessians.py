@@ -1,7 +1,7 @@
 """Closed-form Hessians and Hessian-vector products (generated code) against JAX's autodiff.
 
     pip install jax jaxlib threadpoolctl     # for this benchmark only; matdiff never needs them
-    python benchmarks/hessians.py            # n = 256 and 1024 (logdet: n = 32 and 64)
+    python benchmarks/hessians.py            # n = 256 and 1024 (logdet: n = 64 and 80)
     python benchmarks/hessians.py --quick --n 256
 
 Cases (float64 everywhere, JAX with jax_enable_x64):
@@ -9,7 +9,7 @@ Cases (float64 everywhere, JAX with jax_enable_x64):
   quad      x^T A x wrt x                     H = A + A^T: no product at all
   lstsq     ||A x - b||^2 wrt x (A n x n)     H = 2 A^T A: one product
   logdet    logdet(X) wrt X                   H = -K (X^-T ⊗ X^-1), n² x n²: one inverse, then a layout
-            (at n = 32 and 64: the n² x n² Hessian is 8 MB and 128 MB; at n = 256 it would be 32 GB)
+            (at n = 64 and 80: the n² x n² Hessian is 134 MB and 328 MB; at n = 256 it would be 34 GB)
   logistic  -y^T log(sigmoid(X w)) - (1-y)^T log(1 - sigmoid(X w)) wrt w, X of m = 4n rows:
             H = X^T diag(s) X, a scaled product
 Columns:
@@ -46,7 +46,7 @@ LOWER = {
     # name: (matdiff source, shapes, wrt, sizes)
     "quad": ("x^T A x", None, "x", None),
     "lstsq": ("||A x - b||^2", None, "x", None),
-    "logdet": ("logdet(X)", None, "X", [32, 64]),
+    "logdet": ("logdet(X)", None, "X", [64, 80]),
     "logistic": ("-y^T log(sigmoid(X w)) - (1 - y)^T log(1 - sigmoid(X w))",
                  dict(X=("m", "n"), y=("m",), w=("n",)), "w", None),
 }

@@ -39,9 +39,12 @@ NUMPY.helpers.setdefault("_gram", '''def _gram(L, a):
         G = np.sqrt(a)[:, None] * L
         return G.T @ G
     pos, neg = a > 0, a < 0
-    P = np.sqrt(a[pos])[:, None] * L[pos]
-    N = np.sqrt(-a[neg])[:, None] * L[neg]
-    return P.T @ P - N.T @ N
+    P, N = L[pos], L[neg]                               # copies, scaled in place
+    P *= np.sqrt(a[pos])[:, None]
+    N *= np.sqrt(-a[neg])[:, None]
+    H = P.T @ P
+    H -= N.T @ N
+    return H
 ''')
 
 
