@@ -484,7 +484,9 @@ def _live(stmts: list) -> list:
 @budgeted
 def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False,
              syntax: str = "auto", hvp: bool = False) -> Lambdified:
-    """Generated code for the value and the gradients (and with hessian=True the Hessians).
+    """Generated code for the value and the gradients (and with hessian=True the Hessians; with
+    hvp=True a function of the inputs and a direction per variable, dx for x, that gives the value,
+    the gradients and the Hessian-vector products, H never formed: codegen/hvp.py).
 
     >>> import numpy as np, matdiff
     >>> fn = matdiff.lambdify("x^T A x", wrt="x")

@@ -28,6 +28,8 @@ class Source:
 
 class Lambdified:
     """fn(**values) -> (value, {name: gradient}) [, {name: Hessian}]; fn.source is the code.
+    With hvp=True, fn(**values, dx=v) -> (value, {name: gradient}, {name: H v}), each H v shaped
+    like its variable (`fn.hvp` names each variable's direction).
 
     Inputs: arrays (a vector as a 1-D array or a column), scalars as numbers. Outputs: the
     value as a float (a 0-d array or tensor for jax and torch, so that the function can be
