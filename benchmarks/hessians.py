@@ -152,27 +152,27 @@ def main() -> None:
     print("products (generated: value, gradient and H v; jvp(grad): H v), best time per call")
     print(f"{'case':<13} {'n':>5} {'generated':>11} {'jax.hessian':>12} {'speed-up':>9} | {'HVP numpy':>11} "
           f"{'HVP jax':>11} {'jvp(grad)':>11} {'np/jvp':>7} {'jax/jvp':>7}")
-    net_ok = lower_ok = hvp_ok = True
-    slowest_lower = None
+    net_missed, lower_missed, hvp_missed = [], [], []
     for kind, name, n, src, shapes, functions, wrt, values, jf in cases(sizes, rng):
         if a.only and name not in a.only:
             continue
         t = measure(src, shapes, functions, wrt, values, jf, repeat)
         up = t["jax"] / t["gen"]
         if kind == "network":
-            net_ok &= up >= 1
-            hvp_ok &= min(t["hvp_np"], t["hvp_jax"]) <= t["jvp"]
+            net_missed += [f"{name} {n} ({up:.2f}x)"] if up < 1 else []
+            best = min(t["hvp_np"], t["hvp_jax"]) / t["jvp"]
+            hvp_missed += [f"{name} {n} ({best:.2f})"] if best > 1 else []
         else:
-            lower_ok &= up >= 10
-            slowest_lower = min(slowest_lower or (up, name, n), (up, name, n))
+            lower_missed += [f"{name} {n} ({up:.1f}x)"] if up < 10 else []
         print(f"{name:<13} {n:>5} {fmt(t['gen']):>11} {fmt(t['jax']):>12} {up:8.1f}x | {fmt(t['hvp_np']):>11} "
               f"{fmt(t['hvp_jax']):>11} {fmt(t['jvp']):>11} {t['hvp_np'] / t['jvp']:7.2f} "
               f"{t['hvp_jax'] / t['jvp']:7.2f}", flush=True)
-    print(f"goal closed-form Hessian never slower than jax.hessian on the networks: {'met' if net_ok else 'MISSED'}")
-    print(f"goal >= 10x on the lower-complexity cases: {'met' if lower_ok else 'MISSED'}"
-          + (f" (lowest: {slowest_lower[1]} at n = {slowest_lower[2]}, {slowest_lower[0]:.1f}x)" if slowest_lower else ""))
+    def verdict(missed):
+        return "met" if not missed else "MISSED: " + ", ".join(missed)
+    print(f"goal closed-form Hessian never slower than jax.hessian on the networks: {verdict(net_missed)}")
+    print(f"goal >= 10x on the lower-complexity cases: {verdict(lower_missed)}")
     print(f"goal HVP beats jvp(grad) on the networks (the faster of generated NumPy and jitted generated JAX): "
-          f"{'met' if hvp_ok else 'MISSED'}")
+          f"{verdict(hvp_missed)}")
     print(f"load average after the run: {os.getloadavg()[0]:.2f}")
 
 
