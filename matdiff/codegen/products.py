@@ -184,8 +184,11 @@ def _commuted_kron(mn: tuple, terms: tuple, p) -> str | None:
     (pa, qa), (rb, sb) = shape_of(A), shape_of(B)
     if (mn[1], mn[0]) != (pa, rb) or isinstance(B, Kron) or 1 in (pa, qa, rb, sb):
         return None
-    return (f"({p.at(B, DOT)}[:, None, None, :] * {p.at(A, DOT)}[:, :, None])"
-            f".reshape({p.dim(rb)} * {p.dim(pa)}, {p.dim(qa)} * {p.dim(sb)})")
+    Bx, Ax = f"{p.at(B, DOT)}[:, None, None, :]", f"{p.at(A, DOT)}[:, :, None]"
+    # NumPy lays a product out like its operands (a transposed A would give a permuted result, which
+    # reshape then copies): order="C" writes it in the layout reshape reads, once
+    product = f"{p.b.m}.multiply({Bx}, {Ax}, order='C')" if p.b.name == "numpy" else f"({Bx} * {Ax})"
+    return f"{product}.reshape({p.dim(rb)} * {p.dim(pa)}, {p.dim(qa)} * {p.dim(sb)})"
 
 
 def combine(L: Piece, R: Piece, p) -> tuple:
