@@ -124,6 +124,7 @@ def gradient_of(p: Problem, wrt) -> Gradient:
     if not names:
         raise MatdiffError("wrt= names at least one variable")
     targets = [p.var(w) for w in names]
+    target_set = frozenset(targets)
     active = set(targets)
     for sym, rhs in p.steps:                      # the steps that depend on a target
         if any(isinstance(n, Var) and n in active for n in postorder(rhs)):
@@ -144,7 +145,7 @@ def gradient_of(p: Problem, wrt) -> Gradient:
         limits.tick()
         # a delta used twice or more, or grown big (a long chain of one-input steps), gets a name:
         # that keeps every printed line short and the whole derivation linear in the program
-        if not isinstance(M, Leaf) and (len(users) > 1 or users & set(targets) or len(postorder(M)) > 40):
+        if not isinstance(M, Leaf) and (len(users) > 1 or users & target_set or len(postorder(M)) > 40):
             d = Var(f"delta_{sym.name}", sym.shape, "sym" if sym.structure and is_symmetric(M) else "")
             deltas.append((d, M))
             M = d

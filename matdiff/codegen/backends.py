@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from matdiff.codegen.buffers import HELPER as _INTO
 from matdiff.language.functions import ELEMENTWISE as RECORDS
 
 # how tightly a piece of Python binds (higher binds tighter)
@@ -55,6 +56,7 @@ NUMPY = Backend("numpy", "np", ("import numpy as np",), {
     "outer": 'np.einsum("ik,jk->ij", {x}, {y})', "outer_row": 'np.einsum("ik,kj->ij", {x}, {y})',
 }, {
     **{"_" + name: r.numpy_helper for name, r in RECORDS.items() if r.numpy_helper},
+    "_into": _INTO,                                      # results into kept arrays (codegen/buffers.py)
     "_softmax": "def _softmax(x):\n    e = np.exp(x - np.max(x))\n    return e / np.sum(e)\n",
     "_logsumexp": "def _logsumexp(x):\n    m = np.max(x)\n    return m + np.log(np.sum(np.exp(x - m)))\n",
     # softmax(Z, rows) and logsumexp(Z, rows): the exponents shifted by each row's largest entry

@@ -30,6 +30,7 @@ from matdiff.language.expr import (
 )
 from matdiff.calculus.gradient import gradient_of
 from matdiff.limits import budgeted, tick
+from matdiff.codegen.buffers import buffered
 from matdiff.codegen.backends import BACKENDS, ELEMENTWISE, Y_FORMS, Y_SUFFIX, derivative_name
 from matdiff.codegen.gram import gram_form
 from matdiff.codegen.hvp import SECTION as HVP_SECTION, directional_program
@@ -157,8 +158,9 @@ def abstract_functions(exprs) -> list:
 
 
 def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = None, hessian: bool = False,
-             hvp: bool = False) -> Source:
-    """The source of fn(inputs) -> (value, {name: gradient}[, {name: Hessian}]); with hvp, of
+             buffers: bool = False, hvp: bool = False) -> Source:
+    """The source of fn(inputs) -> (value, {name: gradient}[, {name: Hessian}]); with buffers
+    (NumPy only), matrix results are written into kept arrays (codegen/buffers.py); with hvp, of
     fn(inputs, directions) -> (value, {name: gradient}, {name: Hessian-vector product}) (codegen/hvp.py)."""
     if backend not in BACKENDS:
         raise MatdiffError(f"backend={backend!r}: one of {', '.join(BACKENDS)}")
@@ -241,7 +243,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     # locals here), not the printer's auxiliary z1, z4 (which the code need not have)
     notes = {grad_names[w]: f"∂{f}/∂{w} = {to_text(g.stepwise[w])}".replace("\n", " ") for w in names}
     notes = {k: v for k, v in notes.items() if len(v) <= 96}
-    body = _emit(stmts, printer, namer, auto, notes)
+    body = _emit(stmts, buffered(printer) if buffers and backend == "numpy" else printer, namer, auto, notes)
     sig = ", ".join(py for py, _ in inputs.values())
     fkeys = sorted(fparams, key=lambda k: (fparams[k][0], fparams[k][1]))
     if fkeys:
@@ -261,7 +263,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     text = "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
     _compiles(text)
     return Source(text, fname, backend, inputs, fparams, names, hessian, dict(p.shaped.structure),
-                  {w: D.name for w, D in hv.directions.items()} if hv else {})
+                  buffers and backend == "numpy", {w: D.name for w, D in hv.directions.items()} if hv else {})
 
 
 def _compiles(text: str) -> None:
@@ -483,19 +485,28 @@ def _live(stmts: list) -> list:
 
 @budgeted
 def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False,
-             syntax: str = "auto", hvp: bool = False) -> Lambdified:
+             syntax: str = "auto", reuse_buffers: bool | None = None, hvp: bool = False) -> Lambdified:
     """Generated code for the value and the gradients (and with hessian=True the Hessians; with
     hvp=True a function of the inputs and a direction per variable, dx for x, that gives the value,
     the gradients and the Hessian-vector products, H never formed: codegen/hvp.py).
+
+    reuse_buffers (NumPy; the default there): each matrix result is written into an array of an
+    earlier call that nothing refers to any more (the caller has dropped it and its views), so
+    that large results do not page-fault afresh at every call; an array the caller holds is
+    never written over. False: every result a new array. See codegen/buffers.py.
 
     >>> import numpy as np, matdiff
     >>> fn = matdiff.lambdify("x^T A x", wrt="x")
     >>> fn(x=np.array([1.0, 2.0]), A=np.eye(2))
     (5.0, {'x': array([2., 4.])})
     """
+    if reuse_buffers not in (None, True, False):
+        raise MatdiffError(f"reuse_buffers={reuse_buffers!r}: True or False")
+    if reuse_buffers and backend != "numpy":
+        raise MatdiffError(f"reuse_buffers=True is for backend='numpy'; {backend} keeps its own buffers")
     declared, builtin, given = implementations(functions)
     p = Problem.of(expr, shapes, declared, syntax)
-    src = generate(p, wrt, backend, builtin, hessian, hvp)
+    src = generate(p, wrt, backend, builtin, hessian, buffers=reuse_buffers is not False, hvp=hvp)
     # each callable bound to the parameter the generated code calls it by (Phi' may be
     # Phi_prime_1 where a function of the caller is called Phi_prime)
     defaults = {key: given[name][order] for key, (name, order) in src.functions.items()
@@ -508,5 +519,5 @@ def emit(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian
          syntax: str = "auto", hvp: bool = False) -> str:
     """The source text alone (`matdiff grad ... --emit numpy`); imports no backend."""
     declared, builtin, _ = implementations(functions)
-    return generate(Problem.of(expr, shapes, declared, syntax), wrt, backend, builtin, hessian, hvp).text
+    return generate(Problem.of(expr, shapes, declared, syntax), wrt, backend, builtin, hessian, hvp=hvp).text
 

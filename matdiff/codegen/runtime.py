@@ -23,6 +23,7 @@ class Source:
     wrt: list
     hessian: bool
     structure: dict = field(default_factory=dict)   # input name -> "sym" | "spd", checked at each call
+    buffers: bool = False           # NumPy: matrix results into kept arrays (codegen/buffers.py)
     hvp: dict = field(default_factory=dict)         # hvp=True: wrt name -> its direction's input name (codegen/hvp.py)
 
 
@@ -35,7 +36,11 @@ class Lambdified:
     value as a float (a 0-d array or tensor for jax and torch, so that the function can be
     traced), each gradient in the shape its variable was given. `fn.raw` is the generated
     function itself, on columns, for jax.jit or torch.compile (bind the abstract functions
-    with functools.partial)."""
+    with functools.partial).
+
+    NumPy with reuse_buffers (the default): matrix results are written into arrays of earlier
+    calls that nothing refers to any more, through fn(...) and fn.raw alike; a result (or a view
+    of it) that the caller holds is never written over. `fn.reuse_buffers` says which."""
 
     def __init__(self, src: Source, raw, defaults: dict):
         self.source = src.text
@@ -44,6 +49,7 @@ class Lambdified:
         self.inputs = src.inputs
         self.wrt = src.wrt
         self.hessian = src.hessian
+        self.reuse_buffers = src.buffers
         self.hvp = dict(src.hvp)
         self.structure = dict(src.structure)
         self.function_params = dict(src.functions)

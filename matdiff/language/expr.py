@@ -24,15 +24,17 @@ Shape2 = tuple  # (rows, cols): every node's shape after inference
 
 
 class Expr:
-    """Base of all nodes. Equal iff structurally equal; the hash is computed once.
+    """Base of all nodes. Equal iff structurally equal; the hash is computed once, at construction.
 
     Why not the dataclass-generated `__eq__`/`__hash__`: programs share nodes
     (`h = tanh(W h) + h` repeated), and a hash recomputed over a shared DAG costs
-    time exponential in its depth. A cached hash makes every dict lookup O(1)
-    after the first (sympy's `_mhash` does the same).
+    time exponential in its depth. A stored hash makes every dict lookup O(1)
+    (sympy's `_mhash` does the same); computing it when the node is built, from its
+    children's stored hashes, costs one tuple hash per node (issue 17: a lazy hash walked
+    the children looking for missing ones, a fifth of a 1,000-layer derivation).
     """
 
-    __slots__ = ("_hash", "_shape")  # both computed once, on first use
+    __slots__ = ("_hash", "_shape")  # the hash at construction, the shape on first use
 
     def fields(self) -> tuple:
         return tuple(getattr(self, n) for n in self.__match_args__)
@@ -72,23 +74,19 @@ class Expr:
     def __ne__(self, other):
         return not self == other
 
+    def __post_init__(self):
+        """The hash, computed at construction: a node is built after its children, so theirs are
+        known and this is constant time; every node is hashed sooner or later (dicts, sets, the
+        simplifier's memo), and a stored hash makes __hash__ one attribute read."""
+        object.__setattr__(self, "_hash", hash((type(self).__name__, self.fields())))
+
     def __hash__(self):
-        """Computed once, children first, with a stack rather than recursion."""
-        try:
-            return self._hash
-        except AttributeError:
-            pass
-        stack = [self]
-        while stack:
-            e = stack[-1]
-            pending = [c for c in _sub_exprs(e) if not hasattr(c, "_hash")]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            if not hasattr(e, "_hash"):
-                object.__setattr__(e, "_hash", hash((type(e).__name__, e.fields())))
         return self._hash
+
+    def __reduce__(self):
+        """Pickled as its constructor and fields, so that an unpickled node (a worker process)
+        gets its hash from __post_init__ as every other node does."""
+        return type(self), self.fields()
 
     def __str__(self):
         # The one import that points up the pipeline, on purpose and only when called: str() of a
@@ -143,6 +141,7 @@ class Const(Leaf):
         # Every number, written or folded (9^64 9^64, sums of coefficients), stays printable and
         # convertible to float: a bound here holds wherever a number is made.
         check_number(self.value)
+        Expr.__post_init__(self)
 
 
 @node
@@ -439,16 +438,22 @@ def postorder(root: Expr, done=()) -> list:
         seen = _Overlay(done)
     out: list = []
     stack = [(root, False)]
-    while stack:
-        e, expanded = stack.pop()
+    push, pop, emit, mark = stack.append, stack.pop, out.append, seen.add
+    while stack:                                 # the hottest loop of a derivation: children inline
+        e, expanded = pop()
         if expanded:
-            out.append(e)
+            emit(e)
             continue
         if e in seen:
             continue
-        seen.add(e)
-        stack.append((e, True))
-        stack.extend((c, False) for c in reversed(children(e)) if c not in seen)
+        mark(e)
+        push((e, True))
+        if isinstance(e, Nary):
+            for c in reversed(e.args):
+                if c not in seen:
+                    push((c, False))
+        elif isinstance(e, Unary) and e.arg not in seen:
+            push((e.arg, False))
     return out
 
 
@@ -517,16 +522,22 @@ def substitute(root: Expr, mapping: dict) -> Expr:
     tick()
     memo: dict = {}
     stack = [(root, False)]
+    push, pop = stack.append, stack.pop
     while stack:
-        e, expanded = stack.pop()
+        e, expanded = pop()
         if e in memo:
             continue
-        if e in mapping:
-            memo[e] = mapping[e]
-        elif expanded or not children(e):
-            kids = [memo[c] for c in children(e)]
-            memo[e] = with_children(e, kids) if any(k is not c for k, c in zip(kids, children(e))) else e
+        replaced = mapping.get(e)
+        if replaced is not None:
+            memo[e] = replaced
+            continue
+        kids = children(e)
+        if expanded or not kids:
+            new = [memo[c] for c in kids]
+            memo[e] = with_children(e, new) if any(k is not c for k, c in zip(new, kids)) else e
         else:
-            stack.append((e, True))
-            stack.extend((c, False) for c in children(e) if c not in memo)
+            push((e, True))
+            for c in kids:
+                if c not in memo:
+                    push((c, False))
     return memo[root]
