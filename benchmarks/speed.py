@@ -1,7 +1,7 @@
 """Generated NumPy code against jitted JAX and a plain NumPy forward pass, on the same inputs.
 
     pip install jax jaxlib threadpoolctl     # for this benchmark only; matdiff never needs them
-    python benchmarks/speed.py               # n = 256 and 1024, gradients and Hessians
+    python benchmarks/speed.py               # n = 256 and 1024, gradients (Hessians: benchmarks/hessians.py)
     python benchmarks/speed.py --n 256 --quick
 
 For each seed network (every layer n wide, float64 everywhere, JAX with jax_enable_x64):
@@ -13,12 +13,10 @@ For each seed network (every layer n wide, float64 everywhere, JAX with jax_enab
   floor       np.copyto of the gradients' bytes into arrays kept between calls: what writing
               the results once costs on this machine (a memory-bandwidth bound)
   jax         jax.jit(jax.value_and_grad(f, argnums=...)) on the same values (device arrays)
-and the Hessians with respect to the input x: the generated closed form (value, gradient and
-Hessian) against jax.jit(jax.hessian(f)).
+(Hessians and Hessian-vector products: benchmarks/hessians.py.)
 
 Goals (issues 6, 17): gradient <= 3x forward; generated NumPy (fn.raw and fn(...)) at most 1.5x
-jitted JAX at n = 1024 on every network;
-closed-form Hessians >= 10x faster than jax.hessian at n = 1024. Each time is the best of
+jitted JAX at n = 1024 on every network. Each time is the best of
 --repeat runs of a loop long enough to take ~0.1 s.
 """
 from __future__ import annotations
@@ -199,30 +197,6 @@ def page_faults(call, calls: int = 20) -> float:
     return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
 
 
-def hessian_rows(n: int, repeat: int, rng) -> list:
-    import jax
-    rows = []
-    for name, (src, functions, _, wrt) in NETWORKS.items():
-        values = inputs(name, n, rng)
-        fn = matdiff.lambdify(src, wrt, functions=functions, hessian=True)
-        args = columns(values, fn)
-        jf = jax_function(name)
-        order = list(inspect.signature(jf).parameters)
-        jh = jax.jit(jax.hessian(jf, argnums=order.index(wrt)))
-        jargs = [jax.device_put(values[k]) for k in order]
-        _, _, H = fn(**values)
-        assert np.allclose(H[wrt], np.asarray(jh(*jargs)), rtol=1e-7, atol=1e-9), name
-        i = order.index(wrt)
-        grad = jax.grad(jf, argnums=i)
-        hvp = jax.jit(lambda v, *a: jax.jvp(lambda t: grad(*a[:i], t, *a[i + 1:]), (a[i],), (v,))[1])
-        v = jax.device_put(np.ones(n))
-        t_gen = timed(lambda: fn.raw(*args), repeat, budget=0.5)
-        t_jax = timed(lambda: jax.block_until_ready(jh(*jargs)), repeat, budget=0.5)
-        t_hvp = timed(lambda: jax.block_until_ready(hvp(v, *jargs)), repeat)
-        rows.append((name, n, t_gen, t_jax, n * t_hvp))
-    return rows
-
-
 def keep_freed_memory() -> bool:
     """glibc: keep freed blocks for reuse (no fresh mmap per large array, no trimming), so that a
     new n x n result does not page-fault. For this benchmark only: matdiff never changes it."""
@@ -261,7 +235,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, action="append", help="layer width (repeatable; default 256 and 1024)")
     ap.add_argument("--repeat", type=int, default=9)
-    ap.add_argument("--quick", action="store_true", help="3 repeats, no Hessians")
+    ap.add_argument("--quick", action="store_true", help="3 repeats")
     ap.add_argument("--threads", type=int, help="threads for BLAS and XLA (default: theirs, one per core)")
     a = ap.parse_args()
     import jax
@@ -274,21 +248,6 @@ def main() -> None:
     print()
     gradient_table("Gradients (value and gradient with respect to the weights), best time per call",
                    sizes, repeat, rng)
-    if not a.quick:
-        print()
-        print("Hessians with respect to x (closed form: value, gradient and Hessian), best time per call;")
-        print("the last column is n Hessian-vector products (jax.jit(jvp of grad)) timed as one times n")
-        print(f"{'network':<13} {'n':>5} {'generated':>11} {'jax.hessian':>12} {'speed-up':>9} {'n HVPs':>11} "
-              f"{'speed-up':>9}")
-        hess_ok = True
-        for n in sizes:
-            for name, n_, t_gen, t_jax, t_hvps in hessian_rows(n, repeat, rng):
-                if n_ == 1024:
-                    hess_ok &= t_jax / t_gen >= 10
-                print(f"{name:<13} {n_:>5} {fmt(t_gen):>11} {fmt(t_jax):>12} {t_jax / t_gen:8.1f}x "
-                      f"{fmt(t_hvps):>11} {t_hvps / t_gen:8.1f}x")
-        verdict = "not measured (no n = 1024)" if 1024 not in sizes else "met" if hess_ok else "MISSED"
-        print(f"goal closed-form Hessian >= 10x faster than jax.hessian at n = 1024: {verdict}")
     if keep_freed_memory():
         print()
         gradient_table("Gradients again, glibc keeping freed memory (mallopt: no page faults for new n x n results)",

@@ -32,6 +32,8 @@ from matdiff.calculus.gradient import gradient_of
 from matdiff.limits import budgeted, tick
 from matdiff.codegen.buffers import buffered
 from matdiff.codegen.backends import BACKENDS, ELEMENTWISE, Y_FORMS, Y_SUFFIX, derivative_name
+from matdiff.codegen.gram import gram_form
+from matdiff.codegen.hvp import SECTION as HVP_SECTION, directional_program
 from matdiff.codegen.python import TRANSPARENT, PythonPrinter, repeats
 from matdiff.printing.text import to_text
 from matdiff.language.problem import Problem
@@ -156,14 +158,18 @@ def abstract_functions(exprs) -> list:
 
 
 def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = None, hessian: bool = False,
-             buffers: bool = False) -> Source:
+             buffers: bool = False, hvp: bool = False) -> Source:
     """The source of fn(inputs) -> (value, {name: gradient}[, {name: Hessian}]); with buffers
-    (NumPy only), matrix results are written into kept arrays (codegen/buffers.py)."""
+    (NumPy only), matrix results are written into kept arrays (codegen/buffers.py); with hvp, of
+    fn(inputs, directions) -> (value, {name: gradient}, {name: Hessian-vector product}) (codegen/hvp.py)."""
     if backend not in BACKENDS:
         raise MatdiffError(f"backend={backend!r}: one of {', '.join(BACKENDS)}")
+    if hessian and hvp:
+        raise MatdiffError("hessian=True and hvp=True: ask for one (the Hessian-vector product never forms the Hessian)")
     names = [wrt] if isinstance(wrt, str) else list(wrt)
     g = gradient_of(p, names)
     hess = _hessians(p, names) if hessian else {}
+    hv = directional_program(p, names, g) if hvp else None
     B = BACKENDS[backend]
     namer = Namer({B.m, "jax", "np", "jnp", "torch", *B.helpers})
 
@@ -174,6 +180,9 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
         py = namer(name)
         inputs[name] = (py, shape)
         local[Var(name, shape, p.shaped.structure.get(name, ""))] = py
+    for w, D in (hv.directions.items() if hv else ()):  # hvp: a direction per variable, after the inputs
+        inputs[D.name] = (namer(D.name), p.shaped.inputs[w])
+        local[D] = inputs[D.name][0]
     stmts = []                                          # (target, expr, section), named below
     for sym, rhs in p.steps:
         stmts.append((sym, rhs, "forward"))
@@ -182,6 +191,8 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
         stmts.append((d, e, "backward"))
     stmts += [(("grad", w), g.stepwise[w], "backward") for w in names]
     stmts += [(("hess", w), hess[w], "Hessians") for w in hess]
+    if hv:
+        stmts += [(T, e, HVP_SECTION) for T, e in hv.tangents] + [(("hvp", w), hv.outputs[w], HVP_SECTION) for w in names]
     stmts, lowered = _lowered(stmts, p, builtin or {})
     stmts = _live(stmts)
     fparams: dict = {}                                  # parameter -> (function name, order)
@@ -189,7 +200,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     for name, order in abstract_functions(e for _, e, _ in stmts):
         key = namer(derivative_name(name, order))
         fparams[key], fn_names[name, order] = (name, order), key
-    fname = namer("value_grad_hessian" if hessian else "value_and_grad")
+    fname = namer("value_grad_hessian" if hessian else "value_grad_hvp" if hvp else "value_and_grad")
 
     special: dict = {}                                  # "value", ("grad", w), ("hess", w) -> name
 
@@ -240,6 +251,8 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     returns = f"{value_name}, {{" + ", ".join(f"{w!r}: {grad_names[w]}" for w in names) + "}"
     if hessian:
         returns += ", {" + ", ".join(f"{w!r}: {hess_names[w]}" for w in hess) + "}"
+    if hvp:
+        returns += ", {" + ", ".join(f"{w!r}: {special['hvp', w]}" for w in names) + "}"
     head = [f"def {fname}({sig}):", _docstring(p, names, hessian, inputs, {k: fparams[k] for k in fkeys})]
     head += [f"    {dims_used[d]} = {dim_source[d]}" for d in dims_used]
     if printer.uses_dtype:
@@ -250,7 +263,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     text = "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
     _compiles(text)
     return Source(text, fname, backend, inputs, fparams, names, hessian, dict(p.shaped.structure),
-                  buffers and backend == "numpy")
+                  buffers and backend == "numpy", {w: D.name for w, D in hv.directions.items()} if hv else {})
 
 
 def _compiles(text: str) -> None:
@@ -267,7 +280,7 @@ def _hessians(p: Problem, names: list) -> dict:
     """Each variable's Hessian (matdiff.hessian), written over the program's steps where it can."""
     from matdiff.calculus.second_order import hessian_of
     back = {inline: sym for sym, inline in p.inline.items() if not isinstance(inline, Leaf)}
-    return {w: substitute(hessian_of(p, w).matrix, back) for w in names}
+    return {w: gram_form(substitute(hessian_of(p, w).matrix, back)) for w in names}
 
 
 def _lowered(stmts: list, p: Problem, builtin: dict) -> tuple:
@@ -472,8 +485,10 @@ def _live(stmts: list) -> list:
 
 @budgeted
 def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False,
-             syntax: str = "auto", reuse_buffers: bool | None = None) -> Lambdified:
-    """Generated code for the value and the gradients (and with hessian=True the Hessians).
+             syntax: str = "auto", reuse_buffers: bool | None = None, hvp: bool = False) -> Lambdified:
+    """Generated code for the value and the gradients (and with hessian=True the Hessians; with
+    hvp=True a function of the inputs and a direction per variable, dx for x, that gives the value,
+    the gradients and the Hessian-vector products, H never formed: codegen/hvp.py).
 
     reuse_buffers (NumPy; the default there): each matrix result is written into an array of an
     earlier call that nothing refers to any more (the caller has dropped it and its views), so
@@ -491,7 +506,7 @@ def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hes
         raise MatdiffError(f"reuse_buffers=True is for backend='numpy'; {backend} keeps its own buffers")
     declared, builtin, given = implementations(functions)
     p = Problem.of(expr, shapes, declared, syntax)
-    src = generate(p, wrt, backend, builtin, hessian, buffers=reuse_buffers is not False)
+    src = generate(p, wrt, backend, builtin, hessian, buffers=reuse_buffers is not False, hvp=hvp)
     # each callable bound to the parameter the generated code calls it by (Phi' may be
     # Phi_prime_1 where a function of the caller is called Phi_prime)
     defaults = {key: given[name][order] for key, (name, order) in src.functions.items()
@@ -501,8 +516,8 @@ def lambdify(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hes
 
 @budgeted
 def emit(expr, wrt, backend: str = "numpy", shapes=None, functions=None, hessian: bool = False,
-         syntax: str = "auto") -> str:
+         syntax: str = "auto", hvp: bool = False) -> str:
     """The source text alone (`matdiff grad ... --emit numpy`); imports no backend."""
     declared, builtin, _ = implementations(functions)
-    return generate(Problem.of(expr, shapes, declared, syntax), wrt, backend, builtin, hessian).text
+    return generate(Problem.of(expr, shapes, declared, syntax), wrt, backend, builtin, hessian, hvp=hvp).text
 

@@ -174,6 +174,23 @@ def permute_rows(mn: tuple, M: str, p) -> str:
     return f"{M}.reshape({n}, {m}, -1).{p.op('swap01')}.reshape({m} * {n}, -1)"
 
 
+def _commuted_kron(mn: tuple, terms: tuple, p) -> str | None:
+    """K_{m,n} (A ⊗ B) for a p x q A and an r x s B with n = p and m = r, written once: its row
+    (b, a) and column (c, d) hold A[a, c] B[b, d], a broadcast product of A and B laid out as
+    (r, p, q, s), never kron then a permuted copy (logdet's Hessian -K (X^-T ⊗ X^-1))."""
+    if len(terms) != 1 or terms[0][0] is not None:
+        return None
+    _, A, B = terms[0]
+    (pa, qa), (rb, sb) = shape_of(A), shape_of(B)
+    if (mn[1], mn[0]) != (pa, rb) or isinstance(B, Kron) or 1 in (pa, qa, rb, sb):
+        return None
+    Bx, Ax = f"{p.at(B, DOT)}[:, None, None, :]", f"{p.at(A, DOT)}[:, :, None]"
+    # NumPy lays a product out like its operands (a transposed A would give a permuted result, which
+    # reshape then copies): order="C" writes it in the layout reshape reads, once
+    product = f"{p.b.m}.multiply({Bx}, {Ax}, order='C')" if p.b.name == "numpy" else f"({Bx} * {Ax})"
+    return f"{product}.reshape({p.dim(rb)} * {p.dim(pa)}, {p.dim(qa)} * {p.dim(sb)})"
+
+
 def combine(L: Piece, R: Piece, p) -> tuple:
     """L R as a Piece and its cost (entries touched, symbolic sizes taken as large)."""
     (r, k), (_, c) = L.shape, R.shape
@@ -194,6 +211,8 @@ def combine(L: Piece, R: Piece, p) -> tuple:
             Piece("dense", L.shape[::-1], (f"{wrap(dense(L, p), DOT)}.T", POSTFIX, None))
         text, cost = kron_apply(R.parts, Lt, p, transposed=True)
         return Piece("dense", shape, (f"{wrap(text, DOT)}.T", POSTFIX, None)), cost
+    if L.kind == "perm" and R.kind == "kron" and (layout := _commuted_kron(L.parts, R.parts, p)) is not None:
+        return Piece("dense", shape, (layout, POSTFIX, None)), _size(r) * _size(c)
     if L.kind == "perm" and R.kind != "perm":          # K_{m,n} M permutes the rows of M
         return Piece("dense", shape, (permute_rows(L.parts, wrap(dense(R, p), DOT), p), POSTFIX, None)), \
             _size(k) * _size(c) * 2

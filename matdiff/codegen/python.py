@@ -23,6 +23,7 @@ from matdiff.language.expr import (
     Vec, Zero,
 )
 from matdiff.language.shapes import is_scalar, shape_of
+from matdiff.codegen.gram import gram_text
 from matdiff.codegen.products import _diag_vector, _fused_outer, _outer, chain_product, dense, piece, transposed_text
 from matdiff.codegen.backends import (
     _SIMPLE, ADD, ATOM, DOT, ELEMENTWISE, MUL, POSTFIX, POWER, UNARY, Y_FORMS, Y_SUFFIX, Backend, number, template_prec,
@@ -172,7 +173,7 @@ def py_hadamard(e: Hadamard, p) -> tuple:
 def py_matmul(e: MatMul, p) -> tuple:
     scalars = [a for a in e.args if is_scalar(a)]          # a 1x1 factor multiplies
     chain = [a for a in e.args if not is_scalar(a)]
-    t = chain_product(chain, p) if chain else ("1", ATOM, None)
+    t = gram_text(chain, p) or (chain_product(chain, p) if chain else ("1", ATOM, None))
     if not scalars:
         return t
     return " * ".join([p.at(s, MUL, "*") for s in scalars] + [wrap(t, MUL, "*")]), MUL, "*"

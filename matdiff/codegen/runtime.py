@@ -24,10 +24,13 @@ class Source:
     hessian: bool
     structure: dict = field(default_factory=dict)   # input name -> "sym" | "spd", checked at each call
     buffers: bool = False           # NumPy: matrix results into kept arrays (codegen/buffers.py)
+    hvp: dict = field(default_factory=dict)         # hvp=True: wrt name -> its direction's input name (codegen/hvp.py)
 
 
 class Lambdified:
     """fn(**values) -> (value, {name: gradient}) [, {name: Hessian}]; fn.source is the code.
+    With hvp=True, fn(**values, dx=v) -> (value, {name: gradient}, {name: H v}), each H v shaped
+    like its variable (`fn.hvp` names each variable's direction).
 
     Inputs: arrays (a vector as a 1-D array or a column), scalars as numbers. Outputs: the
     value as a float (a 0-d array or tensor for jax and torch, so that the function can be
@@ -47,6 +50,7 @@ class Lambdified:
         self.wrt = src.wrt
         self.hessian = src.hessian
         self.reuse_buffers = src.buffers
+        self.hvp = dict(src.hvp)
         self.structure = dict(src.structure)
         self.function_params = dict(src.functions)
         self.defaults = defaults
@@ -108,6 +112,8 @@ class Lambdified:
             raise MatdiffError(f"the function is not defined at these inputs: {e}") from None
         value = out_scalar(out[0])
         grads = {w: self._shape(out[1][w], given[w], out_scalar) for w in self.wrt}
+        if self.hvp:                                      # H V, shaped like the variable (as its gradient)
+            return value, grads, {w: self._shape(out[2][w], given[w], out_scalar) for w in self.wrt}
         if not self.hessian:
             return value, grads
         hess = {w: out_scalar(H) if not given[w] else H for w, H in out[2].items()}

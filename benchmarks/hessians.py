@@ -1,0 +1,180 @@
+"""Closed-form Hessians and Hessian-vector products (generated code) against JAX's autodiff.
+
+    pip install jax jaxlib threadpoolctl     # for this benchmark only; matdiff never needs them
+    python benchmarks/hessians.py            # n = 256 and 1024 (logdet: n = 64 and 80)
+    python benchmarks/hessians.py --quick --n 256
+
+Cases (float64 everywhere, JAX with jax_enable_x64):
+  the four networks of speed.py (NETWORKS), Hessian with respect to the input x;
+  quad      x^T A x wrt x                     H = A + A^T: no product at all
+  lstsq     ||A x - b||^2 wrt x (A n x n)     H = 2 A^T A: one product
+  logdet    logdet(X) wrt X                   H = -K (X^-T ⊗ X^-1), n² x n²: one inverse, then a layout
+            (at n = 64 and 80: the n² x n² Hessian is 134 MB and 328 MB; at n = 256 it would be 34 GB)
+  logistic  -y^T log(sigmoid(X w)) - (1-y)^T log(1 - sigmoid(X w)) wrt w, X of m = 4n rows:
+            H = X^T diag(s) X, a scaled product
+Columns:
+  generated    matdiff.lambdify(..., hessian=True).raw: the generated NumPy (value, gradient, Hessian)
+  jax.hessian  jax.jit(jax.hessian(f)) (the Hessian alone)
+  HVP numpy    matdiff.lambdify(..., hvp=True).raw: generated NumPy (value, gradient and H v)
+  HVP jax      jax.jit of the generated JAX code (backend="jax", hvp=True), same outputs
+  jvp(grad)    jax.jit(lambda v: jax.jvp(jax.grad(f), (x,), (v,))[1]) (H v alone)
+Every run first checks that the generated and JAX's numbers agree. Each time is the best of
+--repeat runs of a loop that takes ~0.2 s (speed.timed).
+
+Goals (issue 17, item 3): the closed-form Hessian never slower than jax.hessian on the networks,
+>= 10x faster on the lower-complexity cases; the generated HVP faster than jvp(grad) on the networks.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import sys
+
+if __name__ == "__main__" and "--threads" in sys.argv:       # before NumPy and JAX start their pools
+    _n = sys.argv[sys.argv.index("--threads") + 1]
+    os.environ.update(OPENBLAS_NUM_THREADS=_n, OMP_NUM_THREADS=_n, MKL_NUM_THREADS=_n,
+                      XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'false' if _n == '1' else 'true'} "
+                                f"intra_op_parallelism_threads={_n}")
+
+import numpy as np  # noqa: E402
+
+import matdiff  # noqa: E402
+from speed import NETWORKS, columns, fmt, inputs, jax_function, machine, timed  # noqa: E402
+
+LOWER = {
+    # name: (matdiff source, shapes, wrt, sizes)
+    "quad": ("x^T A x", None, "x", None),
+    "lstsq": ("||A x - b||^2", None, "x", None),
+    "logdet": ("logdet(X)", None, "X", [64, 80]),
+    "logistic": ("-y^T log(sigmoid(X w)) - (1 - y)^T log(1 - sigmoid(X w))",
+                 dict(X=("m", "n"), y=("m",), w=("n",)), "w", None),
+}
+
+
+def lower_inputs(name: str, n: int, rng) -> dict:
+    if name == "quad":
+        return dict(x=rng.normal(size=n), A=rng.normal(size=(n, n)) / np.sqrt(n))
+    if name == "lstsq":
+        return dict(A=rng.normal(size=(n, n)) / np.sqrt(n), x=rng.normal(size=n), b=rng.normal(size=n))
+    if name == "logdet":
+        return dict(X=rng.normal(size=(n, n)) / np.sqrt(n) + 2 * np.eye(n))
+    m = 4 * n
+    return dict(X=rng.normal(size=(m, n)) / np.sqrt(n), y=(rng.random(m) < 0.5).astype(float), w=rng.normal(size=n))
+
+
+def lower_jax(name: str):
+    import jax
+    import jax.numpy as jnp
+    return {
+        "quad": lambda x, A: x @ A @ x,
+        "lstsq": lambda A, x, b: jnp.sum((A @ x - b) ** 2),
+        "logdet": lambda X: jnp.linalg.slogdet(X)[1],
+        "logistic": lambda X, y, w: -(y @ jnp.log(jax.nn.sigmoid(X @ w))) - (1 - y) @ jnp.log(1 - jax.nn.sigmoid(X @ w)),
+    }[name]
+
+
+def cases(sizes: list, rng):
+    """(kind, name, n, source, shapes, functions, wrt, values, JAX function)"""
+    for name, (src, functions, _, wrt) in NETWORKS.items():
+        for n in sizes:
+            yield "network", name, n, src, None, functions, wrt, inputs(name, n, rng), jax_function(name)
+    for name, (src, shapes, wrt, own) in LOWER.items():
+        for n in (own or sizes):
+            yield "lower", name, n, src, shapes, None, wrt, lower_inputs(name, n, rng), lower_jax(name)
+
+
+def measure(src, shapes, functions, wrt, values, jf, repeat: int) -> dict:
+    import jax
+    order = list(inspect.signature(jf).parameters)
+    i = order.index(wrt)
+    jargs = [jax.device_put(values[k]) for k in order]
+    jh = jax.jit(jax.hessian(jf, argnums=i))
+    grad = jax.grad(jf, argnums=i)
+    jvp = jax.jit(lambda v, *a: jax.jvp(lambda t: grad(*a[:i], t, *a[i + 1:]), (a[i],), (v,))[1])
+
+    fh = matdiff.lambdify(src, wrt, shapes=shapes, functions=functions, hessian=True)
+    fv = matdiff.lambdify(src, wrt, shapes=shapes, functions=functions, hvp=True)
+    fj = matdiff.lambdify(src, wrt, shapes=shapes, functions=functions, hvp=True, backend="jax")
+    rng = np.random.default_rng(1)
+    V = rng.normal(size=np.shape(values[wrt]))
+    direction = fv.hvp[wrt]
+    hargs = columns(values, fh)
+    vargs = columns({**values, direction: V}, fv)
+    jitted = jax.jit(fj.raw)
+    jgargs = [jax.device_put(a) for a in vargs]
+    jV = jax.device_put(V)
+
+    # the same numbers: the generated Hessian against jax.hessian (vec convention: column-major),
+    # the generated HVPs against jvp(grad) and against H vec(V)
+    _, _, H = fh(**values)
+    HJ = np.asarray(jh(*jargs))
+    if HJ.ndim == 4:                                    # d²f/dX_ij dX_kl -> H[(i + j n), (k + l n)]
+        k = HJ.shape[0] * HJ.shape[1]
+        HJ = HJ.transpose(1, 0, 3, 2).reshape(k, k)
+    scale = np.max(np.abs(HJ))
+    assert np.allclose(H[wrt], HJ, rtol=1e-7, atol=1e-9 * scale), "Hessian"
+    _, _, hv = fv(**values, **{direction: V})
+    want = np.asarray(jvp(jV, *jargs))
+    assert np.allclose(hv[wrt], want, rtol=1e-7, atol=1e-9 * np.max(np.abs(want))), "HVP"
+    assert np.allclose(np.asarray(jitted(*jgargs)[2][wrt]).reshape(np.shape(V)), want,
+                       rtol=1e-7, atol=1e-9 * np.max(np.abs(want))), "HVP (jax)"
+    assert np.allclose(H[wrt] @ V.reshape(-1, order="F"), np.ravel(want, order="F"),
+                       rtol=1e-6, atol=1e-8 * np.max(np.abs(want))), "H V"
+
+    big = H[wrt].size > 4e6
+    return dict(
+        gen=timed(lambda: fh.raw(*hargs), repeat, budget=0.5 if big else 0.2),
+        jax=timed(lambda: jax.block_until_ready(jh(*jargs)), repeat, budget=0.5 if big else 0.2),
+        hvp_np=timed(lambda: fv.raw(*vargs), repeat),
+        hvp_jax=timed(lambda: jax.block_until_ready(jitted(*jgargs)), repeat),
+        jvp=timed(lambda: jax.block_until_ready(jvp(jV, *jargs)), repeat),
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, action="append", help="size (repeatable; default 256 and 1024)")
+    ap.add_argument("--repeat", type=int, default=9)
+    ap.add_argument("--quick", action="store_true", help="3 repeats")
+    ap.add_argument("--only", action="append", help="a case's name (repeatable)")
+    ap.add_argument("--threads", type=int, help="threads for BLAS and XLA (default: theirs, one per core)")
+    a = ap.parse_args()
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    sizes = a.n or [256, 1024]
+    repeat = 3 if a.quick else a.repeat
+    rng = np.random.default_rng(0)
+    print(machine())
+    print(f"load average before the run: {os.getloadavg()[0]:.2f}" + (f"; {a.threads} thread(s)" if a.threads else ""))
+    print()
+    print("Hessians (generated: value, gradient and Hessian; jax.hessian: the Hessian) and Hessian-vector")
+    print("products (generated: value, gradient and H v; jvp(grad): H v), best time per call")
+    print(f"{'case':<13} {'n':>5} {'generated':>11} {'jax.hessian':>12} {'speed-up':>9} | {'HVP numpy':>11} "
+          f"{'HVP jax':>11} {'jvp(grad)':>11} {'np/jvp':>7} {'jax/jvp':>7}")
+    net_missed, lower_missed, hvp_missed = [], [], []
+    for kind, name, n, src, shapes, functions, wrt, values, jf in cases(sizes, rng):
+        if a.only and name not in a.only:
+            continue
+        t = measure(src, shapes, functions, wrt, values, jf, repeat)
+        up = t["jax"] / t["gen"]
+        if kind == "network":
+            net_missed += [f"{name} {n} ({up:.2f}x)"] if up < 1 else []
+            best = min(t["hvp_np"], t["hvp_jax"]) / t["jvp"]
+            hvp_missed += [f"{name} {n} ({best:.2f})"] if best > 1 else []
+        else:
+            lower_missed += [f"{name} {n} ({up:.1f}x)"] if up < 10 else []
+        print(f"{name:<13} {n:>5} {fmt(t['gen']):>11} {fmt(t['jax']):>12} {up:8.1f}x | {fmt(t['hvp_np']):>11} "
+              f"{fmt(t['hvp_jax']):>11} {fmt(t['jvp']):>11} {t['hvp_np'] / t['jvp']:7.2f} "
+              f"{t['hvp_jax'] / t['jvp']:7.2f}", flush=True)
+    def verdict(missed):
+        return "met" if not missed else "MISSED: " + ", ".join(missed)
+    print(f"goal closed-form Hessian never slower than jax.hessian on the networks: {verdict(net_missed)}")
+    print(f"goal >= 10x on the lower-complexity cases: {verdict(lower_missed)}")
+    print(f"goal HVP beats jvp(grad) on the networks (the faster of generated NumPy and jitted generated JAX): "
+          f"{verdict(hvp_missed)}")
+    print(f"load average after the run: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
