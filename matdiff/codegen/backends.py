@@ -38,6 +38,25 @@ def _functions(backend: str) -> dict:
     return {name: r.code[backend] for name, r in RECORDS.items()}
 
 
+# L^T diag(a) L with BLAS syrk (codegen/gram.py writes the calls)
+_GRAM = '''def _gram(L, a):
+    """L^T diag(a) L as Gram products (BLAS syrk: G.T @ G on one buffer), rows with a > 0 and a < 0 apart."""
+    a = a.reshape(-1)
+    if not np.all(np.isfinite(a)):                     # nan and inf stay where they are
+        return L.T @ (a[:, None] * L)
+    if np.all(a > 0):
+        G = np.sqrt(a)[:, None] * L
+        return G.T @ G
+    pos, neg = a > 0, a < 0
+    P, N = L[pos], L[neg]                               # copies, scaled in place
+    P *= np.sqrt(a[pos])[:, None]
+    N *= np.sqrt(-a[neg])[:, None]
+    H = P.T @ P
+    H -= N.T @ N
+    return H
+'''
+
+
 _COMMON = {
     "abs": "{m}.abs({x})", "array": "{m}.asarray({x})", "sum": "{m}.sum({x})", "trace": "{m}.trace({x})",
     "inv": "{m}.linalg.inv({x})", "solve": "{m}.linalg.solve({x}, {y})", "det": "{m}.linalg.det({x})",
@@ -61,6 +80,7 @@ NUMPY = Backend("numpy", "np", ("import numpy as np",), {
 }, {
     **{"_" + name: r.numpy_helper for name, r in RECORDS.items() if r.numpy_helper},
     "_into": _INTO,                                      # results into kept arrays (codegen/buffers.py)
+    "_gram": _GRAM,                                      # L^T diag(a) L as Gram products (codegen/gram.py)
     "_softmax": "def _softmax(x):\n    e = np.exp(x - np.max(x))\n    return e / np.sum(e)\n",
     "_logsumexp": "def _logsumexp(x):\n    m = np.max(x)\n    return m + np.log(np.sum(np.exp(x - m)))\n",
     # softmax(Z, rows) and logsumexp(Z, rows): the exponents shifted by each row's largest entry

@@ -23,29 +23,12 @@ is a broadcast product written once, never kron then permute).
 """
 from __future__ import annotations
 
-from matdiff.codegen.backends import ATOM, DOT, MUL, NUMPY, wrap
+from matdiff.codegen.backends import ATOM, DOT, MUL, wrap
 from matdiff.language.algebra import add, kron, matmul, mul, transpose
 from matdiff.language.expr import Add, Const, DiagMat, Expr, Kron, MatMul, Mul, Transpose
 from matdiff.language.shapes import is_scalar, shape_of
 from matdiff.limits import tick
 
-# the NumPy helper (registered with the NumPy backend's helpers: written into a module that uses it)
-NUMPY.helpers.setdefault("_gram", '''def _gram(L, a):
-    """L^T diag(a) L as Gram products (BLAS syrk: G.T @ G on one buffer), rows with a > 0 and a < 0 apart."""
-    a = a.reshape(-1)
-    if not np.all(np.isfinite(a)):                     # nan and inf stay where they are
-        return L.T @ (a[:, None] * L)
-    if np.all(a > 0):
-        G = np.sqrt(a)[:, None] * L
-        return G.T @ G
-    pos, neg = a > 0, a < 0
-    P, N = L[pos], L[neg]                               # copies, scaled in place
-    P *= np.sqrt(a[pos])[:, None]
-    N *= np.sqrt(-a[neg])[:, None]
-    H = P.T @ P
-    H -= N.T @ N
-    return H
-''')
 
 
 def gram_form(H: Expr) -> Expr:
