@@ -61,14 +61,15 @@ def _gram_helper():
     return fn.raw.__globals__["_gram"]
 
 
+@pytest.mark.parametrize("split_from", [0, 512])          # mixed signs: as syrk on the rows apart, or one product
 @pytest.mark.parametrize("signs", ["positive", "mixed", "zeros", "negative"])
-def test_gram_helper(signs, rng):
+def test_gram_helper(signs, split_from, rng):
     gram = _gram_helper()
     L = rng.normal(size=(7, 4))
     a = {"positive": rng.random(7) + 0.1, "mixed": rng.normal(size=7), "zeros": np.zeros(7),
          "negative": -rng.random(7)}[signs]
     a[:2] = 0.0 if signs == "mixed" else a[:2]
-    got = gram(L, a.reshape(-1, 1))
+    got = gram(L, a.reshape(-1, 1), split_from)
     assert np.allclose(got, L.T @ np.diag(a) @ L, rtol=1e-12, atol=1e-12)
     assert got.shape == (4, 4)
 

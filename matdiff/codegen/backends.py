@@ -39,7 +39,7 @@ def _functions(backend: str) -> dict:
 
 
 # L^T diag(a) L with BLAS syrk (codegen/gram.py writes the calls)
-_GRAM = '''def _gram(L, a):
+_GRAM = '''def _gram(L, a, split_from=512):
     """L^T diag(a) L as Gram products (BLAS syrk: G.T @ G on one buffer), rows with a > 0 and a < 0 apart."""
     a = a.reshape(-1)
     if not np.all(np.isfinite(a)):                     # nan and inf stay where they are
@@ -47,6 +47,8 @@ _GRAM = '''def _gram(L, a):
     if np.all(a > 0):
         G = np.sqrt(a)[:, None] * L
         return G.T @ G
+    if L.shape[1] < split_from:                        # small: two syrk on copies cost more than one product
+        return L.T @ (a[:, None] * L)
     pos, neg = a > 0, a < 0
     P, N = L[pos], L[neg]                               # copies, scaled in place
     P *= np.sqrt(a[pos])[:, None]
