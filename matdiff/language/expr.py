@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from operator import attrgetter
 from typing import Sequence, Union
 
 from matdiff.limits import check_number, tick
@@ -37,7 +38,13 @@ class Expr:
     __slots__ = ("_hash", "_shape")  # the hash at construction, the shape on first use
 
     def fields(self) -> tuple:
-        return tuple(getattr(self, n) for n in self.__match_args__)
+        """The node's fields in order, as a tuple (one getter per class, made on first use: this
+        runs for every node built and every equality test)."""
+        try:
+            return _FIELDS[self.__class__](self)
+        except KeyError:
+            _FIELDS[self.__class__] = _getter(self.__match_args__)
+            return _FIELDS[self.__class__](self)
 
     def __eq__(self, other):
         """Structural equality, walked with a stack: expressions can be thousands deep."""
@@ -94,6 +101,19 @@ class Expr:
         from matdiff.printing.text import to_text
 
         return to_text(self)
+
+
+_FIELDS: dict = {}
+
+
+def _getter(names: tuple):
+    """A function node -> tuple of those fields (attrgetter gives a bare value for one name)."""
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        name = names[0]
+        return lambda e: (getattr(e, name),)
+    return lambda e: ()
 
 
 def _sub_exprs(e: Expr):
