@@ -10,35 +10,14 @@ window. Needs the web extra and selenium (`pip install ".[web]" selenium`).
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TUTORIAL_12 = "c^T Psi((W + V) Phi(W x + b))"
-
-
-def start_server():
-    import uvicorn
-    from matdiff.web.server import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise SystemExit("the server did not start")
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def browser(width: int, height: int, profile: str):
@@ -69,8 +48,10 @@ def main(argv=None) -> int:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    server, thread, base = start_server()
-    with tempfile.TemporaryDirectory() as profile:
+    from matdiff.web.server import ServerThread
+
+    with ServerThread() as url, tempfile.TemporaryDirectory() as profile:
+        base = url.rstrip("/")
         driver = browser(width, height, profile)
         try:
             driver.get(base + "/")
@@ -93,8 +74,6 @@ def main(argv=None) -> int:
             driver.save_screenshot(args.out)
         finally:
             driver.quit()
-            server.should_exit = True
-            thread.join(10)
     print(args.out)
     return 0
 

@@ -13,9 +13,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -80,22 +78,10 @@ def base():
         if REQUIRED:
             pytest.fail(f"MATDIFF_REQUIRE_BROWSER is set but {why}")
         pytest.skip(why)
-    import uvicorn
-    from matdiff.web.server import create_app
+    from matdiff.web.server import ServerThread
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with ServerThread() as url:                  # a free port on loopback, started and waited for
+        yield url.rstrip("/")
 
 
 @pytest.fixture(scope="module")
