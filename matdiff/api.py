@@ -12,7 +12,7 @@ from matdiff.errors import MatdiffError
 from matdiff.language.expr import Expr
 from matdiff.calculus.gradient import Gradient, gradient_of
 from matdiff.limits import budgeted
-from matdiff.printing.latex import aligned, latex_name, to_latex
+from matdiff.printing.latex import aligned, latex_name, program_latex, to_latex
 from matdiff.language.problem import Problem, understand
 from matdiff.calculus.second_order import DerivativeMatrix, hessian_of, jacobian_of
 from matdiff.calculus.simplify import simplify
@@ -159,10 +159,7 @@ def latex(result, shapes=None, functions=None, syntax: str = "auto") -> str:
     if isinstance(result, dict):
         return aligned([(rf"\nabla_{{{latex_name(str(k))}}}", latex(v)) for k, v in result.items()])
     if isinstance(result, str):
-        shaped = understand(result, shapes, functions, syntax)
-        lines = [(latex_name(n), to_latex(e, shaped.names)) for n, e in shaped.defs]
-        body = to_latex(shaped.expr, shaped.names)
-        return aligned(lines + [(latex_name(shaped.name or "f"), body)]) if lines or shaped.name else body
+        return program_latex(understand(result, shapes, functions, syntax))
     import sympy                              # SymPy costs half a second: load it when asked
     if isinstance(result, sympy.Basic):
         from matdiff.printing.sympy_latex import sympy_latex

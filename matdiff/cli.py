@@ -83,21 +83,17 @@ def problem_args(a) -> dict:
 
 def cmd_parse(a) -> int:
     from matdiff.api import understand
-    from matdiff.printing.text import to_text
+    from matdiff.printing.text import program_text
     from matdiff.language.inference import STRUCTURES
-    from matdiff.language.shapes import shape_of, shape_text
+    from matdiff.language.problem import user_shape
+    from matdiff.language.shapes import shape_text
 
     shaped = understand(read_source(a.source), **problem_args(a))
-    names = shaped.names
-    for name, e in shaped.defs:
-        print(f"{name} = {to_text(e, names)}")
-    result = to_text(shaped.expr, names)
-    print(f"{shaped.name} = {result}" if shaped.name else result)
+    print("\n".join(program_text(shaped)))
     order = sorted(shaped.inputs, key=lambda n: -len(shaped.inputs[n]))  # matrices, vectors, scalars
     shapes = "  ".join(f"{n}: {shape_text(shaped.inputs[n])}"
                        + (f" {STRUCTURES[shaped.structure[n]]}" if n in shaped.structure else "") for n in order)
-    r, c = shape_of(shaped.expr)
-    out = "scalar" if (r, c) == (1, 1) else shape_text((r,)) if c == 1 else shape_text((r, c))
+    out = shape_text(user_shape(shaped.expr))
     print(f"{shapes}  → {out}" if shapes else f"→ {out}")
     return 0
 

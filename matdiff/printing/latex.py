@@ -407,3 +407,11 @@ def aligned(lines) -> str:
     """[(lhs, rhs), ...] -> an aligned block `lhs &= rhs`, one line each."""
     body = r" \\ ".join(f"{lhs} &= {rhs}" for lhs, rhs in lines)
     return r"\begin{aligned} " + body + r" \end{aligned}"
+
+
+def program_latex(shaped) -> str:
+    """A shaped expression (its LaTeX) or program (an aligned block, one line per step)."""
+    names = shaped.names
+    rows = [(latex_name(n), to_latex(e, names)) for n, e in shaped.defs]
+    body = to_latex(shaped.expr, names)
+    return aligned(rows + [(latex_name(shaped.name or "f"), body)]) if rows or shaped.name else body

@@ -288,3 +288,11 @@ def _dim_source(d) -> str:
 def to_text(e: Expr, names: dict | None = None) -> str:
     """'c^T Psi((W + V) Phi(W x + b))'; with names={node: 'z1'} named parts print as their name."""
     return TextPrinter(names)(e)
+
+
+def program_text(shaped) -> list:
+    """A shaped expression or program as understood, one line per step (`matdiff parse`, the page)."""
+    names = shaped.names
+    body = to_text(shaped.expr, names)
+    return [f"{n} = {to_text(e, names)}" for n, e in shaped.defs] + \
+        [f"{shaped.name} = {body}" if shaped.name else body]

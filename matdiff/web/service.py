@@ -99,22 +99,15 @@ def _variables(shaped) -> list:
              "structure": STRUCTURES.get(shaped.structure.get(n))} for n in order]
 
 
-def _input(shaped) -> dict:
+def _input(shaped) -> tuple:
+    """The input as understood (text and LaTeX, as `matdiff parse` and `matdiff.latex` print it)
+    and the shape of its value."""
     from matdiff.language.dims import shape_text
-    from matdiff.language.shapes import shape_of
-    from matdiff.printing.latex import aligned, latex_name, to_latex
-    from matdiff.printing.text import to_text
-    names = shaped.names
-    lines = [f"{n} = {to_text(e, names)}" for n, e in shaped.defs]
-    body = to_text(shaped.expr, names)
-    lines.append(f"{shaped.name} = {body}" if shaped.name else body)
-    rows = [(latex_name(n), to_latex(e, names)) for n, e in shaped.defs]
-    latex = to_latex(shaped.expr, names)
-    if rows or shaped.name:
-        latex = aligned(rows + [(latex_name(shaped.name or "f"), latex)])
-    r, c = shape_of(shaped.expr)
-    output = "scalar" if (r, c) == (1, 1) else shape_text((r,)) if c == 1 else shape_text((r, c))
-    return {"text": "\n".join(lines), "latex": latex}, output
+    from matdiff.language.problem import user_shape
+    from matdiff.printing.latex import program_latex
+    from matdiff.printing.text import program_text
+    return ({"text": "\n".join(program_text(shaped)), "latex": program_latex(shaped)},
+            shape_text(user_shape(shaped.expr)))
 
 
 def _report(reports: list) -> dict:
