@@ -31,11 +31,9 @@ import inspect
 import os
 import sys
 
-if __name__ == "__main__" and "--threads" in sys.argv:       # before NumPy and JAX start their pools
-    _n = sys.argv[sys.argv.index("--threads") + 1]
-    os.environ.update(OPENBLAS_NUM_THREADS=_n, OMP_NUM_THREADS=_n, MKL_NUM_THREADS=_n,
-                      XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'false' if _n == '1' else 'true'} "
-                                f"intra_op_parallelism_threads={_n}")
+if __name__ == "__main__":                   # before NumPy and JAX start their pools
+    from threads import limit_from_argv
+    limit_from_argv()
 
 import numpy as np  # noqa: E402
 
