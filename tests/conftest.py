@@ -12,6 +12,17 @@ from matdiff.language.parse import parse
 from matdiff.language.inference import infer_shapes
 
 
+@pytest.fixture(scope="module")
+def x64():
+    """JAX with float64 (it computes in float32 unless told otherwise), for comparisons in float64;
+    skipped where JAX is not installed."""
+    jax = pytest.importorskip("jax")
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield jax
+    jax.config.update("jax_enable_x64", before)
+
+
 @pytest.fixture
 def rng():
     """A numpy Generator with a fixed seed: every run draws the same numbers."""

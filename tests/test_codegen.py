@@ -27,16 +27,6 @@ from seed_cases import MLP003, MLP003_SHAPES, NET002, NET004, SEEDS, TUTORIAL12
 BACKENDS = ["numpy", "jax", "torch"]
 
 
-@pytest.fixture(scope="module")
-def x64():
-    """JAX computes in float32 unless told otherwise; the comparisons here are in float64."""
-    jax = pytest.importorskip("jax")
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield jax
-    jax.config.update("jax_enable_x64", before)
-
-
 def backend_module(backend, request):
     if backend == "jax":
         request.getfixturevalue("x64")

@@ -60,12 +60,9 @@ def order_of(f) -> list:
 
 
 @pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield jax
-    jax.config.update("jax_enable_x64", before)
+def jax(x64):
+    """JAX in float64 (conftest's x64), under the name the tests here call it by."""
+    return x64
 
 
 @pytest.fixture(scope="module")
