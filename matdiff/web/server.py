@@ -88,34 +88,32 @@ def create_app(allowed_hosts=None, workers: int = 8):
         except (UnicodeDecodeError, ValueError) as e:
             return None, refusal(400, f"the request body is not JSON: {e}")
 
-    async def in_worker(fn, body):
+    async def answer(request: Request, fn):
+        """(fn's result for the request's body, None), or (None, the response that says why not).
+        fn runs in a worker, within the time limit; a RecursionError is already a LimitError
+        there (service's functions are budgeted), a MemoryError is said in words."""
+        body, refused = await body_of(request)
+        if refused:
+            return None, refused
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(loop.run_in_executor(pool, fn, body), LIMITS.max_seconds + GRACE)
+            return await asyncio.wait_for(loop.run_in_executor(pool, fn, body), LIMITS.max_seconds + GRACE), None
         except asyncio.TimeoutError:
-            raise service.timeout() from None
+            return None, failure(service.timeout())
+        except MatdiffError as e:
+            return None, failure(e)
+        except MemoryError:
+            return None, failure(MatdiffError("out of memory: the sizes asked for are too large"))
 
     async def derive(request: Request):
-        body, refused = await body_of(request)
-        if refused:
-            return refused
-        try:
-            return JSONResponse(await in_worker(service.derive, body))
-        except MatdiffError as e:
-            return failure(e)
-        except RecursionError:
-            return failure(MatdiffError("the expression is nested too deeply"))
-        except MemoryError:
-            return failure(MatdiffError("out of memory: the sizes asked for are too large"))
+        out, failed = await answer(request, service.derive)
+        return failed or JSONResponse(out)
 
     async def sheet(request: Request):
-        body, refused = await body_of(request)
-        if refused:
-            return refused
-        try:
-            data, media, name = await in_worker(service.sheet, body)
-        except MatdiffError as e:
-            return failure(e)
+        out, failed = await answer(request, service.sheet)
+        if failed:
+            return failed
+        data, media, name = out
         return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     async def info(request: Request):
