@@ -13,7 +13,7 @@ import pytest
 
 from matdiff.codegen.generate import emit, lambdify
 from seed_cases import MLP003, NET002, NET004, TUTORIAL12
-from test_codegen import as_given, backend_module, close, reference, stand_ins, x64  # noqa: F401  (x64: a fixture)
+from test_codegen import as_given, backend_module, close, reference, stand_ins
 
 BACKENDS = ["numpy", "jax", "torch"]
 CASES = [

@@ -19,7 +19,7 @@ from matdiff.checking.sampling import dimension_sizes, finite_inputs
 from matdiff.codegen.generate import emit, lambdify
 from matdiff.language.problem import Problem
 from seed_cases import MLP003, NET002, NET004, TUTORIAL12
-from test_codegen import as_given, backend_module, stand_ins, x64  # noqa: F401  (x64: a fixture)
+from test_codegen import as_given, backend_module, stand_ins
 
 BACKENDS = ["numpy", "jax", "torch"]
 LOGISTIC = "-y^T log(sigmoid(X w)) - (1 - y)^T log(1 - sigmoid(X w))"
