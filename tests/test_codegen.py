@@ -603,3 +603,49 @@ def test_powers_with_a_variable_exponent(src, wrt, shapes, backend, request):
     value, grads, hessians = fn(**as_given(values, p.shaped.inputs, torch))
     got = [value] + [grads[w] for w in wrt] + [hessians[w] for w in wrt]
     assert all(close(a, b) for a, b in zip(got, refs))
+
+
+# ---- a transposed operand of + - * (backends._TRANSPOSED: NumPy pads the rows it reads by column) ---
+
+def transposed_helper():
+    from matdiff.codegen.backends import _TRANSPOSED
+    scope = {"np": np}
+    exec(_TRANSPOSED, scope)                            # the helper's own text, as generated code has it
+    return scope["_transposed"]
+
+
+@pytest.mark.parametrize("shape, dtype, order", [
+    ((256, 256), np.float64, "C"),          # rows 2 KiB apart: the padded copy
+    ((1024, 256), np.float64, "C"),         # tall
+    ((256, 512), np.float64, "C"),          # wide, rows 4 KiB apart
+    ((512, 512), np.float32, "C"),          # 2 KiB rows in float32
+    ((256, 256), np.float64, "F"),          # a transposed layout: A.T is contiguous already
+    ((300, 300), np.float64, "C"),          # rows 2400 bytes apart: the view
+    ((8, 256), np.float64, "C"),            # small
+])
+def test_the_transposed_helper_is_the_transpose(shape, dtype, order):
+    A = np.asarray(np.random.default_rng(0).normal(size=shape), dtype=dtype, order=order)
+    before = A.copy()
+    T = transposed_helper()(A)
+    assert T.shape == A.T.shape and T.dtype == A.dtype and np.array_equal(T, A.T)
+    assert np.array_equal(A, before)
+    assert (T.base is not None and not np.shares_memory(T, A)) == (order == "C" and A.size >= 65536
+                                                                   and A.strides[0] % 2048 == 0)
+
+
+@pytest.mark.parametrize("src, wrt, n", [("x^T A x", "x", 256), ("x^T A x", "x", 300),
+                                         ("sum(A .* X^T) + tr(X^T X)", "X", 256)])
+def test_generated_transposed_operands_at_padded_sizes(src, wrt, n):
+    """At n = 256 the helper copies (n = 300 reads the view): the values equal NumPy's own."""
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(n, n))
+    fn = lambdify(src, wrt, hessian=(wrt == "x"))
+    assert "_transposed(" in fn.source
+    if wrt == "x":
+        x = rng.normal(size=n)
+        f, g, H = fn(x=x, A=A)
+        assert np.allclose(f, x @ A @ x) and np.allclose(g["x"], (A + A.T) @ x) and np.array_equal(H["x"], A + A.T)
+    else:
+        X = rng.normal(size=(n, n))
+        f, g = fn(A=A, X=X)
+        assert np.allclose(f, np.sum(A * X.T) + np.sum(X * X)) and np.allclose(g["X"], A.T + 2 * X)

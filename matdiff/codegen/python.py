@@ -75,6 +75,13 @@ class PythonPrinter:
             return self.op("array", x=number(e.value))
         return wrap(self.term(e), level, op, left)
 
+    def elementwise(self, e: Expr, level: int, op: str | None = None, left: bool = True) -> str:
+        """e as an operand of + - * (entry by entry): a transposed matrix is the backend's
+        `transposed` (NumPy reads a transposed view slowly at some sizes: backends._TRANSPOSED)."""
+        if isinstance(e, Transpose) and e not in self.names and 1 not in shape_of(e) and not is_scalar(e.arg):
+            return self.op("transposed", x=self.at(e.arg, DOT))
+        return self.at(e, level, op, left)
+
     def dims(self, e: Expr) -> tuple:
         r, c = shape_of(e)
         return self.dim(r), self.dim(c)
@@ -144,11 +151,11 @@ def py_add(e: Add, p) -> tuple:
             a = _broadcast(a)
         neg = None if a in p.names else _negated(a)
         if not parts:
-            parts.append(p.at(a, ADD - 1) if neg is None else "-" + p.at(neg, MUL, "*"))
+            parts.append(p.elementwise(a, ADD - 1) if neg is None else "-" + p.elementwise(neg, MUL, "*"))
         elif neg is not None:
-            parts.append(" - " + p.at(neg, ADD))
+            parts.append(" - " + p.elementwise(neg, ADD))
         else:
-            parts.append(" + " + p.at(a, ADD - 1))
+            parts.append(" + " + p.elementwise(a, ADD - 1))
     return "".join(parts), ADD, None
 
 
@@ -158,16 +165,16 @@ def py_mul(e: Mul, p) -> tuple:
         return p.op("diagflat", x=_diag_vector(e, p)[0]), ATOM, None
     k = e.args[0].value if isinstance(e.args[0], Const) else None
     rest = e.args[1:] if k is not None else e.args
-    body = " * ".join(p.at(a, MUL, "*") for a in rest)
+    body = " * ".join(p.elementwise(a, MUL, "*") for a in rest)
     if k is None or k == 1:
         return body, MUL, "*"
     if k == -1:
-        return "-" + (p.at(rest[0], UNARY) if len(rest) == 1 else f"({body})"), UNARY, None
+        return "-" + (p.elementwise(rest[0], UNARY) if len(rest) == 1 else f"({body})"), UNARY, None
     return f"{number(k)} * {body}", (ADD if k < 0 else MUL), "*"
 
 
 def py_hadamard(e: Hadamard, p) -> tuple:
-    return " * ".join(p.at(a, MUL, "*") for a in e.args), MUL, "*"
+    return " * ".join(p.elementwise(a, MUL, "*") for a in e.args), MUL, "*"
 
 
 def py_matmul(e: MatMul, p) -> tuple:
