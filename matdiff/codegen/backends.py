@@ -31,6 +31,10 @@ class Backend:
     # XLA fuses a sum of outer products into one loop by itself, and would materialise the stacks
     fuse_outer: bool = True
     number_args: bool = False   # a function of a number takes an array (torch.log(2) is a TypeError)
+    # (A + B) v as A v + B v (generate._distribute_sums): reads each matrix once where forming
+    # A + B reads both, writes a sum and reads it again; Inductor (torch.compile) fuses the sum
+    # and prefers one product to two
+    distribute_sums: bool = True
 
 
 def _functions(backend: str) -> dict:
@@ -146,7 +150,7 @@ TORCH = Backend("torch", "torch", ("import torch",), {
     # A v on 1-D views: torch.compile (Inductor) fuses mv into its own kernels, where a column
     # makes it an extern mm call between them (mlp3-tanh at n = 1024: 25% slower, 2 threads)
     "matvec": "torch.mv({A}, {v}[:, 0])[:, None]",
-}, number_args=True)
+}, number_args=True, fuse_outer=False, distribute_sums=False)
 
 BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH)}
 

@@ -193,7 +193,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     stmts += [(("hess", w), hess[w], "Hessians") for w in hess]
     if hv:
         stmts += [(T, e, HVP_SECTION) for T, e in hv.tangents] + [(("hvp", w), hv.outputs[w], HVP_SECTION) for w in names]
-    stmts, lowered = _lowered(stmts, p, builtin or {})
+    stmts, lowered = _lowered(stmts, p, builtin or {}, B.distribute_sums)
     stmts = _live(stmts)
     fparams: dict = {}                                  # parameter -> (function name, order)
     fn_names: dict = {}                                 # (function name, order) -> parameter
@@ -283,7 +283,7 @@ def _hessians(p: Problem, names: list) -> dict:
     return {w: gram_form(substitute(hessian_of(p, w).matrix, back)) for w in names}
 
 
-def _lowered(stmts: list, p: Problem, builtin: dict) -> tuple:
+def _lowered(stmts: list, p: Problem, builtin: dict, distribute_sums: bool = True) -> tuple:
     """Every statement lowered (one memo: shared nodes stay shared); then a node that a forward
     step computes is read from that step (tanh(W x + b) in a backward formula is z1).
     Returns the statements and {node: its lowered form}."""
@@ -298,7 +298,7 @@ def _lowered(stmts: list, p: Problem, builtin: dict) -> tuple:
             out[i] = (t, substitute(e, computed), s)
         if i < len(p.steps) and not isinstance(out[i][1], Leaf):
             computed[out[i][1]] = p.steps[i][0]
-    return _share_subchains(_distribute_sums(out)), lowered
+    return _share_subchains(_distribute_sums(out) if distribute_sums else out), lowered
 
 
 def _distribute_sums(stmts: list) -> list:
