@@ -131,6 +131,15 @@ def test_jax_code_is_what_xla_likes():
     assert "torch.sum(torch.square(delta_y))" in torch_code and "torch.mv(W2.T, delta_y[:, 0])[:, None]" in torch_code
 
 
+@pytest.mark.parametrize("backend, formed", [("numpy", False), ("jax", False), ("torch", True)])
+def test_a_sum_of_matrices_times_vectors(backend, formed):
+    """Tutorial 12's (W + V) t: NumPy and JAX write W t + V t (each matrix read once), torch forms
+    W + V once for both products (Inductor fuses the sum; Backend.distribute_sums), its outer
+    products unstacked (fuse_outer). Values: test_torch_compile and test_codegen's seeds."""
+    code = emit(TUTORIAL12, "W", backend=backend, functions={"Phi": "tanh", "Psi": "sin"})
+    assert (code.count("W + V") == 1) == formed and ("hstack" in code) == (backend == "numpy")
+
+
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_matrix_vector_products_keep_their_meaning(request, backend):
     """(v^T A)^T (JAX) and torch.mv (torch) where A or A^T is one factor of a longer chain, a sum,
