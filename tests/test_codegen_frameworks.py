@@ -136,7 +136,7 @@ def test_a_sum_of_matrices_times_vectors(backend, formed):
     """Tutorial 12's (W + V) t: NumPy and JAX write W t + V t (each matrix read once), torch forms
     W + V once for both products (Inductor fuses the sum; Backend.distribute_sums), its outer
     products unstacked (fuse_outer). Values: test_torch_compile and test_codegen's seeds."""
-    code = emit(TUTORIAL12, "W", backend=backend, functions={"Phi": "tanh", "Psi": "sin"})
+    code = emit(TUTORIAL12, "W", backend=backend, functions={"Phi": "tanh", "Psi": "sin"}).split('"""')[-1]
     assert (code.count("W + V") == 1) == formed and ("hstack" in code) == (backend == "numpy")
 
 
