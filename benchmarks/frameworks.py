@@ -105,15 +105,8 @@ def jax_pair(name: str, values: dict):
         agree(name, w, grads[w], g)
     calls = {"gen": lambda: jax.block_until_ready(gen(*args)), "ref": lambda: jax.block_until_ready(ref(*jargs)),
              "twin": lambda: jax.block_until_ready(twin(*jargs))}
-    return calls, xla_work(gen, args) / xla_work(ref, jargs)
+    return calls, speed.xla_work(gen, args) / speed.xla_work(ref, jargs)
 
-
-def xla_work(jitted, args) -> float:
-    """The bytes the compiled program reads and writes, by XLA's own cost model (no timing: the
-    same in every run), for comparing two programs' work where their times differ by noise."""
-    cost = jitted.lower(*args).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    return float(cost["bytes accessed"])
 
 
 def torch_pair(name: str, values: dict, compiled: bool):

@@ -21,6 +21,8 @@ Columns:
   Hv jax       jax.jit(lambda ...: fn.raw(...)[2]): the generated JAX code asked for H v alone (XLA
                leaves out what is not returned)
   jvp[1]       jax.jit(lambda v: jax.jvp(jax.grad(f), (x,), (v,))[1]): H v alone
+  bytes        without a clock: the bytes the jitted generated JAX reads and writes over those of
+               jvp(grad), by XLA's cost model of the compiled programs (with the gradient / H v alone)
 Every run first checks that the generated and JAX's numbers agree. Each time is the best of
 --repeat runs of a loop that takes ~0.2 s (speed.timed).
 
@@ -43,7 +45,7 @@ if __name__ == "__main__":                   # before NumPy and JAX start their 
 import numpy as np  # noqa: E402
 
 import matdiff  # noqa: E402
-from speed import NETWORKS, columns, fmt, inputs, jax_function, machine, timed  # noqa: E402
+from speed import NETWORKS, columns, fmt, inputs, jax_function, machine, timed, xla_work  # noqa: E402
 
 LOWER = {
     # name: (matdiff source, shapes, wrt, sizes)
@@ -139,6 +141,8 @@ def measure(src, shapes, functions, wrt, values, jf, repeat: int) -> dict:
         jvp_full=timed(lambda: jax.block_until_ready(jvp_full(jV, *jargs)), repeat),
         hv_only=timed(lambda: jax.block_until_ready(hv_only(*jgargs)), repeat),
         jvp=timed(lambda: jax.block_until_ready(jvp(jV, *jargs)), repeat),
+        bytes_full=xla_work(jitted, jgargs) / xla_work(jvp_full, [jV, *jargs]),
+        bytes_alone=xla_work(hv_only, jgargs) / xla_work(jvp, [jV, *jargs]),
     )
 
 
@@ -162,7 +166,8 @@ def main() -> None:
     print("products (HVP: value, gradient and H v; jvp(grad): gradient and H v; Hv jax and jvp[1]: H v alone),")
     print("best time per call; best/jvp = the faster HVP / jvp(grad)")
     print(f"{'case':<13} {'n':>5} {'generated':>11} {'jax.hessian':>12} {'speed-up':>9} | {'HVP numpy':>11} "
-          f"{'HVP jax':>11} {'jvp(grad)':>11} {'best/jvp':>8} | {'Hv jax':>11} {'jvp[1]':>11} {'ratio':>6}")
+          f"{'HVP jax':>11} {'jvp(grad)':>11} {'best/jvp':>8} | {'Hv jax':>11} {'jvp[1]':>11} {'ratio':>6} | "
+          f"{'bytes':>11}")
     net_missed, lower_missed, hvp_missed = [], [], []
     for kind, name, n, src, shapes, functions, wrt, values, jf in cases(sizes, rng):
         if a.only and name not in a.only:
@@ -179,7 +184,7 @@ def main() -> None:
         hvp_missed += [f"{name} {n} H v alone ({alone:.2f})"] if alone > 1 else []
         print(f"{name:<13} {n:>5} {fmt(t['gen']):>11} {fmt(t['jax']):>12} {up:8.1f}x | {fmt(t['hvp_np']):>11} "
               f"{fmt(t['hvp_jax']):>11} {fmt(t['jvp_full']):>11} {best:8.2f} | {fmt(t['hv_only']):>11} "
-              f"{fmt(t['jvp']):>11} {alone:6.2f}", flush=True)
+              f"{fmt(t['jvp']):>11} {alone:6.2f} | {t['bytes_full']:5.2f} {t['bytes_alone']:5.2f}", flush=True)
     def verdict(missed):
         return "met" if not missed else "MISSED: " + ", ".join(missed)
     print(f"goal closed-form Hessian never slower than jax.hessian on the networks: {verdict(net_missed)}")

@@ -136,6 +136,14 @@ def fmt(t: float) -> str:
     return f"{t * 1e6:8.0f} µs" if t < 1e-2 else f"{t * 1e3:8.1f} ms"
 
 
+def xla_work(jitted, args) -> float:
+    """The bytes the compiled program reads and writes, by XLA's own cost model (no timing: the
+    same in every run), for comparing two programs' work where their times differ by noise."""
+    cost = jitted.lower(*args).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost["bytes accessed"])
+
+
 def columns(values: dict, fn) -> list:
     """The raw generated function's arguments: vectors as columns, in its parameter order."""
     return [values[name].reshape(-1, 1) if np.ndim(values[name]) == 1 else values[name] for name in fn.inputs]
