@@ -12,8 +12,11 @@ jax_enable_x64), value and gradients with respect to the weights:
   torch      fn.raw of matdiff.lambdify(..., backend="torch"), eager
              against torch.func.grad_and_value(f, argnums=...) of the same f written in torch
   compile    both of the above under torch.compile (Inductor: it needs a C++ compiler)
-Each pair is timed in one race: the two contenders alternate, each run a loop of ~0.02 s, and each
-keeps its best run (on a shared machine the other runs measure the neighbours). The last column,
+Each pair is timed in one race: the two contenders alternate, each run a loop of ~0.02 s; the
+times shown are each one's best run (on a shared machine the other runs measure the neighbours),
+and each ratio is the median over rounds of the two times in the same round (adjacent runs share
+the machine's load, so a burst of other work cancels out of their ratio; the ratio of two best
+runs leans on a single lucky round). The last column,
 `A/A`, races jax.jit(value_and_grad) against a second, separately jitted copy of itself: the
 ratio two identical programs show on this machine in this run, the resolution of the others.
 `bytes` is the JAX pair's work without a clock: the bytes the generated program reads and writes
@@ -58,25 +61,6 @@ def torch_function(name: str):
 
 
 # ---- timing -------------------------------------------------------------------------------------------
-
-def race(calls: dict, repeat: int, budget: float = 0.02) -> dict:
-    """Seconds per call of each contender: they alternate, `repeat` rounds of a loop of about
-    `budget` seconds each, and each keeps its best round."""
-    loops = {}
-    for key, call in calls.items():
-        call()
-        t0 = time.perf_counter()
-        call()
-        loops[key] = max(1, int(budget / max(time.perf_counter() - t0, 1e-7)))
-    best = {key: float("inf") for key in calls}
-    for _ in range(repeat):
-        for key, call in calls.items():
-            t0 = time.perf_counter()
-            for _ in range(loops[key]):
-                call()
-            best[key] = min(best[key], (time.perf_counter() - t0) / loops[key])
-    return best
-
 
 def agree(name, w, a, b) -> None:
     a, b = np.asarray(a, dtype=float).reshape(-1), np.asarray(b, dtype=float).reshape(-1)
@@ -194,7 +178,8 @@ def main() -> None:
     print()
     head = (f"{'network':<13} {'n':>5} | {'JAX gen':>9} {'jax v&g':>9} {'ratio':>6} | {'torch gen':>9} "
             f"{'func g&v':>9} {'ratio':>6} | {'compiled':>9} {'func g&v':>9} {'ratio':>6} | {'A/A':>5} {'bytes':>6}")
-    print("value and gradients, best time per call; ratio = generated / the framework's own autodiff")
+    print("value and gradients, best time per call; ratio = generated / the framework's own autodiff, the median")
+    print("over rounds of the two times in the same round")
     print(f"{'':<19} | {'jax.jit':^26} | {'torch eager':^26} | {'torch.compile':^26} |")
     print(head)
     worst = {"jax": 0.0, "torch": 0.0, "compile": 0.0}
@@ -204,20 +189,21 @@ def main() -> None:
         for name in names:
             values = speed.inputs(name, n, rng)
             calls, work = jax_pair(name, values)
-            t = race(calls, repeat)
-            e = race(torch_pair(name, values, False), repeat)
-            c = None if why_not else race(torch_pair(name, values, True), repeat)
-            rj, re_ = t["gen"] / t["ref"], e["gen"] / e["ref"]
-            rc = None if c is None else c["gen"] / c["ref"]
+            t, tr = speed.race(calls, repeat)
+            e, er = speed.race(torch_pair(name, values, False), repeat)
+            c, cr = (None, None) if why_not else speed.race(torch_pair(name, values, True), repeat)
+            rj, re_ = speed.paired(tr, "gen", "ref"), speed.paired(er, "gen", "ref")
+            rc = None if c is None else speed.paired(cr, "gen", "ref")
+            aa = speed.paired(tr, "twin", "ref")
             worst["jax"], worst["torch"] = max(worst["jax"], rj), max(worst["torch"], re_)
-            spread = max(t["twin"] / t["ref"], t["ref"] / t["twin"])
+            spread = max(aa, 1 / aa)
             within &= rj <= spread
             same_work &= rj <= 1 or (rj <= spread and work <= 1.01)
             if rc is not None:
                 worst["compile"] = max(worst["compile"], rc)
             print(f"{name:<13} {n:>5} | {fmt(t['gen']):>9} {fmt(t['ref']):>9} {rj:6.2f} | {fmt(e['gen']):>9} "
                   f"{fmt(e['ref']):>9} {re_:6.2f} | {fmt(c and c['gen']):>9} {fmt(c and c['ref']):>9} "
-                  f"{'-' if rc is None else f'{rc:.2f}':>6} | {t['twin'] / t['ref']:5.2f} {work:6.3f}", flush=True)
+                  f"{'-' if rc is None else f'{rc:.2f}':>6} | {aa:5.2f} {work:6.3f}", flush=True)
     print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     at = " and ".join(map(str, sizes))
     full = sorted(sizes) == [256, 1024] and len(names) == len(NETWORKS)

@@ -23,8 +23,10 @@ Columns:
   jvp[1]       jax.jit(lambda v: jax.jvp(jax.grad(f), (x,), (v,))[1]): H v alone
   bytes        without a clock: the bytes the jitted generated JAX reads and writes over those of
                jvp(grad), by XLA's cost model of the compiled programs (with the gradient / H v alone)
-Every run first checks that the generated and JAX's numbers agree. Each time is the best of
---repeat runs of a loop that takes ~0.2 s (speed.timed).
+Every run first checks that the generated and JAX's numbers agree. The contenders race: the two
+Hessians alternate, --repeat rounds of a loop of ~0.2 s each, and so do the five HVPs (~0.05 s);
+a time shown is the best round, a ratio the median over rounds of the two times in the same round
+(speed.race, speed.paired).
 
 Goals (issue 17, item 3): the closed-form Hessian never slower than jax.hessian on the networks,
 >= 10x faster on the lower-complexity cases; the generated HVP faster than jvp(grad), on every case,
@@ -45,7 +47,7 @@ if __name__ == "__main__":                   # before NumPy and JAX start their 
 import numpy as np  # noqa: E402
 
 import matdiff  # noqa: E402
-from speed import NETWORKS, columns, fmt, inputs, jax_function, machine, timed, xla_work  # noqa: E402
+from speed import NETWORKS, columns, fmt, inputs, jax_function, machine, paired, race, xla_work  # noqa: E402
 
 LOWER = {
     # name: (matdiff source, shapes, wrt, sizes)
@@ -133,14 +135,19 @@ def measure(src, shapes, functions, wrt, values, jf, repeat: int) -> dict:
                        rtol=1e-6, atol=1e-8 * np.max(np.abs(want))), "H V"
 
     big = H[wrt].size > 4e6
+    hess, hess_rounds = race(dict(gen=lambda: fh.raw(*hargs), jax=lambda: jax.block_until_ready(jh(*jargs))),
+                             repeat, budget=0.5 if big else 0.2)
+    hvp, hvp_rounds = race(dict(
+        hvp_np=lambda: fv.raw(*vargs),
+        hvp_jax=lambda: jax.block_until_ready(jitted(*jgargs)),
+        jvp_full=lambda: jax.block_until_ready(jvp_full(jV, *jargs)),
+        hv_only=lambda: jax.block_until_ready(hv_only(*jgargs)),
+        jvp=lambda: jax.block_until_ready(jvp(jV, *jargs))), repeat, budget=0.05)
     return dict(
-        gen=timed(lambda: fh.raw(*hargs), repeat, budget=0.5 if big else 0.2),
-        jax=timed(lambda: jax.block_until_ready(jh(*jargs)), repeat, budget=0.5 if big else 0.2),
-        hvp_np=timed(lambda: fv.raw(*vargs), repeat),
-        hvp_jax=timed(lambda: jax.block_until_ready(jitted(*jgargs)), repeat),
-        jvp_full=timed(lambda: jax.block_until_ready(jvp_full(jV, *jargs)), repeat),
-        hv_only=timed(lambda: jax.block_until_ready(hv_only(*jgargs)), repeat),
-        jvp=timed(lambda: jax.block_until_ready(jvp(jV, *jargs)), repeat),
+        **hess, **hvp,
+        up=paired(hess_rounds, "jax", "gen"),
+        best=min(paired(hvp_rounds, "hvp_np", "jvp_full"), paired(hvp_rounds, "hvp_jax", "jvp_full")),
+        alone=paired(hvp_rounds, "hv_only", "jvp"),
         bytes_full=xla_work(jitted, jgargs) / xla_work(jvp_full, [jV, *jargs]),
         bytes_alone=xla_work(hv_only, jgargs) / xla_work(jvp, [jV, *jargs]),
     )
@@ -149,7 +156,7 @@ def measure(src, shapes, functions, wrt, values, jf, repeat: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, action="append", help="size (repeatable; default 256 and 1024)")
-    ap.add_argument("--repeat", type=int, default=9)
+    ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--quick", action="store_true", help="3 repeats")
     ap.add_argument("--only", action="append", help="a case's name (repeatable)")
     ap.add_argument("--threads", type=int, help="threads for BLAS and XLA (default: theirs, one per core)")
@@ -173,13 +180,11 @@ def main() -> None:
         if a.only and name not in a.only:
             continue
         t = measure(src, shapes, functions, wrt, values, jf, repeat)
-        up = t["jax"] / t["gen"]
+        up, best, alone = t["up"], t["best"], t["alone"]
         if kind == "network":
             net_missed += [f"{name} {n} ({up:.2f}x)"] if up < 1 else []
         else:
             lower_missed += [f"{name} {n} ({up:.1f}x)"] if up < 10 else []
-        best = min(t["hvp_np"], t["hvp_jax"]) / t["jvp_full"]
-        alone = t["hv_only"] / t["jvp"]
         hvp_missed += [f"{name} {n} ({best:.2f})"] if best > 1 else []
         hvp_missed += [f"{name} {n} H v alone ({alone:.2f})"] if alone > 1 else []
         print(f"{name:<13} {n:>5} {fmt(t['gen']):>11} {fmt(t['jax']):>12} {up:8.1f}x | {fmt(t['hvp_np']):>11} "

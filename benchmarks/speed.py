@@ -25,6 +25,7 @@ import argparse
 import inspect
 import os
 import platform
+import statistics
 import sys
 import time
 
@@ -130,6 +131,31 @@ def timed_side_by_side(calls: list, repeat: int, budget: float = 0.01) -> list:
                 call()
                 best[i] = min(best[i], clock() - t0)
     return best
+
+
+def race(calls: dict, repeat: int, budget: float = 0.02) -> tuple:
+    """Seconds per call of each contender, and each one's rounds: they alternate, `repeat` rounds
+    of a loop of about `budget` seconds each. Returns ({key: best round}, {key: [every round]})."""
+    loops = {}
+    for key, call in calls.items():
+        call()
+        t0 = time.perf_counter()
+        call()
+        loops[key] = max(1, int(budget / max(time.perf_counter() - t0, 1e-7)))
+    rounds: dict = {key: [] for key in calls}
+    for _ in range(repeat):
+        for key, call in calls.items():
+            t0 = time.perf_counter()
+            for _ in range(loops[key]):
+                call()
+            rounds[key].append((time.perf_counter() - t0) / loops[key])
+    return {key: min(r) for key, r in rounds.items()}, rounds
+
+
+def paired(rounds: dict, a: str, b: str) -> float:
+    """The median over rounds of a's time over b's in the same round: two runs next to each other
+    in time share the machine's load, so a burst of other work cancels out of their ratio."""
+    return statistics.median(x / y for x, y in zip(rounds[a], rounds[b]))
 
 
 def fmt(t: float) -> str:

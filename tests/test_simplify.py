@@ -22,7 +22,7 @@ SHAPES = dict(A=("n", "n"), B=("n", "m"), C=("m", "n"), X=("n", "m"), x=("n",), 
 CASES = {
     "transpose_inside":  ["(A B)^T", "(alpha B)^T", "(A^2)^T", "(kron(A, B))^T", "(A + A^T)^T"],
     "known_derivative":  ["exp'(x)", "log'(x .^ 2 + 1)", "sin'(x)", "cos'(x)", "softplus'(x)",
-                          "sqrt'(x .^ 2 + 1)", "tanh'(x)"],
+                          "sqrt'(x .^ 2 + 1)", "tanh'(x)", "relu''(x)", "relu'''(x .^ 2 - 1)"],
     "hadamard_powers":   ["x ∘ x", "x .^ 2 ∘ x .^ -1", "x ./ x ∘ y", "(x .^ 2 + 1) ∘ (x .^ 2 + 1) .^ -1"],
     "factor_common":     ["A x + A^T x", "x^T A + x^T A^T", "2 A x - alpha A^T x", "A B + B", "A B + A X"],
     "distribute_transposed_sums": ["(3 A + 2 A^T)^T + 2 A^T + 3 A", "(A^T + B C)^T + A + C^T B^T",

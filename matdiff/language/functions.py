@@ -194,6 +194,9 @@ ELEMENTWISE = {r.name: r for r in (
         code_derivatives=("op:relu",),
         sympy=lambda sp, t: sp.Max(t, 0), latex=r"\operatorname{relu}",
         sympy_derivative=lambda sp, t, k, scalar_level: sp.Heaviside(t) if k == 1 else sp.Integer(0),
+        # relu'' = 0 away from the kink: a Hessian's relu'' terms vanish (and generated HVP code
+        # does not compute what they multiply); relu' stays as written
+        derivative=lambda k, x: zero_like(x) if k >= 2 else None,
         kink_at_zero=True,
         y_forms=("{m}.sign({y})", "0 * {y}", "0 * {y}")),
     Elementwise(
