@@ -121,6 +121,14 @@ def test_hvp_never_forms_the_hessian():
         assert "kron" not in body and "diagflat" not in body and "inv(" not in body, src
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_zero_second_derivative_computes_nothing(backend):
+    """relu'' = 0: the HVP of the softmax-relu net wrt x has no term relu''(z) ∘ dz ∘ U^T(...), which
+    would read U once more only to multiply by 0 (its values: test_hvp_is_hessian_times_direction)."""
+    body = emit(NET002, "x", hvp=True, backend=backend).split("# Hessian-vector products")[1]
+    assert "0 *" not in body and body.count("U") == 2        # U dh, and U^T dyhat: one product each way
+
+
 def test_direction_names_avoid_the_inputs():
     fn = lambdify("x^T A x + dx^T x", "x", hvp=True)
     assert fn.hvp == {"x": "dx_1"}

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from matdiff.calculus.diff import depends_on, differential
-from matdiff.language.algebra import add, mul, transpose
-from matdiff.language.expr import Apply, Const, Differential, Expr, Var, postorder, substitute
+from matdiff.calculus.simplify import known_derivative
+from matdiff.language.algebra import add, mul, rebuild, transpose
+from matdiff.language.expr import Apply, Const, Differential, Expr, Var, Zero, postorder, substitute, transform
 from matdiff.language.shapes import shape_of
 from matdiff.limits import tick
 
@@ -46,6 +47,19 @@ def direction_name(w: str, taken: set) -> str:
         name, i = f"{base}_{i}", i + 1
     taken.add(name)
     return name
+
+
+def _zero_derivative(n: Expr) -> bool:
+    return isinstance(n, Apply) and isinstance(known_derivative(n), Zero)
+
+
+def _without_zero_derivatives(e: Expr) -> Expr:
+    """A term with a derivative its record knows to be 0 (relu'') dropped: `relu''(z) ∘ dz ∘ t`
+    would compute t (a matrix-vector product) only to multiply it by 0, and a compiler cannot
+    drop it (0 * inf is nan). Rebuilt through the smart constructors, which fold the zero."""
+    if not any(_zero_derivative(n) for n in postorder(e)):
+        return e
+    return transform(e, lambda n, kids: known_derivative(n) if _zero_derivative(n) else rebuild(n, kids), {})
 
 
 def directional_program(p, names: list, g) -> DirectionalProgram:
@@ -74,7 +88,7 @@ def directional_program(p, names: list, g) -> DirectionalProgram:
 
     def d(e: Expr) -> Expr:
         tick()
-        return substitute(differential(e, moving), seed)
+        return _without_zero_derivatives(substitute(differential(e, moving), seed))
 
     for sym, rhs in [*p.steps, *g.deltas]:
         if not depends_on(rhs, moving)[rhs]:
