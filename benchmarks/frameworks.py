@@ -17,8 +17,10 @@ times shown are each one's best run (on a shared machine the other runs measure 
 and each ratio is the median over rounds of the two times in the same round (adjacent runs share
 the machine's load, so a burst of other work cancels out of their ratio; the ratio of two best
 runs leans on a single lucky round). The last column,
-`A/A`, races jax.jit(value_and_grad) against a second, separately jitted copy of itself: the
-ratio two identical programs show on this machine in this run, the resolution of the others.
+`A/A`, in each column, races the framework's own (jitted, eager, compiled) against a second copy
+of itself: the ratio two identical programs show on this machine in this run, the resolution of
+the others. A goal is "met within noise" where every ratio over 1 is within its row's A/A (and,
+for JAX, the generated program reads and writes at most 1% more bytes than JAX's own).
 `bytes` is the JAX pair's work without a clock: the bytes the generated program reads and writes
 over those of JAX's own, by XLA's cost model of the compiled programs (`cost_analysis()`).
 
@@ -102,15 +104,18 @@ def torch_pair(name: str, values: dict, compiled: bool):
     order = list(inspect.signature(tf).parameters)
     targs = [torch.as_tensor(values[k]) for k in order]
     gen = fn.raw
-    ref = torch.func.grad_and_value(tf, argnums=tuple(order.index(w) for w in wrt))
+    argnums = tuple(order.index(w) for w in wrt)
+    ref = torch.func.grad_and_value(tf, argnums=argnums)
+    twin = torch.func.grad_and_value(tf, argnums=argnums)      # the same program again: the A/A
     if compiled:
-        gen, ref = torch.compile(gen), torch.compile(ref)
+        gen, ref, twin = torch.compile(gen), torch.compile(ref), torch.compile(twin)
     value, grads = gen(*args)
     rgrads, rvalue = ref(*targs)
+    twin(*targs)
     agree(name, "the value", value, rvalue)
     for w, g in zip(wrt, rgrads):
         agree(name, w, grads[w], g)
-    return {"gen": lambda: gen(*args), "ref": lambda: ref(*targs)}
+    return {"gen": lambda: gen(*args), "ref": lambda: ref(*targs), "twin": lambda: twin(*targs)}
 
 
 def can_compile() -> str | None:
@@ -176,47 +181,51 @@ def main() -> None:
         print(f"torch.compile: not measured: {why_not}")
     print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
-    head = (f"{'network':<13} {'n':>5} | {'JAX gen':>9} {'jax v&g':>9} {'ratio':>6} | {'torch gen':>9} "
-            f"{'func g&v':>9} {'ratio':>6} | {'compiled':>9} {'func g&v':>9} {'ratio':>6} | {'A/A':>5} {'bytes':>6}")
-    print("value and gradients, best time per call; ratio = generated / the framework's own autodiff, the median")
-    print("over rounds of the two times in the same round")
-    print(f"{'':<19} | {'jax.jit':^26} | {'torch eager':^26} | {'torch.compile':^26} |")
+    head = (f"{'network':<13} {'n':>5} | {'JAX gen':>9} {'jax v&g':>9} {'ratio':>6} {'A/A':>5} {'bytes':>6} | "
+            f"{'torch gen':>9} {'func g&v':>9} {'ratio':>6} {'A/A':>5} | {'compiled':>9} {'func g&v':>9} {'ratio':>6} "
+            f"{'A/A':>5}")
+    print("value and gradients, best time per call; ratio = generated / the framework's own autodiff and A/A =")
+    print("the framework's own against a second copy of itself, each the median over rounds of the two times in")
+    print("the same round; bytes = the JAX pair's bytes read and written, by XLA's cost model")
+    print(f"{'':<19} | {'jax.jit':^39} | {'torch eager':^32} | {'torch.compile':^32}")
     print(head)
-    worst = {"jax": 0.0, "torch": 0.0, "compile": 0.0}
-    within = True                       # every JAX ratio no further from 1 than its row's A/A spread
-    same_work = True                    # ... and each over 1 with at most 1% more bytes (XLA's cost model)
+    rows = {"jax": [], "torch": [], "compile": []}      # (ratio, A/A, bytes or None) per network and size
     for n in sizes:
         for name in names:
             values = speed.inputs(name, n, rng)
             calls, work = jax_pair(name, values)
-            t, tr = speed.race(calls, repeat)
-            e, er = speed.race(torch_pair(name, values, False), repeat)
-            c, cr = (None, None) if why_not else speed.race(torch_pair(name, values, True), repeat)
-            rj, re_ = speed.paired(tr, "gen", "ref"), speed.paired(er, "gen", "ref")
-            rc = None if c is None else speed.paired(cr, "gen", "ref")
-            aa = speed.paired(tr, "twin", "ref")
-            worst["jax"], worst["torch"] = max(worst["jax"], rj), max(worst["torch"], re_)
-            spread = max(aa, 1 / aa)
-            within &= rj <= spread
-            same_work &= rj <= 1 or (rj <= spread and work <= 1.01)
-            if rc is not None:
-                worst["compile"] = max(worst["compile"], rc)
-            print(f"{name:<13} {n:>5} | {fmt(t['gen']):>9} {fmt(t['ref']):>9} {rj:6.2f} | {fmt(e['gen']):>9} "
-                  f"{fmt(e['ref']):>9} {re_:6.2f} | {fmt(c and c['gen']):>9} {fmt(c and c['ref']):>9} "
-                  f"{'-' if rc is None else f'{rc:.2f}':>6} | {aa:5.2f} {work:6.3f}", flush=True)
+            races = {"jax": speed.race(calls, repeat)[1], "torch": speed.race(torch_pair(name, values, False), repeat)[1]}
+            if not why_not:
+                races["compile"] = speed.race(torch_pair(name, values, True), repeat)[1]
+            cells = []
+            for key in ("jax", "torch", "compile"):
+                r = races.get(key)
+                if r is None:
+                    cells.append(f"{'-':>9} {'-':>9} {'-':>6} {'-':>5}")
+                    continue
+                ratio, aa = speed.paired(r, "gen", "ref"), speed.paired(r, "twin", "ref")
+                rows[key].append((ratio, aa, work if key == "jax" else None))
+                cells.append(f"{fmt(min(r['gen'])):>9} {fmt(min(r['ref'])):>9} {ratio:6.2f} {aa:5.2f}"
+                             + (f" {work:6.3f}" if key == "jax" else ""))
+            print(f"{name:<13} {n:>5} | " + " | ".join(cells), flush=True)
     print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     at = " and ".join(map(str, sizes))
     full = sorted(sizes) == [256, 1024] and len(names) == len(NETWORKS)
     scope = "" if full else " (not the full set: run without --n/--network for the goal)"
 
     def verdict(key):
-        return ("met" if worst[key] <= 1.0 else "MISSED") + f" (worst ratio {worst[key]:.2f}){scope}"
-    print(f"goal generated JAX <= jax.jit(value_and_grad) on every network at n={at}: {verdict('jax')}; "
-          f"every ratio within its row's A/A spread: {'yes' if within else 'no'}; every ratio over 1 within "
-          f"the A/A spread with at most 1% more bytes by XLA's cost model: {'yes' if same_work else 'no'}")
+        """met: every ratio <= 1; met within noise: each ratio over 1 is no further from 1 than its
+        row's A/A (two copies of one program), and for JAX reads at most 1% more bytes; else MISSED."""
+        if not rows[key]:
+            return f"not measured ({why_not})"
+        worst = max(r for r, _, _ in rows[key])
+        noise = all(r <= 1 or (r <= max(aa, 1 / aa) and (b is None or b <= 1.01)) for r, aa, b in rows[key])
+        word = "met" if worst <= 1 else "met within noise" if noise else "MISSED"
+        return f"{word} (worst ratio {worst:.2f}){scope}"
+    print(f"goal generated JAX <= jax.jit(value_and_grad) on every network at n={at}: {verdict('jax')}")
     print(f"goal generated torch <= torch.func.grad_and_value (eager) on every network at n={at}: {verdict('torch')}")
     print(f"goal torch.compile(generated torch) <= torch.compile(torch.func.grad_and_value) on every network at "
-          f"n={at}: " + (f"not measured ({why_not})" if why_not else verdict("compile")))
+          f"n={at}: {verdict('compile')}")
 
 
 if __name__ == "__main__":
