@@ -124,28 +124,32 @@ class _Buffered:
         return f"_into({self._keys}, {call})"
 
 
-def _tokens(text: str) -> list | None:
-    """The text split at its top-level spaces (outside brackets and strings); None if unbalanced."""
-    out, depth, quote, start = [], 0, None, 0
+def _scan(text: str) -> tuple:
+    """Each character outside strings as (index, character, bracket depth after it), and whether
+    the text is balanced (no bracket closed before it opened, none left open, no open string).
+    The one walk under _tokens and _one_call."""
+    out, depth, quote, ok = [], 0, None, True
     for i, ch in enumerate(text):
         if quote:
             if ch == quote:
                 quote = None
-        elif ch in "\"'":
+            continue
+        if ch in "\"'":
             quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth < 0:
-                return None
-        elif ch == " " and depth == 0:
-            out.append(text[start:i])
-            start = i + 1
-    if depth or quote:
+            continue
+        depth += (ch in "([{") - (ch in ")]}")
+        ok = ok and depth >= 0
+        out.append((i, ch, depth))
+    return out, ok and depth == 0 and quote is None
+
+
+def _tokens(text: str) -> list | None:
+    """The text split at its top-level spaces (outside brackets and strings); None if unbalanced."""
+    scanned, balanced = _scan(text)
+    if not balanced:
         return None
-    out.append(text[start:])
-    return out
+    cuts = [i for i, ch, depth in scanned if ch == " " and depth == 0]
+    return [text[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(text)])]
 
 
 _BINARY = {"+": "np.add", "-": "np.subtract"}
@@ -181,22 +185,10 @@ def into_call(text: str) -> str | None:
 
 
 def _one_call(text: str, open_at: int) -> bool:
-    """The parenthesis at open_at closes at the end of text (`f(a)`, not `f(a)[0](b)`)."""
-    depth, quote = 0, None
-    for i in range(open_at, len(text)):
-        ch = text[i]
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth == 0:
-                return i == len(text) - 1
-    return False
+    """The parenthesis at open_at closes at the end of text (`f(a)`, not `f(a)[0](b)`); the text
+    before open_at has no brackets (a function's name)."""
+    closing = (i for i, ch, depth in _scan(text)[0] if i > open_at and depth == 0 and ch in ")]}")
+    return next(closing, None) == len(text) - 1
 
 
 def _is_ufunc(head: str) -> bool:
