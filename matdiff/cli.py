@@ -85,12 +85,12 @@ def cmd_parse(a) -> int:
     from matdiff.api import understand
     from matdiff.printing.text import program_text
     from matdiff.language.inference import STRUCTURES
-    from matdiff.language.problem import user_shape
+    from matdiff.language.problem import listed_inputs, user_shape
     from matdiff.language.shapes import shape_text
 
     shaped = understand(read_source(a.source), **problem_args(a))
     print("\n".join(program_text(shaped)))
-    order = sorted(shaped.inputs, key=lambda n: -len(shaped.inputs[n]))  # matrices, vectors, scalars
+    order = listed_inputs(shaped)
     shapes = "  ".join(f"{n}: {shape_text(shaped.inputs[n])}"
                        + (f" {STRUCTURES[shaped.structure[n]]}" if n in shaped.structure else "") for n in order)
     out = shape_text(user_shape(shaped.expr))

@@ -41,6 +41,12 @@ def user_shape(e: Expr) -> tuple:
     return () if (r, c) == (1, 1) else (r,) if c == 1 else (r, c)
 
 
+def listed_inputs(shaped) -> list:
+    """The input names as matdiff lists them (`matdiff parse`, the page's variables): matrices,
+    then vectors, then scalars, each in the order the input first names them."""
+    return sorted(shaped.inputs, key=lambda n: -len(shaped.inputs[n]))
+
+
 @dataclass
 class Problem:
     shaped: Shaped

@@ -92,7 +92,8 @@ class Request:
 def _variables(shaped) -> list:
     from matdiff.language.dims import dim_text, shape_text
     from matdiff.language.inference import STRUCTURES
-    order = sorted(shaped.inputs, key=lambda n: -len(shaped.inputs[n]))     # matrices, vectors, scalars
+    from matdiff.language.problem import listed_inputs
+    order = listed_inputs(shaped)
     return [{"name": n, "shape": [dim_text(d) for d in shaped.inputs[n]],
              "shape_text": shape_text(shaped.inputs[n]),
              "kind": ("scalar", "vector", "matrix")[len(shaped.inputs[n])],
