@@ -131,13 +131,38 @@ def test_jax_code_is_what_xla_likes():
     assert "torch.sum(torch.square(delta_y))" in torch_code and "torch.mv(W2.T, delta_y[:, 0])[:, None]" in torch_code
 
 
-@pytest.mark.parametrize("backend, formed", [("numpy", False), ("jax", False), ("torch", True)])
-def test_a_sum_of_matrices_times_vectors(backend, formed):
-    """Tutorial 12's (W + V) t: NumPy and JAX write W t + V t (each matrix read once), torch forms
-    W + V once for both products (Inductor fuses the sum; Backend.distribute_sums), its outer
-    products unstacked (fuse_outer). Values: test_torch_compile and test_codegen's seeds."""
+@pytest.mark.parametrize("backend, written", [("numpy", "W @ t1 + V @ t1"), ("jax", "_sum_matvec(t1, W, V)"),
+                                              ("torch", "W + V")])
+def test_a_sum_of_matrices_times_vectors(backend, written):
+    """Tutorial 12's (W + V) t: NumPy writes W t + V t (each matrix read once), torch forms W + V
+    once for both products (Inductor fuses the sum), JAX decides by size when traced
+    (backends._SUM_MATVEC; its two branches: test_jax_sum_matvec_both_ways). Values: the seeds'
+    tests in every backend."""
     code = emit(TUTORIAL12, "W", backend=backend, functions={"Phi": "tanh", "Psi": "sin"}).split('"""')[-1]
-    assert (code.count("W + V") == 1) == formed and ("hstack" in code) == (backend == "numpy")
+    assert written in code and ("hstack" in code) == (backend == "numpy")
+
+
+@pytest.mark.parametrize("n", [5, 400])                  # the sum formed (n^2 <= 2^17), distributed
+def test_jax_sum_matvec_both_ways(jax, n):
+    """Both branches of _sum_matvec under jax.jit and jax.vmap give jax.value_and_grad's numbers."""
+    import jax.numpy as jnp
+    f = lambda W, V, x, b, c: c @ jnp.sin((W - 2 * V) @ jnp.tanh(W @ x + b))   # noqa: E731
+    fn = lambdify("c^T sin((W - 2 V) tanh(W x + b))", ["W", "V"], backend="jax")
+    assert "_sum_matvec(" in fn.source
+    rng = np.random.default_rng(n)
+    W, V = rng.normal(size=(2, n, n)) / np.sqrt(n)
+    x, b, c = rng.normal(size=(3, n))
+    order = list(inspect.signature(fn.raw).parameters)
+    columns = dict(W=W, V=V, x=x[:, None], b=b[:, None], c=c[:, None])
+    value, grads = jax.jit(fn.raw)(*[columns[k] for k in order])
+    want, (gW, gV) = jax.value_and_grad(f, argnums=(0, 1))(W, V, x, b, c)
+    assert close(value, np.asarray(want)) and close(grads["W"], np.asarray(gW)) and close(grads["V"], np.asarray(gV))
+    xs = rng.normal(size=(3, n, 1))                       # a batch of inputs x
+    batched = jax.vmap(fn.raw, in_axes=tuple(0 if k == "x" else None for k in order))(
+        *[xs if k == "x" else columns[k] for k in order])
+    for i in range(3):
+        _, (gWi, _) = jax.value_and_grad(f, argnums=(0, 1))(W, V, xs[i, :, 0], b, c)
+        assert close(batched[1]["W"][i], np.asarray(gWi))
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])

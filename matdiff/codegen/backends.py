@@ -31,12 +31,13 @@ class Backend:
     # XLA fuses a sum of outer products into one loop by itself, and would materialise the stacks
     fuse_outer: bool = True
     number_args: bool = False   # a function of a number takes an array (torch.log(2) is a TypeError)
-    # (A + B) v as A v + B v (generate._distribute_sums): reads each matrix once where forming
-    # A + B reads both, writes a sum and reads it again; Inductor (torch.compile) fuses the sum
-    # and prefers one product to two. Even where the sum is in four products (Tutorial 12's HVP)
-    # and forming it once reads fewer bytes, NumPy and XLA were 1.3-1.5x slower forming it at
-    # n = 1024 (their matrix-vector products run on every core, a sum of matrices runs slower)
-    distribute_sums: bool = True
+    # (A + B) v (generate._distribute_sums): "always" A v + B v, each matrix read once, where
+    # forming A + B reads both, writes a sum and reads it again (NumPy: even where the sum is in
+    # four products, forming it was 1.5x slower at n = 1024: its matrix-vector products run on
+    # every core, a sum on one); "never" (torch: Inductor fuses the sum into its kernels and
+    # prefers one product to two); "traced" (JAX: _sum_matvec decides by size when jax.jit traces
+    # the code, shapes being static there: see _SUM_MATVEC)
+    distribute_sums: str = "always"
 
 
 def _functions(backend: str) -> dict:
@@ -123,6 +124,27 @@ NUMPY = Backend("numpy", "np", ("import numpy as np",), {
                            "    return z - np.log(np.sum(np.exp(z), axis={a}, keepdims=True))\n"))},
 })
 
+# JAX: (A + B + ...) v decided by size when traced (generate._lazy_sums leaves such a sum unnamed)
+_SUM_MATVEC = '''def _sum_matvec(v, *terms, transposed=False):
+    """(A + B + ...) v, or (A + B + ...)^T v: each matrix times v where they are large (each read
+    once: at n = 1024, 0.85x jax.jit(value_and_grad) against 0.97x for the sum formed; 1.2-1.5x
+    faster in Tutorial 12's Hessian-vector product); the sum formed where they are small, as JAX's
+    own gradient does (XLA computes it once for every product of it, and runs fewer products on
+    its thread pool: at n = 256, 1.05x against 1.28x). Shapes are static under jax.jit."""
+    def times(M):
+        return (v.T @ M).T if transposed else M @ v
+    if terms[0].size <= 1 << 17:
+        total = terms[0]
+        for M in terms[1:]:
+            total = total + M
+        return times(total)
+    out = times(terms[0])
+    for M in terms[1:]:
+        out = out + times(M)
+    return out
+'''
+
+
 JAX = Backend("jax", "jnp", ("import jax", "import jax.numpy as jnp"), {
     **_COMMON, **_functions("jax"),
     "softmax": "jax.nn.softmax({x}, axis=0)", "logsumexp": "jax.nn.logsumexp({x})",
@@ -134,7 +156,8 @@ JAX = Backend("jax", "jnp", ("import jax", "import jax.numpy as jnp"), {
     # at n = 1024, jax 0.10), where v^T A is the vector-matrix product its own gradients use
     "matvec_t": "({v}.T @ {A}).T",
     "sqnorm": "jnp.sum(jnp.square({x}))",          # ||v||^2 without a sqrt and a square
-}, fuse_outer=False)
+    "sum_matvec": "_sum_matvec({v}, {terms})",       # (A + B) v; {terms} ends ", transposed=True" for (A + B)^T v
+}, {"_sum_matvec": _SUM_MATVEC}, fuse_outer=False, distribute_sums="traced")
 
 TORCH = Backend("torch", "torch", ("import torch",), {
     **_COMMON, **_functions("torch"),
@@ -152,7 +175,7 @@ TORCH = Backend("torch", "torch", ("import torch",), {
     # A v on 1-D views: torch.compile (Inductor) fuses mv into its own kernels, where a column
     # makes it an extern mm call between them (mlp3-tanh at n = 1024: 25% slower, 2 threads)
     "matvec": "torch.mv({A}, {v}[:, 0])[:, None]",
-}, number_args=True, fuse_outer=False, distribute_sums=False)
+}, number_args=True, fuse_outer=False, distribute_sums="never")
 
 BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH)}
 

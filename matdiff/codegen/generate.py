@@ -243,7 +243,8 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     # locals here), not the printer's auxiliary z1, z4 (which the code need not have)
     notes = {grad_names[w]: f"∂{f}/∂{w} = {to_text(g.stepwise[w])}".replace("\n", " ") for w in names}
     notes = {k: v for k, v in notes.items() if len(v) <= 96}
-    body = _emit(stmts, buffered(printer) if buffers and backend == "numpy" else printer, namer, auto, notes)
+    lazy = _lazy_sums(stmts) if B.distribute_sums == "traced" else set()
+    body = _emit(stmts, buffered(printer) if buffers and backend == "numpy" else printer, namer, auto, notes, lazy)
     sig = ", ".join(py for py, _ in inputs.values())
     fkeys = sorted(fparams, key=lambda k: (fparams[k][0], fparams[k][1]))
     if fkeys:
@@ -283,7 +284,7 @@ def _hessians(p: Problem, names: list) -> dict:
     return {w: gram_form(substitute(hessian_of(p, w).matrix, back)) for w in names}
 
 
-def _lowered(stmts: list, p: Problem, builtin: dict, distribute_sums: bool = True) -> tuple:
+def _lowered(stmts: list, p: Problem, builtin: dict, distribute_sums: str = "always") -> tuple:
     """Every statement lowered (one memo: shared nodes stay shared); then a node that a forward
     step computes is read from that step (tanh(W x + b) in a backward formula is z1).
     Returns the statements and {node: its lowered form}."""
@@ -298,7 +299,7 @@ def _lowered(stmts: list, p: Problem, builtin: dict, distribute_sums: bool = Tru
             out[i] = (t, substitute(e, computed), s)
         if i < len(p.steps) and not isinstance(out[i][1], Leaf):
             computed[out[i][1]] = p.steps[i][0]
-    return _share_subchains(_distribute_sums(out) if distribute_sums else out), lowered
+    return _share_subchains(_distribute_sums(out) if distribute_sums == "always" else out), lowered
 
 
 def _distribute_sums(stmts: list) -> list:
@@ -323,6 +324,36 @@ def _distribute_sums(stmts: list) -> list:
         return e
     memo: dict = {}
     return [(t, transform(e, step, memo), s) for t, e, s in stmts]
+
+
+def _lazy_sums(stmts: list) -> set:
+    """The sums of matrices that only ever multiply a column, (A + B) v or (A + B)^T v, each in a
+    product of two factors: left unnamed, so that the printer writes each product as the backend's
+    sum_matvec (JAX: formed or distributed by size when traced, backends._SUM_MATVEC)."""
+    parents: dict = {}
+    seen: set = set()
+    roots = {e for _, e, _ in stmts}
+    for _, e, _ in stmts:
+        for n in postorder(e, done=seen):
+            seen.add(n)
+            for c in set(children(n)):
+                parents.setdefault(c, []).append(n)
+
+    def times_column(P: Expr, M: Expr) -> bool:
+        return (isinstance(P, MatMul) and len(P.args) == 2 and P.args[0] is M
+                and shape_of(P.args[1])[1] == 1 and shape_of(P)[0] != 1)
+
+    def lazy(A: Expr) -> bool:
+        if not isinstance(A, Add) or A in roots or any(1 in shape_of(t) for t in A.args):
+            return False
+        for P in parents.get(A, []):
+            if isinstance(P, Transpose):
+                if P in roots or not all(times_column(Q, P) for Q in parents.get(P, [])):
+                    return False
+            elif not times_column(P, A):
+                return False
+        return bool(parents.get(A))
+    return {n for n in seen if lazy(n)}
 
 
 def _share_subchains(stmts: list) -> list:
@@ -377,9 +408,10 @@ def _dim_sources(inputs: dict) -> dict:
     return out
 
 
-def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict, notes: dict) -> list:
+def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict, notes: dict, lazy: set = frozenset()) -> list:
     """One line per statement, each shared sub-expression computed once into a temporary,
-    just before the first line that needs it; `notes` are comments above named lines."""
+    just before the first line that needs it; `notes` are comments above named lines; `lazy`
+    nodes are never named (printed where they are used)."""
     roots = [e for _, e, _ in stmts]
     order: list = []
     seen: set = set()
@@ -400,7 +432,7 @@ def _emit(stmts: list, printer: PythonPrinter, namer: Namer, auto: dict, notes: 
         tick()
         if isinstance(e, Var):
             continue
-        if e not in rootset and not isinstance(e, TRANSPARENT) and uses.get(e, 0) >= 2:
+        if e not in rootset and not isinstance(e, TRANSPARENT) and e not in lazy and uses.get(e, 0) >= 2:
             hoisted.add(e)
         mult = 1 if (e in rootset or e in hoisted) else uses.get(e, 0)
         for c in children(e):

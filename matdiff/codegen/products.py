@@ -230,6 +230,11 @@ def combine(L: Piece, R: Piece, p) -> tuple:
         text = p.op("solve", x=p.arg(L.parts[0]), y=dense(R, p)[0])
         return Piece("dense", shape, (text, ATOM, None)), _size(r) ** 3 + _size(r) * _size(r) * _size(c)
     cost = _size(r) * _size(k) * _size(c)
+    if c == 1 and r != 1 and "sum_matvec" in p.b.ops and L.kind == R.kind == "dense" and L.node not in p.names:
+        T = L.node.arg if isinstance(L.node, Transpose) else L.node
+        if isinstance(T, Add) and T not in p.names:                # (A + B) v, decided when traced
+            terms = ", ".join(p.arg(t) for t in T.args) + (", transposed=True" if T is not L.node else "")
+            return Piece("dense", shape, (p.op("sum_matvec", v=dense(R, p)[0], terms=terms), ATOM, None)), cost
     if c == 1 and r != 1 and "matvec_t" in p.b.ops and L.kind == R.kind == "dense" and \
             isinstance(L.node, Transpose) and L.node not in p.names:          # A^T v as (v^T A)^T
         text = p.b.ops["matvec_t"].format(v=wrap(dense(R, p), DOT), A=p.at(L.node.arg, MUL, "@", left=False))
