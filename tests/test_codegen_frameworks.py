@@ -142,6 +142,13 @@ def test_a_sum_of_matrices_times_vectors(backend, written):
     assert written in code and ("hstack" in code) == (backend == "numpy")
 
 
+def test_a_sum_with_a_transpose_is_distributed_in_jax():
+    """A + A^T times a vector stays A v + (v^T A)^T in JAX: XLA forms A + A^T slowly and runs
+    A^T v as a copy of A^T (generate._with_transpose); values: test_hvp's x^T A x in every backend."""
+    code = emit("x^T A x", "x", backend="jax", hvp=True).split('"""')[-1]
+    assert "_sum_matvec" not in code and "A.T" not in code and "(dx.T @ A).T" in code
+
+
 @pytest.mark.parametrize("n", [5, 400])                  # the sum formed (n^2 <= 2^17), distributed
 def test_jax_sum_matvec_both_ways(jax, n):
     """Both branches of _sum_matvec under jax.jit and jax.vmap give jax.value_and_grad's numbers."""
