@@ -351,7 +351,7 @@ def _lazy_sums(stmts: list) -> set:
                 parents.setdefault(c, []).append(n)
 
     def times_column(P: Expr, M: Expr) -> bool:
-        return (isinstance(P, MatMul) and len(P.args) == 2 and P.args[0] is M
+        return (isinstance(P, MatMul) and len(P.args) == 2 and P.args[0] == M
                 and shape_of(P.args[1])[1] == 1 and shape_of(P)[0] != 1)
 
     def lazy(A: Expr) -> bool:

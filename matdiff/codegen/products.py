@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from matdiff.language.expr import Add, DiagMat, Expr, Identity, Inverse, Kron, MatMul, MatPow, Mul, Ones, Transpose, Vec
+from matdiff.language.expr import (
+    Add, DiagMat, Expr, Identity, Inverse, Kron, MatMul, MatPow, Mul, Ones, Transpose, Vec, postorder,
+)
 from matdiff.calculus.kronecker import is_commutation
 from matdiff.limits import tick
 from matdiff.language.shapes import is_scalar, shape_of
@@ -232,7 +234,8 @@ def combine(L: Piece, R: Piece, p) -> tuple:
     cost = _size(r) * _size(k) * _size(c)
     if c == 1 and r != 1 and "sum_matvec" in p.b.ops and L.kind == R.kind == "dense" and L.node not in p.names:
         T = L.node.arg if isinstance(L.node, Transpose) else L.node
-        if isinstance(T, Add) and T not in p.names:                # (A + B) v, decided when traced
+        if isinstance(T, Add) and T not in p.names and \
+                not any(isinstance(n, Transpose) for n in postorder(T)):   # (A + B) v, decided when traced
             terms = ", ".join(p.arg(t) for t in T.args) + (", transposed=True" if T is not L.node else "")
             return Piece("dense", shape, (p.op("sum_matvec", v=dense(R, p)[0], terms=terms), ATOM, None)), cost
     if c == 1 and r != 1 and "matvec_t" in p.b.ops and L.kind == R.kind == "dense" and \
