@@ -35,7 +35,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 
 if __name__ == "__main__":                   # before JAX and torch start their pools
     from threads import limit_from_argv

@@ -36,10 +36,8 @@ jvp(grad)'s H v alone (both compiled by XLA, which leaves out what is not return
 """
 from __future__ import annotations
 
-import argparse
 import inspect
 import os
-import sys
 
 if __name__ == "__main__":                   # before NumPy and JAX start their pools
     from threads import limit_from_argv
@@ -48,7 +46,7 @@ if __name__ == "__main__":                   # before NumPy and JAX start their 
 import numpy as np  # noqa: E402
 
 import matdiff  # noqa: E402
-from speed import NETWORKS, columns, fmt, inputs, jax_function, machine, paired, race, xla_work  # noqa: E402
+from speed import NETWORKS, arguments, begin, columns, fmt, inputs, jax_function, paired, race, xla_work  # noqa: E402
 
 LOWER = {
     # name: (matdiff source, shapes, wrt, sizes)
@@ -164,21 +162,10 @@ def measure(src, shapes, functions, wrt, values, jf, repeat: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, action="append", help="size (repeatable; default 256 and 1024)")
-    ap.add_argument("--repeat", type=int, default=15)
-    ap.add_argument("--quick", action="store_true", help="3 repeats")
+    ap = arguments(__doc__, "size", 15)
     ap.add_argument("--only", action="append", help="a case's name (repeatable)")
-    ap.add_argument("--threads", type=int, help="threads for BLAS and XLA (default: theirs, one per core)")
     a = ap.parse_args()
-    import jax
-    jax.config.update("jax_enable_x64", True)
-    sizes = a.n or [256, 1024]
-    repeat = 3 if a.quick else a.repeat
-    rng = np.random.default_rng(0)
-    print(machine())
-    print(f"load average before the run: {os.getloadavg()[0]:.2f}" + (f"; {a.threads} thread(s)" if a.threads else ""))
-    print()
+    sizes, repeat, rng = begin(a)
     print("Hessians (generated: value, gradient and Hessian; jax.hessian: the Hessian) and Hessian-vector")
     print("products (HVP: value, gradient and H v; jvp(grad): gradient and H v; Hv jax and jvp[1]: H v alone),")
     print("best time per call; best/jvp = the faster HVP / jvp(grad)")

@@ -26,7 +26,6 @@ import inspect
 import os
 import platform
 import statistics
-import sys
 import time
 
 if __name__ == "__main__":                   # before NumPy and JAX start their pools
@@ -263,21 +262,28 @@ def machine() -> str:
             + (f"; {env}" if env else ""))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, action="append", help="layer width (repeatable; default 256 and 1024)")
-    ap.add_argument("--repeat", type=int, default=9)
+def arguments(doc: str, size: str, repeat: int) -> argparse.ArgumentParser:
+    """The options speed.py and hessians.py share: --n, --repeat, --quick, --threads."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, action="append", help=f"{size} (repeatable; default 256 and 1024)")
+    ap.add_argument("--repeat", type=int, default=repeat)
     ap.add_argument("--quick", action="store_true", help="3 repeats")
     ap.add_argument("--threads", type=int, help="threads for BLAS and XLA (default: theirs, one per core)")
-    a = ap.parse_args()
+    return ap
+
+
+def begin(a) -> tuple:
+    """JAX in float64, the machine and the load average printed; (sizes, repeat, rng) from the options."""
     import jax
     jax.config.update("jax_enable_x64", True)
-    sizes = a.n or [256, 1024]
-    repeat = 3 if a.quick else a.repeat
-    rng = np.random.default_rng(0)
     print(machine())
     print(f"load average before the run: {os.getloadavg()[0]:.2f}" + (f"; {a.threads} thread(s)" if a.threads else ""))
     print()
+    return a.n or [256, 1024], 3 if a.quick else a.repeat, np.random.default_rng(0)
+
+
+def main() -> None:
+    sizes, repeat, rng = begin(arguments(__doc__, "layer width", 9).parse_args())
     gradient_table("Gradients (value and gradient with respect to the weights), best time per call",
                    sizes, repeat, rng)
     if keep_freed_memory():
