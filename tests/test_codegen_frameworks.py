@@ -144,7 +144,7 @@ def test_a_sum_of_matrices_times_vectors(backend, written):
 
 def test_a_sum_with_a_transpose_is_distributed_in_jax():
     """A + A^T times a vector stays A v + (v^T A)^T in JAX: XLA forms A + A^T slowly and runs
-    A^T v as a copy of A^T (generate._with_transpose); values: test_hvp's x^T A x in every backend."""
+    A^T v as a copy of A^T (products.sum_matvec_sum); values: test_hvp's x^T A x in every backend."""
     code = emit("x^T A x", "x", backend="jax", hvp=True).split('"""')[-1]
     assert "_sum_matvec" not in code and "A.T" not in code and "(dx.T @ A).T" in code
 

@@ -33,6 +33,7 @@ from matdiff.limits import budgeted, tick
 from matdiff.codegen.buffers import buffered
 from matdiff.codegen.backends import BACKENDS, ELEMENTWISE, Y_FORMS, Y_SUFFIX, derivative_name
 from matdiff.codegen.gram import gram_form
+from matdiff.codegen.products import has_transpose, sum_matvec_sum
 from matdiff.codegen.hvp import SECTION as HVP_SECTION, directional_program
 from matdiff.codegen.python import TRANSPARENT, PythonPrinter, repeats
 from matdiff.printing.text import to_text
@@ -302,15 +303,8 @@ def _lowered(stmts: list, p: Problem, builtin: dict, distribute_sums: str = "alw
     if distribute_sums == "always":
         out = _distribute_sums(out)
     elif distribute_sums == "traced":                  # JAX: a sum with a transposed term is
-        out = _distribute_sums(out, _with_transpose)  # distributed (XLA forms A + A^T slowly)
+        out = _distribute_sums(out, has_transpose)     # distributed (products.sum_matvec_sum)
     return _share_subchains(out), lowered
-
-
-def _with_transpose(T: Add) -> bool:
-    """A sum with a transposed matrix in a term: XLA on the CPU forms A + A^T at a fraction of
-    the speed of A + B (x^T A x's H v at n = 256: 7x slower formed), and runs A^T v as a copy of
-    A^T, where (v^T A)^T is what the distributed form prints."""
-    return any(isinstance(n, Transpose) for t in T.args for n in postorder(t))
 
 
 def _distribute_sums(stmts: list, which=lambda T: True) -> list:
@@ -340,7 +334,8 @@ def _distribute_sums(stmts: list, which=lambda T: True) -> list:
 def _lazy_sums(stmts: list) -> set:
     """The sums of matrices that only ever multiply a column, (A + B) v or (A + B)^T v, each in a
     product of two factors: left unnamed, so that the printer writes each product as the backend's
-    sum_matvec (JAX: formed or distributed by size when traced, backends._SUM_MATVEC)."""
+    sum_matvec (JAX: formed or distributed by size when traced, backends._SUM_MATVEC); the printer
+    writes every unnamed such product so (products.combine)."""
     parents: dict = {}
     seen: set = set()
     roots = {e for _, e, _ in stmts}
@@ -355,7 +350,7 @@ def _lazy_sums(stmts: list) -> set:
                 and shape_of(P.args[1])[1] == 1 and shape_of(P)[0] != 1)
 
     def lazy(A: Expr) -> bool:
-        if not isinstance(A, Add) or A in roots or any(1 in shape_of(t) for t in A.args) or _with_transpose(A):
+        if A in roots or not sum_matvec_sum(A):
             return False
         for P in parents.get(A, []):
             if isinstance(P, Transpose):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from matdiff.codegen.backends import ATOM, DOT, MUL, wrap
 from matdiff.language.algebra import add, kron, matmul, mul, transpose
-from matdiff.language.expr import Add, Const, DiagMat, Expr, Kron, MatMul, Mul, Transpose
+from matdiff.language.expr import Add, DiagMat, Expr, Kron, MatMul, Mul, Transpose
 from matdiff.language.shapes import is_scalar, shape_of
 from matdiff.limits import tick
 

@@ -193,6 +193,17 @@ def _commuted_kron(mn: tuple, terms: tuple, p) -> str | None:
     return f"{product}.reshape({p.dim(rb)} * {p.dim(pa)}, {p.dim(qa)} * {p.dim(sb)})"
 
 
+def has_transpose(e: Expr) -> bool:
+    return any(isinstance(n, Transpose) for n in postorder(e))
+
+
+def sum_matvec_sum(T: Expr) -> bool:
+    """A sum the backend's sum_matvec takes: of matrices, none transposed (XLA on the CPU forms
+    A + A^T at a fraction of the speed of A + B, x^T A x's H v 7x slower at n = 256, and runs
+    A^T v as a copy of A^T; generate distributes such a sum instead, as A v + (v^T A)^T)."""
+    return isinstance(T, Add) and not any(1 in shape_of(t) for t in T.args) and not has_transpose(T)
+
+
 def combine(L: Piece, R: Piece, p) -> tuple:
     """L R as a Piece and its cost (entries touched, symbolic sizes taken as large)."""
     (r, k), (_, c) = L.shape, R.shape
@@ -234,8 +245,7 @@ def combine(L: Piece, R: Piece, p) -> tuple:
     cost = _size(r) * _size(k) * _size(c)
     if c == 1 and r != 1 and "sum_matvec" in p.b.ops and L.kind == R.kind == "dense" and L.node not in p.names:
         T = L.node.arg if isinstance(L.node, Transpose) else L.node
-        if isinstance(T, Add) and T not in p.names and \
-                not any(isinstance(n, Transpose) for n in postorder(T)):   # (A + B) v, decided when traced
+        if T not in p.names and sum_matvec_sum(T):                 # (A + B) v, decided when traced
             terms = ", ".join(p.arg(t) for t in T.args) + (", transposed=True" if T is not L.node else "")
             return Piece("dense", shape, (p.op("sum_matvec", v=dense(R, p)[0], terms=terms), ATOM, None)), cost
     if c == 1 and r != 1 and "matvec_t" in p.b.ops and L.kind == R.kind == "dense" and \
