@@ -38,6 +38,11 @@ class Backend:
     # prefers one product to two); "traced" (JAX: _sum_matvec decides by size when jax.jit traces
     # the code, shapes being static there: see _SUM_MATVEC)
     distribute_sums: str = "always"
+    # a vector parameter is made a column on entry, so that fn.raw also takes a 1-D array (n,):
+    # JAX, where under jax.jit the reshape of a 1-D input is free, but XLA's CPU compiler copies
+    # a column input (n, 1) before its first product (a kernel each: at n = 256 with 1-D inputs
+    # the compiled programs have exactly as many kernels as jax.value_and_grad's own)
+    vectors_reshaped: bool = False
 
 
 def _functions(backend: str) -> dict:
@@ -157,7 +162,7 @@ JAX = Backend("jax", "jnp", ("import jax", "import jax.numpy as jnp"), {
     "matvec_t": "({v}.T @ {A}).T",
     "sqnorm": "jnp.sum(jnp.square({x}))",          # ||v||^2 without a sqrt and a square
     "sum_matvec": "_sum_matvec({v}, {terms})",       # (A + B) v; {terms} ends ", transposed=True" for (A + B)^T v
-}, {"_sum_matvec": _SUM_MATVEC}, fuse_outer=False, distribute_sums="traced")
+}, {"_sum_matvec": _SUM_MATVEC}, fuse_outer=False, distribute_sums="traced", vectors_reshaped=True)
 
 TORCH = Backend("torch", "torch", ("import torch",), {
     **_COMMON, **_functions("torch"),

@@ -36,7 +36,7 @@ class Lambdified:
     value as a float (a 0-d array or tensor for jax and torch, so that the function can be
     traced), each gradient in the shape its variable was given. `fn.raw` is the generated
     function itself, on columns, for jax.jit or torch.compile (bind the abstract functions
-    with functools.partial).
+    with functools.partial); JAX's also takes a vector as a 1-D array (Backend.vectors_reshaped).
 
     NumPy with reuse_buffers (the default): matrix results are written into arrays of earlier
     calls that nothing refers to any more, through fn(...) and fn.raw alike; a result (or a view
