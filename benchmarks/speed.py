@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import os
 import platform
 import statistics
@@ -134,7 +135,9 @@ def timed_side_by_side(calls: list, repeat: int, budget: float = 0.01) -> list:
 
 def race(calls: dict, repeat: int, budget: float = 0.02) -> tuple:
     """Seconds per call of each contender, and each one's rounds: they alternate, `repeat` rounds
-    of a loop of about `budget` seconds each. Returns ({key: best round}, {key: [every round]})."""
+    of a loop of about `budget` seconds each, the order turned by one each round (so that no
+    contender always runs right after the same other one, in the caches it leaves).
+    Returns ({key: best round}, {key: [every round]})."""
     loops = {}
     for key, call in calls.items():
         call()
@@ -142,8 +145,10 @@ def race(calls: dict, repeat: int, budget: float = 0.02) -> tuple:
         call()
         loops[key] = max(1, int(budget / max(time.perf_counter() - t0, 1e-7)))
     rounds: dict = {key: [] for key in calls}
-    for _ in range(repeat):
-        for key, call in calls.items():
+    keys = list(calls)
+    for r in range(repeat):
+        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+            call = calls[key]
             t0 = time.perf_counter()
             for _ in range(loops[key]):
                 call()
@@ -155,6 +160,16 @@ def paired(rounds: dict, a: str, b: str) -> float:
     """The median over rounds of a's time over b's in the same round: two runs next to each other
     in time share the machine's load, so a burst of other work cancels out of their ratio."""
     return statistics.median(x / y for x, y in zip(rounds[a], rounds[b]))
+
+
+def paired_interval(rounds: dict, a: str, b: str) -> tuple:
+    """(low, high): a 95% confidence interval of `paired`'s median, from the order statistics of
+    the per-round ratios (the binomial interval of a median: no assumption on their spread). A
+    ratio over 1 whose interval reaches 1 is not told apart from 1 by this run."""
+    ratios = sorted(x / y for x, y in zip(rounds[a], rounds[b]))
+    m = len(ratios)
+    half = 1.96 * math.sqrt(m) / 2
+    return ratios[max(0, math.floor(m / 2 - half))], ratios[min(m - 1, math.ceil(m / 2 + half) - 1)]
 
 
 def fmt(t: float) -> str:
