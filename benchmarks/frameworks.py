@@ -34,8 +34,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
-import platform
-import subprocess
 import sys
 
 if __name__ == "__main__":                   # before JAX and torch start their pools
@@ -142,28 +140,8 @@ def can_compile() -> str | None:
 
 # ---- the report -----------------------------------------------------------------------------------------
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__}"]
-    for mod in ("jax", "jaxlib", "torch"):
-        try:
-            versions.append(f"{mod} {__import__(mod).__version__}")
-        except ImportError:
-            versions.append(f"{mod} not installed")
-    try:
-        gcc = subprocess.run(["gcc", "--version"], capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
-    except (OSError, IndexError, subprocess.SubprocessError):
-        gcc = "no gcc"
-    return f"{cpu}, {os.cpu_count()} cores; {', '.join(versions)}; {gcc}"
-
-
 def fmt(t: float) -> str:
-    return "-" if t is None else f"{t * 1e6:.0f} µs" if t < 1e-2 else f"{t * 1e3:.1f} ms"
+    return speed.fmt(t).strip()
 
 
 def main() -> None:
@@ -185,7 +163,7 @@ def main() -> None:
     repeat = 10 if a.quick else a.repeat
     names = a.network or list(NETWORKS)
     rng = np.random.default_rng(0)
-    print(machine())
+    print(speed.machine(torch=True))
     print(f"torch threads {torch.get_num_threads()}; float64 everywhere; best of {repeat} alternating rounds")
     why_not = "left out (--no-compile)" if a.no_compile else can_compile()
     if why_not:

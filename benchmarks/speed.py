@@ -27,6 +27,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import time
 
 if __name__ == "__main__":                   # before NumPy and JAX start their pools
@@ -261,8 +262,16 @@ def keep_freed_memory() -> bool:
 FREED_KEPT = False      # set once keep_freed_memory has told glibc to keep freed memory
 
 
-def machine() -> str:
+def machine(torch: bool = False) -> str:
+    """The CPU, its cores, and the versions of everything timed (with torch: torch and the C++
+    compiler torch.compile uses), for the first line of every benchmark's output."""
     import jax
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
     blas = "?"
     try:
         from threadpoolctl import threadpool_info
@@ -271,10 +280,21 @@ def machine() -> str:
                          for i in info)
     except ImportError:
         pass
+    versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__} ({blas})",
+                f"JAX {jax.__version__} (CPU, x64)"]
+    if torch:
+        try:
+            import torch as t
+            versions.append(f"torch {t.__version__}")
+        except ImportError:
+            versions.append("torch not installed")
+        try:
+            versions.append(subprocess.run(["gcc", "--version"], capture_output=True, text=True,
+                                           timeout=10).stdout.splitlines()[0])
+        except (OSError, IndexError, subprocess.SubprocessError):
+            versions.append("no gcc")
     env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-            f"NumPy {np.__version__} ({blas}), JAX {jax.__version__} (CPU, x64)"
-            + (f"; {env}" if env else ""))
+    return f"{cpu}, {os.cpu_count()} cores; {', '.join(versions)}" + (f"; {env}" if env else "")
 
 
 def arguments(doc: str, size: str, repeat: int) -> argparse.ArgumentParser:

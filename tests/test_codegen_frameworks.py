@@ -120,7 +120,8 @@ def test_jax_vmap_gives_per_example_gradients(jax, name):
 @pytest.mark.parametrize("name", NETWORKS)
 def test_jax_raw_takes_1d_vectors(jax, name):
     """fn.raw in JAX takes a vector as a 1-D array as well as a column, jitted and vmapped (a batch
-    (6, n) of 1-D x), with the same results as for columns."""
+    (6, n) of 1-D x), with the same results as for columns; a gradient comes back in the shape its
+    vector came in."""
     src, functions, wrt, _, _ = NETWORKS[name]
     fn = lambdify(src, wrt, backend="jax", functions=functions)
     vals = values(name, seed=3)
@@ -129,7 +130,8 @@ def test_jax_raw_takes_1d_vectors(jax, name):
     cvalue, cgrads = jax.jit(fn.raw)(*columns(fn, vals))
     assert close(value, cvalue)
     for w in wrt:
-        assert grads[w].shape == cgrads[w].shape and close(grads[w], cgrads[w]), w
+        assert grads[w].shape == vals[w].shape and cgrads[w].shape == columns(fn, vals)[list(fn.inputs).index(w)].shape
+        assert close(grads[w], cgrads[w]), w
     i = list(fn.inputs).index("x")
     batch = np.random.default_rng(4).normal(size=(6, *vals["x"].shape))
     flat[i] = batch
@@ -139,6 +141,17 @@ def test_jax_raw_takes_1d_vectors(jax, name):
         evalue, egrads = fn.raw(*one)
         assert close(bvalues[e], evalue)
         assert all(close(bgrads[w][e], egrads[w]) for w in wrt)
+
+
+def test_jax_hvp_takes_1d_vectors(jax):
+    """The Hessian-vector product of x^T A x in JAX, x and its direction 1-D: the gradient
+    (A + A^T) x and H v = (A + A^T) v, both 1-D."""
+    fn = lambdify("x^T A x", "x", backend="jax", hvp=True)
+    rng = np.random.default_rng(5)
+    A, x, v = rng.normal(size=(4, 4)), rng.normal(size=4), rng.normal(size=4)
+    value, grads, hv = jax.jit(fn.raw)(**{"x": x, "A": A, fn.hvp["x"]: v})
+    assert grads["x"].shape == hv["x"].shape == (4,)
+    assert close(value, x @ A @ x) and close(grads["x"], (A + A.T) @ x) and close(hv["x"], (A + A.T) @ v)
 
 
 def _kernels(jitted, args) -> int:
