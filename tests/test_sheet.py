@@ -165,6 +165,21 @@ def test_powers_with_a_variable_exponent_compile():
     assert compile_pdf(tex).startswith(b"%PDF")
 
 
+@needs_pdflatex
+@pytest.mark.parametrize("src, wrt, shapes", [
+    ("3^(A + 3 - (A + b))", "A", dict(A=(1, 1), b=(1, 1))),           # the variable cancels in the exponent
+    ("vec(v B B)^vec(A + 3 - (A + b))", "A", dict(A=(1, 1), b=(1, 1), v=(1, 1), B=(1, 1))),
+    ("exp(a^T x - x^T a)", "x", dict(a=(3,), x=(3,))),                  # ... in the differential
+])
+def test_a_differential_that_cancels_reads_off_zero(src, wrt, shapes):
+    """Where every term of the differential cancels, the sheet reads off g = 0 (it raised an
+    IndexError, summing no terms), its check agrees (finite differences give 0) and it compiles."""
+    _, tex, d, reports = sheet(src, wrt, shapes, check=True)
+    assert all(r.ok for r in reports)
+    assert r"\boxed{g = 0}" in tex or r"\boxed{g = \mathbf{0}}" in tex, tex[tex.find("Result"):][:300]
+    assert compile_pdf(tex).startswith(b"%PDF")
+
+
 KRON_SHEETS = [
     ("tr(kron(A, X) B)", "X", dict(A=(2, 3), X=(3, 2), B=(6, 6))),
     ("tr(kron(X, X))", "X", dict(X=(3, 3))),

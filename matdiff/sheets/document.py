@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from matdiff.language.algebra import add, transpose
+from matdiff.language.algebra import add, transpose, zero_like
 from matdiff.checking.check import CheckReport
 from matdiff.sheets.derivation import Derivation, derive
 from matdiff.graph import graph_of
@@ -316,11 +316,12 @@ def trace_steps(d: Derivation) -> list:
 def read_off(d: Derivation) -> list:
     """The last line: df = Tr(g^T dW) with g^T marked under its brace (or g^T db, g dx)."""
     w = latex_name(d.wrt.name)
+    terms = d.terms or [zero_like(d.wrt)]     # every term cancelled on the way (3^(W + 3 - (W + b))): 0
     if d.kind == "scalar":
-        G = simplify(add(*d.terms))
+        G = simplify(add(*terms))
         mark = "g"
     else:
-        G = add(*(simplify(transpose(M)) for M in d.terms))
+        G = add(*(simplify(transpose(M)) for M in terms))
         mark = r"g^{\top}"
     body = to_latex(G)
     if visible_width(body) <= WIDTH - 8:
