@@ -554,3 +554,28 @@ def test_program_and_one_line_give_one_sympy_result(program, line, wrt, shapes):
     """A program's steps inline, simplified: the SymPy result of the function written on one line
     (the program's was A*X + A.T*X where the line's is (A + A.T)*X)."""
     assert str(matdiff.gradient(program, wrt, shapes=shapes)) == str(matdiff.gradient(line, wrt, shapes=shapes))
+
+
+def test_printing_a_hessian_never_asks_sympys_assumptions(monkeypatch):
+    """SymPy's printers call doit() on every product, and SymPy's own DiagMatrix.doit() asks
+    Q.diagonal(v), a satisfiability problem over the whole of v: str() of the Hessian of a tanh
+    net eight deep took seconds, sixteen deep it ran out of memory. matdiff's diag(v) never asks
+    (to_sympy.DiagMatrix); it is still a DiagMatrix, prints as one, and keeps its value."""
+    import sympy.assumptions
+    src = "sum(tanh(tanh(tanh(W x))))"
+    H = matdiff.hessian(src, "x", shapes=dict(W=(3, 3), x=(3,)))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the printer asked SymPy's assumptions")
+    monkeypatch.setattr(sympy.assumptions, "ask", refuse)
+    text, tex = str(H), sp.latex(H)
+    assert "DiagMatrix(" in text and any(isinstance(n, DiagMatrix) for n in sp.preorder_traversal(H))
+    assert r"\operatorname{DiagMatrix}" in tex                     # as SymPy prints its own
+    monkeypatch.undo()
+    rng = np.random.default_rng(14)
+    W, x = rng.normal(size=(3, 3)), rng.normal(size=3)
+
+    def gradient(v):
+        return fd_gradient(lambda x: np.sum(np.tanh(np.tanh(np.tanh(W @ x)))), {"x": v}, "x")
+    want = np.column_stack([(gradient(x + 1e-5 * e) - gradient(x - 1e-5 * e)) / 2e-5 for e in np.eye(3)])
+    assert_close(sympy_evaluate(H, {"W": W, "x": x}), want, 1e-4)
