@@ -579,3 +579,30 @@ def test_printing_a_hessian_never_asks_sympys_assumptions(monkeypatch):
         return fd_gradient(lambda x: np.sum(np.tanh(np.tanh(np.tanh(W @ x)))), {"x": v}, "x")
     want = np.column_stack([(gradient(x + 1e-5 * e) - gradient(x - 1e-5 * e)) / 2e-5 for e in np.eye(3)])
     assert_close(sympy_evaluate(H, {"W": W, "x": x}), want, 1e-4)
+
+
+def test_a_trace_is_real_so_a_deep_chain_never_reduces_modulo_pi(monkeypatch):
+    """tr(M) of real matrices is real (to_sympy.RealTrace). SymPy's own Trace is not known real,
+    so whether tanh of it is real was asked of its argument's imaginary part modulo pi/2 (a Mod:
+    polynomial gcds) at every level: the SymPy gradient of tanh(...(w^T x)) eight deep took
+    seconds, ten deep minutes. Here no level takes a Mod, in building or in printing; it is still
+    a Trace, prints as one, and keeps its value."""
+    src = "tanh(" * 12 + "w^T x" + ")" * 12
+    matdiff.gradient("tanh(w^T x)", "x", shapes=dict(w=(3,), x=(3,)))   # tanh's body and tanh', once
+
+    def refuse(cls, *args, **kwargs):
+        raise AssertionError("SymPy reduced an imaginary part modulo pi")
+    monkeypatch.setattr(sp.Mod, "eval", classmethod(refuse))
+    g = matdiff.gradient(src, "x", shapes=dict(w=(3,), x=(3,)))
+    text = str(g)
+    monkeypatch.undo()
+    assert "Trace(" in text and any(isinstance(n, sp.Trace) for n in sp.preorder_traversal(g))
+    rng = np.random.default_rng(15)
+    w, x = rng.normal(size=3), rng.normal(size=3)
+
+    def f(x):
+        y = w @ x
+        for _ in range(12):
+            y = np.tanh(y)
+        return y
+    assert_close(sympy_evaluate(g, {"w": w, "x": x}), fd_gradient(f, {"x": x}, "x").reshape(-1, 1), 1e-5)
