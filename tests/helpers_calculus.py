@@ -354,7 +354,9 @@ class SympyEval:
         reps, nums = {}, {}
         for sub in sp.preorder_traversal(e):
             if isinstance(sub, (sp.Trace, sp.Determinant)) and sub not in reps:
-                reps[sub] = sp.Dummy()
+                reps[sub] = sp.Dummy(real=True)   # a trace or determinant of real matrices: real
+                # (else SymPy asks, of every function of it, whether it is real, through a Mod of
+                # its imaginary part: a deep chain took minutes)
                 nums[reps[sub]] = sp.Float(ev(sub), 30)
         e2 = self.concrete(e.xreplace(reps))
         nums.update({s: sp.Float(self.scalar(self.values[s.name]), 30)
