@@ -378,7 +378,8 @@ def test_a_function_named_like_another_functions_derivative():
 
 
 HOSTILE = ["t1", "t2", "z1", "np", "jnp", "torch", "jax", "lambda", "None", "True", "def", "class", "dtype",
-           "value_and_grad", "value_grad_hessian", "grad_W", "hess_W", "f", "n", "Phi_prime", "Phi_prime2"]
+           "value_and_grad", "value_grad_hessian", "grad_W", "hess_W", "f", "n", "Phi_prime", "Phi_prime2",
+           "self", "values"]   # fn(**values) is Lambdified.__call__(self, /, **values): self was taken (the fuzzer)
 
 
 @pytest.mark.parametrize("name", HOSTILE + ["θ", "ϑ", "ϕ"])

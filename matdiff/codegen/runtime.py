@@ -63,7 +63,7 @@ class Lambdified:
         fns = f", functions: {', '.join(map(which, self.function_params))}" if self.function_params else ""
         return f"<matdiff.lambdify {self.backend}: inputs {', '.join(self.inputs)}; wrt {', '.join(self.wrt)}{fns}>"
 
-    def __call__(self, **values):
+    def __call__(self, /, **values):                      # positional self: an input may be called self
         to_array, out_scalar = self._conv
         args, given = {}, {}
         sizes: dict = {}                                  # dimension -> (size, the input that showed it)
