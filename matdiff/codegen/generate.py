@@ -253,7 +253,7 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
     # JAX: each vector made a column on entry, and its gradient (and H v) given back in the shape
     # the vector came in (Backend.vectors_reshaped): a 1-D vector has a 1-D gradient, as in fn(...)
     reshaped = {w: namer(f"{inputs[w][0]}_shape") for w in names
-                if B.vectors_reshaped and len(p.shaped.inputs[w]) == 1}
+                if B.vectors_reshaped and len(inputs[w][1]) == 1}
 
     def given_back(w, out):
         return f"{B.m}.reshape({out}, {reshaped[w]})" if w in reshaped else out
@@ -264,8 +264,8 @@ def generate(p: Problem, wrt, backend: str = "numpy", builtin: dict | None = Non
         returns += ", {" + ", ".join(f"{w!r}: {given_back(w, special['hvp', w])}" for w in names) + "}"
     head = [f"def {fname}({sig}):", _docstring(p, names, hessian, inputs, {k: fparams[k] for k in fkeys},
                                                B.vectors_reshaped)]
-    head += [f"    {reshaped[w]} = {B.m}.shape({inputs[w][0]})" for w in reshaped]
     if B.vectors_reshaped:
+        head += [f"    {reshaped[w]} = {B.m}.shape({inputs[w][0]})" for w in reshaped]
         head += [f"    {py} = {B.m}.reshape({py}, (-1, 1))" for py, shape in inputs.values() if len(shape) == 1]
     head += [f"    {dims_used[d]} = {dim_source[d]}" for d in dims_used]
     if printer.uses_dtype:
